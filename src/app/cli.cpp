@@ -1,0 +1,299 @@
+#include "app/cli.hpp"
+
+#include <charconv>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include "config/loader.hpp"
+#include "http/server.hpp"
+#include "observability/log.hpp"
+#include "pipeline/handler.hpp"
+#include "runtime/builder.hpp"
+
+namespace workgate::app {
+namespace {
+
+constexpr std::string_view kUsage = R"(workgate: a self-hosted API gateway for Serverless API Gateway configs
+
+Usage:
+  workgate serve --config FILE [--listen HOST:PORT] [--threads N] [--env-file FILE]
+                 [--log-level debug|info|warn|error] [--access-log] [--drain-timeout-ms N]
+  workgate validate FILE [--env-file FILE]
+  workgate routes FILE [--env-file FILE]
+  workgate --version
+
+The inline config in SAG_API_CONFIG_JSON, when set and not blank, wins over --config.
+Environment files fill in variables the process environment does not set.
+SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config.
+)";
+
+struct Options {
+  std::string command;
+  std::optional<std::filesystem::path> config;
+  std::string listen = "127.0.0.1:8787";
+  unsigned threads = 0;
+  std::vector<std::string> env_files;
+  std::string log_level = "info";
+  bool access_log = false;
+  long drain_timeout_ms = 30000;
+};
+
+bool parse_number(const std::string& text, long& out) {
+  auto r = std::from_chars(text.data(), text.data() + text.size(), out);
+  return r.ec == std::errc() && r.ptr == text.data() + text.size();
+}
+
+std::optional<Options> parse_args(const std::vector<std::string>& args, std::string& error) {
+  Options o;
+  if (args.empty()) {
+    error = "missing command";
+    return std::nullopt;
+  }
+  o.command = args[0];
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) {
+        error = a + " needs a value";
+        return false;
+      }
+      out = args[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--config" || a == "-c") {
+      if (!value(v)) return std::nullopt;
+      o.config = v;
+    } else if (a == "--listen" || a == "-l") {
+      if (!value(o.listen)) return std::nullopt;
+    } else if (a == "--threads" || a == "-t") {
+      long n = 0;
+      if (!value(v)) return std::nullopt;
+      if (!parse_number(v, n) || n < 1 || n > 1024) {
+        error = "--threads must be a number between 1 and 1024";
+        return std::nullopt;
+      }
+      o.threads = static_cast<unsigned>(n);
+    } else if (a == "--env-file") {
+      if (!value(v)) return std::nullopt;
+      o.env_files.push_back(v);
+    } else if (a == "--log-level") {
+      if (!value(o.log_level)) return std::nullopt;
+    } else if (a == "--access-log") {
+      o.access_log = true;
+    } else if (a == "--drain-timeout-ms") {
+      if (!value(v)) return std::nullopt;
+      if (!parse_number(v, o.drain_timeout_ms) || o.drain_timeout_ms < 0) {
+        error = "--drain-timeout-ms must be a non-negative number";
+        return std::nullopt;
+      }
+    } else if (!a.empty() && a[0] != '-' && !o.config && (o.command == "validate" || o.command == "routes")) {
+      o.config = a;
+    } else {
+      error = "unknown argument " + a;
+      return std::nullopt;
+    }
+  }
+  return o;
+}
+
+bool split_listen(const std::string& listen, std::string& host, std::uint16_t& port) {
+  std::string_view s = listen;
+  std::size_t colon;
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
+    host = std::string(s.substr(1, close - 1));
+    colon = close + 1;
+  } else {
+    colon = s.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = std::string(s.substr(0, colon));
+  }
+  long n = -1;
+  if (!parse_number(std::string(s.substr(colon + 1)), n) || n < 0 || n > 65535 || host.empty()) return false;
+  port = static_cast<std::uint16_t>(n);
+  return true;
+}
+
+bool load_environment(const Options& o, config::Environment& env) {
+  env = config::Environment::from_process();
+  std::vector<std::string> errors;
+  for (const auto& file : o.env_files) env.merge_env_file(file, errors);
+  for (const auto& e : errors) std::cerr << "error: " << e << "\n";
+  return errors.empty();
+}
+
+void print_problems(const std::vector<config::ConfigError>& errors, const std::vector<config::ConfigError>& warnings) {
+  for (const auto& w : warnings) std::cerr << "warning: " << w.to_string() << "\n";
+  for (const auto& e : errors) std::cerr << "error: " << e.to_string() << "\n";
+}
+
+// Loads and compiles the config; prints every problem. Returns null on errors.
+std::shared_ptr<pipeline::Snapshot> load_snapshot(const Options& o, const config::Environment& env, bool connect,
+                                                  std::string& source) {
+  config::LoadResult loaded = config::load_gateway_config(o.config, env, source);
+  if (!loaded.errors.empty()) {
+    print_problems(loaded.errors, loaded.warnings);
+    std::cerr << source << ": " << loaded.errors.size() << " error(s)\n";
+    return nullptr;
+  }
+  runtime::BuildOptions build_options;
+  build_options.environment = &env;
+  build_options.connect = connect;
+  runtime::BuildResult built = runtime::build_snapshot(std::move(*loaded.config), build_options);
+  loaded.warnings.insert(loaded.warnings.end(), built.warnings.begin(), built.warnings.end());
+  print_problems(built.errors, loaded.warnings);
+  if (!built.errors.empty()) {
+    std::cerr << source << ": " << built.errors.size() << " error(s)\n";
+    return nullptr;
+  }
+  return built.snapshot;
+}
+
+int cmd_validate(const Options& o) {
+  config::Environment env;
+  if (!load_environment(o, env)) return 1;
+  if (!o.config && !env.get("SAG_API_CONFIG_JSON")) {
+    std::cerr << "error: validate needs a config FILE\n";
+    return 2;
+  }
+  std::string source;
+  auto snapshot = load_snapshot(o, env, /*connect=*/false, source);
+  if (!snapshot) return 1;
+  std::cout << source << ": valid (" << snapshot->config.paths.size() << " routes)\n";
+  return 0;
+}
+
+std::string_view class_name(const pipeline::Snapshot& s, std::size_t index) {
+  const std::string& path = s.config.paths[index].path;
+  if (path.ends_with("{.+}")) return "wildcard";
+  if (path.find('{') != std::string::npos) return "parameter";
+  return "exact";
+}
+
+int cmd_routes(const Options& o) {
+  config::Environment env;
+  if (!load_environment(o, env)) return 1;
+  std::string source;
+  auto snapshot = load_snapshot(o, env, /*connect=*/false, source);
+  if (!snapshot) return 1;
+  std::printf("%-5s %-8s %-40s %-10s %-5s %s\n", "#", "METHOD", "PATH", "CLASS", "AUTH", "INTEGRATION");
+  std::size_t rank = 0;
+  for (std::size_t index : snapshot->router.priority_order()) {
+    const config::Route& route = snapshot->config.paths[index];
+    std::string integration = route.integration ? std::string(config::integration_type_name(route.integration->type))
+                                                : std::string("static");
+    if (route.integration && !route.integration->server.empty()) integration += " -> " + route.integration->server;
+    if (route.integration && !route.integration->binding.empty()) {
+      integration += " -> " + route.integration->binding;
+      if (!route.integration->function.empty()) integration += "." + route.integration->function;
+    }
+    std::printf("%-5zu %-8s %-40s %-10s %-5s %s   (/paths/%zu)\n", ++rank, route.method.c_str(), route.path.c_str(),
+                std::string(class_name(*snapshot, index)).c_str(), route.auth ? "yes" : "no", integration.c_str(),
+                index);
+  }
+  return 0;
+}
+
+int cmd_serve(Options o) {
+  observability::LogLevel level = observability::LogLevel::kInfo;
+  if (!observability::parse_log_level(o.log_level, level)) {
+    std::cerr << "error: --log-level must be debug, info, warn or error\n";
+    return 2;
+  }
+  observability::init_logging(level);
+  std::string host;
+  std::uint16_t port = 0;
+  if (!split_listen(o.listen, host, port)) {
+    std::cerr << "error: --listen must be HOST:PORT (got \"" << o.listen << "\")\n";
+    return 2;
+  }
+  if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+
+  config::Environment env;
+  if (!load_environment(o, env)) return 1;
+  std::string source;
+  auto snapshot = load_snapshot(o, env, /*connect=*/true, source);
+  if (!snapshot) return 1;
+  if (o.access_log) snapshot->config.gateway.access_log = true;
+  std::size_t route_count = snapshot->config.paths.size();
+  bool has_cors = snapshot->cors.has_value();
+  std::string authorizer = "none";
+  if (snapshot->config.authorizer) {
+    switch (snapshot->config.authorizer->type) {
+      case config::AuthorizerType::kJwt: authorizer = "jwt"; break;
+      case config::AuthorizerType::kAuth0: authorizer = "auth0"; break;
+      case config::AuthorizerType::kSupabase: authorizer = "supabase"; break;
+    }
+  }
+
+  pipeline::SnapshotSource source_of_truth;
+  source_of_truth.publish(std::move(snapshot));
+
+  http::ServerOptions server_options;
+  server_options.host = host;
+  server_options.port = port;
+  server_options.threads = o.threads;
+  server_options.drain_timeout = std::chrono::milliseconds(o.drain_timeout_ms);
+  http::Server server(server_options, [&source_of_truth](http::Shard& shard) {
+    return std::make_unique<pipeline::GatewayHandler>(shard, source_of_truth);
+  });
+  std::uint16_t bound = 0;
+  try {
+    bound = server.bind();
+  } catch (const http::ListenError& e) {
+    observability::log_error("{}", e.what());
+    return 1;
+  }
+  observability::log_info("workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s)",
+                          WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
+                          host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads);
+
+  auto reload = [&] {
+    config::Environment fresh;
+    if (!load_environment(o, fresh)) {
+      observability::log_error("reload failed: environment files could not be read; keeping the current config");
+      return;
+    }
+    std::string reload_source;
+    auto next = load_snapshot(o, fresh, /*connect=*/true, reload_source);
+    if (!next) {
+      observability::log_error("reload failed: the config has errors (printed above); keeping the current config");
+      return;
+    }
+    if (o.access_log) next->config.gateway.access_log = true;
+    source_of_truth.publish(std::move(next));
+    observability::log_info("reloaded {}", reload_source);
+  };
+  server.run(reload);
+  return 0;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args) {
+  if (!args.empty() && (args[0] == "--version" || args[0] == "version" || args[0] == "-V")) {
+    std::cout << "workgate " << WORKGATE_VERSION << "\n";
+    return 0;
+  }
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  std::string error;
+  auto options = parse_args(args, error);
+  if (!options) {
+    std::cerr << "error: " << error << "\n\n" << kUsage;
+    return 2;
+  }
+  if (options->command == "serve") return cmd_serve(std::move(*options));
+  if (options->command == "validate") return cmd_validate(*options);
+  if (options->command == "routes") return cmd_routes(*options);
+  std::cerr << "error: unknown command " << options->command << "\n\n" << kUsage;
+  return 2;
+}
+
+}  // namespace workgate::app

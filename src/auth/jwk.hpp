@@ -1,0 +1,31 @@
+// JSON Web Keys (RFC 7517, RFC 7518 §6, RFC 8037 §2) and JWK sets -> verification keys.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/key_set.hpp"
+#include "auth/keys.hpp"
+
+namespace workgate::auth {
+
+// One public JWK: kty "RSA" (n, e), "EC" (crv P-256/P-384/P-521, x, y), "OKP" (crv Ed25519, x) or "oct" (k),
+// with the optional kid, alg, use and key_ops. Private members are ignored.
+KeyResult parse_jwk(const boost::json::object& jwk);
+
+struct JwksResult {
+  std::shared_ptr<const KeySet> key_set;  // null when the document is not a JWK set
+  std::string error;                      // why key_set is null
+  std::vector<std::string> skipped;       // one line per key left out (unknown kty or crv, bad key material)
+};
+
+// {"keys": [...]}: keys that cannot be used are left out and listed in `skipped`; a document that is not JSON,
+// not an object, has no "keys" array, or has a member of "keys" that is not an object is an error.
+JwksResult parse_jwks(std::string_view json);
+JwksResult parse_jwks(const boost::json::value& document);
+
+}  // namespace workgate::auth

@@ -1,0 +1,171 @@
+// The gateway configuration as typed, validated values. Produced once per load by load_config();
+// everything downstream (router, pipeline, integrations) reads these structures, never raw JSON.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace workgate::config {
+
+// A config problem located by a JSON pointer into the config document ("" is the whole document).
+struct ConfigError {
+  std::string pointer;
+  std::string message;
+  std::string to_string() const { return (pointer.empty() ? "(root)" : pointer) + ": " + message; }
+};
+
+struct ServerEntry {
+  std::string alias;
+  std::string url;  // as written
+  // Parsed from url.
+  bool tls = false;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string base_path;  // path of url without trailing '/', "" for none
+  // Extensions (workgate schema).
+  std::optional<std::string> ca_file;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds timeout{30000};       // whole upstream response head wait
+  std::chrono::milliseconds idle_timeout{60000};  // pooled connection idle lifetime
+  std::size_t max_connections = 256;              // per event-loop thread
+};
+
+struct ServiceEntry {
+  std::string alias;
+  std::string entrypoint;
+};
+
+struct ServiceBindingEntry {
+  std::string alias;
+  std::string binding;
+};
+
+struct WorkerEntry {
+  std::string binding;
+  std::string module;  // resolved against the config file's directory
+  std::vector<std::string> env;
+  boost::json::value config;
+  std::chrono::milliseconds timeout{5000};
+  std::string pointer;  // "/workers/N"
+};
+
+struct CorsPolicy {
+  std::vector<std::string> allow_origins;
+  std::vector<std::string> allow_methods;
+  std::vector<std::string> allow_headers;
+  std::vector<std::string> expose_headers;
+  bool allow_credentials = false;
+  std::int64_t max_age = 0;
+};
+
+enum class AuthorizerType { kJwt, kAuth0, kSupabase };
+
+struct Authorizer {
+  AuthorizerType type = AuthorizerType::kJwt;
+  // jwt
+  std::string secret;
+  std::vector<std::string> algorithms;  // jwt: [algorithm]; auth0: extension, default ["RS256"]
+  // jwt, supabase, auth0 (extension)
+  std::optional<std::string> issuer;
+  std::vector<std::string> audiences;
+  // supabase
+  std::string jwt_secret;
+  // auth0
+  std::string domain;
+  std::string client_id;
+  std::string client_secret;
+  std::string redirect_uri;
+  std::optional<std::string> callback_uri;
+  std::string scope;
+  std::optional<std::string> jwks;      // inline JWKS document
+  std::optional<std::string> jwks_uri;  // remote JWKS
+  std::int64_t leeway_seconds = 30;
+};
+
+enum class IntegrationType {
+  kHttpProxy,
+  kService,
+  kServiceBinding,
+  kAuth0Callback,
+  kAuth0Userinfo,
+  kAuth0CallbackRedirect,
+  kAuth0Refresh,
+  kSupabasePasswordlessAuth,
+  kSupabasePasswordlessVerify,
+  kSupabasePasswordlessAuthAlt,
+};
+
+std::string_view integration_type_name(IntegrationType type);
+
+struct HookRef {
+  std::string binding;  // a serviceBindings alias
+  std::string function;
+  std::string pointer;
+};
+
+struct Integration {
+  IntegrationType type = IntegrationType::kHttpProxy;
+  std::string server;    // http_proxy
+  std::string binding;   // service, service_binding
+  std::string function;  // service_binding
+  std::optional<HookRef> post_process;
+};
+
+struct Mapping {
+  std::vector<std::pair<std::string, std::string>> headers;  // name -> template, config order
+  std::vector<std::pair<std::string, std::string>> query;
+};
+
+struct Route {
+  std::size_t index = 0;
+  std::string method;
+  std::string path;
+  bool auth = false;
+  std::optional<Integration> integration;
+  Mapping mapping;
+  boost::json::object variables;
+  std::optional<boost::json::value> response;  // nullopt: key absent (empty body)
+  std::optional<HookRef> pre_process;
+  std::optional<HookRef> post_process;  // route-level (extension)
+};
+
+// The `gateway` extension block: server behaviour.
+struct GatewaySettings {
+  bool identity_header = true;  // X-Powered-By: workgate
+  std::size_t max_body_bytes = 10 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_headers = 100;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds write_timeout{30000};
+  bool access_log = false;
+};
+
+struct Config {
+  std::string title;
+  std::vector<ServerEntry> servers;
+  std::vector<ServiceEntry> services;
+  std::vector<ServiceBindingEntry> service_bindings;  // servicesBindings merged in
+  std::vector<WorkerEntry> workers;
+  std::optional<CorsPolicy> cors;
+  std::optional<Authorizer> authorizer;
+  boost::json::object variables;
+  std::vector<Route> paths;
+  GatewaySettings gateway;
+  std::filesystem::path base_dir;  // relative module paths resolve against it
+
+  const ServerEntry* find_server(std::string_view alias) const;
+  const ServiceEntry* find_service(std::string_view alias) const;
+  const ServiceBindingEntry* find_service_binding(std::string_view alias) const;
+  const WorkerEntry* find_worker(std::string_view binding) const;
+};
+
+}  // namespace workgate::config

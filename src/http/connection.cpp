@@ -1,0 +1,341 @@
+#include "http/connection.hpp"
+
+#include <array>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <charconv>
+#include <cstring>
+
+#include "http/target.hpp"
+
+namespace workgate::http {
+namespace asio = boost::asio;
+namespace beast_http = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::chrono::milliseconds kLingerTime{2000};
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool has_line_break(std::string_view s) {
+  return std::memchr(s.data(), '\r', s.size()) != nullptr || std::memchr(s.data(), '\n', s.size()) != nullptr ||
+         std::memchr(s.data(), '\0', s.size()) != nullptr;
+}
+
+bool status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
+
+bool expects_continue(const Request& request) {
+  auto expect = request.headers.get("Expect");
+  return expect && iequals(*expect, "100-continue");
+}
+
+}  // namespace
+
+void Exchange::respond(Response&& response) {
+  if (responded_ || connection_ == nullptr) return;
+  responded_ = true;
+  connection_->send(std::move(response));
+}
+
+std::shared_ptr<Exchange> Exchange::retain() {
+  return std::shared_ptr<Exchange>(connection_->shared_from_this(), this);
+}
+
+Connection::Connection(Shard& shard, asio::ip::tcp::socket socket)
+    : shard_(shard), socket_(std::move(socket)), exchange_(shard.handler().create_exchange()) {
+  exchange_->connection_ = this;
+  error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  auto peer = socket_.remote_endpoint(ec);
+  if (!ec) exchange_->request_.client_address = peer.address().to_string();
+  head_.reserve(1024);
+  shard_.add(this);
+}
+
+Connection::~Connection() { shard_.remove(this); }
+
+void Connection::start() {
+  limits_ = &shard_.handler().limits();
+  buffer_ = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
+  set_deadline(limits_->header_timeout);
+  phase_ = Phase::kIdle;
+  read_more();
+}
+
+void Connection::set_deadline(std::chrono::milliseconds timeout) { deadline_ = shard_.now() + timeout; }
+
+void Connection::read_more() {
+  std::size_t room = buffer_.max_size() - buffer_.size();
+  if (room == 0) {
+    fail(ProtocolError::kHeadersTooLarge);
+    return;
+  }
+  auto space = buffer_.prepare(std::min(room, kReadChunk));
+  socket_.async_read_some(space, [self = shared_from_this()](const error_code& ec, std::size_t n) {
+    self->on_read(ec, n);
+  });
+}
+
+void Connection::on_read(const error_code& ec, std::size_t bytes) {
+  if (phase_ == Phase::kClosed) return;
+  if (phase_ == Phase::kLingering) {
+    if (ec) {
+      close();
+    } else {
+      buffer_.consume(buffer_.size());
+      linger();
+    }
+    return;
+  }
+  if (ec) {
+    if (timed_out_ && (phase_ == Phase::kHeader || phase_ == Phase::kBody)) {
+      timed_out_ = false;
+      fail(ProtocolError::kRequestTimeout);
+    } else {
+      close();
+    }
+    return;
+  }
+  buffer_.commit(bytes);
+  if (phase_ == Phase::kIdle) begin_request();
+  if (phase_ == Phase::kBody) set_deadline(limits_->body_timeout);
+  parse();
+}
+
+void Connection::begin_request() {
+  exchange_->reset();
+  exchange_->request_.clear();
+  exchange_->responded_ = false;
+  limits_ = &shard_.handler().limits();
+  parser_.emplace(exchange_->request_, limits_->max_headers);
+  parser_->header_limit(static_cast<std::uint32_t>(limits_->max_header_bytes));
+  parser_->body_limit(limits_->max_body_bytes);
+  parser_->eager(false);
+  phase_ = Phase::kHeader;
+  continue_sent_ = false;
+  set_deadline(limits_->header_timeout);
+}
+
+void Connection::parse() {
+  error_code ec;
+  if (phase_ == Phase::kHeader) {
+    std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == beast_http::error::need_more) {
+      read_more();
+      return;
+    }
+    if (ec) {
+      if (ec == beast_http::error::header_limit) {
+        fail(ProtocolError::kHeadersTooLarge);
+      } else if (ec == beast_http::error::body_limit) {
+        fail(ProtocolError::kPayloadTooLarge);
+      } else if (ec == beast_http::error::bad_version) {
+        fail(ProtocolError::kVersionNotSupported);
+      } else {
+        fail(ProtocolError::kBadRequest);
+      }
+      return;
+    }
+    on_head_complete();
+    return;
+  }
+  // Phase::kBody
+  while (!parser_->is_done()) {
+    if (buffer_.size() == 0) {
+      read_more();
+      return;
+    }
+    std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == beast_http::error::need_more) {
+      read_more();
+      return;
+    }
+    if (ec) {
+      fail(ec == beast_http::error::body_limit ? ProtocolError::kPayloadTooLarge : ProtocolError::kBadRequest);
+      return;
+    }
+  }
+  dispatch();
+}
+
+void Connection::on_head_complete() {
+  Request& request = exchange_->request_;
+  if (!split_target(request.target, request.path, request.query, request.has_query)) {
+    fail(ProtocolError::kBadRequest);
+    return;
+  }
+  request.keep_alive = parser_->keep_alive();
+  request.chunked = parser_->chunked();
+  if (auto length = parser_->content_length()) request.content_length = *length;
+  if (parser_->is_done()) {
+    dispatch();
+    return;
+  }
+  phase_ = Phase::kBody;
+  parser_->eager(true);
+  set_deadline(limits_->body_timeout);
+  if (buffer_.size() == 0 && !continue_sent_ && request.version >= 11 && expects_continue(request)) {
+    continue_sent_ = true;
+    asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this()](const error_code& ec, std::size_t) {
+                        if (self->phase_ == Phase::kClosed) return;
+                        if (ec) {
+                          self->close();
+                        } else {
+                          self->parse();
+                        }
+                      });
+    return;
+  }
+  parse();
+}
+
+void Connection::dispatch() {
+  phase_ = Phase::kHandling;
+  clear_deadline();
+  shard_.handler().handle(*exchange_);
+}
+
+void Connection::fail(ProtocolError error) {
+  parser_.reset();
+  Response response = shard_.handler().protocol_error(error, *exchange_);
+  response.close = true;
+  linger_after_write_ = true;
+  exchange_->responded_ = true;
+  send(std::move(response));
+}
+
+void Connection::serialize_head(const Response& response) {
+  head_.clear();
+  char digits[24];
+  head_.append("HTTP/1.1 ");
+  int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  auto r = std::to_chars(digits, digits + sizeof(digits), status);
+  head_.append(digits, r.ptr);
+  head_.push_back(' ');
+  head_.append(reason_phrase(status));
+  head_.append("\r\n");
+  if (!response.content_type.empty() && !has_line_break(response.content_type)) {
+    head_.append("Content-Type: ").append(response.content_type).append("\r\n");
+  }
+  response.headers.for_each([&](const HeaderList::Field& f) {
+    if (f.name.empty() || has_line_break(f.name) || has_line_break(f.value)) return;
+    head_.append(f.name).append(": ").append(f.value).append("\r\n");
+  });
+  head_.append(response.fixed_lines);
+  if (status_has_body(status)) {
+    r = std::to_chars(digits, digits + sizeof(digits), response.body().size());
+    head_.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
+  }
+  head_.append("Date: ").append(shard_.http_date()).append("\r\n");
+  if (close_after_write_) {
+    head_.append("Connection: close\r\n");
+  } else if (exchange_->request_.version == 10) {
+    head_.append("Connection: keep-alive\r\n");
+  }
+  head_.append("\r\n");
+}
+
+void Connection::send(Response&& response) {
+  if (phase_ == Phase::kClosed) return;
+  response_ = std::move(response);
+  const Request& request = exchange_->request_;
+  bool body_unread = phase_ == Phase::kHeader || phase_ == Phase::kBody;
+  close_after_write_ = response_.close || !request.keep_alive || shard_.draining() || body_unread;
+  bool send_body = !request.is_head() && status_has_body(response_.status);
+  serialize_head(response_);
+  phase_ = Phase::kWriting;
+  set_deadline(limits_->write_timeout);
+  std::string_view body = send_body ? response_.body() : std::string_view();
+  body_bytes_sent_ = body.size();
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_.data(), head_.size()),
+                                            asio::buffer(body.data(), body.size())};
+  asio::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, std::size_t) {
+    self->on_written(ec);
+  });
+}
+
+void Connection::on_written(const error_code& ec) {
+  shard_.handler().on_complete(*exchange_, response_.status, body_bytes_sent_);
+  if (phase_ == Phase::kClosed) return;
+  if (ec) {
+    close();
+    return;
+  }
+  if (close_after_write_) {
+    if (linger_after_write_) {
+      linger();
+    } else {
+      error_code ignored;
+      socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      close();
+    }
+    return;
+  }
+  parser_.reset();
+  phase_ = Phase::kIdle;
+  if (buffer_.size() > 0) {
+    begin_request();
+    parse();
+  } else {
+    set_deadline(limits_->idle_timeout);
+    read_more();
+  }
+}
+
+// After an error response, read and discard what the client still sends for a moment so that closing
+// does not reset the connection before the client has read the response.
+void Connection::linger() {
+  if (phase_ != Phase::kLingering) {
+    error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    phase_ = Phase::kLingering;
+    set_deadline(kLingerTime);
+    buffer_.consume(buffer_.size());
+  }
+  auto space = buffer_.prepare(std::min(buffer_.max_size(), kReadChunk));
+  socket_.async_read_some(space, [self = shared_from_this()](const error_code& ec, std::size_t n) {
+    self->on_read(ec, n);
+  });
+}
+
+void Connection::on_deadline() {
+  switch (phase_) {
+    case Phase::kHeader:
+    case Phase::kBody: {
+      timed_out_ = true;
+      clear_deadline();
+      error_code ignored;
+      socket_.cancel(ignored);
+      break;
+    }
+    case Phase::kHandling:
+      clear_deadline();
+      break;
+    default:
+      close();
+      break;
+  }
+}
+
+void Connection::on_drain() {
+  if (phase_ == Phase::kIdle) {
+    close();
+  } else {
+    close_after_write_ = true;
+  }
+}
+
+void Connection::close() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  clear_deadline();
+  error_code ignored;
+  socket_.close(ignored);
+}
+
+}  // namespace workgate::http

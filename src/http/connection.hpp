@@ -1,0 +1,69 @@
+// One client connection: read a request (head, then body), hand it to the pipeline, write the response,
+// repeat. Requests on a connection are handled strictly in order (pipelining is supported by parsing the
+// next request from what is already buffered once the previous response is written).
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/handler.hpp"
+#include "http/request_parser.hpp"
+#include "http/shard.hpp"
+
+namespace workgate::http {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Shard& shard, boost::asio::ip::tcp::socket socket);
+  ~Connection();
+
+  void start();
+
+  // Deadline enforcement and shutdown, called by the shard.
+  bool expired(Shard::Clock::time_point now) const { return deadline_ <= now; }
+  void on_deadline();
+  void on_drain();
+  void close();
+
+  Connection* prev = nullptr;  // Shard's registry links
+  Connection* next = nullptr;
+
+ private:
+  friend class Exchange;
+  enum class Phase { kIdle, kHeader, kBody, kHandling, kWriting, kLingering, kClosed };
+
+  void read_more();
+  void on_read(const boost::system::error_code& ec, std::size_t bytes);
+  void begin_request();
+  void parse();
+  void on_head_complete();
+  void dispatch();
+  void fail(ProtocolError error);
+  void send(Response&& response);
+  void on_written(const boost::system::error_code& ec);
+  void linger();
+  void set_deadline(std::chrono::milliseconds timeout);
+  void clear_deadline() { deadline_ = Shard::Clock::time_point::max(); }
+  void serialize_head(const Response& response);
+
+  Shard& shard_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+  std::unique_ptr<Exchange> exchange_;
+  std::optional<RequestParser> parser_;
+  Response response_;
+  std::string head_;
+  const ConnectionLimits* limits_ = nullptr;
+  Phase phase_ = Phase::kIdle;
+  Shard::Clock::time_point deadline_ = Shard::Clock::time_point::max();
+  bool timed_out_ = false;
+  bool close_after_write_ = false;
+  bool linger_after_write_ = false;
+  bool continue_sent_ = false;
+  std::size_t body_bytes_sent_ = 0;
+};
+
+}  // namespace workgate::http

@@ -1,0 +1,75 @@
+// The contract between a connection and the request pipeline.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+
+#include "http/message.hpp"
+
+namespace workgate::http {
+
+class Connection;
+
+// Limits and timeouts a connection applies; the pipeline supplies them from the active config.
+struct ConnectionLimits {
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_headers = 100;
+  std::size_t max_body_bytes = 10 * 1024 * 1024;
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds idle_timeout{60000};
+  std::chrono::milliseconds write_timeout{30000};
+};
+
+enum class ProtocolError { kBadRequest, kRequestTimeout, kPayloadTooLarge, kHeadersTooLarge, kVersionNotSupported };
+
+// One request/response on a connection. The pipeline derives from it to keep its per-request state; the
+// connection creates one per connection (RequestHandler::create_exchange) and reuses it for every request.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+
+  Request& request() { return request_; }
+  const Request& request() const { return request_; }
+
+  // Completes the exchange; call exactly once, on the connection's thread (synchronously from
+  // RequestHandler::handle or later from an asynchronous completion).
+  void respond(Response&& response);
+  bool responded() const { return responded_; }
+
+  // Keeps the connection (and so this exchange) alive while an asynchronous operation is pending.
+  std::shared_ptr<Exchange> retain();
+
+  // Clears the per-request state before the connection reuses the exchange for its next request.
+  virtual void reset() {}
+
+ private:
+  friend class Connection;
+  Connection* connection_ = nullptr;
+  Request request_;
+  bool responded_ = false;
+};
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+
+  virtual std::unique_ptr<Exchange> create_exchange() = 0;
+  virtual const ConnectionLimits& limits() = 0;
+
+  // The request's head and whole body have been read; respond through exchange.respond().
+  virtual void handle(Exchange& exchange) = 0;
+
+  // The response for a request the connection could not read; `exchange` holds what was parsed (possibly
+  // nothing). The connection closes after writing it.
+  virtual Response protocol_error(ProtocolError error, Exchange& exchange) = 0;
+
+  // Called after each response is written (for access logs); `bytes` is the body size sent.
+  virtual void on_complete(Exchange&, int /*status*/, std::size_t /*bytes*/) {}
+
+  // Called by the shard every ~100 ms (flush buffers, expire caches).
+  virtual void on_tick() {}
+};
+
+}  // namespace workgate::http

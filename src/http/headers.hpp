@@ -1,0 +1,69 @@
+// Header fields stored in one reusable arena string: adding a field appends its bytes; nothing is freed
+// until clear(), which keeps the capacity. Lookups are case-insensitive linear scans (requests carry few
+// fields, and a scan over contiguous memory beats hashing at that size).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace workgate::http {
+
+bool iequals(std::string_view a, std::string_view b);
+
+class HeaderList {
+ public:
+  struct Field {
+    std::string_view name;
+    std::string_view value;
+  };
+
+  void clear() {
+    arena_.clear();
+    entries_.clear();
+  }
+  void reserve(std::size_t bytes, std::size_t fields) {
+    arena_.reserve(bytes);
+    entries_.reserve(fields);
+  }
+
+  void add(std::string_view name, std::string_view value);
+  // Replaces every field named `name` by one field with `value` (appended when absent).
+  void set(std::string_view name, std::string_view value);
+  // Removes every field named `name`; returns how many were removed.
+  std::size_t remove(std::string_view name);
+
+  // The first value of `name`, if any.
+  std::optional<std::string_view> get(std::string_view name) const;
+  bool contains(std::string_view name) const { return get(name).has_value(); }
+
+  std::size_t size() const { return live_count_(); }
+  bool empty() const { return size() == 0; }
+
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const Entry& e : entries_) {
+      if (!e.removed) f(Field{view(e.name_offset, e.name_size), view(e.value_offset, e.value_size)});
+    }
+  }
+
+ private:
+  struct Entry {
+    std::uint32_t name_offset;
+    std::uint32_t value_offset;
+    std::uint32_t name_size;
+    std::uint32_t value_size;
+    bool removed;
+  };
+  std::string_view view(std::uint32_t offset, std::uint32_t size) const {
+    return std::string_view(arena_.data() + offset, size);
+  }
+  std::size_t live_count_() const;
+
+  std::string arena_;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace workgate::http

@@ -1,0 +1,76 @@
+// The request and response the gateway passes between the connection and the pipeline.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/headers.hpp"
+
+namespace workgate::http {
+
+struct Request {
+  std::string method;  // as sent (case kept)
+  std::string target;  // raw request-target
+  std::string path;    // target's path with dot segments resolved; percent-encoding kept
+  std::string query;   // raw query without '?'
+  bool has_query = false;
+  unsigned version = 11;  // 10 or 11
+  HeaderList headers;
+  std::string body;  // the whole body once buffered
+  std::optional<std::uint64_t> content_length;
+  bool chunked = false;
+  bool keep_alive = true;
+  std::string client_address;  // peer IP address, for X-Forwarded-For and logs
+
+  bool is_head() const { return method == "HEAD"; }
+
+  // Empties the request for the next one on the connection, keeping allocated capacity.
+  void clear() {
+    method.clear();
+    target.clear();
+    path.clear();
+    query.clear();
+    has_query = false;
+    version = 11;
+    headers.clear();
+    body.clear();
+    content_length.reset();
+    chunked = false;
+    keep_alive = true;
+  }
+};
+
+struct Response {
+  int status = 200;
+  std::string_view content_type;  // static storage or config snapshot; "" = no Content-Type
+  HeaderList headers;             // further fields
+  bool close = false;             // send Connection: close and close after writing
+  // Complete "Name: value\r\n" lines appended verbatim (headers every response of a config carries,
+  // formatted once per config load). Must outlive the exchange.
+  std::string_view fixed_lines;
+
+  // The body is either owned or a view of memory that outlives the exchange (the config snapshot).
+  void set_body(std::string body) {
+    owned_body_ = std::move(body);
+    external_body_ = {};
+    external_ = false;
+  }
+  void set_external_body(std::string_view body) {
+    owned_body_.clear();
+    external_body_ = body;
+    external_ = true;
+  }
+  std::string_view body() const { return external_ ? external_body_ : std::string_view(owned_body_); }
+  std::string& owned_body() { return owned_body_; }
+
+ private:
+  std::string owned_body_;
+  std::string_view external_body_;
+  bool external_ = false;
+};
+
+std::string_view reason_phrase(int status);
+
+}  // namespace workgate::http

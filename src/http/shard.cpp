@@ -1,0 +1,147 @@
+#include "http/shard.hpp"
+
+#include <boost/asio/post.hpp>
+#include <ctime>
+#include <sys/socket.h>
+
+#include "http/connection.hpp"
+#include "observability/log.hpp"
+
+namespace workgate::http {
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+constexpr std::chrono::milliseconds kSweepInterval{100};
+constexpr std::chrono::milliseconds kAcceptRetry{50};
+}  // namespace
+
+Shard::Shard(unsigned index)
+    : index_(index), io_(1), acceptor_(io_), sweep_timer_(io_), accept_retry_timer_(io_) {
+  update_date();
+}
+
+Shard::~Shard() = default;
+
+void Shard::listen(const asio::ip::tcp::endpoint& endpoint, int backlog) {
+  acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+  acceptor_.set_option(reuse_port(true));
+  acceptor_.bind(endpoint);
+  acceptor_.listen(backlog);
+}
+
+void Shard::run() {
+  accept();
+  schedule_sweep();
+  io_.run();
+}
+
+void Shard::accept() {
+  acceptor_.async_accept([this](const error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || draining_) return;
+    if (ec) {
+      // Out of descriptors or a transient network error: back off briefly instead of spinning.
+      observability::log_warn("accept failed: {}", ec.message());
+      accept_retry_timer_.expires_after(kAcceptRetry);
+      accept_retry_timer_.async_wait([this](const error_code& wait_ec) {
+        if (!wait_ec && !draining_) accept();
+      });
+      return;
+    }
+    std::make_shared<Connection>(*this, std::move(socket))->start();
+    accept();
+  });
+}
+
+void Shard::schedule_sweep() {
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](const error_code& ec) {
+    if (ec) return;
+    sweep();
+    if (!draining_ || connections_ > 0) schedule_sweep();
+  });
+}
+
+void Shard::sweep() {
+  update_date();
+  if (handler_) handler_->on_tick();
+  auto now = Clock::now();
+  for (Connection* c = head_; c != nullptr;) {
+    Connection* next = c->next;
+    if (c->expired(now)) {
+      auto keep = c->shared_from_this();
+      c->on_deadline();
+    }
+    c = next;
+  }
+}
+
+void Shard::update_date() {
+  std::time_t t = std::time(nullptr);
+  if (t == date_second_) return;
+  date_second_ = t;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  date_.assign(buf, n);
+}
+
+void Shard::begin_drain() {
+  asio::post(io_, [this] {
+    if (draining_) return;
+    draining_ = true;
+    error_code ignored;
+    acceptor_.close(ignored);
+    accept_retry_timer_.cancel();
+    for (Connection* c = head_; c != nullptr;) {
+      Connection* next = c->next;
+      auto keep = c->shared_from_this();
+      c->on_drain();
+      c = next;
+    }
+    maybe_finish();
+  });
+}
+
+void Shard::force_stop() {
+  asio::post(io_, [this] {
+    draining_ = true;
+    error_code ignored;
+    acceptor_.close(ignored);
+    for (Connection* c = head_; c != nullptr;) {
+      Connection* next = c->next;
+      auto keep = c->shared_from_this();
+      c->close();
+      c = next;
+    }
+    io_.stop();
+  });
+}
+
+void Shard::add(Connection* connection) {
+  connection->next = head_;
+  connection->prev = nullptr;
+  if (head_ != nullptr) head_->prev = connection;
+  head_ = connection;
+  ++connections_;
+}
+
+void Shard::remove(Connection* connection) {
+  if (connection->prev != nullptr) connection->prev->next = connection->next;
+  if (connection->next != nullptr) connection->next->prev = connection->prev;
+  if (head_ == connection) head_ = connection->next;
+  --connections_;
+  if (draining_) asio::post(io_, [this] { maybe_finish(); });
+}
+
+void Shard::maybe_finish() {
+  if (draining_ && connections_ == 0) {
+    sweep_timer_.cancel();
+    io_.stop();
+  }
+}
+
+}  // namespace workgate::http

@@ -1,0 +1,75 @@
+// One event loop with everything it owns: its listening socket (SO_REUSEPORT), its connections, its
+// request handler (and through it the pipeline's per-thread caches and pools), a coarse timer that
+// enforces connection deadlines, and the cached Date header. Nothing here is shared between threads
+// except through post().
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/handler.hpp"
+
+namespace workgate::http {
+
+class Connection;
+
+class Shard {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  explicit Shard(unsigned index);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  unsigned index() const { return index_; }
+  boost::asio::io_context& io() { return io_; }
+  RequestHandler& handler() { return *handler_; }
+  void set_handler(std::unique_ptr<RequestHandler> handler) { handler_ = std::move(handler); }
+
+  // Opens this shard's listening socket on `endpoint` with SO_REUSEPORT. Throws boost::system::system_error.
+  void listen(const boost::asio::ip::tcp::endpoint& endpoint, int backlog);
+
+  // Runs the event loop on the calling thread until stop() has drained every connection.
+  void run();
+
+  // Thread-safe: stop accepting, close idle connections, let in-flight requests finish, then return from run().
+  void begin_drain();
+  // Thread-safe: close every connection now.
+  void force_stop();
+
+  bool draining() const { return draining_; }
+  std::string_view http_date() const { return date_; }
+  Clock::time_point now() const { return Clock::now(); }
+
+  // Connection registry (called by Connection).
+  void add(Connection* connection);
+  void remove(Connection* connection);
+
+ private:
+  void accept();
+  void schedule_sweep();
+  void sweep();
+  void update_date();
+  void maybe_finish();
+
+  unsigned index_;
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer accept_retry_timer_;
+  std::unique_ptr<RequestHandler> handler_;
+  Connection* head_ = nullptr;  // intrusive doubly linked list of live connections
+  std::size_t connections_ = 0;
+  bool draining_ = false;
+  std::int64_t date_second_ = -1;
+  std::string date_;
+};
+
+}  // namespace workgate::http

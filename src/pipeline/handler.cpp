@@ -1,0 +1,119 @@
+#include "pipeline/handler.hpp"
+
+#include <charconv>
+
+#include "pipeline/errors.hpp"
+#include "pipeline/exchange.hpp"
+#include "pipeline/pipeline.hpp"
+
+namespace workgate::pipeline {
+
+void SnapshotSource::publish(std::shared_ptr<const Snapshot> snapshot) {
+  std::lock_guard lock(mutex_);
+  current_ = std::move(snapshot);
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const Snapshot> SnapshotSource::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+const std::string& GatewayExchange::request_id() {
+  if (request_id_.empty()) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof(buf), handler_.next_request_number(), 36);
+    request_id_.assign("wg").append(std::to_string(handler_.shard().index())).push_back('-');
+    request_id_.append(buf, r.ptr);
+  }
+  return request_id_;
+}
+
+void GatewayExchange::reset() {
+  response = http::Response();
+  route_ = nullptr;
+  claims_.reset();
+  stage_ = StageId::kPreflight;
+  request_id_.clear();
+}
+
+GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source) : shard_(shard), source_(source) {
+  current();
+}
+
+GatewayHandler::~GatewayHandler() = default;
+
+const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
+  std::uint64_t generation = source_.generation();
+  if (generation != generation_ || !snapshot_) {
+    snapshot_ = source_.current();
+    generation_ = generation;
+    if (snapshot_->config.gateway.access_log && !access_log_) {
+      access_log_ = std::make_unique<observability::AccessLog>();
+    } else if (!snapshot_->config.gateway.access_log && access_log_) {
+      access_log_.reset();
+    }
+  }
+  return snapshot_;
+}
+
+std::unique_ptr<http::Exchange> GatewayHandler::create_exchange() { return std::make_unique<GatewayExchange>(*this); }
+
+const http::ConnectionLimits& GatewayHandler::limits() { return current()->limits; }
+
+void GatewayHandler::handle(http::Exchange& base) {
+  auto& exchange = static_cast<GatewayExchange&>(base);
+  const auto& snapshot = current();
+  if (exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
+  exchange.started_ = std::chrono::steady_clock::now();
+  Pipeline::run(exchange);
+}
+
+auth::VerifyResult GatewayHandler::verify_token(const auth::Verifier& verifier, std::string_view token,
+                                                std::int64_t now) {
+  return verifier.verify(token, now);
+}
+
+void GatewayHandler::send(GatewayExchange& exchange) {
+  http::Response& response = exchange.response;
+  const Snapshot& snapshot = *exchange.snapshot_;
+  if (snapshot.cors) snapshot.cors->apply(exchange.request().headers.get("Origin"), response);
+  if (snapshot.config.gateway.identity_header && !response.headers.empty()) response.headers.remove("X-Powered-By");
+  response.fixed_lines = snapshot.fixed_lines;
+  exchange.respond(std::move(response));
+}
+
+http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::Exchange& base) {
+  auto& exchange = static_cast<GatewayExchange&>(base);
+  const auto& snapshot = current();
+  exchange.snapshot_ = snapshot;
+  exchange.started_ = std::chrono::steady_clock::now();
+  ErrorKind kind = ErrorKind::kBadRequest;
+  switch (error) {
+    case http::ProtocolError::kBadRequest: kind = ErrorKind::kBadRequest; break;
+    case http::ProtocolError::kRequestTimeout: kind = ErrorKind::kRequestTimeout; break;
+    case http::ProtocolError::kPayloadTooLarge: kind = ErrorKind::kPayloadTooLarge; break;
+    case http::ProtocolError::kHeadersTooLarge: kind = ErrorKind::kHeadersTooLarge; break;
+    case http::ProtocolError::kVersionNotSupported: kind = ErrorKind::kVersionNotSupported; break;
+  }
+  http::Response response = error_response(kind);
+  if (snapshot->cors) snapshot->cors->apply(exchange.request().headers.get("Origin"), response);
+  response.fixed_lines = snapshot->fixed_lines;
+  return response;
+}
+
+void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t bytes) {
+  if (!access_log_) return;
+  auto& exchange = static_cast<GatewayExchange&>(base);
+  const http::Request& request = exchange.request();
+  auto elapsed = std::chrono::steady_clock::now() - exchange.started_;
+  double ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  access_log_->record(request.client_address, request.method, request.path, status, bytes, ms,
+                      exchange.request_id());
+}
+
+void GatewayHandler::on_tick() {
+  if (access_log_) access_log_->flush();
+}
+
+}  // namespace workgate::pipeline

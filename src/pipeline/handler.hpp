@@ -1,0 +1,63 @@
+// The request handler of one event-loop thread: pins the active config snapshot for each request, runs
+// the pipeline, and owns the thread's caches (verified tokens, access log buffer, upstream pools).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "http/handler.hpp"
+#include "http/shard.hpp"
+#include "observability/log.hpp"
+#include "pipeline/snapshot.hpp"
+
+namespace workgate::pipeline {
+
+// The active snapshot, replaced atomically on reload. Readers check generation() (one atomic load) and
+// take the mutex only when it changed.
+class SnapshotSource {
+ public:
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+  std::shared_ptr<const Snapshot> current() const;
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Snapshot> current_;
+  std::atomic<std::uint64_t> generation_{0};
+};
+
+class GatewayHandler final : public http::RequestHandler {
+ public:
+  GatewayHandler(http::Shard& shard, SnapshotSource& source);
+  ~GatewayHandler() override;
+
+  std::unique_ptr<http::Exchange> create_exchange() override;
+  const http::ConnectionLimits& limits() override;
+  void handle(http::Exchange& exchange) override;
+  http::Response protocol_error(http::ProtocolError error, http::Exchange& exchange) override;
+  void on_complete(http::Exchange& exchange, int status, std::size_t bytes) override;
+  void on_tick() override;
+
+  http::Shard& shard() { return shard_; }
+  std::uint64_t next_request_number() { return ++request_counter_; }
+
+  // Adds CORS and identity headers and hands the response to the connection.
+  void send(class GatewayExchange& exchange);
+
+  // Verifies a bearer token, reusing this thread's cache of verified tokens.
+  auth::VerifyResult verify_token(const auth::Verifier& verifier, std::string_view token, std::int64_t now);
+
+ private:
+  const std::shared_ptr<const Snapshot>& current();
+
+  http::Shard& shard_;
+  SnapshotSource& source_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::uint64_t generation_ = 0;
+  std::uint64_t request_counter_ = 0;
+  std::unique_ptr<observability::AccessLog> access_log_;
+};
+
+}  // namespace workgate::pipeline

@@ -1,0 +1,26 @@
+// The request pipeline: the order of the stages lives here and nowhere else.
+//
+//   preflight -> route -> authenticate -> pre_process -> integrate -> post_process -> respond
+//
+// A stage returns Flow::kContinue (next stage), Flow::kRespond (exchange.response is final: go straight to
+// respond) or Flow::kPending (it finishes asynchronously and calls GatewayExchange::resume()).
+#pragma once
+
+#include "pipeline/exchange.hpp"
+
+namespace workgate::pipeline {
+
+class Pipeline {
+ public:
+  static void run(GatewayExchange& exchange);
+
+ private:
+  static Flow preflight(GatewayExchange& exchange);
+  static Flow route(GatewayExchange& exchange);
+  static Flow authenticate(GatewayExchange& exchange);
+  static Flow pre_process(GatewayExchange& exchange);
+  static Flow integrate(GatewayExchange& exchange);
+  static Flow post_process(GatewayExchange& exchange);
+};
+
+}  // namespace workgate::pipeline

@@ -1,0 +1,56 @@
+// The compiled, immutable form of one config: what every request of that config reads. Built once per
+// load (src/runtime/), shared by all event-loop threads, never modified; a reload builds a new one.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/verifier.hpp"
+#include "config/config.hpp"
+#include "http/handler.hpp"
+#include "pipeline/cors.hpp"
+#include "router/router.hpp"
+
+namespace workgate::pipeline {
+
+class GatewayExchange;
+
+enum class Flow {
+  kContinue,  // go on with the next stage
+  kRespond,   // exchange.response is final: skip to the response stage
+  kPending,   // the stage completes later and calls GatewayExchange::resume()
+};
+
+// An integration (http_proxy, service_binding, ...) or a hook (pre_process, post_process).
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // Reads the exchange's request (and, for post_process, its response) and sets exchange.response.
+  virtual Flow run(GatewayExchange& exchange) = 0;
+};
+
+struct CompiledRoute {
+  const config::Route* config = nullptr;
+  std::string static_body;              // serialized `response` for routes without an integration
+  std::unique_ptr<Stage> integration;   // null: static response
+  std::unique_ptr<Stage> pre_process;
+  std::unique_ptr<Stage> post_process;
+};
+
+struct Snapshot {
+  std::uint64_t generation = 0;
+  config::Config config;
+  router::Router router;
+  std::vector<CompiledRoute> routes;  // same order as config.paths
+  std::optional<CorsPolicy> cors;
+  std::unique_ptr<auth::Verifier> verifier;  // set when an authorizer is configured
+  http::ConnectionLimits limits;
+  std::string fixed_lines;  // CORS fixed lines + identity header
+  // Objects the compiled stages depend on (worker modules, key sources, ...) kept alive with the snapshot.
+  std::vector<std::shared_ptr<void>> keep_alive;
+};
+
+}  // namespace workgate::pipeline
