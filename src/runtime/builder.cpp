@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "runtime/authorizers.hpp"
+#include "workers/attach.hpp"
 
 namespace workgate::runtime {
 
@@ -56,13 +57,19 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
     pipeline::CompiledRoute& compiled = snapshot->routes[i];
     compiled.config = &route;
     if (route.response) compiled.static_body = boost::json::serialize(*route.response);
-    if (route.integration) {
-      std::string pointer = "/paths/" + std::to_string(i) + "/integration/type";
-      result.errors.push_back({pointer, "integration type \"" +
-                                            std::string(config::integration_type_name(route.integration->type)) +
-                                            "\" is not available in this build"});
+    if (!route.integration) continue;
+    switch (route.integration->type) {
+      case config::IntegrationType::kService:
+      case config::IntegrationType::kServiceBinding:
+        break;  // attach_worker_stages
+      default:
+        result.errors.push_back({"/paths/" + std::to_string(i) + "/integration/type",
+                                 "integration type \"" +
+                                     std::string(config::integration_type_name(route.integration->type)) +
+                                     "\" is not available in this build"});
     }
   }
+  workers::attach_worker_stages(*snapshot, *options.environment, options.connect, result.errors);
 
   if (result.errors.empty()) result.snapshot = std::move(snapshot);
   return result;
