@@ -19,7 +19,8 @@ constexpr std::string_view kUsage = R"(workgate: a self-hosted API gateway for S
 
 Usage:
   workgate serve --config FILE [--listen HOST:PORT] [--threads N] [--env-file FILE]
-                 [--log-level debug|info|warn|error] [--access-log] [--drain-timeout-ms N]
+                 [--ca-file FILE] [--log-level debug|info|warn|error] [--access-log]
+                 [--drain-timeout-ms N]
   workgate validate FILE [--env-file FILE]
   workgate routes FILE [--env-file FILE]
   workgate --version
@@ -35,6 +36,7 @@ struct Options {
   std::string listen = "127.0.0.1:8787";
   unsigned threads = 0;
   std::vector<std::string> env_files;
+  std::vector<std::string> ca_files;
   std::string log_level = "info";
   bool access_log = false;
   long drain_timeout_ms = 30000;
@@ -79,6 +81,9 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
     } else if (a == "--env-file") {
       if (!value(v)) return std::nullopt;
       o.env_files.push_back(v);
+    } else if (a == "--ca-file") {
+      if (!value(v)) return std::nullopt;
+      o.ca_files.push_back(v);
     } else if (a == "--log-level") {
       if (!value(o.log_level)) return std::nullopt;
     } else if (a == "--access-log") {
@@ -143,6 +148,7 @@ std::shared_ptr<pipeline::Snapshot> load_snapshot(const Options& o, const config
   runtime::BuildOptions build_options;
   build_options.environment = &env;
   build_options.connect = connect;
+  build_options.ca_files = o.ca_files;
   runtime::BuildResult built = runtime::build_snapshot(std::move(*loaded.config), build_options);
   loaded.warnings.insert(loaded.warnings.end(), built.warnings.begin(), built.warnings.end());
   print_problems(built.errors, loaded.warnings);

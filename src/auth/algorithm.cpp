@@ -30,7 +30,8 @@ constexpr std::array<AlgorithmInfo, 13> kAlgorithms{{
 
 constexpr std::array<Algorithm, kAlgorithms.size()> make_algorithm_list() {
   std::array<Algorithm, kAlgorithms.size()> list{};
-  for (std::size_t i = 0; i < kAlgorithms.size(); ++i) list[i] = kAlgorithms[i].algorithm;
+  for (std::size_t i = 0; i < kAlgorithms.size(); ++i)
+    list[i] = kAlgorithms[i].algorithm;
   return list;
 }
 
@@ -44,7 +45,9 @@ constexpr bool table_is_indexed_by_enum() {
 }
 static_assert(table_is_indexed_by_enum());
 
-const AlgorithmInfo& info(Algorithm algorithm) { return kAlgorithms[static_cast<std::size_t>(algorithm)]; }
+const AlgorithmInfo& info(Algorithm algorithm) {
+  return kAlgorithms[static_cast<std::size_t>(algorithm)];
+}
 
 }  // namespace
 
@@ -55,10 +58,16 @@ std::optional<Algorithm> parse_algorithm(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view algorithm_name(Algorithm algorithm) { return info(algorithm).name; }
+std::string_view algorithm_name(Algorithm algorithm) {
+  return info(algorithm).name;
+}
 
-AlgorithmFamily algorithm_family(Algorithm algorithm) { return info(algorithm).family; }
+AlgorithmFamily algorithm_family(Algorithm algorithm) {
+  return info(algorithm).family;
+}
 
-std::span<const Algorithm> all_algorithms() { return kAlgorithmList; }
+std::span<const Algorithm> all_algorithms() {
+  return kAlgorithmList;
+}
 
 }  // namespace workgate::auth

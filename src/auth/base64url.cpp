@@ -12,13 +12,17 @@ constexpr std::uint8_t kInvalid = 0xFF;
 constexpr std::array<std::uint8_t, 256> make_decode_table() {
   std::array<std::uint8_t, 256> table{};
   table.fill(kInvalid);
-  for (std::size_t i = 0; i < kAlphabet.size(); ++i) table[static_cast<unsigned char>(kAlphabet[i])] = i;
+  for (std::size_t i = 0; i < kAlphabet.size(); ++i) {
+    table[static_cast<unsigned char>(kAlphabet[i])] = i;
+  }
   return table;
 }
 
 constexpr std::array<std::uint8_t, 256> kDecodeTable = make_decode_table();
 
-std::uint8_t sextet(char c) { return kDecodeTable[static_cast<unsigned char>(c)]; }
+std::uint8_t sextet(char c) {
+  return kDecodeTable[static_cast<unsigned char>(c)];
+}
 
 }  // namespace
 
@@ -54,7 +58,9 @@ std::string base64url_encode(std::string_view bytes) {
   std::string encoded;
   encoded.reserve((bytes.size() * 4 + 2) / 3);
   std::size_t i = 0;
-  auto byte = [&](std::size_t at) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at])); };
+  auto byte = [&](std::size_t at) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at]));
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t group = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
     encoded += kAlphabet[group >> 18];

@@ -11,7 +11,9 @@ namespace {
 
 namespace json = boost::json;
 
-KeyResult refuse(std::string reason) { return {nullptr, std::move(reason)}; }
+KeyResult refuse(std::string reason) {
+  return {nullptr, std::move(reason)};
+}
 
 std::optional<std::string> string_member(const json::object& object, std::string_view name) {
   const json::value* member = object.if_contains(name);
@@ -78,7 +80,9 @@ KeyResult parse_oct_jwk(const json::object& jwk, KeyMetadata metadata) {
 
 std::string describe_key(std::size_t index, const json::object& jwk) {
   std::string description = "keys[" + std::to_string(index) + "]";
-  if (const std::optional<std::string> kid = string_member(jwk, "kid")) description += " (kid \"" + *kid + "\")";
+  if (const std::optional<std::string> kid = string_member(jwk, "kid")) {
+    description += " (kid \"" + *kid + "\")";
+  }
   return description;
 }
 
@@ -99,10 +103,10 @@ JwksResult parse_jwks(std::string_view json) {
   boost::system::error_code error;
   const json::value document = json::parse(json, error);
   if (error) return {nullptr, "JWKS is not valid JSON", {}};
-  return parse_jwks(document);
+  return parse_jwks_value(document);
 }
 
-JwksResult parse_jwks(const json::value& document) {
+JwksResult parse_jwks_value(const json::value& document) {
   const json::value* keys = document.is_object() ? document.get_object().if_contains("keys") : nullptr;
   if (keys == nullptr || !keys->is_array()) return {nullptr, "JWKS has no \"keys\" array", {}};
   JwksResult result;

@@ -23,9 +23,9 @@ struct JwksResult {
   std::vector<std::string> skipped;       // one line per key left out (unknown kty or crv, bad key material)
 };
 
-// {"keys": [...]}: keys that cannot be used are left out and listed in `skipped`; a document that is not JSON,
-// not an object, has no "keys" array, or has a member of "keys" that is not an object is an error.
+// {"keys": [...]}: keys that cannot be used are left out and listed in `skipped`; a document that is not
+// JSON, not an object, has no "keys" array, or has a member of "keys" that is not an object is an error.
 JwksResult parse_jwks(std::string_view json);
-JwksResult parse_jwks(const boost::json::value& document);
+JwksResult parse_jwks_value(const boost::json::value& document);
 
 }  // namespace workgate::auth

@@ -26,7 +26,8 @@ constexpr ErrorBody kAlgNotAllowed{"Algorithm not allowed", "ERR_JOSE_ALG_NOT_AL
 constexpr ErrorBody kNoMatchingKey{"No matching key found in JWKS.", "ERR_JWKS_NO_MATCHING_KEY"};
 constexpr ErrorBody kMultipleMatchingKeys{"Multiple matching keys found in JWKS.",
                                           "ERR_JWKS_MULTIPLE_MATCHING_KEYS"};
-constexpr ErrorBody kSignatureFailed{"Signature verification failed", "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"};
+constexpr ErrorBody kSignatureFailed{"Signature verification failed",
+                                     "ERR_JWS_SIGNATURE_VERIFICATION_FAILED"};
 constexpr ErrorBody kClaimFailed{"JWT claim validation failed", "ERR_JWT_CLAIM_VALIDATION_FAILED"};
 constexpr ErrorBody kJoseExpired{"Token has expired.", "ERR_JWT_EXPIRED"};
 // Anything else jose throws (unsupported crit, a key that cannot be used with the alg, an unreachable JWKS).
@@ -82,7 +83,13 @@ const json::string* string_member(const json::object& object, std::string_view n
 }
 
 // jose's validateCrit with the one extension it recognises, b64 (RFC 7797).
-enum class CriticalHeader : std::uint8_t { kAbsent, kUnencodedPayload, kEncodedPayload, kInvalid, kUnsupported };
+enum class CriticalHeader : std::uint8_t {
+  kAbsent,
+  kUnencodedPayload,
+  kEncodedPayload,
+  kInvalid,
+  kUnsupported
+};
 
 CriticalHeader check_critical_header(const json::object& header) {
   const json::value* crit = header.if_contains("crit");
@@ -108,7 +115,9 @@ struct NumericClaim {
   double number() const { return value->to_number<double>(); }
 };
 
-NumericClaim numeric_claim(const json::object& claims, std::string_view name) { return {claims.if_contains(name)}; }
+NumericClaim numeric_claim(const json::object& claims, std::string_view name) {
+  return {claims.if_contains(name)};
+}
 
 bool audience_matches(const json::object& claims, const std::vector<std::string>& audiences) {
   const json::value* aud = claims.if_contains("aud");
@@ -149,11 +158,14 @@ JwtVerifier::JwtVerifier(JwtVerifierOptions options) : options_(std::move(option
   const bool has_key = std::visit([](const auto& key) { return key != nullptr; }, options_.key);
   if (!has_key) throw std::invalid_argument("JwtVerifier needs a key or a key source");
   if (options_.leeway_seconds < 0) throw std::invalid_argument("JwtVerifier leeway must not be negative");
-  for (Algorithm algorithm : options_.algorithms) allowed_algorithms_ |= 1U << static_cast<unsigned>(algorithm);
+  for (Algorithm algorithm : options_.algorithms) {
+    allowed_algorithms_ |= 1U << static_cast<unsigned>(algorithm);
+  }
 }
 
 VerifyResult JwtVerifier::verify(std::string_view token, std::int64_t now) const {
-  return options_.error_style == ErrorStyle::kJose ? verify_jose(token, now) : verify_jsonwebtoken(token, now);
+  return options_.error_style == ErrorStyle::kJose ? verify_jose(token, now)
+                                                   : verify_jsonwebtoken(token, now);
 }
 
 bool JwtVerifier::allows(Algorithm algorithm) const {
@@ -236,7 +248,9 @@ VerifyResult JwtVerifier::verify_jose(std::string_view token, std::int64_t now) 
 // jose's validateClaimsSet: presence and values of iss and aud, then iat, nbf, exp.
 VerifyResult JwtVerifier::check_claims_jose(json::object claims, std::int64_t now) const {
   if (options_.issuer && !issuer_matches(claims, *options_.issuer)) return failure(kClaimFailed);
-  if (!options_.audiences.empty() && !audience_matches(claims, options_.audiences)) return failure(kClaimFailed);
+  if (!options_.audiences.empty() && !audience_matches(claims, options_.audiences)) {
+    return failure(kClaimFailed);
+  }
   const auto leeway = static_cast<double>(options_.leeway_seconds);
   const auto current = static_cast<double>(now);
   if (const NumericClaim iat = numeric_claim(claims, "iat"); iat.present() && !iat.is_number()) {
@@ -263,7 +277,9 @@ VerifyResult JwtVerifier::verify_jsonwebtoken(std::string_view token, std::int64
   json::monotonic_resource header_memory(arena.data(), arena.size());
   const std::optional<json::object> header = decode_object(jws->header, &header_memory);
   std::optional<json::object> claims = decode_object(jws->payload);
-  if (!header || !claims || !is_base64url_alphabet(jws->signature)) return jsonwebtoken_invalid("invalid token");
+  if (!header || !claims || !is_base64url_alphabet(jws->signature)) {
+    return jsonwebtoken_invalid("invalid token");
+  }
 
   if (jws->signature.empty()) return jsonwebtoken_invalid("jwt signature is required");
   const json::string* alg_name = string_member(*header, "alg");
@@ -307,7 +323,9 @@ VerifyResult JwtVerifier::check_claims_jsonwebtoken(json::object claims, std::in
   }
   if (!options_.audiences.empty() && !audience_matches(claims, options_.audiences)) {
     std::string expected = options_.audiences.front();
-    for (std::size_t i = 1; i < options_.audiences.size(); ++i) expected += " or " + options_.audiences[i];
+    for (std::size_t i = 1; i < options_.audiences.size(); ++i) {
+      expected += " or " + options_.audiences[i];
+    }
     return jsonwebtoken_invalid("jwt audience invalid. expected: " + expected);
   }
   if (options_.issuer && !issuer_matches(claims, *options_.issuer)) {

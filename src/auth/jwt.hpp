@@ -28,9 +28,9 @@ enum class ErrorStyle : std::uint8_t {
 using KeyBinding = std::variant<std::shared_ptr<const VerificationKey>, std::shared_ptr<const KeySource>>;
 
 struct JwtVerifierOptions {
-  std::vector<Algorithm> algorithms;  // the `alg` values accepted; must not be empty
-  KeyBinding key;                     // must not be null
-  std::optional<std::string> issuer;  // when set, `iss` must equal it
+  std::vector<Algorithm> algorithms;   // the `alg` values accepted; must not be empty
+  KeyBinding key;                      // must not be null
+  std::optional<std::string> issuer;   // when set, `iss` must equal it
   std::vector<std::string> audiences;  // when not empty, `aud` (string or array) must contain one of them
   std::int64_t leeway_seconds = 30;    // clock tolerance for exp and nbf; must not be negative
   ErrorStyle error_style = ErrorStyle::kJose;

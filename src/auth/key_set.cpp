@@ -9,8 +9,8 @@ bool metadata_allows(const KeyMetadata& metadata, Algorithm algorithm, std::opti
   if (kid && metadata.kid != *kid) return false;
   if (metadata.alg && *metadata.alg != algorithm_name(algorithm)) return false;
   if (metadata.use && *metadata.use != "sig") return false;
-  if (metadata.key_ops && std::find(metadata.key_ops->begin(), metadata.key_ops->end(), "verify") ==
-                              metadata.key_ops->end()) {
+  if (metadata.key_ops &&
+      std::find(metadata.key_ops->begin(), metadata.key_ops->end(), "verify") == metadata.key_ops->end()) {
     return false;
   }
   return true;

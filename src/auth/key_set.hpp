@@ -25,16 +25,17 @@ class KeySet {
   };
 
   // The keys a token may be checked with, by the rules of jose's LocalJWKSet: the key type (and curve) fits
-  // `algorithm`; the kid equals `kid` when the token has one; the JWK alg, if set, equals the token's alg; the
-  // JWK use, if set, is "sig"; the JWK key_ops, if set, include "verify".
+  // `algorithm`; the kid equals `kid` when the token has one; the JWK alg, if set, equals the token's alg;
+  // the JWK use, if set, is "sig"; the JWK key_ops, if set, include "verify".
   Selection select(Algorithm algorithm, std::optional<std::string_view> kid) const;
 
  private:
   std::vector<std::shared_ptr<const VerificationKey>> keys_;
 };
 
-// Where a verifier gets its key set. A remote JWKS fetcher implements this; reads happen on every verification
-// from every thread, so current() must be cheap and must not block on I/O.
+// Where a verifier gets its key set. A remote JWKS fetcher implements this. Both functions are called during
+// verifications, from every event-loop thread at once: they must be thread-safe, cheap, and never block on
+// I/O.
 class KeySource {
  public:
   virtual ~KeySource() = default;
@@ -51,7 +52,9 @@ class SwappableKeySource final : public KeySource {
   explicit SwappableKeySource(std::shared_ptr<const KeySet> initial = nullptr) : keys_(std::move(initial)) {}
 
   std::shared_ptr<const KeySet> current() const override { return keys_.load(std::memory_order_acquire); }
-  void replace(std::shared_ptr<const KeySet> keys) { keys_.store(std::move(keys), std::memory_order_release); }
+  void replace(std::shared_ptr<const KeySet> keys) {
+    keys_.store(std::move(keys), std::memory_order_release);
+  }
 
  private:
   std::atomic<std::shared_ptr<const KeySet>> keys_;

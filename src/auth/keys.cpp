@@ -18,9 +18,13 @@ namespace {
 
 namespace ossl = openssl;
 
-const unsigned char* bytes_of(std::string_view text) { return reinterpret_cast<const unsigned char*>(text.data()); }
+const unsigned char* bytes_of(std::string_view text) {
+  return reinterpret_cast<const unsigned char*>(text.data());
+}
 
-KeyResult refuse(std::string reason) { return {nullptr, std::move(reason)}; }
+KeyResult refuse(std::string reason) {
+  return {nullptr, std::move(reason)};
+}
 
 // Fetched once: OpenSSL 3 otherwise looks the digest up by name, under a lock, on every verification.
 // Deliberately never freed: the process needs them until it exits.
@@ -94,7 +98,8 @@ class HmacKey final : public VerificationKey {
 
   bool supports(Algorithm algorithm) const override { return keyed_for(algorithm) != nullptr; }
 
-  bool verify(Algorithm algorithm, std::string_view signing_input, std::string_view signature) const override {
+  bool verify(Algorithm algorithm, std::string_view signing_input,
+              std::string_view signature) const override {
     const EVP_MAC_CTX* keyed = keyed_for(algorithm);
     if (keyed == nullptr) return false;
     ossl::ErrorQueueScope error_scope;
@@ -134,20 +139,23 @@ class HmacKey final : public VerificationKey {
     }
   }
 
-  // Already keyed, one per hash: duplicating one skips the key schedule and the digest fetch per verification.
+  // Already keyed, one per hash: duplicating one skips the key schedule and the digest fetch per
+  // verification.
   std::array<ossl::MacCtxPtr, 3> keyed_;
 };
 
 class RsaKey final : public VerificationKey {
  public:
-  RsaKey(ossl::PkeyPtr key, KeyMetadata metadata) : VerificationKey(std::move(metadata)), key_(std::move(key)) {}
+  RsaKey(ossl::PkeyPtr key, KeyMetadata metadata)
+      : VerificationKey(std::move(metadata)), key_(std::move(key)) {}
 
   bool supports(Algorithm algorithm) const override {
     const AlgorithmFamily family = algorithm_family(algorithm);
     return family == AlgorithmFamily::kRsaPkcs1 || family == AlgorithmFamily::kRsaPss;
   }
 
-  bool verify(Algorithm algorithm, std::string_view signing_input, std::string_view signature) const override {
+  bool verify(Algorithm algorithm, std::string_view signing_input,
+              std::string_view signature) const override {
     return supports(algorithm) && digest_verify(key_.get(), algorithm, signing_input, signature);
   }
 
@@ -177,7 +185,8 @@ CurveInfo curve_info(EcCurve curve) {
 void append_der_integer(std::string_view magnitude, std::string& der) {
   const std::size_t first_nonzero = magnitude.find_first_not_of('\0');
   magnitude.remove_prefix(first_nonzero == std::string_view::npos ? magnitude.size() : first_nonzero);
-  const bool needs_sign_octet = magnitude.empty() || (static_cast<unsigned char>(magnitude.front()) & 0x80) != 0;
+  const bool needs_sign_octet =
+      magnitude.empty() || (static_cast<unsigned char>(magnitude.front()) & 0x80) != 0;
   der += '\x02';
   der += static_cast<char>(magnitude.size() + (needs_sign_octet ? 1 : 0));  // at most 67: short form
   if (needs_sign_octet) der += '\0';
@@ -192,7 +201,8 @@ std::optional<std::string> ecdsa_signature_to_der(std::string_view raw, std::siz
   append_der_integer(raw.substr(0, field_size), integers);
   append_der_integer(raw.substr(field_size), integers);
   std::string der = "\x30";
-  if (integers.size() >= 0x80) der += '\x81';  // P-521 needs the long form; no curve needs more than one octet
+  if (integers.size() >= 0x80)
+    der += '\x81';  // P-521 needs the long form; no curve needs more than one octet
   der += static_cast<char>(integers.size());
   der += integers;
   return der;
@@ -205,7 +215,8 @@ class EcKey final : public VerificationKey {
 
   bool supports(Algorithm algorithm) const override { return algorithm == curve_.algorithm; }
 
-  bool verify(Algorithm algorithm, std::string_view signing_input, std::string_view signature) const override {
+  bool verify(Algorithm algorithm, std::string_view signing_input,
+              std::string_view signature) const override {
     if (!supports(algorithm)) return false;
     const std::optional<std::string> der = ecdsa_signature_to_der(signature, curve_.field_size);
     return der && digest_verify(key_.get(), algorithm, signing_input, *der);
@@ -218,11 +229,13 @@ class EcKey final : public VerificationKey {
 
 class Ed25519Key final : public VerificationKey {
  public:
-  Ed25519Key(ossl::PkeyPtr key, KeyMetadata metadata) : VerificationKey(std::move(metadata)), key_(std::move(key)) {}
+  Ed25519Key(ossl::PkeyPtr key, KeyMetadata metadata)
+      : VerificationKey(std::move(metadata)), key_(std::move(key)) {}
 
   bool supports(Algorithm algorithm) const override { return algorithm == Algorithm::kEdDSA; }
 
-  bool verify(Algorithm algorithm, std::string_view signing_input, std::string_view signature) const override {
+  bool verify(Algorithm algorithm, std::string_view signing_input,
+              std::string_view signature) const override {
     return supports(algorithm) && digest_verify(key_.get(), algorithm, signing_input, signature);
   }
 
@@ -244,7 +257,9 @@ ossl::PkeyPtr public_key_from_params(const char* type, const OSSL_PARAM* params)
 std::string rsa_key_problem(const EVP_PKEY* key) {
   if (EVP_PKEY_get_bits(key) < 2048) return "RSA modulus is shorter than 2048 bits";
   BIGNUM* exponent = nullptr;
-  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &exponent) != 1) return "RSA key has no public exponent";
+  if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &exponent) != 1) {
+    return "RSA key has no public exponent";
+  }
   const ossl::BignumPtr owned_exponent(exponent);
   // An exponent of 1 makes every message its own signature.
   if (!BN_is_odd(exponent) || BN_is_one(exponent)) return "RSA public exponent is not an odd number above 1";
@@ -340,7 +355,8 @@ KeyResult parse_public_key_pem(std::string_view pem, KeyMetadata metadata) {
                                        &group_length) != 1) {
       return refuse("EC public key has no named curve");
     }
-    const std::optional<EcCurve> curve = curve_from_openssl_group(std::string_view(group.data(), group_length));
+    const std::optional<EcCurve> curve =
+        curve_from_openssl_group(std::string_view(group.data(), group_length));
     if (!curve) return refuse("EC curve is not P-256, P-384 or P-521");
     return finish_ec_key(std::move(key), *curve, std::move(metadata));
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "auth/algorithm.hpp"
@@ -32,7 +33,8 @@ class VerificationKey {
   // Whether this key's type (and curve) can check `algorithm` signatures. The metadata is not consulted.
   virtual bool supports(Algorithm algorithm) const = 0;
   // Checks a JOSE signature (for ES*, raw R||S) over `signing_input`; false for unsupported algorithms.
-  virtual bool verify(Algorithm algorithm, std::string_view signing_input, std::string_view signature) const = 0;
+  virtual bool verify(Algorithm algorithm, std::string_view signing_input,
+                      std::string_view signature) const = 0;
 
   const KeyMetadata& metadata() const { return metadata_; }
 
@@ -49,8 +51,8 @@ struct KeyResult {
   std::string error;
 };
 
-// HS256/384/512 keyed with the raw bytes of `secret`. An empty secret supports no algorithm (like a zero-length
-// key in WebCrypto, which jose cannot import).
+// HS256/384/512 keyed with the raw bytes of `secret`. An empty secret supports no algorithm (like a
+// zero-length key in WebCrypto, which jose cannot import).
 std::shared_ptr<const VerificationKey> make_hmac_key(std::string_view secret, KeyMetadata metadata = {});
 
 // RS256/384/512 and PS256/384/512 from the big-endian modulus and public exponent; refused below 2048 bits.

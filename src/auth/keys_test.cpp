@@ -48,7 +48,9 @@ class GeneratedKeys : public ::testing::Test {
     ed25519_ = testing::generate_ed25519().release();
   }
   static void TearDownTestSuite() {
-    for (EVP_PKEY* key : {rsa_, p256_, p384_, p521_, ed25519_}) EVP_PKEY_free(key);
+    for (EVP_PKEY* key : {rsa_, p256_, p384_, p521_, ed25519_}) {
+      EVP_PKEY_free(key);
+    }
   }
 
   static EVP_PKEY* private_key_for(Algorithm algorithm) {
@@ -162,7 +164,8 @@ TEST_F(GeneratedKeys, KeysSupportOnlyTheirOwnFamilyAndCurve) {
   const auto ed25519 = public_key_for(Algorithm::kEdDSA);
   for (Algorithm algorithm : all_algorithms()) {
     const AlgorithmFamily family = algorithm_family(algorithm);
-    EXPECT_EQ(rsa->supports(algorithm), family == AlgorithmFamily::kRsaPkcs1 || family == AlgorithmFamily::kRsaPss);
+    EXPECT_EQ(rsa->supports(algorithm),
+              family == AlgorithmFamily::kRsaPkcs1 || family == AlgorithmFamily::kRsaPss);
     EXPECT_EQ(p256->supports(algorithm), algorithm == Algorithm::kES256);
     EXPECT_EQ(p384->supports(algorithm), algorithm == Algorithm::kES384);
     EXPECT_EQ(p521->supports(algorithm), algorithm == Algorithm::kES512);
@@ -221,25 +224,27 @@ TEST(RsaKey, RefusesModulusBelow2048Bits) {
   const openssl::PkeyPtr small = testing::generate_rsa(1024);
   const json::object jwk = testing::public_jwk(small.get());
   EXPECT_EQ(parse_jwk(jwk).error, "RSA modulus is shorter than 2048 bits");
-  EXPECT_EQ(parse_public_key_pem(testing::public_pem(small.get())).error, "RSA modulus is shorter than 2048 bits");
+  EXPECT_EQ(parse_public_key_pem(testing::public_pem(small.get())).error,
+            "RSA modulus is shorter than 2048 bits");
 }
 
 TEST_F(GeneratedKeys, RsaRefusesDegenerateExponents) {
   const std::string modulus = testing::bignum_param(rsa_, OSSL_PKEY_PARAM_RSA_N);
-  EXPECT_TRUE(make_rsa_key(modulus, "\x01\x00\x01").key);
+  EXPECT_TRUE(make_rsa_key(modulus, std::string("\x01\x00\x01", 3)).key);
   EXPECT_TRUE(make_rsa_key(modulus, "\x03").key);
   EXPECT_FALSE(make_rsa_key(modulus, "\x01").key);
-  EXPECT_FALSE(make_rsa_key(modulus, "\x01\x00\x00").key);
+  EXPECT_FALSE(make_rsa_key(modulus, std::string("\x01\x00\x00", 3)).key);
   EXPECT_FALSE(make_rsa_key(modulus, std::string(1, '\0')).key);
 }
 
 TEST_F(GeneratedKeys, PemPublicKeysOfEveryType) {
   const std::string input = "header.payload";
-  for (Algorithm algorithm : {Algorithm::kRS256, Algorithm::kES256, Algorithm::kES384, Algorithm::kES512,
-                              Algorithm::kEdDSA}) {
+  for (Algorithm algorithm :
+       {Algorithm::kRS256, Algorithm::kES256, Algorithm::kES384, Algorithm::kES512, Algorithm::kEdDSA}) {
     SCOPED_TRACE(std::string(algorithm_name(algorithm)));
     EVP_PKEY* private_key = private_key_for(algorithm);
-    KeyResult parsed = parse_public_key_pem(testing::public_pem(private_key), KeyMetadata{"pem-kid", {}, {}, {}});
+    KeyResult parsed =
+        parse_public_key_pem(testing::public_pem(private_key), KeyMetadata{"pem-kid", {}, {}, {}});
     ASSERT_TRUE(parsed.key) << parsed.error;
     EXPECT_EQ(parsed.key->metadata().kid, "pem-kid");
     EXPECT_TRUE(parsed.key->verify(algorithm, input, testing::key_sign(private_key, algorithm, input)));
@@ -270,7 +275,8 @@ TEST(Jwk, ReadsTheMetadataMembers) {
 }
 
 TEST(Jwk, TreatsMetadataOfTheWrongTypeAsAbsent) {
-  const auto key = jwk_key(R"({"kty":"oct","k":"c2VjcmV0","kid":7,"alg":null,"use":["sig"],"key_ops":"verify"})");
+  const auto key =
+      jwk_key(R"({"kty":"oct","k":"c2VjcmV0","kid":7,"alg":null,"use":["sig"],"key_ops":"verify"})");
   const KeyMetadata& metadata = key->metadata();
   EXPECT_FALSE(metadata.kid);
   EXPECT_FALSE(metadata.alg);
@@ -283,7 +289,9 @@ TEST(Jwk, OctKeyUsesTheDecodedBytes) {
   EXPECT_TRUE(key->verify(Algorithm::kHS256, "x", testing::hmac_sign("secret", Algorithm::kHS256, "x")));
 }
 
-KeyResult parse(std::string_view jwk_json) { return parse_jwk(json::parse(jwk_json).as_object()); }
+KeyResult parse(std::string_view jwk_json) {
+  return parse_jwk(json::parse(jwk_json).as_object());
+}
 
 TEST(Jwk, RefusesUnsupportedKeyTypesAndCurves) {
   EXPECT_EQ(parse(R"({"k":"c2VjcmV0"})").error, "kty is missing");
@@ -292,7 +300,8 @@ TEST(Jwk, RefusesUnsupportedKeyTypesAndCurves) {
   EXPECT_EQ(parse(R"({"kty":"rsa"})").error, "kty \"rsa\" is not supported");
   EXPECT_EQ(parse(R"({"kty":"EC","crv":"secp256k1","x":"AA","y":"AA"})").error,
             "EC crv is not P-256, P-384 or P-521");
-  EXPECT_EQ(parse(R"({"kty":"EC","crv":"p-256","x":"AA","y":"AA"})").error, "EC crv is not P-256, P-384 or P-521");
+  EXPECT_EQ(parse(R"({"kty":"EC","crv":"p-256","x":"AA","y":"AA"})").error,
+            "EC crv is not P-256, P-384 or P-521");
   EXPECT_EQ(parse(R"({"kty":"OKP","crv":"X25519","x":"AA"})").error, "OKP crv is not Ed25519");
   EXPECT_EQ(parse(R"({"kty":"OKP","crv":"Ed448","x":"AA"})").error, "OKP crv is not Ed25519");
 }
@@ -305,8 +314,9 @@ TEST(Jwk, RefusesMissingOrUndecodableMembers) {
   EXPECT_EQ(parse(R"({"kty":"RSA","n":"ab+c","e":"AQAB"})").error, "RSA key needs base64url members n and e");
   EXPECT_EQ(parse(R"({"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"})").error,
             "EC key needs base64url members x and y");
-  EXPECT_EQ(parse(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo="})").error,
-            "OKP key needs a base64url member x");
+  EXPECT_EQ(
+      parse(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo="})").error,
+      "OKP key needs a base64url member x");
 }
 
 TEST(Jwk, RefusesEcPointsOffTheCurve) {
@@ -338,14 +348,15 @@ TEST(Jwk, RefusesCoordinatesOfTheWrongSize) {
 }
 
 TEST(Jwks, ParsesUsableKeysAndListsTheOthers) {
-  const JwksResult result = parse_jwks(std::string(R"({"keys":[)") + std::string(rfc::kA2Jwk) + "," +
-                                       R"({"kty":"EC","crv":"secp256k1","kid":"k1","x":"AA","y":"AA"},)" +
-                                       std::string(rfc::kA3Jwk) + "," + R"({"kty":"foo"},)" +
-                                       std::string(rfc::kEd25519Jwk) + "," + R"({"kty":"oct","k":"c2VjcmV0"}]})");
+  const JwksResult result = parse_jwks(
+      std::string(R"({"keys":[)") + std::string(rfc::kA2Jwk) + "," +
+      R"({"kty":"EC","crv":"secp256k1","kid":"k1","x":"AA","y":"AA"},)" + std::string(rfc::kA3Jwk) + "," +
+      R"({"kty":"foo"},)" + std::string(rfc::kEd25519Jwk) + "," + R"({"kty":"oct","k":"c2VjcmV0"}]})");
   ASSERT_TRUE(result.key_set) << result.error;
   EXPECT_EQ(result.key_set->keys().size(), 4U);
-  EXPECT_EQ(result.skipped, (std::vector<std::string>{"keys[1] (kid \"k1\"): EC crv is not P-256, P-384 or P-521",
-                                                     "keys[3]: kty \"foo\" is not supported"}));
+  EXPECT_EQ(result.skipped,
+            (std::vector<std::string>{"keys[1] (kid \"k1\"): EC crv is not P-256, P-384 or P-521",
+                                      "keys[3]: kty \"foo\" is not supported"}));
 }
 
 TEST(Jwks, AcceptsAnEmptySet) {
@@ -399,8 +410,8 @@ TEST(KeySet, SkipsKeysWhoseMetadataForbidsTheUse) {
 }
 
 TEST(KeySet, EcKeysMatchOnlyTheirCurve) {
-  const auto keys = key_set(std::string(R"({"keys":[)") + std::string(rfc::kA3Jwk) + "," +
-                            std::string(rfc::kA4Jwk) + "]}");
+  const auto keys =
+      key_set(std::string(R"({"keys":[)") + std::string(rfc::kA3Jwk) + "," + std::string(rfc::kA4Jwk) + "]}");
   EXPECT_EQ(keys->select(Algorithm::kES256, std::nullopt).key, keys->keys()[0].get());
   EXPECT_EQ(keys->select(Algorithm::kES512, std::nullopt).key, keys->keys()[1].get());
   EXPECT_EQ(keys->select(Algorithm::kES384, std::nullopt).matches, 0U);

@@ -31,16 +31,23 @@ inline const unsigned char* bytes_of(std::string_view text) {
 inline openssl::PkeyPtr generate_key(const char* type, int rsa_bits = 2048, const char* ec_curve = nullptr) {
   openssl::PkeyCtxPtr context(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   require(context && EVP_PKEY_keygen_init(context.get()) == 1, "keygen init");
-  if (std::string_view(type) == "RSA") require(EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), rsa_bits) == 1, "bits");
+  if (std::string_view(type) == "RSA")
+    require(EVP_PKEY_CTX_set_rsa_keygen_bits(context.get(), rsa_bits) == 1, "bits");
   if (ec_curve != nullptr) require(EVP_PKEY_CTX_set_group_name(context.get(), ec_curve) == 1, "curve");
   EVP_PKEY* key = nullptr;
   require(EVP_PKEY_keygen(context.get(), &key) == 1, "keygen");
   return openssl::PkeyPtr(key);
 }
 
-inline openssl::PkeyPtr generate_rsa(int bits = 2048) { return generate_key("RSA", bits); }
-inline openssl::PkeyPtr generate_ec(const char* curve) { return generate_key("EC", 0, curve); }
-inline openssl::PkeyPtr generate_ed25519() { return generate_key("ED25519"); }
+inline openssl::PkeyPtr generate_rsa(int bits = 2048) {
+  return generate_key("RSA", bits);
+}
+inline openssl::PkeyPtr generate_ec(const char* curve) {
+  return generate_key("EC", 0, curve);
+}
+inline openssl::PkeyPtr generate_ed25519() {
+  return generate_key("ED25519");
+}
 
 inline const EVP_MD* test_digest(Algorithm algorithm) {
   switch (algorithm) {
@@ -68,9 +75,10 @@ inline const EVP_MD* test_digest(Algorithm algorithm) {
 inline std::string hmac_sign(std::string_view secret, Algorithm algorithm, std::string_view input) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   std::size_t size = 0;
-  require(EVP_Q_mac(nullptr, "HMAC", nullptr, EVP_MD_get0_name(test_digest(algorithm)), nullptr, secret.data(),
-                    secret.size(), bytes_of(input), input.size(), mac.data(), mac.size(), &size) != nullptr,
-          "hmac");
+  require(
+      EVP_Q_mac(nullptr, "HMAC", nullptr, EVP_MD_get0_name(test_digest(algorithm)), nullptr, secret.data(),
+                secret.size(), bytes_of(input), input.size(), mac.data(), mac.size(), &size) != nullptr,
+      "hmac");
   return std::string(reinterpret_cast<const char*>(mac.data()), size);
 }
 
@@ -81,8 +89,9 @@ inline std::string ecdsa_der_to_raw(std::string_view der, std::size_t field_size
   require(signature != nullptr, "ecdsa der");
   std::string raw(2 * field_size, '\0');
   auto* out = reinterpret_cast<unsigned char*>(raw.data());
-  const bool ok = BN_bn2binpad(ECDSA_SIG_get0_r(signature), out, static_cast<int>(field_size)) > 0 &&
-                  BN_bn2binpad(ECDSA_SIG_get0_s(signature), out + field_size, static_cast<int>(field_size)) > 0;
+  const bool ok =
+      BN_bn2binpad(ECDSA_SIG_get0_r(signature), out, static_cast<int>(field_size)) > 0 &&
+      BN_bn2binpad(ECDSA_SIG_get0_s(signature), out + field_size, static_cast<int>(field_size)) > 0;
   ECDSA_SIG_free(signature);
   require(ok, "ecdsa raw");
   return raw;
@@ -97,8 +106,9 @@ inline std::string key_sign(EVP_PKEY* key, Algorithm algorithm, std::string_view
                             int pss_salt_length = RSA_PSS_SALTLEN_DIGEST) {
   openssl::MdCtxPtr context(EVP_MD_CTX_new());
   EVP_PKEY_CTX* key_context = nullptr;
-  require(context && EVP_DigestSignInit(context.get(), &key_context, test_digest(algorithm), nullptr, key) == 1,
-          "sign init");
+  require(
+      context && EVP_DigestSignInit(context.get(), &key_context, test_digest(algorithm), nullptr, key) == 1,
+      "sign init");
   if (algorithm_family(algorithm) == AlgorithmFamily::kRsaPss) {
     require(EVP_PKEY_CTX_set_rsa_padding(key_context, RSA_PKCS1_PSS_PADDING) == 1 &&
                 EVP_PKEY_CTX_set_rsa_pss_saltlen(key_context, pss_salt_length) == 1 &&

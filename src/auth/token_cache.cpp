@@ -18,9 +18,11 @@ VerifyResult TokenCache::verify(const Verifier& verifier, std::string_view token
   return result;
 }
 
-std::optional<VerifyResult> TokenCache::find(const Verifier& verifier, std::string_view token, std::int64_t now) {
-  const auto entry = token.size() <= options_.max_token_length ? entries_.find(KeyView{verifier.identity(), token})
-                                                                : entries_.end();
+std::optional<VerifyResult> TokenCache::find(const Verifier& verifier, std::string_view token,
+                                             std::int64_t now) {
+  const auto entry = token.size() <= options_.max_token_length
+                         ? entries_.find(KeyView{verifier.identity(), token})
+                         : entries_.end();
   if (entry == entries_.end()) {
     ++stats_.misses;
     return std::nullopt;
@@ -55,10 +57,10 @@ void TokenCache::insert(const Verifier& verifier, std::string_view token, const 
     erase(entries_.find(KeyView{oldest.verifier_identity, oldest.token}));
     ++stats_.evictions;
   }
-  const auto inserted =
-      entries_.emplace(Key{verifier.identity(), std::string(token)}, Entry{result.claims, result.valid_until,
-                                                                           expires_at, {}})
-          .first;
+  const auto inserted = entries_
+                            .emplace(Key{verifier.identity(), std::string(token)},
+                                     Entry{result.claims, result.valid_until, expires_at, {}})
+                            .first;
   try {
     recency_.push_front(&inserted->first);
   } catch (...) {

@@ -15,9 +15,9 @@
 namespace workgate::auth {
 
 struct TokenCacheOptions {
-  std::size_t max_entries = 4096;        // least recently used entries are evicted beyond this
-  std::int64_t max_ttl_seconds = 300;    // an entry is reused at most this long after it was stored
-  std::size_t max_token_length = 4096;   // longer tokens are verified every time (bounds memory per entry)
+  std::size_t max_entries = 4096;       // least recently used entries are evicted beyond this
+  std::int64_t max_ttl_seconds = 300;   // an entry is reused at most this long after it was stored
+  std::size_t max_token_length = 4096;  // longer tokens are verified every time (bounds memory per entry)
 };
 
 struct TokenCacheStats {
@@ -54,14 +54,17 @@ class TokenCache {
   };
   struct KeyHash {
     using is_transparent = void;
-    std::size_t operator()(const Key& key) const { return (*this)(KeyView{key.verifier_identity, key.token}); }
+    std::size_t operator()(const Key& key) const {
+      return (*this)(KeyView{key.verifier_identity, key.token});
+    }
     std::size_t operator()(const KeyView& key) const;
   };
   struct KeyEqual {
     using is_transparent = void;
     template <class A, class B>
     bool operator()(const A& a, const B& b) const {
-      return a.verifier_identity == b.verifier_identity && std::string_view(a.token) == std::string_view(b.token);
+      return a.verifier_identity == b.verifier_identity &&
+             std::string_view(a.token) == std::string_view(b.token);
     }
   };
   using RecencyList = std::list<const Key*>;  // most recently used first

@@ -5,7 +5,9 @@
 namespace workgate::auth {
 namespace {
 
-bool is_space_or_tab(char c) { return c == ' ' || c == '\t'; }
+bool is_space_or_tab(char c) {
+  return c == ' ' || c == '\t';
+}
 
 bool is_token68_character(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
@@ -14,9 +16,13 @@ bool is_token68_character(char c) {
 
 bool is_token68(std::string_view text) {
   std::size_t end = 0;
-  while (end < text.size() && is_token68_character(text[end])) ++end;
+  while (end < text.size() && is_token68_character(text[end])) {
+    ++end;
+  }
   if (end == 0) return false;
-  while (end < text.size() && text[end] == '=') ++end;
+  while (end < text.size() && text[end] == '=') {
+    ++end;
+  }
   return end == text.size();
 }
 
@@ -35,8 +41,12 @@ std::uint64_t next_verifier_identity() {
 }
 
 std::string_view trim_spaces_and_tabs(std::string_view text) {
-  while (!text.empty() && is_space_or_tab(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space_or_tab(text.back())) text.remove_suffix(1);
+  while (!text.empty() && is_space_or_tab(text.front())) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && is_space_or_tab(text.back())) {
+    text.remove_suffix(1);
+  }
   return text;
 }
 

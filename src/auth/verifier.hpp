@@ -23,9 +23,10 @@ struct AuthFailure {
 using Claims = std::shared_ptr<const boost::json::object>;
 
 struct VerifyResult {
-  Claims claims;                        // set on success
-  std::optional<AuthFailure> failure;   // set on refusal
-  // Seconds since the epoch after which a success must not be reused (the token's exp, or INT64_MAX).
+  Claims claims;                       // set on success
+  std::optional<AuthFailure> failure;  // set on refusal
+  // Seconds since the epoch from which a success must not be reused: the verifier would refuse the token at
+  // any now >= valid_until (exp + leeway, rounded up), or INT64_MAX for a token without exp.
   std::int64_t valid_until = INT64_MAX;
   bool ok() const { return failure.has_value() == false && claims != nullptr; }
 };

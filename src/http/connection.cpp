@@ -5,6 +5,7 @@
 #include <boost/beast/http/error.hpp>
 #include <charconv>
 #include <cstring>
+#include <span>
 
 #include "http/target.hpp"
 
@@ -22,6 +23,22 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 bool has_line_break(std::string_view s) {
   return std::memchr(s.data(), '\r', s.size()) != nullptr || std::memchr(s.data(), '\n', s.size()) != nullptr ||
          std::memchr(s.data(), '\0', s.size()) != nullptr;
+}
+
+// "METHOD SP target SP HTTP/d.d CRLF": a well-formed request line whose version we do not speak (505),
+// as opposed to a line that is not HTTP at all (400).
+bool names_http_version(const asio::const_buffer& data) {
+  std::string_view text(static_cast<const char*>(data.data()), data.size());
+  auto eol = text.find("\r\n");
+  if (eol == std::string_view::npos) return false;
+  std::string_view line = text.substr(0, eol);
+  auto first = line.find(' ');
+  auto last = line.rfind(' ');
+  if (first == std::string_view::npos || first == last) return false;
+  if (line.substr(first + 1, last - first - 1).find(' ') != std::string_view::npos) return false;
+  std::string_view version = line.substr(last + 1);
+  return version.size() == 8 && version.starts_with("HTTP/") && version[5] >= '0' && version[5] <= '9' &&
+         version[6] == '.' && version[7] >= '0' && version[7] <= '9';
 }
 
 bool status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
@@ -42,6 +59,30 @@ void Exchange::respond(Response&& response) {
 std::shared_ptr<Exchange> Exchange::retain() {
   return std::shared_ptr<Exchange>(connection_->shared_from_this(), this);
 }
+
+void Exchange::read_body(BodyChunkHandler handler) {
+  Connection& c = *connection_;
+  if (c.body_done_ || c.phase_ == Connection::Phase::kClosed) {
+    handler(c.body_done_ ? error_code() : asio::error::connection_aborted, {}, true);
+    return;
+  }
+  c.body_handler_ = std::move(handler);
+  if (!c.continue_sent_ && c.buffer_.size() == 0 && request_.version >= 11 && expects_continue(request_)) {
+    c.continue_sent_ = true;
+    asio::async_write(c.socket_, asio::buffer(kContinue.data(), kContinue.size()),
+                      [self = c.shared_from_this()](const error_code& ec, std::size_t) {
+                        if (ec) {
+                          self->deliver_body(ec, {}, false);
+                        } else {
+                          self->pump_request_body();
+                        }
+                      });
+    return;
+  }
+  c.pump_request_body();
+}
+
+bool Exchange::body_complete() const { return connection_->body_done_; }
 
 Connection::Connection(Shard& shard, asio::ip::tcp::socket socket)
     : shard_(shard), socket_(std::move(socket)), exchange_(shard.handler().create_exchange()) {
@@ -132,7 +173,7 @@ void Connection::parse() {
         fail(ProtocolError::kHeadersTooLarge);
       } else if (ec == beast_http::error::body_limit) {
         fail(ProtocolError::kPayloadTooLarge);
-      } else if (ec == beast_http::error::bad_version) {
+      } else if (ec == beast_http::error::bad_version && names_http_version(buffer_.data())) {
         fail(ProtocolError::kVersionNotSupported);
       } else {
         fail(ProtocolError::kBadRequest);
@@ -164,14 +205,25 @@ void Connection::parse() {
 
 void Connection::on_head_complete() {
   Request& request = exchange_->request_;
-  if (!split_target(request.target, request.path, request.query, request.has_query)) {
+  if (!split_target(request.target, request.path, request.query, request.has_query) ||
+      (request.version >= 11 && !request.headers.contains("Host"))) {
     fail(ProtocolError::kBadRequest);
     return;
   }
   request.keep_alive = parser_->keep_alive();
   request.chunked = parser_->chunked();
   if (auto length = parser_->content_length()) request.content_length = *length;
+  stream_mode_ = false;
+  body_done_ = true;
   if (parser_->is_done()) {
+    dispatch();
+    return;
+  }
+  if (shard_.handler().body_mode(*exchange_) == BodyMode::kStream) {
+    stream_mode_ = true;
+    body_done_ = false;
+    parser_->eager(true);
+    parser_->body_limit(boost::none);
     dispatch();
     return;
   }
@@ -194,6 +246,58 @@ void Connection::on_head_complete() {
   parse();
 }
 
+void Connection::pump_request_body() {
+  Request& request = exchange_->request_;
+  request.body.clear();
+  if (buffer_.size() > 0) {
+    error_code ec;
+    std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec && ec != beast_http::error::need_more) {
+      deliver_body(ec, {}, false);
+      return;
+    }
+    if (parser_->is_done()) {
+      body_done_ = true;
+      deliver_body({}, request.body, true);
+      return;
+    }
+    if (!request.body.empty()) {
+      deliver_body({}, request.body, false);
+      return;
+    }
+  }
+  std::size_t room = buffer_.max_size() - buffer_.size();
+  if (room == 0) {
+    deliver_body(beast_http::error::buffer_overflow, {}, false);
+    return;
+  }
+  reading_stream_ = true;
+  set_deadline(limits_->body_timeout);
+  socket_.async_read_some(buffer_.prepare(std::min(room, kReadChunk)),
+                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                            self->reading_stream_ = false;
+                            if (self->phase_ == Phase::kClosed) {
+                              self->deliver_body(asio::error::connection_aborted, {}, false);
+                              return;
+                            }
+                            if (ec) {
+                              self->deliver_body(self->timed_out_ ? asio::error::timed_out : ec, {}, false);
+                              return;
+                            }
+                            self->buffer_.commit(n);
+                            self->pump_request_body();
+                          });
+}
+
+void Connection::deliver_body(const error_code& ec, std::string_view chunk, bool last) {
+  if (phase_ == Phase::kHandling) clear_deadline();
+  if (!body_handler_) return;
+  BodyChunkHandler handler = std::move(body_handler_);
+  body_handler_ = nullptr;
+  handler(ec, chunk, last);
+}
+
 void Connection::dispatch() {
   phase_ = Phase::kHandling;
   clear_deadline();
@@ -209,7 +313,7 @@ void Connection::fail(ProtocolError error) {
   send(std::move(response));
 }
 
-void Connection::serialize_head(const Response& response) {
+void Connection::serialize_head(const Response& response, std::optional<std::uint64_t> length, bool chunked) {
   head_.clear();
   char digits[24];
   head_.append("HTTP/1.1 ");
@@ -227,9 +331,13 @@ void Connection::serialize_head(const Response& response) {
     head_.append(f.name).append(": ").append(f.value).append("\r\n");
   });
   head_.append(response.fixed_lines);
-  if (status_has_body(status)) {
-    r = std::to_chars(digits, digits + sizeof(digits), response.body().size());
-    head_.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
+  if (status_has_body(status) && !response.keep_content_length) {
+    if (chunked) {
+      head_.append("Transfer-Encoding: chunked\r\n");
+    } else if (length) {
+      r = std::to_chars(digits, digits + sizeof(digits), *length);
+      head_.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
+    }
   }
   head_.append("Date: ").append(shard_.http_date()).append("\r\n");
   if (close_after_write_) {
@@ -244,18 +352,91 @@ void Connection::send(Response&& response) {
   if (phase_ == Phase::kClosed) return;
   response_ = std::move(response);
   const Request& request = exchange_->request_;
-  bool body_unread = phase_ == Phase::kHeader || phase_ == Phase::kBody;
+  bool body_unread = phase_ == Phase::kHeader || phase_ == Phase::kBody || (stream_mode_ && !body_done_);
   close_after_write_ = response_.close || !request.keep_alive || shard_.draining() || body_unread;
   bool send_body = !request.is_head() && status_has_body(response_.status);
-  serialize_head(response_);
+  if (response_.body_source) {
+    auto length = response_.body_source->length();
+    if (send_body) {
+      source_ = std::move(response_.body_source);
+      chunked_out_ = !length && request.version >= 11;
+      if (!length && !chunked_out_) close_after_write_ = true;  // HTTP/1.0: the body ends with the connection
+    } else {
+      response_.body_source->cancel();
+      response_.body_source.reset();
+    }
+    serialize_head(response_, length, chunked_out_);
+  } else {
+    serialize_head(response_, response_.body().size(), false);
+  }
   phase_ = Phase::kWriting;
   set_deadline(limits_->write_timeout);
+  if (source_) {
+    body_bytes_sent_ = 0;
+    asio::async_write(socket_, asio::buffer(head_.data(), head_.size()),
+                      [self = shared_from_this()](const error_code& ec, std::size_t) {
+                        if (ec) {
+                          self->close();
+                          self->on_written(ec);
+                          return;
+                        }
+                        self->pump_response();
+                      });
+    return;
+  }
   std::string_view body = send_body ? response_.body() : std::string_view();
   body_bytes_sent_ = body.size();
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_.data(), head_.size()),
                                             asio::buffer(body.data(), body.size())};
   asio::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, std::size_t) {
     self->on_written(ec);
+  });
+}
+
+void Connection::pump_response() {
+  if (phase_ == Phase::kClosed || !source_) return;
+  clear_deadline();
+  source_->pull([self = shared_from_this()](const error_code& ec, std::string_view data, bool last) {
+    if (self->phase_ == Phase::kClosed) return;
+    if (ec) {
+      // The producer failed mid-body: closing is the only honest way to tell the client.
+      self->close();
+      self->on_written(ec);
+      return;
+    }
+    if (data.empty() && !last) {
+      self->pump_response();
+      return;
+    }
+    self->body_bytes_sent_ += data.size();
+    std::array<asio::const_buffer, 4> buffers{};
+    std::size_t count = 0;
+    if (self->chunked_out_ && !data.empty()) {
+      char hex[20];
+      auto r = std::to_chars(hex, hex + sizeof(hex), data.size(), 16);
+      self->chunk_head_.assign(hex, r.ptr).append("\r\n");
+      buffers[count++] = asio::buffer(self->chunk_head_);
+      buffers[count++] = asio::buffer(data.data(), data.size());
+      buffers[count++] = asio::buffer("\r\n", 2);
+    } else if (!data.empty()) {
+      buffers[count++] = asio::buffer(data.data(), data.size());
+    }
+    if (last && self->chunked_out_) buffers[count++] = asio::buffer("0\r\n\r\n", 5);
+    self->set_deadline(self->limits_->write_timeout);
+    asio::async_write(self->socket_, std::span(buffers.data(), count),
+                      [self, last](const error_code& write_ec, std::size_t) {
+                        if (write_ec) {
+                          self->close();
+                          self->on_written(write_ec);
+                          return;
+                        }
+                        if (last) {
+                          self->source_.reset();
+                          self->on_written({});
+                        } else {
+                          self->pump_response();
+                        }
+                      });
   });
 }
 
@@ -315,6 +496,11 @@ void Connection::on_deadline() {
     }
     case Phase::kHandling:
       clear_deadline();
+      if (reading_stream_) {
+        timed_out_ = true;
+        error_code ignored;
+        socket_.cancel(ignored);
+      }
       break;
     default:
       close();
@@ -336,6 +522,10 @@ void Connection::close() {
   clear_deadline();
   error_code ignored;
   socket_.close(ignored);
+  if (source_) {
+    source_->cancel();
+    source_.reset();
+  }
 }
 
 }  // namespace workgate::http

@@ -47,7 +47,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void linger();
   void set_deadline(std::chrono::milliseconds timeout);
   void clear_deadline() { deadline_ = Shard::Clock::time_point::max(); }
-  void serialize_head(const Response& response);
+  void serialize_head(const Response& response, std::optional<std::uint64_t> length, bool chunked);
+  void pump_request_body();
+  void deliver_body(const boost::system::error_code& ec, std::string_view chunk, bool last);
+  void pump_response();
 
   Shard& shard_;
   boost::asio::ip::tcp::socket socket_;
@@ -64,6 +67,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool linger_after_write_ = false;
   bool continue_sent_ = false;
   std::size_t body_bytes_sent_ = 0;
+  // Streamed request body (BodyMode::kStream).
+  bool stream_mode_ = false;
+  bool body_done_ = true;
+  bool reading_stream_ = false;
+  BodyChunkHandler body_handler_;
+  // Streamed response body.
+  std::shared_ptr<BodySource> source_;
+  bool chunked_out_ = false;
+  std::string chunk_head_;
 };
 
 }  // namespace workgate::http

@@ -1,9 +1,12 @@
 // The contract between a connection and the request pipeline.
 #pragma once
 
+#include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "http/message.hpp"
 
@@ -24,6 +27,13 @@ struct ConnectionLimits {
 
 enum class ProtocolError { kBadRequest, kRequestTimeout, kPayloadTooLarge, kHeadersTooLarge, kVersionNotSupported };
 
+// How the connection reads a request body: whole before handle() (bounded by max_body_bytes), or on demand
+// through Exchange::read_body() after handle() was called.
+enum class BodyMode { kBuffer, kStream };
+
+// Receives one piece of a streamed body. `last` is set with the final piece (which may be empty).
+using BodyChunkHandler = std::function<void(const boost::system::error_code&, std::string_view chunk, bool last)>;
+
 // One request/response on a connection. The pipeline derives from it to keep its per-request state; the
 // connection creates one per connection (RequestHandler::create_exchange) and reuses it for every request.
 class Exchange {
@@ -41,6 +51,12 @@ class Exchange {
   // Keeps the connection (and so this exchange) alive while an asynchronous operation is pending.
   std::shared_ptr<Exchange> retain();
 
+  // With BodyMode::kStream: reads the next piece of the request body (one read at a time; the chunk is valid
+  // until the next call). An error means the client went away or was too slow.
+  void read_body(BodyChunkHandler handler);
+  // Whether the whole request body has been read (always true with BodyMode::kBuffer).
+  bool body_complete() const;
+
   // Clears the per-request state before the connection reuses the exchange for its next request.
   virtual void reset() {}
 
@@ -57,6 +73,9 @@ class RequestHandler {
 
   virtual std::unique_ptr<Exchange> create_exchange() = 0;
   virtual const ConnectionLimits& limits() = 0;
+
+  // The request head is complete: decide how its body is read.
+  virtual BodyMode body_mode(Exchange&) { return BodyMode::kBuffer; }
 
   // The request's head and whole body have been read; respond through exchange.respond().
   virtual void handle(Exchange& exchange) = 0;

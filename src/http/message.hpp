@@ -1,7 +1,10 @@
 // The request and response the gateway passes between the connection and the pipeline.
 #pragma once
 
+#include <boost/system/error_code.hpp>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +45,21 @@ struct Request {
   }
 };
 
+// A response body produced while it is being sent (a proxied upstream body). The connection pulls one
+// piece at a time, so a slow client slows the producer down (backpressure).
+class BodySource {
+ public:
+  using Handler = std::function<void(const boost::system::error_code&, std::string_view data, bool last)>;
+  virtual ~BodySource() = default;
+  // The body size when known (sent as Content-Length), else the body is sent chunked.
+  virtual std::optional<std::uint64_t> length() const = 0;
+  // Produces the next piece; `data` stays valid until the next pull(). An error aborts the response: the
+  // client connection is closed so that a truncated body is never presented as complete.
+  virtual void pull(Handler handler) = 0;
+  // The body will not be pulled (HEAD request, client gone): release what is held.
+  virtual void cancel() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string_view content_type;  // static storage or config snapshot; "" = no Content-Type
@@ -50,6 +68,10 @@ struct Response {
   // Complete "Name: value\r\n" lines appended verbatim (headers every response of a config carries,
   // formatted once per config load). Must outlive the exchange.
   std::string_view fixed_lines;
+  // The headers already carry Content-Length (a proxied HEAD response): do not compute one.
+  bool keep_content_length = false;
+  // When set, the body comes from here instead of body().
+  std::shared_ptr<BodySource> body_source;
 
   // The body is either owned or a view of memory that outlives the exchange (the config snapshot).
   void set_body(std::string body) {

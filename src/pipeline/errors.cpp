@@ -25,6 +25,8 @@ Fixed fixed_error(ErrorKind kind) {
     case ErrorKind::kUpstreamUnavailable:
       return {502, R"({"error":"Upstream unavailable","code":"UPSTREAM_UNAVAILABLE"})"};
     case ErrorKind::kUpstreamTimeout: return {504, R"({"error":"Upstream timed out","code":"UPSTREAM_TIMEOUT"})"};
+    case ErrorKind::kUpstreamBadResponse:
+      return {502, R"({"error":"Invalid response from upstream","code":"UPSTREAM_BAD_RESPONSE"})"};
     case ErrorKind::kWorkerTimeout: return {504, R"({"error":"Worker timed out","code":"WORKER_TIMEOUT"})"};
   }
   return {500, R"({"message":"Internal server error"})"};

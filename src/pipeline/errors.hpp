@@ -18,6 +18,7 @@ enum class ErrorKind {
   kVersionNotSupported,  // 505
   kUpstreamUnavailable,  // 502
   kUpstreamTimeout,      // 504
+  kUpstreamBadResponse,  // 502
   kWorkerTimeout,        // 504
 };
 

@@ -36,6 +36,11 @@ class GatewayExchange final : public http::Exchange {
   // For a stage that returned Flow::kPending: continue the pipeline with `flow` (on the connection's thread).
   void resume(Flow flow);
 
+  // Replaces the request path (a pre_process hook rewrote it) and matches it again, so that the path
+  // parameters and the wildcard tail follow the new path. Returns false and changes nothing when the
+  // new path does not select the same route.
+  bool replace_path(std::string path);
+
   void reset() override;
 
  private:

@@ -37,7 +37,8 @@ void GatewayExchange::reset() {
   request_id_.clear();
 }
 
-GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source) : shard_(shard), source_(source) {
+GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source)
+    : shard_(shard), source_(source), upstream_(shard.io()) {
   current();
 }
 
@@ -61,10 +62,26 @@ std::unique_ptr<http::Exchange> GatewayHandler::create_exchange() { return std::
 
 const http::ConnectionLimits& GatewayHandler::limits() { return current()->limits; }
 
+// Large or chunked bodies of proxied routes stream to the upstream; everything else is read whole first
+// (hooks and workers see the body, and small bodies can be replayed on a retry).
+http::BodyMode GatewayHandler::body_mode(http::Exchange& base) {
+  constexpr std::uint64_t kStreamAbove = 64 * 1024;
+  auto& exchange = static_cast<GatewayExchange&>(base);
+  const http::Request& request = exchange.request();
+  if (!request.chunked && request.content_length.value_or(0) <= kStreamAbove) return http::BodyMode::kBuffer;
+  const auto& snapshot = current();
+  if (snapshot->cors && request.method == "OPTIONS") return http::BodyMode::kBuffer;
+  exchange.snapshot_ = snapshot;
+  if (!Pipeline::match_route(exchange)) return http::BodyMode::kBuffer;
+  const CompiledRoute& route = exchange.route();
+  bool proxied = route.config->integration && route.config->integration->type == config::IntegrationType::kHttpProxy;
+  return proxied && !route.pre_process ? http::BodyMode::kStream : http::BodyMode::kBuffer;
+}
+
 void GatewayHandler::handle(http::Exchange& base) {
   auto& exchange = static_cast<GatewayExchange&>(base);
   const auto& snapshot = current();
-  if (exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
+  if (exchange.route_ == nullptr && exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
   exchange.started_ = std::chrono::steady_clock::now();
   Pipeline::run(exchange);
 }
@@ -113,6 +130,7 @@ void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t b
 }
 
 void GatewayHandler::on_tick() {
+  upstream_.tick();
   if (access_log_) access_log_->flush();
 }
 

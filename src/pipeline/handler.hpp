@@ -9,6 +9,7 @@
 
 #include "http/handler.hpp"
 #include "http/shard.hpp"
+#include "http/upstream.hpp"
 #include "observability/log.hpp"
 #include "pipeline/snapshot.hpp"
 
@@ -35,12 +36,14 @@ class GatewayHandler final : public http::RequestHandler {
 
   std::unique_ptr<http::Exchange> create_exchange() override;
   const http::ConnectionLimits& limits() override;
+  http::BodyMode body_mode(http::Exchange& exchange) override;
   void handle(http::Exchange& exchange) override;
   http::Response protocol_error(http::ProtocolError error, http::Exchange& exchange) override;
   void on_complete(http::Exchange& exchange, int status, std::size_t bytes) override;
   void on_tick() override;
 
   http::Shard& shard() { return shard_; }
+  http::UpstreamClient& upstream() { return upstream_; }
   std::uint64_t next_request_number() { return ++request_counter_; }
 
   // Adds CORS and identity headers and hands the response to the connection.
@@ -58,6 +61,7 @@ class GatewayHandler final : public http::RequestHandler {
   std::uint64_t generation_ = 0;
   std::uint64_t request_counter_ = 0;
   std::unique_ptr<observability::AccessLog> access_log_;
+  http::UpstreamClient upstream_;
 };
 
 }  // namespace workgate::pipeline

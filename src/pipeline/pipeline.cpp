@@ -28,6 +28,21 @@ void GatewayExchange::resume(Flow flow) {
   Pipeline::run(*this);
 }
 
+bool GatewayExchange::replace_path(std::string path) {
+  const router::Router& router = snapshot().router;
+  const std::string& method = request().method;
+  auto same_route = [&](std::string_view p, router::RouteMatch& m) {
+    bool found = router.match(method, p, m);
+    if (!found && method == "HEAD") found = router.match("GET", p, m);
+    return found && m.route == match_.route;
+  };
+  router::RouteMatch probe;
+  if (route_ == nullptr || !same_route(path, probe)) return false;
+  request().path = std::move(path);
+  same_route(request().path, match_);  // params and wildcard_tail now view the new path
+  return true;
+}
+
 void Pipeline::run(GatewayExchange& exchange) {
   while (true) {
     Flow flow = Flow::kContinue;
@@ -56,17 +71,20 @@ Flow Pipeline::preflight(GatewayExchange& exchange) {
   return Flow::kRespond;
 }
 
-Flow Pipeline::route(GatewayExchange& exchange) {
+bool Pipeline::match_route(GatewayExchange& exchange) {
+  if (exchange.route_ != nullptr) return true;
   const Snapshot& snapshot = exchange.snapshot();
   const http::Request& request = exchange.request();
   bool found = snapshot.router.match(request.method, request.path, exchange.match_);
   if (!found && request.method == "HEAD") found = snapshot.router.match("GET", request.path, exchange.match_);
-  if (!found) {
-    exchange.response = error_response(ErrorKind::kNoMatch);
-    return Flow::kRespond;
-  }
-  exchange.route_ = &snapshot.routes[exchange.match_.route];
-  return Flow::kContinue;
+  if (found) exchange.route_ = &snapshot.routes[exchange.match_.route];
+  return found;
+}
+
+Flow Pipeline::route(GatewayExchange& exchange) {
+  if (match_route(exchange)) return Flow::kContinue;
+  exchange.response = error_response(ErrorKind::kNoMatch);
+  return Flow::kRespond;
 }
 
 Flow Pipeline::authenticate(GatewayExchange& exchange) {

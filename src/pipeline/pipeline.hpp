@@ -13,6 +13,8 @@ namespace workgate::pipeline {
 class Pipeline {
  public:
   static void run(GatewayExchange& exchange);
+  // Finds the exchange's route (once; the route stage reuses it). False when nothing matches.
+  static bool match_route(GatewayExchange& exchange);
 
  private:
   static Flow preflight(GatewayExchange& exchange);

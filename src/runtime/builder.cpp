@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "integrations/http_proxy.hpp"
 #include "runtime/authorizers.hpp"
 #include "workers/attach.hpp"
 
@@ -21,6 +22,26 @@ http::ConnectionLimits limits_from(const config::GatewaySettings& g) {
   limits.idle_timeout = g.idle_timeout;
   limits.write_timeout = g.write_timeout;
   return limits;
+}
+
+std::shared_ptr<const http::UpstreamTarget> make_target(const config::ServerEntry& server, const BuildOptions& options,
+                                                       const std::string& pointer,
+                                                       std::vector<config::ConfigError>& errors) {
+  std::vector<std::string> ca_files = options.ca_files;
+  if (server.ca_file) ca_files.push_back(*server.ca_file);
+  std::string host = server.host;
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::string error;
+  auto target = http::make_upstream_target(server.tls, host, server.port, ca_files, error);
+  if (!target) {
+    errors.push_back({pointer, error});
+    return nullptr;
+  }
+  target->connect_timeout = server.connect_timeout;
+  target->timeout = server.timeout;
+  target->idle_timeout = server.idle_timeout;
+  target->max_connections = server.max_connections;
+  return target;
 }
 
 }  // namespace
@@ -51,6 +72,11 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
     snapshot->verifier = make_verifier(*cfg.authorizer, options, *snapshot, result.errors);
   }
 
+  std::vector<std::shared_ptr<const http::UpstreamTarget>> targets(cfg.servers.size());
+  for (std::size_t i = 0; i < cfg.servers.size(); ++i) {
+    targets[i] = make_target(cfg.servers[i], options, "/servers/" + std::to_string(i), result.errors);
+  }
+
   snapshot->routes.resize(cfg.paths.size());
   for (std::size_t i = 0; i < cfg.paths.size(); ++i) {
     const config::Route& route = cfg.paths[i];
@@ -58,7 +84,18 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
     compiled.config = &route;
     if (route.response) compiled.static_body = boost::json::serialize(*route.response);
     if (!route.integration) continue;
+    std::string pointer = "/paths/" + std::to_string(i);
     switch (route.integration->type) {
+      case config::IntegrationType::kHttpProxy: {
+        const config::ServerEntry* server = cfg.find_server(route.integration->server);
+        auto target = targets[static_cast<std::size_t>(server - cfg.servers.data())];
+        auto mapping = integrations::compile_mapping(route, cfg, pointer + "/mapping", result.errors);
+        if (!target || !mapping) break;
+        bool buffer_response = route.post_process.has_value() || route.integration->post_process.has_value();
+        compiled.integration =
+            integrations::make_http_proxy(std::move(target), *server, route, std::move(*mapping), buffer_response);
+        break;
+      }
       case config::IntegrationType::kService:
       case config::IntegrationType::kServiceBinding:
         break;  // attach_worker_stages

@@ -15,6 +15,8 @@ struct BuildOptions {
   const config::Environment* environment = nullptr;  // for the variables workers declare
   // Fetch remote resources (JWKS) and load worker modules; `workgate validate` builds without network.
   bool connect = true;
+  // Extra trusted CA files for every outgoing TLS connection (--ca-file).
+  std::vector<std::string> ca_files;
 };
 
 struct BuildResult {

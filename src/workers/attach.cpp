@@ -1,19 +1,223 @@
 #include "workers/attach.hpp"
 
-namespace workgate::workers {
+#include <boost/json/serialize.hpp>
+#include <filesystem>
+#include <set>
+#include <system_error>
 
-void attach_worker_stages(pipeline::Snapshot& snapshot, const config::Environment& /*environment*/,
-                          bool /*load_modules*/, std::vector<config::ConfigError>& errors) {
+#include "workers/stages.hpp"
+
+namespace workgate::workers {
+namespace {
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Modules opened during one attach, by path (a module bound twice is opened once).
+class ModuleCache {
+ public:
+  std::shared_ptr<Module> open(const std::string& path, std::string& error) {
+    if (auto it = modules_.find(path); it != modules_.end()) {
+      error = it->second.second;
+      return it->second.first;
+    }
+    std::string why;
+    auto module = Module::open(path, why);
+    modules_.emplace(path, std::make_pair(module, why));
+    error = why;
+    return module;
+  }
+
+ private:
+  std::map<std::string, std::pair<std::shared_ptr<Module>, std::string>> modules_;
+};
+
+std::optional<BoundFunction> bind(const std::shared_ptr<WorkerInstance>& worker, std::string_view function) {
+  wg_function_fn fn = worker->module().find(function);
+  if (fn == nullptr) return std::nullopt;
+  return BoundFunction{worker, std::string(function), fn};
+}
+
+std::string missing_function(std::string_view binding, std::string_view function) {
+  return "worker binding " + quoted(binding) + " has no function " + quoted(function);
+}
+
+}  // namespace
+
+std::string variables_json(const config::Config& config, const config::Route& route) {
+  if (route.variables.empty()) return boost::json::serialize(config.variables);
+  boost::json::object merged = config.variables;
+  for (const auto& kv : route.variables) merged[kv.key()] = kv.value();
+  return boost::json::serialize(merged);
+}
+
+std::string resolve_entrypoint(const config::Config& config, const std::string& entrypoint) {
+  std::filesystem::path p(entrypoint);
+  if (p.is_relative()) p = config.base_dir / p;
+  p = p.lexically_normal();
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(p, ec)) return p.string();
+  std::filesystem::path with_so = p;
+  with_so += ".so";
+  if (std::filesystem::is_regular_file(with_so, ec)) return with_so.string();
+  return p.string();
+}
+
+std::shared_ptr<WorkerInstance> WorkerRegistry::worker(std::string_view binding) const {
+  auto it = workers_.find(binding);
+  return it == workers_.end() ? nullptr : it->second;
+}
+
+std::optional<BoundFunction> WorkerRegistry::resolve_hook(const config::Config& config, const config::HookRef& hook,
+                                                          std::vector<config::ConfigError>& errors) const {
+  const config::ServiceBindingEntry* alias = config.find_service_binding(hook.binding);
+  if (alias == nullptr) {
+    errors.push_back({hook.pointer + "/binding", "unknown service binding alias " + quoted(hook.binding)});
+    return std::nullopt;
+  }
+  auto instance = worker(alias->binding);
+  if (!instance) {
+    if (config.find_worker(alias->binding) == nullptr) {
+      errors.push_back({hook.pointer + "/binding", "binding " + quoted(alias->binding) + " is not declared in workers"});
+    }
+    return std::nullopt;  // a declared worker that failed to load was reported already
+  }
+  auto bound = bind(instance, hook.function);
+  if (!bound) errors.push_back({hook.pointer + "/function", missing_function(alias->binding, hook.function)});
+  return bound;
+}
+
+std::unique_ptr<pipeline::Stage> WorkerRegistry::post_process_stage(const config::Config& config,
+                                                                    const config::Route& route,
+                                                                    const std::vector<config::HookRef>& hooks,
+                                                                    std::vector<config::ConfigError>& errors) const {
+  std::vector<BoundFunction> functions;
+  bool ok = true;
+  for (const config::HookRef& hook : hooks) {
+    auto bound = resolve_hook(config, hook, errors);
+    if (bound) {
+      functions.push_back(std::move(*bound));
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok || functions.empty()) return nullptr;
+  return std::make_unique<WorkerStage>(WorkerStage::Role::kPostProcess, WG_CALL_POST_PROCESS, std::move(functions),
+                                       variables_json(config, route));
+}
+
+std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapshot,
+                                                     const config::Environment& environment, bool load_modules,
+                                                     std::vector<config::ConfigError>& errors) {
+  auto registry = std::make_shared<WorkerRegistry>();
   const config::Config& cfg = snapshot.config;
+  ModuleCache modules;
+
+  for (const config::WorkerEntry& entry : cfg.workers) {
+    std::string error;
+    auto module = modules.open(entry.module, error);
+    if (!module) {
+      errors.push_back({entry.pointer + "/module", error});
+      continue;
+    }
+    WorkerInstance::Options options;
+    options.binding = entry.binding;
+    std::set<std::string, std::less<>> seen;
+    for (const std::string& name : entry.env) {
+      if (!seen.insert(name).second) continue;
+      if (auto value = environment.get(name)) options.env.emplace_back(name, std::string(*value));
+    }
+    options.config_json = boost::json::serialize(entry.config);
+    options.timeout = entry.timeout;
+    options.initialise = load_modules;
+    auto instance = WorkerInstance::create(module, std::move(options), error);
+    if (!instance) {
+      errors.push_back({entry.pointer, "worker " + quoted(entry.binding) + " failed to initialise: " + error});
+      continue;
+    }
+    registry->workers_.emplace(entry.binding, std::move(instance));
+  }
+
+  // A `service` integration's module, loaded once per alias; null when it failed (reported once).
+  std::set<std::string, std::less<>> failed_services;
+  auto service_fetch = [&](std::string_view alias) -> std::optional<BoundFunction> {
+    if (failed_services.contains(alias)) return std::nullopt;
+    std::shared_ptr<WorkerInstance> instance;
+    if (auto it = registry->services_.find(alias); it != registry->services_.end()) {
+      instance = it->second;
+    } else {
+      std::size_t index = 0;
+      while (index < cfg.services.size() && cfg.services[index].alias != alias) ++index;
+      if (index == cfg.services.size()) return std::nullopt;  // validated by the loader
+      std::string pointer = "/services/" + std::to_string(index) + "/entrypoint";
+      std::string path = resolve_entrypoint(cfg, cfg.services[index].entrypoint);
+      std::string error;
+      auto module = modules.open(path, error);
+      if (module && module->find("fetch") == nullptr) {
+        error = "module " + quoted(path) + " has no function \"fetch\"";
+        module = nullptr;
+      }
+      if (module) {
+        WorkerInstance::Options options;
+        options.binding = std::string(alias);
+        options.initialise = load_modules;
+        instance = WorkerInstance::create(module, std::move(options), error);
+        if (!instance) error = "service " + quoted(alias) + " failed to initialise: " + error;
+      }
+      if (!instance) {
+        errors.push_back({pointer, error});
+        failed_services.emplace(alias);
+        return std::nullopt;
+      }
+      registry->services_.emplace(std::string(alias), instance);
+    }
+    return bind(instance, "fetch");
+  };
+
+  if (snapshot.routes.size() < cfg.paths.size()) snapshot.routes.resize(cfg.paths.size());
   for (std::size_t i = 0; i < cfg.paths.size(); ++i) {
     const config::Route& route = cfg.paths[i];
+    pipeline::CompiledRoute& compiled = snapshot.routes[i];
+    if (compiled.config == nullptr) compiled.config = &route;
     std::string ptr = "/paths/" + std::to_string(i);
-    bool uses_worker = route.pre_process || route.post_process ||
-                       (route.integration && (route.integration->type == config::IntegrationType::kService ||
-                                              route.integration->type == config::IntegrationType::kServiceBinding ||
-                                              route.integration->post_process));
-    if (uses_worker) errors.push_back({ptr, "workers are not available in this build"});
+    std::string vars;
+    auto route_vars = [&]() -> const std::string& {
+      if (vars.empty()) vars = variables_json(cfg, route);
+      return vars;
+    };
+
+    if (route.integration) {
+      const config::Integration& in = *route.integration;
+      if (in.type == config::IntegrationType::kServiceBinding) {
+        config::HookRef ref{in.binding, in.function, ptr + "/integration"};
+        if (auto bound = registry->resolve_hook(cfg, ref, errors)) {
+          compiled.integration = std::make_unique<WorkerStage>(
+              WorkerStage::Role::kIntegration, WG_CALL_SERVICE_BINDING, std::vector<BoundFunction>{std::move(*bound)},
+              route_vars());
+        }
+      } else if (in.type == config::IntegrationType::kService) {
+        if (auto bound = service_fetch(in.binding)) {
+          compiled.integration = std::make_unique<WorkerStage>(
+              WorkerStage::Role::kIntegration, WG_CALL_SERVICE, std::vector<BoundFunction>{std::move(*bound)},
+              route_vars());
+        }
+      }
+    }
+    if (route.pre_process) {
+      if (auto bound = registry->resolve_hook(cfg, *route.pre_process, errors)) {
+        compiled.pre_process = std::make_unique<WorkerStage>(WorkerStage::Role::kPreProcess, WG_CALL_PRE_PROCESS,
+                                                             std::vector<BoundFunction>{std::move(*bound)}, route_vars());
+      }
+    }
+    std::vector<config::HookRef> post;
+    if (route.integration && route.integration->post_process) post.push_back(*route.integration->post_process);
+    if (route.post_process) post.push_back(*route.post_process);
+    if (!post.empty()) {
+      if (auto stage = registry->post_process_stage(cfg, route, post, errors)) compiled.post_process = std::move(stage);
+    }
   }
+
+  snapshot.keep_alive.push_back(registry);
+  return registry;
 }
 
 }  // namespace workgate::workers

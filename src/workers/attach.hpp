@@ -2,19 +2,56 @@
 // post_process hooks (integration-level and route-level).
 #pragma once
 
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.hpp"
 #include "config/environment.hpp"
 #include "pipeline/snapshot.hpp"
+#include "workers/module.hpp"
 
 namespace workgate::workers {
 
-// Loads the modules named by config.workers and config.services and stores the stages of every route in
-// snapshot.routes[i] (integration for service/service_binding, pre_process, post_process). With
-// load_modules false (workgate validate), modules are still opened and checked (ABI version, exported
-// functions) but not initialised. Errors carry JSON pointers into the config.
-void attach_worker_stages(pipeline::Snapshot& snapshot, const config::Environment& environment, bool load_modules,
-                          std::vector<config::ConfigError>& errors);
+// The worker instances of one config load (one per `workers` binding and per used `services` alias).
+class WorkerRegistry {
+ public:
+  // The instance of a `workers` binding; null when it is not declared or failed to load.
+  std::shared_ptr<WorkerInstance> worker(std::string_view binding) const;
+
+  // Resolves a hook ({binding: <serviceBindings alias>, function}) to its function. Errors go to
+  // `<hook.pointer>/function`; a binding whose module failed to load yields nullopt without a new error.
+  std::optional<BoundFunction> resolve_hook(const config::Config& config, const config::HookRef& hook,
+                                            std::vector<config::ConfigError>& errors) const;
+
+  // A post_process stage calling `hooks` in order (for integrations that run a hook themselves, e.g.
+  // auth0_callback). Null when a hook does not resolve (errors reported).
+  std::unique_ptr<pipeline::Stage> post_process_stage(const config::Config& config, const config::Route& route,
+                                                      const std::vector<config::HookRef>& hooks,
+                                                      std::vector<config::ConfigError>& errors) const;
+
+ private:
+  friend std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot&, const config::Environment&, bool,
+                                                              std::vector<config::ConfigError>&);
+  std::map<std::string, std::shared_ptr<WorkerInstance>, std::less<>> workers_;
+  std::map<std::string, std::shared_ptr<WorkerInstance>, std::less<>> services_;  // by service alias
+};
+
+// Loads the modules named by config.workers and by the services the routes use, and stores the stages of
+// every route in snapshot.routes[i] (integration for service/service_binding, pre_process, post_process).
+// With load_modules false (workgate validate), modules are still opened and checked (ABI version, exported
+// functions) but not initialised. Errors carry JSON pointers into the config. The registry is also kept
+// alive by the snapshot.
+std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapshot,
+                                                     const config::Environment& environment, bool load_modules,
+                                                     std::vector<config::ConfigError>& errors);
+
+// The route's variables over the global ones, as a JSON object (what worker functions see).
+std::string variables_json(const config::Config& config, const config::Route& route);
+
+// Where a `services[].entrypoint` points: relative to the config's directory, with or without ".so".
+std::string resolve_entrypoint(const config::Config& config, const std::string& entrypoint);
 
 }  // namespace workgate::workers

@@ -1,0 +1,965 @@
+#!/usr/bin/env python3
+"""workgate vs nginx benchmark runner (Python 3 standard library only).
+
+Starts workgate and nginx on free loopback ports (servers pinned to one core, wrk to another),
+alternates runs A B A B ..., takes medians and prints ratios. See bench/README.md.
+
+Scenarios:
+  static   workgate static route vs nginx `return 200` (target: workgate >= 0.8x nginx)
+  proxy    workgate http_proxy vs nginx proxy_pass to the same nginx upstream; plus large POST bodies
+  auth     workgate only: RS256-protected route (auth0 authorizer, inline JWKS) vs the same route unprotected
+  workers  workgate only: service_binding route (sidecar worker `run`) vs a static route
+"""
+
+import argparse
+import base64
+import ctypes
+import hashlib
+import http.client
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
+SCENARIOS = ["static", "proxy", "auth", "workers"]
+STATIC_BODY = '{"status":"ok"}'
+UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class Skip(Exception):
+    """The scenario cannot run (config refused, feature missing): reported in one line, the run goes on."""
+
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+def one_line(text, limit=200):
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    # Prefer the first line that names an error.
+    for l in lines:
+        if "error" in l.lower():
+            return l[:limit]
+    return (lines[-1] if lines else "(no output)")[:limit]
+
+
+# ------------------------------------------------------------------------------------------ processes
+
+_libc = None
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL when this runner dies, even by SIGKILL."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child_env():
+    env = dict(os.environ)
+    env.pop("SAG_API_CONFIG_JSON", None)  # never let an inline config override the bench config
+    return env
+
+
+class Server:
+    def __init__(self, name, argv, workdir, port):
+        self.name = name
+        self.port = port
+        self.workdir = workdir
+        self.log_path = os.path.join(workdir, f"{name}.stderr")
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=workdir, env=child_env(), preexec_fn=_die_with_parent)
+        self.pid = self.proc.pid  # taskset execs the server: same pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def output(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                return False
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        self._log.close()
+
+
+class Context:
+    """Owns the temp dir and every server; cleanup() stops them all (called from `finally`)."""
+
+    def __init__(self, args):
+        self.args = args
+        self.root = tempfile.mkdtemp(prefix="workgate-bench-")
+        self.servers = []
+
+    def pin(self, cpu):
+        if self.args.no_pin or not shutil.which("taskset"):
+            return []
+        return ["taskset", "-c", str(cpu)]
+
+    def subdir(self, name):
+        path = tempfile.mkdtemp(prefix=name + "-", dir=self.root)
+        return path
+
+    def stop(self, server):
+        server.stop()
+        if server in self.servers:
+            self.servers.remove(server)
+
+    def cleanup(self):
+        for s in reversed(self.servers):
+            try:
+                s.stop()
+            except Exception as e:  # keep stopping the others
+                log(f"warning: stopping {s.name}: {e}")
+        self.servers.clear()
+        if self.args.keep_temp:
+            log(f"temp files kept in {self.root}")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # ---------------------------------------------------------------------------------------- nginx
+
+    def start_nginx(self, name, http_body):
+        """http_body: text inside `http { }` after the common settings; '@PORT@' is this server's port."""
+        d = self.subdir(name)
+        port = free_port()
+        for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            os.makedirs(os.path.join(d, t), exist_ok=True)
+        conf = f"""daemon off;
+master_process off;
+worker_processes 1;
+error_log stderr warn;
+pid {d}/nginx.pid;
+worker_rlimit_nofile 65536;
+events {{
+    worker_connections 8192;
+}}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    client_max_body_size 0;
+{http_body.replace('@PORT@', str(port))}
+}}
+"""
+        path = os.path.join(d, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        argv = self.pin(self.args.server_cpu) + [self.args.nginx, "-p", d + "/", "-c", path, "-e", "stderr"]
+        server = Server(name, argv, d, port)
+        self.servers.append(server)
+        if not server.wait_ready():
+            out = server.output()
+            self.stop(server)
+            raise RuntimeError(f"nginx ({name}) did not start: {one_line(out)}")
+        return server
+
+    # ------------------------------------------------------------------------------------- workgate
+
+    def start_workgate(self, name, config):
+        d = self.subdir(name)
+        port = free_port()
+        path = os.path.join(d, "config.json")
+        with open(path, "w") as f:
+            json.dump(config, f, indent=2)
+        argv = self.pin(self.args.server_cpu) + [
+            self.args.gateway, "serve", "--config", path, "--listen", f"127.0.0.1:{port}",
+            "--threads", str(self.args.threads), "--log-level", "warn", "--drain-timeout-ms", "1000"]
+        server = Server(name, argv, d, port)
+        self.servers.append(server)
+        if not server.wait_ready():
+            alive = server.alive()
+            out = server.output()
+            self.stop(server)
+            if alive:
+                raise Skip(f"workgate did not accept connections within {START_TIMEOUT:.0f}s: {one_line(out)}")
+            raise Skip(f"workgate refused the config (exit {server.proc.returncode}): {one_line(out)}")
+        return server
+
+
+# ------------------------------------------------------------------------------------------- HTTP check
+
+def http_check(port, method, path, headers=None, body=None, timeout=10):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, data.decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def expect_ok(side, port, method, path, headers=None, body=None, want_body=None, gateway=True):
+    """One request before measuring: a workgate side that does not answer 2xx skips the scenario."""
+    try:
+        status, text = http_check(port, method, path, headers, body)
+    except (OSError, http.client.HTTPException) as e:
+        status, text = None, f"{type(e).__name__}: {e}"
+    ok = status is not None and 200 <= status < 300 and (want_body is None or text == want_body)
+    if not ok:
+        msg = f"{side}: {method} {path} answered {status} {text[:160]!r}"
+        if want_body is not None and status is not None and 200 <= status < 300:
+            msg += f" (expected body {want_body!r})"
+        if gateway:
+            raise Skip(msg)
+        raise RuntimeError(msg)
+
+
+# ------------------------------------------------------------------------------------------------ wrk
+
+_UNITS_US = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6, "h": 3600e6}
+_UNITS_B = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
+
+
+def parse_wrk(text):
+    r = {}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    r["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h),\s+([\d.]+)(B|KB|MB|GB|TB) read", text)
+    if m:
+        r["requests"] = int(m.group(1))
+        r["elapsed_s"] = float(m.group(2)) * _UNITS_US[m.group(3)] / 1e6
+        r["bytes_read"] = float(m.group(4)) * _UNITS_B[m.group(5)]
+    pct = {}
+    for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.M):
+        pct[m.group(1)] = float(m.group(2)) * _UNITS_US[m.group(3)]
+    r["p50_us"] = pct.get("50")
+    r["p99_us"] = pct.get("99")
+    m = re.search(r"^\s+Latency\s+([\d.]+)(us|ms|s|m|h)\s+([\d.]+)(us|ms|s|m|h)\s+([\d.]+)(us|ms|s|m|h)", text, re.M)
+    if m:
+        r["lat_avg_us"] = float(m.group(1)) * _UNITS_US[m.group(2)]
+        r["lat_max_us"] = float(m.group(5)) * _UNITS_US[m.group(6)]
+    errors = {}
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        for k, v in zip(("connect", "read", "write", "timeout"), m.groups()):
+            if int(v):
+                errors[k] = int(v)
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m and int(m.group(1)):
+        errors["non_2xx_3xx"] = int(m.group(1))
+    r["errors"] = errors
+    return r
+
+
+def proc_cpu_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def proc_status_kib(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+class Sampler(threading.Thread):
+    """Samples VmRSS of the measured server while wrk runs."""
+
+    def __init__(self, pid, interval=0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_rss_kib = 0
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.is_set():
+            v = proc_status_kib(self.pid, "VmRSS")
+            if v is not None:
+                self.peak_rss_kib = max(self.peak_rss_kib, v)
+            self._stop_event.wait(self.interval)
+
+    def stop(self):
+        self._stop_event.set()
+        self.join()
+
+
+def write_lua(ctx, name, text):
+    path = os.path.join(ctx.root, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def wrk_argv(ctx, side, conns, seconds):
+    a = ctx.args
+    argv = ctx.pin(a.client_cpu) + [a.wrk, "-t1", f"-c{conns}", f"-d{seconds}s", "--latency",
+                                     "--timeout", f"{a.wrk_timeout}s"]
+    for h in side.get("headers", []):
+        argv += ["-H", h]
+    if side.get("script"):
+        argv += ["-s", side["script"]]
+    argv.append(f"http://127.0.0.1:{side['server'].port}{side['path']}")
+    return argv
+
+
+def run_wrk(ctx, side, conns, seconds, measure):
+    argv = wrk_argv(ctx, side, conns, seconds)
+    watched = [s for s in side.get("watch", [side["server"]])]
+    cpu0 = {s.name: proc_cpu_ticks(s.pid) for s in watched}
+    sampler = Sampler(side["server"].pid) if measure else None
+    if sampler:
+        sampler.start()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=seconds + 30, preexec_fn=_die_with_parent)
+        out, rc = proc.stdout + proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as e:
+        out, rc = f"wrk timed out after {seconds + 30}s\n{e.stdout or ''}", -1
+    finally:
+        if sampler:
+            sampler.stop()
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if not measure:
+        return None
+    r = parse_wrk(out)
+    r["command"] = " ".join(argv)
+    if rc != 0:
+        r["errors"]["wrk_exit"] = rc
+    if not r.get("rps") or r.get("p99_us") is None:
+        r["errors"]["unparsed_output"] = 1
+    dead = [s.name for s in watched if not s.alive()]
+    if dead:
+        r["errors"]["server_died"] = ",".join(dead)
+    r["valid"] = not r["errors"]
+    elapsed = r.get("elapsed_s") or seconds
+    reqs = r.get("requests") or 0
+    cpu = {}
+    for s in watched:
+        c1 = proc_cpu_ticks(s.pid)
+        if cpu0[s.name] is not None and c1 is not None:
+            secs = (c1 - cpu0[s.name]) / CLK_TCK
+            cpu[s.name] = {"cpu_pct": 100.0 * secs / elapsed,
+                           "cpu_us_per_req": (1e6 * secs / reqs) if reqs else None}
+    r["server_cpu"] = cpu
+    main = cpu.get(side["server"].name, {})
+    r["cpu_pct"] = main.get("cpu_pct")
+    r["cpu_us_per_req"] = main.get("cpu_us_per_req")
+    client = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    r["client_cpu_pct"] = 100.0 * client / wall if wall > 0 else None
+    r["peak_rss_mib"] = sampler.peak_rss_kib / 1024.0 if sampler.peak_rss_kib else None
+    hwm = proc_status_kib(side["server"].pid, "VmHWM")
+    r["vmhwm_mib"] = hwm / 1024.0 if hwm else None
+    if reqs and r.get("bytes_read"):
+        r["bytes_per_response"] = r["bytes_read"] / reqs
+    if side.get("body_bytes") and r.get("rps"):
+        r["upload_mb_s"] = r["rps"] * side["body_bytes"] / 1e6
+    if r.get("rps") and r.get("bytes_read") and elapsed:
+        r["download_mb_s"] = r["bytes_read"] / elapsed / 1e6
+    if not r["valid"]:
+        r["output_tail"] = "\n".join(out.splitlines()[-12:])
+    return r
+
+
+# ---------------------------------------------------------------------------------------- measuring
+
+def fmt_rps(v):
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def fmt_us(v):
+    if v is None:
+        return "-"
+    return f"{v:.0f}us" if v < 1000 else (f"{v / 1000:.2f}ms" if v < 1e6 else f"{v / 1e6:.2f}s")
+
+
+def fmt_x(v):
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def fmt_f(v, spec=".1f", suffix=""):
+    return "-" if v is None else f"{v:{spec}}{suffix}"
+
+
+def median_of(runs, key):
+    vals = [r[key] for r in runs if r.get("valid") and r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+MEDIAN_KEYS = ["rps", "p50_us", "p99_us", "lat_max_us", "cpu_pct", "cpu_us_per_req", "client_cpu_pct",
+               "bytes_per_response", "upload_mb_s", "download_mb_s"]
+
+
+def measure_case(ctx, case):
+    """case: {label, conns, sides: [base, test]}; runs base, test alternately; ratio = test/base."""
+    a = ctx.args
+    sides = case["sides"]
+    runs = {s["name"]: [] for s in sides}
+    for rnd in range(1, a.rounds + 1):
+        for side in sides:
+            if a.warmup > 0:
+                run_wrk(ctx, side, case["conns"], a.warmup, measure=False)
+            r = run_wrk(ctx, side, case["conns"], a.duration, measure=True)
+            r["round"] = rnd
+            runs[side["name"]].append(r)
+            flag = "" if r["valid"] else f"  INVALID {r['errors']}"
+            extra = ""
+            if r.get("upload_mb_s") is not None:
+                extra += f"  {r['upload_mb_s']:.0f} MB/s up"
+            if r.get("peak_rss_mib") is not None and case.get("show_rss"):
+                extra += f"  rss {r['peak_rss_mib']:.1f} MiB"
+            log(f"  [{rnd}/{a.rounds}] {case['label']:<14} {side['name']:<22} {fmt_rps(r.get('rps')):>9} req/s"
+                f"  p99 {fmt_us(r.get('p99_us')):>8}  cpu {fmt_f(r.get('cpu_us_per_req'), '.2f', 'us/req')}"
+                f" ({fmt_f(r.get('cpu_pct'), '.0f', '%')})  wrk {fmt_f(r.get('client_cpu_pct'), '.0f', '%')}"
+                f"{extra}{flag}")
+            if not r["valid"]:
+                log("      " + r.get("output_tail", "").replace("\n", "\n      "))
+            if "server_died" in r["errors"]:
+                raise RuntimeError(f"{r['errors']['server_died']} died during the run")
+    result = {"label": case["label"], "conns": case["conns"], "ratio_name": case["ratio_name"], "sides": {}}
+    for side in sides:
+        rs = runs[side["name"]]
+        med = {k: median_of(rs, k) for k in MEDIAN_KEYS}
+        med["peak_rss_mib"] = max((r["peak_rss_mib"] for r in rs if r.get("peak_rss_mib")), default=None)
+        med["vmhwm_mib"] = max((r["vmhwm_mib"] for r in rs if r.get("vmhwm_mib")), default=None)
+        result["sides"][side["name"]] = {"role": side["role"], "median": med, "runs": rs,
+                                         "valid_runs": sum(1 for r in rs if r["valid"]),
+                                         "invalid_runs": sum(1 for r in rs if not r["valid"])}
+    base, test = (result["sides"][s["name"]]["median"] for s in sides)
+
+    def ratio(k):
+        return test[k] / base[k] if test.get(k) and base.get(k) else None
+
+    result["ratio"] = {"rps": ratio("rps"), "p99": ratio("p99_us"), "cpu_us_per_req": ratio("cpu_us_per_req")}
+    result["valid"] = all(v["invalid_runs"] == 0 for v in result["sides"].values())
+    if case.get("target") is not None and result["ratio"]["rps"] is not None:
+        result["target"] = case["target"]
+        result["meets_target"] = result["ratio"]["rps"] >= case["target"]
+    return result
+
+
+def print_table(scenario, results, show_rss=False, show_mb=False):
+    log("")
+    log(f"== {scenario} (medians of valid runs; ratio = {results[0]['ratio_name']})")
+    hdr = f"{'case':<14} {'side':<28} {'req/s':>10} {'p99':>9} {'cpu/req':>10} {'srv cpu':>8} {'wrk cpu':>8}"
+    if show_mb:
+        hdr += f" {'MB/s up':>8}"
+    if show_rss:
+        hdr += f" {'peak RSS':>10} {'VmHWM':>10}"
+    log(hdr)
+    for res in results:
+        for name, s in res["sides"].items():
+            m = s["median"]
+            line = (f"{res['label']:<14} {name:<28} {fmt_rps(m['rps']):>10} {fmt_us(m['p99_us']):>9} "
+                    f"{fmt_f(m['cpu_us_per_req'], '.2f', 'us'):>10} {fmt_f(m['cpu_pct'], '.0f', '%'):>8} "
+                    f"{fmt_f(m['client_cpu_pct'], '.0f', '%'):>8}")
+            if show_mb:
+                line += f" {fmt_f(m.get('upload_mb_s'), '.0f'):>8}"
+            if show_rss:
+                line += f" {fmt_f(m.get('peak_rss_mib'), '.1f', ' MiB'):>10} {fmt_f(m.get('vmhwm_mib'), '.1f', ' MiB'):>10}"
+            if s["invalid_runs"]:
+                line += f"  ({s['invalid_runs']} INVALID run(s))"
+            log(line)
+        r = res["ratio"]
+        verdict = ""
+        if "meets_target" in res:
+            verdict = f"   target >= {res['target']:.2f}x: {'MET' if res['meets_target'] else 'NOT MET'}"
+        if not res["valid"]:
+            verdict += "   [runs with errors: see above]"
+        starved = [n for n, s in res["sides"].items()
+                   if s["median"]["cpu_pct"] is not None and s["median"]["cpu_pct"] < 80]
+        if starved:
+            verdict += f"   [note: {', '.join(starved)} used <80% of a core: busy machine or client-bound]"
+        log(f"{res['label']:<14} {'ratio ' + res['ratio_name']:<28} {fmt_x(r['rps']):>10} {fmt_x(r['p99']):>9} "
+            f"{fmt_x(r['cpu_us_per_req']):>10}{verdict}")
+
+
+# ---------------------------------------------------------------------------------------- scenarios
+
+def nginx_static_block():
+    return f"""    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        location = /bench {{
+            default_type application/json;
+            return 200 '{STATIC_BODY}';
+        }}
+    }}"""
+
+
+def scenario_static(ctx, conns_list):
+    wg = ctx.start_workgate("workgate-static", {
+        "title": "bench static",
+        "paths": [{"method": "GET", "path": "/bench", "response": {"status": "ok"}}]})
+    expect_ok("workgate", wg.port, "GET", "/bench", want_body=STATIC_BODY)
+    ng = ctx.start_nginx("nginx-static", nginx_static_block())
+    expect_ok("nginx", ng.port, "GET", "/bench", want_body=STATIC_BODY, gateway=False)
+    sides = [{"name": "nginx", "role": "base", "server": ng, "path": "/bench"},
+             {"name": "workgate", "role": "test", "server": wg, "path": "/bench"}]
+    results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides, "ratio_name": "workgate/nginx",
+                                  "target": 0.8}) for c in conns_list]
+    print_table("static", results)
+    return results
+
+
+def scenario_proxy(ctx, conns_list):
+    a = ctx.args
+    up = ctx.start_nginx("nginx-upstream", f"""    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        location / {{
+            default_type application/json;
+            return 200 '{UPSTREAM_BODY}';
+        }}
+        # Large bodies: read the whole body before answering (a mirror subrequest with the body does
+        # that), so no proxy sees an early response and upstream connections stay reusable.
+        location = /upload {{
+            client_body_buffer_size {a.body_size + 65536};
+            mirror /_drain;
+            mirror_request_body on;
+            try_files /__no_such_file__ @ok;
+        }}
+        location = /_drain {{
+            internal;
+            return 204;
+        }}
+        location @ok {{
+            default_type application/json;
+            return 200 '{UPSTREAM_BODY}';
+        }}
+    }}""")
+    body = b"x" * a.body_size
+    post_h = {"Content-Type": "application/octet-stream"}
+    expect_ok("upstream", up.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
+    expect_ok("upstream", up.port, "POST", "/upload", post_h, body, want_body=UPSTREAM_BODY, gateway=False)
+    buffering = {"on": "proxy_request_buffering on;",
+                 "memory": f"proxy_request_buffering on;\n            client_body_buffer_size {a.body_size + 65536};",
+                 "off": "proxy_request_buffering off;"}[a.nginx_request_buffering]
+    ng = ctx.start_nginx("nginx-front", f"""    upstream up {{
+        server 127.0.0.1:{up.port};
+        keepalive 1024;
+    }}
+    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        location / {{
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            {buffering}
+        }}
+    }}""")
+    expect_ok("nginx front", ng.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
+    expect_ok("nginx front", ng.port, "POST", "/upload", post_h, body, want_body=UPSTREAM_BODY, gateway=False)
+    wg = ctx.start_workgate("workgate-proxy", {
+        "title": "bench proxy",
+        "servers": [{"alias": "up", "url": f"http://127.0.0.1:{up.port}"}],
+        "gateway": {"max_body_bytes": max(16 * 1024 * 1024, 2 * a.body_size)},
+        "paths": [{"method": "ANY", "path": "/bench", "integration": {"type": "http_proxy", "server": "up"}},
+                  {"method": "ANY", "path": "/upload", "integration": {"type": "http_proxy", "server": "up"}}]})
+    expect_ok("workgate", wg.port, "GET", "/bench", want_body=UPSTREAM_BODY)
+    expect_ok("workgate", wg.port, "POST", "/upload", post_h, body, want_body=UPSTREAM_BODY)
+    watch_wg, watch_ng = [wg, up], [ng, up]
+    sides = [{"name": "nginx", "role": "base", "server": ng, "path": "/bench", "watch": watch_ng},
+             {"name": "workgate", "role": "test", "server": wg, "path": "/bench", "watch": watch_wg}]
+    results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides, "ratio_name": "workgate/nginx",
+                                  "show_rss": True}) for c in conns_list]
+    lua = write_lua(ctx, "post-body.lua", f"""wrk.method = "POST"
+wrk.body = string.rep("x", {a.body_size})
+wrk.headers["Content-Type"] = "application/octet-stream"
+""")
+    big = [dict(s, script=lua, body_bytes=a.body_size, path="/upload") for s in sides]
+    label = f"post{a.body_size // 1024}K-c{a.large_connections}"
+    results.append(measure_case(ctx, {"label": label, "conns": a.large_connections, "sides": big,
+                                      "ratio_name": "workgate/nginx", "show_rss": True}))
+    print_table("proxy", results, show_rss=True, show_mb=True)
+    upstream_cpu = {}
+    for res in results:
+        for name, s in res["sides"].items():
+            vals = [r["server_cpu"].get(up.name, {}).get("cpu_us_per_req") for r in s["runs"] if r["valid"]]
+            vals = [v for v in vals if v is not None]
+            upstream_cpu[f"{res['label']}/{name}"] = statistics.median(vals) if vals else None
+    log("upstream nginx cpu/req (same core, included in neither column): " +
+        ", ".join(f"{k} {fmt_f(v, '.2f', 'us')}" for k, v in upstream_cpu.items()))
+    return results
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def int_bytes(n):
+    return n.to_bytes((n.bit_length() + 7) // 8, "big")
+
+
+class RsaKey:
+    """An RSA key made by `openssl genpkey`; its numbers parsed from `openssl rsa -text` for fast signing."""
+
+    FIELDS = ["modulus", "publicExponent", "privateExponent", "prime1", "prime2", "exponent1", "exponent2",
+              "coefficient"]
+
+    def __init__(self, directory):
+        self.pem = os.path.join(directory, "jwt-rs256.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+                        "-out", self.pem], check=True, capture_output=True)
+        text = subprocess.run(["openssl", "rsa", "-in", self.pem, "-noout", "-text"], check=True,
+                              capture_output=True, text=True).stdout
+        nums, cur = {}, None
+        for line in text.splitlines():
+            m = re.match(r"^(\w+):\s*(.*)$", line)
+            if m and m.group(1) in self.FIELDS:
+                cur = m.group(1)
+                rest = m.group(2).strip()
+                if cur == "publicExponent":
+                    nums[cur] = int(rest.split()[0])
+                    cur = None
+                else:
+                    nums[cur] = ""
+            elif cur and re.match(r"^\s+[0-9a-f:]+$", line):
+                nums[cur] += line.strip().replace(":", "")
+            else:
+                cur = None
+        for k in self.FIELDS:
+            if k != "publicExponent":
+                nums[k] = int(nums[k], 16)
+        self.n, self.e = nums["modulus"], nums["publicExponent"]
+        self.p, self.q = nums["prime1"], nums["prime2"]
+        self.dp, self.dq, self.qinv = nums["exponent1"], nums["exponent2"], nums["coefficient"]
+        self.k = (self.n.bit_length() + 7) // 8
+
+    def jwk(self, kid):
+        return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": b64u(int_bytes(self.n)),
+                "e": b64u(int_bytes(self.e))}
+
+    def sign_openssl(self, data, directory):
+        path = os.path.join(directory, "signing-input")
+        with open(path, "wb") as f:
+            f.write(data)
+        return subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.pem, path], check=True,
+                              capture_output=True).stdout
+
+    def sign_python(self, data):
+        """RSASSA-PKCS1-v1_5 with SHA-256 (deterministic: checked against openssl's signature)."""
+        digest_info = bytes.fromhex("3031300d060960864801650304020105000420") + hashlib.sha256(data).digest()
+        em = b"\x00\x01" + b"\xff" * (self.k - len(digest_info) - 3) + b"\x00" + digest_info
+        m = int.from_bytes(em, "big")
+        m1, m2 = pow(m, self.dp, self.p), pow(m, self.dq, self.q)
+        s = m2 + (self.qinv * (m1 - m2) % self.p) * self.q
+        return s.to_bytes(self.k, "big")
+
+
+def mint_rs256_tokens(ctx, count, domain, kid):
+    d = ctx.subdir("jwt")
+    key = RsaKey(d)
+    header = b64u(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}, separators=(",", ":")).encode())
+    now = int(time.time())
+    tokens = []
+    for i in range(count):
+        claims = {"iss": f"https://{domain}/", "sub": f"bench-user-{i}", "iat": now - 10, "exp": now + 6 * 3600}
+        signing_input = (header + "." + b64u(json.dumps(claims, separators=(",", ":")).encode())).encode()
+        if i == 0:
+            sig = key.sign_openssl(signing_input, d)
+            if key.sign_python(signing_input) != sig and count > 1:
+                raise RuntimeError("python RS256 signer disagrees with openssl dgst; cannot mint extra tokens")
+        else:
+            sig = key.sign_python(signing_input)
+        tokens.append(signing_input.decode() + "." + b64u(sig))
+    return key, tokens
+
+
+def scenario_auth(ctx, conns_list):
+    a = ctx.args
+    domain, kid = "bench.workgate.test", "bench-rs256"
+    t0 = time.monotonic()
+    key, tokens = mint_rs256_tokens(ctx, a.auth_tokens, domain, kid)
+    log(f"  minted {len(tokens)} RS256 token(s) in {time.monotonic() - t0:.1f}s")
+    jwks = json.dumps({"keys": [key.jwk(kid)]}, separators=(",", ":"))
+    wg = ctx.start_workgate("workgate-auth", {
+        "title": "bench auth",
+        "authorizer": {"type": "auth0", "domain": domain, "client_id": "bench", "client_secret": "bench-secret",
+                       "redirect_uri": f"https://{domain}/callback", "scope": "openid", "jwks": jwks},
+        "paths": [{"method": "GET", "path": "/open", "response": {"status": "ok"}},
+                  {"method": "GET", "path": "/private", "auth": True, "response": {"status": "ok"}}]})
+    auth_h = {"Authorization": f"Bearer {tokens[0]}"}
+    expect_ok("workgate", wg.port, "GET", "/open", auth_h, want_body=STATIC_BODY)
+    expect_ok("workgate", wg.port, "GET", "/private", auth_h, want_body=STATIC_BODY)
+    status, text = http_check(wg.port, "GET", "/private")
+    if status != 401:
+        raise Skip(f"GET /private without a token answered {status} {text[:100]!r}, expected 401")
+    if len(tokens) == 1:
+        common = {"headers": [f"Authorization: Bearer {tokens[0]}"]}
+        label = "1token"
+    else:
+        # Rotate tokens on both sides so both pay the same per-request Lua cost and request size.
+        tok_path = os.path.join(ctx.root, "tokens.txt")
+        with open(tok_path, "w") as f:
+            f.write("\n".join(tokens) + "\n")
+        lua = write_lua(ctx, "rotate-tokens.lua", f"""local tokens = {{}}
+for line in io.lines("{tok_path}") do tokens[#tokens + 1] = "Bearer " .. line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format(nil, nil, {{["Authorization"] = tokens[i]}})
+end
+""")
+        common = {"script": lua}
+        label = f"{len(tokens)}tokens"
+    sides = [dict(common, name="unprotected", role="base", server=wg, path="/open"),
+             dict(common, name="rs256-protected", role="test", server=wg, path="/private")]
+    results = [measure_case(ctx, {"label": f"c{c}-{label}", "conns": c, "sides": sides,
+                                  "ratio_name": "protected/unprotected"}) for c in conns_list]
+    print_table("auth", results)
+    return results
+
+
+def find_sidecar(ctx):
+    if ctx.args.sidecar:
+        return ctx.args.sidecar
+    root = os.path.dirname(os.path.abspath(ctx.args.gateway))
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath[len(root):].count(os.sep) >= 3:
+            dirnames[:] = []
+        for f in sorted(filenames):
+            if f.startswith("sidecar") and os.access(os.path.join(dirpath, f), os.X_OK):
+                return os.path.join(dirpath, f)
+    return None
+
+
+def scenario_workers(ctx, conns_list):
+    sidecar = find_sidecar(ctx)
+    if not sidecar:
+        raise Skip("no sidecar test worker found next to the gateway binary (pass --sidecar PATH)")
+    wg = ctx.start_workgate("workgate-workers", {
+        "title": "bench workers",
+        "workers": [{"binding": "TARGET", "module": os.path.abspath(sidecar)}],
+        "serviceBindings": [{"alias": "target", "binding": "TARGET"}],
+        "paths": [{"method": "GET", "path": "/static", "response": {"status": "ok"}},
+                  {"method": "GET", "path": "/svc", "integration": {"type": "service_binding", "binding": "target",
+                                                                    "function": "run"}}]})
+    expect_ok("workgate", wg.port, "GET", "/static", want_body=STATIC_BODY)
+    expect_ok("workgate", wg.port, "GET", "/svc")
+    sides = [{"name": "static", "role": "base", "server": wg, "path": "/static"},
+             {"name": "service_binding", "role": "test", "server": wg, "path": "/svc"}]
+    results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides,
+                                  "ratio_name": "service_binding/static"}) for c in conns_list]
+    print_table("workers", results)
+    return results
+
+
+SCENARIO_FUNCS = {"static": (scenario_static, [64]), "proxy": (scenario_proxy, [64, 256]),
+                  "auth": (scenario_auth, [64]), "workers": (scenario_workers, [64])}
+
+
+# --------------------------------------------------------------------------------------------- main
+
+def tool_version(argv):
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        return (p.stdout + p.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def git_describe(path):
+    try:
+        return subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[:3]
+    except OSError:
+        return None
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="workgate vs nginx benchmarks (see bench/README.md)")
+    p.add_argument("--scenario", action="append", default=None,
+                   help="static (default), proxy, auth, workers or all; repeat or comma-separate")
+    p.add_argument("--gateway", default=DEFAULT_GATEWAY, help=f"workgate binary (default {DEFAULT_GATEWAY})")
+    p.add_argument("--nginx", default="/usr/sbin/nginx")
+    p.add_argument("--wrk", default="/usr/bin/wrk")
+    p.add_argument("--duration", type=int, default=5, help="seconds per measured run (default 5)")
+    p.add_argument("--warmup", type=int, default=1, help="seconds of wrk before each measured run (default 1; 0: none)")
+    p.add_argument("--rounds", type=int, default=3, help="A B rounds per case (default 3)")
+    p.add_argument("--connections", default=None,
+                   help="comma-separated wrk -c values, e.g. 64,256 (default: 64; proxy: 64,256)")
+    p.add_argument("--threads", type=int, default=1, help="workgate serve --threads (default 1)")
+    p.add_argument("--server-cpu", default="0", help="taskset CPU list for servers (default 0)")
+    p.add_argument("--client-cpu", default="1", help="taskset CPU list for wrk (default 1)")
+    p.add_argument("--no-pin", action="store_true", help="do not use taskset")
+    p.add_argument("--wrk-timeout", type=int, default=2, help="wrk --timeout seconds (default 2)")
+    p.add_argument("--body-size", type=int, default=1024 * 1024, help="proxy large-body POST size (default 1 MiB)")
+    p.add_argument("--large-connections", type=int, default=32, help="wrk -c for the large-body run (default 32)")
+    p.add_argument("--nginx-request-buffering", choices=["on", "memory", "off"], default="on",
+                   help="nginx front: on (default, stock nginx: bodies over 16 KiB go to a temp file), memory "
+                        "(client_body_buffer_size > body), off (streams, but nginx 1.22 then closes the client "
+                        "connection after each large POST: wrk read errors)")
+    p.add_argument("--auth-tokens", type=int, default=1,
+                   help="distinct RS256 tokens rotated by wrk (default 1; >4096 defeats a per-thread token cache)")
+    p.add_argument("--sidecar", default=os.environ.get("WORKGATE_SIDECAR"),
+                   help="sidecar test worker for the workers scenario (default: $WORKGATE_SIDECAR or found "
+                        "next to the gateway binary)")
+    p.add_argument("--json", metavar="FILE", help="write all results as JSON")
+    p.add_argument("--keep-temp", action="store_true", help="keep the temp dir (configs, server logs)")
+    a = p.parse_args(argv)
+    names = []
+    for s in a.scenario or ["static"]:
+        for n in s.split(","):
+            n = n.strip()
+            if n == "all":
+                names += SCENARIOS
+            elif n in SCENARIOS:
+                names.append(n)
+            elif n:
+                p.error(f"unknown scenario {n!r} (choose from {', '.join(SCENARIOS)}, all)")
+    a.scenarios = list(dict.fromkeys(names))
+    if a.connections:
+        try:
+            a.conns = [int(c) for c in a.connections.split(",") if c.strip()]
+        except ValueError:
+            p.error("--connections takes comma-separated integers")
+    else:
+        a.conns = None
+    if a.duration < 1 or a.rounds < 1 or a.warmup < 0 or a.auth_tokens < 1 or a.body_size < 1:
+        p.error("--duration, --rounds, --auth-tokens, --body-size must be >= 1 and --warmup >= 0")
+    for tool in (a.gateway, a.nginx, a.wrk):
+        if not os.access(tool, os.X_OK):
+            p.error(f"{tool} is not an executable (build workgate with `cmake --preset release && cmake --build "
+                    f"--preset release`, or pass --gateway; nginx/wrk: scripts/install-deps.sh)")
+    a.gateway = os.path.abspath(a.gateway)
+    return a
+
+
+class Terminated(Exception):
+    pass
+
+
+def _on_signal(signum, frame):
+    raise Terminated(signal.Signals(signum).name)
+
+
+def main(argv):
+    args = parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    report = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "gateway": args.gateway, "gateway_version": tool_version([args.gateway, "--version"]),
+        "bench_commit": git_describe(REPO),
+        "gateway_tree_commit": git_describe(os.path.dirname(args.gateway)),  # the checkout holding the binary
+        "nginx": tool_version([args.nginx, "-v"]),
+        "wrk": (tool_version([args.wrk, "-v"]) or "").split(" Copyright")[0] or None, "cpus": os.cpu_count(),
+        "settings": {k: getattr(args, k) for k in ("duration", "warmup", "rounds", "threads", "server_cpu",
+                                                    "client_cpu", "no_pin", "body_size", "large_connections",
+                                                    "nginx_request_buffering", "auth_tokens", "wrk_timeout")},
+        "loadavg_start": loadavg(), "scenarios": {}}
+    log(f"workgate: {args.gateway} ({report['gateway_version']}, tree {report['gateway_tree_commit']}); "
+        f"{report['nginx']}; {report['wrk']}")
+    log(f"servers on cpu {args.server_cpu}, wrk on cpu {args.client_cpu}; {args.rounds} rounds x {args.duration}s "
+        f"(+{args.warmup}s warm-up); loadavg {' '.join(report['loadavg_start'] or [])}")
+    if os.cpu_count() and os.cpu_count() < 2 and not args.no_pin:
+        log("warning: fewer than 2 CPUs; server and client share a core")
+    ctx = Context(args)
+    status = 0
+    try:
+        for name in args.scenarios:
+            func, default_conns = SCENARIO_FUNCS[name]
+            log("")
+            log(f"--- scenario {name}")
+            try:
+                results = func(ctx, args.conns or default_conns)
+                report["scenarios"][name] = {"status": "ok", "cases": results}
+                if any(not r["valid"] for r in results):
+                    status = 1
+            except Skip as e:
+                log(f"SKIPPED {name}: {e}")
+                report["scenarios"][name] = {"status": "skipped", "reason": str(e)}
+            except RuntimeError as e:
+                log(f"FAILED {name}: {e}")
+                report["scenarios"][name] = {"status": "failed", "reason": str(e)}
+                status = 1
+            finally:
+                for s in list(ctx.servers):  # each scenario starts from a clean slate
+                    ctx.stop(s)
+    except (KeyboardInterrupt, Terminated) as e:
+        log(f"\ninterrupted ({str(e) or 'SIGINT'}): stopping servers")
+        report["interrupted"] = True
+        status = 130
+    finally:
+        ctx.cleanup()
+        report["loadavg_end"] = loadavg()
+        report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=2)
+            log(f"results written to {args.json}")
+    log(f"loadavg at end: {' '.join(report['loadavg_end'] or [])} (others share this machine: compare ratios, "
+        f"not absolute numbers)")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

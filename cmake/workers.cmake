@@ -1,0 +1,106 @@
+# Worker SDK (headers + the `workgate::sdk` INTERFACE target), the bundled workers (the `sidecar` test
+# worker, the examples), the unit-test worker modules and the installed CMake package `workgate`.
+# Included from the top-level CMakeLists.txt.
+
+include(CMakePackageConfigHelpers)
+include(GNUInstallDirs)
+
+# ---------------------------------------------------------------------------------------------- SDK
+add_library(workgate_sdk INTERFACE)
+add_library(workgate::sdk ALIAS workgate_sdk)
+set_target_properties(workgate_sdk PROPERTIES EXPORT_NAME sdk)
+target_include_directories(workgate_sdk INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+                                                  $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+target_compile_features(workgate_sdk INTERFACE cxx_std_17)
+
+# The gateway's worker loader uses the ABI header.
+target_link_libraries(wg_workers PUBLIC workgate_sdk)
+
+# workgate_add_worker(NAME SOURCES...): a worker module lib<NAME>.so in <build>/workers, only the entry
+# point exported. The installed package defines the same function for out-of-tree workers.
+set(WORKGATE_WORKERS_OUTPUT_DIR ${CMAKE_BINARY_DIR}/workers)
+function(workgate_add_worker name)
+  add_library(${name} MODULE ${ARGN})
+  target_link_libraries(${name} PRIVATE workgate::sdk)
+  set_target_properties(${name} PROPERTIES
+    PREFIX "lib"
+    CXX_VISIBILITY_PRESET hidden
+    C_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON
+    LIBRARY_OUTPUT_DIRECTORY ${WORKGATE_WORKERS_OUTPUT_DIR})
+  target_compile_options(${name} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
+                         $<$<BOOL:${WORKGATE_WERROR}>:-Werror>)
+  if(WORKGATE_SANITIZE)
+    target_compile_options(${name} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
+    target_link_options(${name} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()
+
+# ---------------------------------------------------------------------------------- bundled workers
+# The `sidecar` test worker of the conformance suite (build/<preset>/workers/libworkgate-sidecar.so).
+workgate_add_worker(workgate-sidecar ${PROJECT_SOURCE_DIR}/workers/sidecar/sidecar.cpp)
+
+# The examples used by examples/api-config.json.
+workgate_add_worker(workgate-example-api-key ${PROJECT_SOURCE_DIR}/examples/workers/api_key.cpp)
+workgate_add_worker(workgate-example-orders ${PROJECT_SOURCE_DIR}/examples/workers/orders.cpp)
+workgate_add_worker(workgate-example-response-headers ${PROJECT_SOURCE_DIR}/examples/workers/response_headers.cpp)
+foreach(example workgate-example-api-key workgate-example-orders workgate-example-response-headers)
+  target_link_libraries(${example} PRIVATE Boost::json)
+endforeach()
+
+if(TARGET workgate)
+  add_dependencies(workgate workgate-sidecar workgate-example-api-key workgate-example-orders
+                   workgate-example-response-headers)
+endif()
+
+# ------------------------------------------------------------------------------ unit-test modules
+if(WORKGATE_BUILD_TESTS AND TARGET workers_tests)
+  workgate_add_worker(workgate-test-worker ${PROJECT_SOURCE_DIR}/src/workers/testdata/test_worker.cpp)
+  workgate_add_worker(workgate-test-abi-mismatch ${PROJECT_SOURCE_DIR}/src/workers/testdata/abi_mismatch.c)
+  workgate_add_worker(workgate-test-no-entry ${PROJECT_SOURCE_DIR}/src/workers/testdata/no_entry.c)
+  set_target_properties(workgate-test-worker workgate-test-abi-mismatch workgate-test-no-entry
+                        PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/workers/test)
+  add_dependencies(workers_tests workgate-test-worker workgate-test-abi-mismatch workgate-test-no-entry
+                   workgate-sidecar)
+  target_compile_definitions(workers_tests PRIVATE
+    WG_TEST_WORKER="$<TARGET_FILE:workgate-test-worker>"
+    WG_TEST_ABI_MISMATCH="$<TARGET_FILE:workgate-test-abi-mismatch>"
+    WG_TEST_NO_ENTRY="$<TARGET_FILE:workgate-test-no-entry>"
+    WG_TEST_SIDECAR="$<TARGET_FILE:workgate-sidecar>")
+endif()
+
+# ----------------------------------------------------------------------------------------- install
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/workgate DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS workgate_sdk EXPORT workgateTargets)
+install(TARGETS workgate-sidecar workgate-example-api-key workgate-example-orders workgate-example-response-headers
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/workgate/workers)
+install(EXPORT workgateTargets NAMESPACE workgate:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/workgate)
+
+set(WORKGATE_PACKAGE_DIR ${CMAKE_BINARY_DIR}/cmake/workgate-package)
+file(WRITE ${WORKGATE_PACKAGE_DIR}/workgateConfig.cmake.in [=[
+# CMake package of the workgate worker SDK: find_package(workgate) gives the INTERFACE target
+# workgate::sdk (headers <workgate/worker.h> and <workgate/worker.hpp>) and workgate_add_worker().
+@PACKAGE_INIT@
+
+include("${CMAKE_CURRENT_LIST_DIR}/workgateTargets.cmake")
+set(workgate_ABI_VERSION @WORKGATE_ABI_VERSION@)
+
+# workgate_add_worker(NAME SOURCES...): a worker module lib<NAME>.so exporting only its entry point.
+function(workgate_add_worker name)
+  add_library(${name} MODULE ${ARGN})
+  target_link_libraries(${name} PRIVATE workgate::sdk)
+  set_target_properties(${name} PROPERTIES PREFIX "lib" CXX_VISIBILITY_PRESET hidden C_VISIBILITY_PRESET hidden
+                                           VISIBILITY_INLINES_HIDDEN ON)
+endfunction()
+
+check_required_components(workgate)
+]=])
+file(STRINGS ${PROJECT_SOURCE_DIR}/include/workgate/worker.h abi_line REGEX "^#define WORKGATE_ABI_VERSION ")
+string(REGEX MATCH "[0-9]+" WORKGATE_ABI_VERSION "${abi_line}")
+configure_package_config_file(${WORKGATE_PACKAGE_DIR}/workgateConfig.cmake.in
+                              ${WORKGATE_PACKAGE_DIR}/workgateConfig.cmake
+                              INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/workgate)
+write_basic_package_version_file(${WORKGATE_PACKAGE_DIR}/workgateConfigVersion.cmake
+                                 VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
+install(FILES ${WORKGATE_PACKAGE_DIR}/workgateConfig.cmake ${WORKGATE_PACKAGE_DIR}/workgateConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/workgate)

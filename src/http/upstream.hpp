@@ -1,0 +1,90 @@
+// The upstream HTTP/1.1 client of one event-loop thread: keep-alive pools per origin, non-blocking DNS
+// with a cache, TLS with SNI and certificate verification, coarse deadlines enforced by tick(), a bound on
+// connections per origin with queuing, and one retry of a request that raced a stale pooled connection
+// when that is safe (RFC 9110 §9.2.2).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "http/handler.hpp"
+#include "http/headers.hpp"
+#include "http/message.hpp"
+
+namespace workgate::http {
+
+// Where requests go: immutable, shared by every thread (built once per config load).
+struct UpstreamTarget {
+  bool tls = false;
+  std::string host;       // DNS name or IP address (IPv6 without brackets)
+  std::uint16_t port = 0;
+  std::string authority;  // Host header value
+  std::string pool_key;   // origin + trust settings: requests with the same key share connections
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds timeout{30000};  // request sent -> response head, and between body reads
+  std::chrono::milliseconds idle_timeout{60000};
+  std::size_t max_connections = 256;
+};
+
+// Builds a target; `ca_files` are added to the system trust store for TLS. Returns null and sets `error`
+// when a CA file cannot be loaded.
+std::shared_ptr<UpstreamTarget> make_upstream_target(bool tls, std::string host, std::uint16_t port,
+                                                     const std::vector<std::string>& ca_files, std::string& error);
+
+struct UpstreamRequest {
+  std::string head;        // request line and header fields, ending with the empty line
+  std::string body;        // a body known in full (may be empty)
+  // When set, the body (after `body`) is pulled from the client through Exchange::read_body() and sent
+  // chunked if `chunked_body`, else as is (the head then carries the client's Content-Length).
+  std::shared_ptr<Exchange> stream_from;
+  bool chunked_body = false;
+  bool idempotent = false;  // may be replayed on a fresh connection after a stale one failed
+  bool head_request = false;
+};
+
+enum class UpstreamError { kNone, kUnavailable, kTimeout, kBadResponse };
+
+struct UpstreamResponse {
+  int status = 0;
+  HeaderList headers;
+  std::optional<std::uint64_t> content_length;
+  // The whole body when `complete`, else the rest of the body comes from `stream`.
+  std::string body;
+  bool complete = false;
+  std::shared_ptr<BodySource> stream;
+};
+
+class UpstreamClient {
+ public:
+  using Callback = std::function<void(UpstreamError, UpstreamResponse&&)>;
+
+  explicit UpstreamClient(boost::asio::io_context& io);
+  ~UpstreamClient();
+  UpstreamClient(const UpstreamClient&) = delete;
+  UpstreamClient& operator=(const UpstreamClient&) = delete;
+
+  // Sends the request; `callback` runs once on this thread with the response head (and body, see
+  // UpstreamResponse) or an error. With `buffer_limit` > 0 the whole body is read first (responses larger
+  // than the limit fail with kBadResponse).
+  void send(std::shared_ptr<const UpstreamTarget> target, UpstreamRequest request, Callback callback,
+            std::size_t buffer_limit = 0);
+
+  // Enforces deadlines; call every ~100 ms.
+  void tick();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace workgate::http

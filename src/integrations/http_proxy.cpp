@@ -1,0 +1,246 @@
+#include "integrations/http_proxy.hpp"
+
+#include <array>
+#include <charconv>
+
+#include "observability/log.hpp"
+#include "pipeline/errors.hpp"
+#include "pipeline/exchange.hpp"
+#include "pipeline/handler.hpp"
+
+namespace workgate::integrations {
+namespace {
+
+constexpr std::array<std::string_view, 9> kHopByHop = {"Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding",
+                                                       "Upgrade",    "Proxy-Authorization", "Proxy-Connection",
+                                                       "Proxy-Authenticate"};
+
+bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
+  for (std::string_view h : kHopByHop) {
+    if (http::iequals(name, h)) return true;
+  }
+  // Fields the Connection header names are hop-by-hop too.
+  while (!connection_tokens.empty()) {
+    auto comma = connection_tokens.find(',');
+    std::string_view token = connection_tokens.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (!token.empty() && http::iequals(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection_tokens.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool safe_header_value(std::string_view v) { return v.find_first_of("\r\n", 0) == std::string_view::npos && v.find('\0') == std::string_view::npos; }
+
+bool idempotent(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
+         method == "DELETE";
+}
+
+class HttpProxy final : public pipeline::Stage {
+ public:
+  HttpProxy(std::shared_ptr<const http::UpstreamTarget> target, const config::ServerEntry& server,
+            const config::Route& route, ProxyMapping mapping, bool buffer_response)
+      : target_(std::move(target)),
+        base_path_(server.base_path),
+        route_path_(route.path),
+        mapping_(std::move(mapping)),
+        buffer_response_(buffer_response) {}
+
+  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+    const http::Request& request = exchange.request();
+    ValueTemplate::Context context{request, exchange.claims(), exchange.match()};
+
+    std::string query = request.query;
+    bool has_query = request.has_query;
+    for (const auto& [name, value_template] : mapping_.query) {
+      set_query_parameter(query, name, value_template.resolve(context));
+      has_query = has_query || !query.empty();
+    }
+
+    http::UpstreamRequest out;
+    std::string& head = out.head;
+    head.reserve(512 + request.target.size());
+    head.append(request.method).push_back(' ');
+    head.append(upstream_path(route_path_, request.path, base_path_));
+    if (has_query && !query.empty()) head.append("?").append(query);
+    head.append(" HTTP/1.1\r\nHost: ").append(target_->authority).append("\r\n");
+
+    std::string_view connection_tokens = request.headers.get("Connection").value_or("");
+    std::optional<std::string_view> forwarded_for;
+    request.headers.for_each([&](const http::HeaderList::Field& f) {
+      if (is_hop_by_hop(f.name, connection_tokens) || http::iequals(f.name, "Host") ||
+          http::iequals(f.name, "Content-Length") || http::iequals(f.name, "Expect")) {
+        return;
+      }
+      if (http::iequals(f.name, "X-Forwarded-For")) {
+        forwarded_for = f.value;
+        return;
+      }
+      if (http::iequals(f.name, "X-Forwarded-Proto") || http::iequals(f.name, "X-Forwarded-Host")) return;
+      for (const auto& mapped : mapping_.headers) {
+        if (http::iequals(mapped.first, f.name)) return;  // a mapped name belongs to the gateway
+      }
+      head.append(f.name).append(": ").append(f.value).append("\r\n");
+    });
+    head.append("X-Forwarded-For: ");
+    if (forwarded_for) head.append(*forwarded_for).append(", ");
+    head.append(request.client_address.empty() ? "unknown" : request.client_address).append("\r\n");
+    head.append("X-Forwarded-Proto: http\r\n");
+    if (auto host = request.headers.get("Host")) head.append("X-Forwarded-Host: ").append(*host).append("\r\n");
+    for (const auto& [name, value_template] : mapping_.headers) {
+      auto value = value_template.resolve(context);
+      if (!value) continue;
+      if (!safe_header_value(*value)) {
+        observability::log_warn("mapping of header {} produced a value with line breaks; not sent", name);
+        continue;
+      }
+      head.append(name).append(": ").append(*value).append("\r\n");
+    }
+
+    if (exchange.body_complete()) {
+      if (!request.body.empty() || request.content_length || request.chunked) {
+        char digits[24];
+        auto r = std::to_chars(digits, digits + sizeof(digits), request.body.size());
+        head.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
+      }
+      out.body = request.body;
+    } else {
+      out.stream_from = exchange.retain();
+      if (request.content_length) {
+        char digits[24];
+        auto r = std::to_chars(digits, digits + sizeof(digits), *request.content_length);
+        head.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
+      } else {
+        head.append("Transfer-Encoding: chunked\r\n");
+        out.chunked_body = true;
+      }
+    }
+    head.append("\r\n");
+    out.idempotent = idempotent(request.method);
+    out.head_request = request.method == "HEAD";
+
+    auto keep = exchange.retain();
+    std::size_t limit = buffer_response_ ? exchange.snapshot().config.gateway.max_body_bytes : 0;
+    exchange.handler().upstream().send(
+        target_, std::move(out),
+        [keep](http::UpstreamError error, http::UpstreamResponse&& response) {
+          auto& ex = static_cast<pipeline::GatewayExchange&>(*keep);
+          if (ex.responded()) return;
+          on_response(ex, error, std::move(response));
+        },
+        limit);
+    return pipeline::Flow::kPending;
+  }
+
+ private:
+  static void on_response(pipeline::GatewayExchange& exchange, http::UpstreamError error,
+                          http::UpstreamResponse&& upstream) {
+    switch (error) {
+      case http::UpstreamError::kNone: break;
+      case http::UpstreamError::kTimeout:
+        exchange.response = pipeline::error_response(pipeline::ErrorKind::kUpstreamTimeout);
+        exchange.resume(pipeline::Flow::kRespond);
+        return;
+      case http::UpstreamError::kUnavailable:
+      case http::UpstreamError::kBadResponse:
+        exchange.response = pipeline::error_response(error == http::UpstreamError::kBadResponse
+                                                         ? pipeline::ErrorKind::kUpstreamBadResponse
+                                                         : pipeline::ErrorKind::kUpstreamUnavailable);
+        exchange.resume(pipeline::Flow::kRespond);
+        return;
+    }
+    http::Response& response = exchange.response;
+    response.status = upstream.status;
+    std::string_view connection_tokens = upstream.headers.get("Connection").value_or("");
+    bool head = exchange.request().method == "HEAD";
+    upstream.headers.for_each([&](const http::HeaderList::Field& f) {
+      if (is_hop_by_hop(f.name, connection_tokens)) return;
+      if (http::iequals(f.name, "Content-Length")) {
+        if (head) response.headers.add(f.name, f.value);
+        return;
+      }
+      response.headers.add(f.name, f.value);
+    });
+    if (head && upstream.content_length) response.keep_content_length = true;
+    if (upstream.complete) {
+      response.set_body(std::move(upstream.body));
+    } else {
+      response.body_source = std::move(upstream.stream);
+    }
+    exchange.resume(pipeline::Flow::kContinue);
+  }
+
+  std::shared_ptr<const http::UpstreamTarget> target_;
+  std::string base_path_;
+  std::string route_path_;
+  ProxyMapping mapping_;
+  bool buffer_response_;
+};
+
+}  // namespace
+
+std::string upstream_path(const std::string& route_path, const std::string& request_path,
+                          const std::string& base_path) {
+  std::string_view proxied = request_path;
+  constexpr std::string_view kTail = "/{.+}";
+  if (route_path.size() >= kTail.size() && std::string_view(route_path).ends_with(kTail)) {
+    std::string_view base = std::string_view(route_path).substr(0, route_path.size() - kTail.size());
+    if (!base.empty() && base != "/") {
+      if (proxied == base) {
+        proxied = "/";
+      } else if (proxied.size() > base.size() && proxied.starts_with(base) && proxied[base.size()] == '/') {
+        proxied.remove_prefix(base.size());
+      }
+    }
+  }
+  std::string joined = base_path;
+  joined += proxied;
+  std::string out;
+  out.reserve(joined.size());
+  for (char c : joined) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(c);
+  }
+  if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+  return out;
+}
+
+std::optional<ProxyMapping> compile_mapping(const config::Route& route, const config::Config& config,
+                                            const std::string& pointer, std::vector<config::ConfigError>& errors) {
+  ProxyMapping mapping;
+  bool ok = true;
+  auto compile_list = [&](const std::vector<std::pair<std::string, std::string>>& items, std::string_view section,
+                          std::vector<std::pair<std::string, ValueTemplate>>& out) {
+    for (const auto& [name, text] : items) {
+      std::string error;
+      auto compiled = ValueTemplate::compile(text, route.variables, config.variables, error);
+      std::string item_pointer = pointer + "/" + std::string(section) + "/" + name;
+      if (!compiled) {
+        errors.push_back({item_pointer, error});
+        ok = false;
+        continue;
+      }
+      if (section == "headers" && (name.find_first_of(":\r\n \t") != std::string::npos)) {
+        errors.push_back({item_pointer, "not a valid header name"});
+        ok = false;
+        continue;
+      }
+      out.emplace_back(name, std::move(*compiled));
+    }
+  };
+  compile_list(route.mapping.headers, "headers", mapping.headers);
+  compile_list(route.mapping.query, "query", mapping.query);
+  if (!ok) return std::nullopt;
+  return mapping;
+}
+
+std::unique_ptr<pipeline::Stage> make_http_proxy(std::shared_ptr<const http::UpstreamTarget> target,
+                                                 const config::ServerEntry& server, const config::Route& route,
+                                                 ProxyMapping mapping, bool buffer_response) {
+  return std::make_unique<HttpProxy>(std::move(target), server, route, std::move(mapping), buffer_response);
+}
+
+}  // namespace workgate::integrations

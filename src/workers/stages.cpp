@@ -1,0 +1,121 @@
+#include "workers/stages.hpp"
+
+#include "observability/log.hpp"
+#include "pipeline/errors.hpp"
+#include "pipeline/handler.hpp"
+#include "workers/results.hpp"
+
+namespace workgate::workers {
+namespace {
+
+using pipeline::Flow;
+using pipeline::GatewayExchange;
+
+// A worker's message for the log: bounded, one line.
+std::string loggable(std::string_view message) {
+  constexpr std::size_t kMax = 300;
+  std::string out(message.substr(0, kMax));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  if (message.size() > kMax) out += "...";
+  return out.empty() ? std::string("no message") : out;
+}
+
+std::string_view request_id_of(void* exchange) { return static_cast<GatewayExchange*>(exchange)->request_id(); }
+
+}  // namespace
+
+WorkerStage::WorkerStage(Role role, std::uint32_t call_kind, std::vector<BoundFunction> functions,
+                         std::string variables_json)
+    : role_(role), call_kind_(call_kind), functions_(std::move(functions)), variables_json_(std::move(variables_json)) {}
+
+Flow WorkerStage::run(GatewayExchange& exchange) { return run_from(exchange, 0); }
+
+Flow WorkerStage::run_from(GatewayExchange& exchange, std::size_t index) {
+  for (; index < functions_.size(); ++index) {
+    CallInput input;
+    input.kind = call_kind_;
+    input.request = &exchange.request();
+    input.route_path = exchange.route().config->path;
+    input.params = exchange.match().params;
+    input.claims = exchange.claims().get();
+    input.variables_json = variables_json_;
+    input.request_id = &request_id_of;
+    input.request_id_arg = &exchange;
+    if (role_ == Role::kPostProcess) input.response = &exchange.response;
+
+    Invocation invocation = invoke(functions_[index], input);
+    if (invocation.pending) {
+      // The snapshot (and so this stage) stays alive while the exchange waits: the exchange pins it.
+      auto keep = exchange.retain();
+      arm(invocation.pending, exchange.handler().shard().io(), functions_[index].worker->timeout(),
+          [this, keep = std::move(keep), index](Outcome outcome) {
+            auto& ex = static_cast<GatewayExchange&>(*keep);
+            Flow flow = apply(ex, index, std::move(outcome));
+            if (flow == Flow::kContinue && index + 1 < functions_.size()) flow = run_from(ex, index + 1);
+            if (flow != Flow::kPending) ex.resume(flow);
+          });
+      return Flow::kPending;
+    }
+    Flow flow = apply(exchange, index, std::move(*invocation.done));
+    if (flow != Flow::kContinue) return flow;
+  }
+  return Flow::kContinue;
+}
+
+Flow WorkerStage::fail(GatewayExchange& exchange, std::size_t index, std::string_view message) {
+  const BoundFunction& fn = functions_[index];
+  observability::log_error("worker {}.{} failed: {}", fn.worker->binding(), fn.name, loggable(message));
+  exchange.response = pipeline::error_response(pipeline::ErrorKind::kInternal);
+  return Flow::kRespond;
+}
+
+Flow WorkerStage::apply(GatewayExchange& exchange, std::size_t index, Outcome outcome) {
+  const BoundFunction& fn = functions_[index];
+  if (outcome.status == Outcome::Status::kTimeout) {
+    observability::log_warn("worker {}.{} timed out after {} ms", fn.worker->binding(), fn.name,
+                            fn.worker->timeout().count());
+    exchange.response = pipeline::error_response(pipeline::ErrorKind::kWorkerTimeout);
+    return Flow::kRespond;
+  }
+  if (outcome.status == Outcome::Status::kError) return fail(exchange, index, outcome.result.value);
+
+  ResultData& result = outcome.result;
+  std::string error;
+  switch (role_) {
+    case Role::kIntegration:
+      if (!build_response(result, exchange.response, /*edit=*/false, error)) return fail(exchange, index, error);
+      return Flow::kContinue;
+
+    case Role::kPreProcess: {
+      if (result.kind != ResultData::Kind::kNone) {
+        if (!build_response(result, exchange.response, /*edit=*/false, error)) return fail(exchange, index, error);
+        return Flow::kRespond;  // short-circuit through the response stage
+      }
+      if (!result.changes_request()) return Flow::kContinue;
+      http::Request& request = exchange.request();
+      bool target_changed = result.path.has_value() || result.query.has_value();
+      if (result.path) {
+        if (!valid_path(*result.path)) return fail(exchange, index, "pre_process set an invalid path");
+        if (!exchange.replace_path(std::move(*result.path))) {
+          return fail(exchange, index, "pre_process set a path the route does not match");
+        }
+      }
+      if (!apply_request_changes(result, request, error)) return fail(exchange, index, error);
+      if (target_changed) {
+        request.target = request.path;
+        if (request.has_query) request.target.append("?").append(request.query);
+      }
+      return Flow::kContinue;
+    }
+
+    case Role::kPostProcess:
+      if (result.kind == ResultData::Kind::kNone) return Flow::kContinue;
+      if (!build_response(result, exchange.response, /*edit=*/true, error)) return fail(exchange, index, error);
+      return Flow::kContinue;
+  }
+  return Flow::kContinue;
+}
+
+}  // namespace workgate::workers

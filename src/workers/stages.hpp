@@ -1,0 +1,40 @@
+// Pipeline stages backed by worker functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/exchange.hpp"
+#include "pipeline/snapshot.hpp"
+#include "workers/host.hpp"
+#include "workers/module.hpp"
+
+namespace workgate::workers {
+
+class WorkerStage final : public pipeline::Stage {
+ public:
+  enum class Role { kIntegration, kPreProcess, kPostProcess };
+
+  // `functions` run in order (post_process: the integration-level hook, then the route-level one).
+  // `call_kind` is the WG_CALL_* the functions see; `variables_json` the route's variables over the
+  // global ones.
+  WorkerStage(Role role, std::uint32_t call_kind, std::vector<BoundFunction> functions, std::string variables_json);
+
+  pipeline::Flow run(pipeline::GatewayExchange& exchange) override;
+
+  Role role() const { return role_; }
+  const std::vector<BoundFunction>& functions() const { return functions_; }
+
+ private:
+  pipeline::Flow run_from(pipeline::GatewayExchange& exchange, std::size_t index);
+  pipeline::Flow apply(pipeline::GatewayExchange& exchange, std::size_t index, Outcome outcome);
+  pipeline::Flow fail(pipeline::GatewayExchange& exchange, std::size_t index, std::string_view message);
+
+  Role role_;
+  std::uint32_t call_kind_;
+  std::vector<BoundFunction> functions_;
+  std::string variables_json_;
+};
+
+}  // namespace workgate::workers

@@ -1,0 +1,186 @@
+"""CLI: --version, validate, routes, serve failures, --env-file and SAG_API_CONFIG_JSON."""
+
+import json
+import os
+import re
+import socket
+import tempfile
+import unittest
+
+from harness import GatewayTestCase, run_cli, start_gateway, write_temp, free_port
+
+GOOD = {"paths": [{"method": "GET", "path": "/health", "response": {"status": "ok"}}]}
+
+# Every route below has exactly one problem; /paths/3 is the one of the issue's example.
+BAD = {
+    "servers": [{"alias": "backend", "url": "https://backend.example.com"}],
+    "authorizer": {"type": "JWT", "secret": "s", "algorithm": "HS256", "issuer": "i", "audience": "a"},
+    "paths": [
+        {"method": "GET", "path": "/p0", "integration": {"type": "lambda"}},
+        {"method": "GET", "path": "/p1", "auth": True, "response": {}},
+        {"method": "GET", "path": "/p2/{.+}/tail", "response": {}},
+        {"method": "GET", "path": "/p3", "integration": {"type": "http_proxy", "server": "api"}},
+        {"method": "GET", "path": "/dup", "response": {}},
+        {"method": "GET", "path": "/dup", "response": {}},
+        {"method": "GET", "path": "/p6", "response": {"token": "$env.WG_E2E_MISSING_VAR"}},
+    ],
+}
+
+EXPECTED_BAD_ERRORS = [
+    '/authorizer/type: must be exactly "jwt", "auth0" or "supabase" (got "JWT")',
+    '/paths/0/integration/type: unknown integration type "lambda"',
+    '/paths/1/auth: auth is true but no authorizer is configured',
+    '/paths/2/path: {.+} is only allowed as the last segment',
+    '/paths/3/integration/server: unknown server alias "api"',
+    '/paths/5/path: duplicate of route 4',
+    '/paths/6/response/token: environment variable "WG_E2E_MISSING_VAR" is not set',
+]
+
+
+class TempDirMixin:
+    def tmp(self, text, suffix=".json"):
+        d = tempfile.TemporaryDirectory(prefix="wg-e2e-cli-")
+        self.addCleanup(d.cleanup)
+        return write_temp(text, suffix=suffix, directory=d.name)
+
+
+class VersionTest(unittest.TestCase):
+    def test_version_prints_name_and_semver_and_exits_0(self):
+        r = run_cli(["--version"])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertRegex(r.stdout, r"^workgate \d+\.\d+\.\d+\n$", r)
+
+
+class ValidateTest(TempDirMixin, unittest.TestCase):
+    def test_valid_config_exits_0_and_prints_valid(self):
+        r = run_cli(["validate", self.tmp(json.dumps(GOOD))])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertRegex(r.stdout, r"\bvalid\b", r)
+        self.assertNotIn("invalid", r.stdout, r)
+        self.assertNotIn("error", r.output.lower(), r)
+
+    def test_invalid_config_exits_1_and_prints_every_error_with_its_pointer(self):
+        r = run_cli(["validate", self.tmp(json.dumps(BAD))])
+        self.assertEqual(r.returncode, 1, r)
+        for expected in EXPECTED_BAD_ERRORS:
+            with self.subTest(error=expected):
+                self.assertIn(expected, r.output, r)
+        self.assertNotIn("valid (", r.stdout, r)
+
+    def test_unknown_server_alias_error_matches_the_documented_line(self):
+        r = run_cli(["validate", self.tmp(json.dumps(BAD))])
+        self.assertEqual(r.returncode, 1, r)
+        lines = [line.strip() for line in r.output.splitlines()]
+        self.assertTrue(any(line.endswith('/paths/3/integration/server: unknown server alias "api"') for line in lines),
+                        r)
+
+    def test_invalid_json_reports_line_and_column(self):
+        text = '{\n  "paths": [\n    {"method": "GET",, "path": "/x"}\n  ]\n}\n'
+        r = run_cli(["validate", self.tmp(text)])
+        self.assertEqual(r.returncode, 1, r)
+        # The offending second comma is on line 3, column 22.
+        self.assertRegex(r.output, r"invalid JSON at line 3, column 22\b", r)
+
+    def test_missing_env_variable_names_the_variable_and_the_pointer(self):
+        cfg = {"paths": [{"method": "GET", "path": "/x", "response": {"a": ["$env.WG_E2E_NOT_SET_ANYWHERE"]}}]}
+        r = run_cli(["validate", self.tmp(json.dumps(cfg))])
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn('/paths/0/response/a/0: environment variable "WG_E2E_NOT_SET_ANYWHERE" is not set', r.output, r)
+
+    def test_authorizer_type_must_be_exactly_lowercase(self):
+        for bad_type in ("JWT", "Jwt", "jwt ", "oauth"):
+            with self.subTest(type=bad_type):
+                cfg = {"authorizer": {"type": bad_type, "secret": "s", "algorithm": "HS256", "issuer": "i",
+                                      "audience": "a"},
+                       "paths": [{"method": "GET", "path": "/x"}]}
+                r = run_cli(["validate", self.tmp(json.dumps(cfg))])
+                self.assertEqual(r.returncode, 1, r)
+                self.assertIn("/authorizer/type: ", r.output, r)
+
+    def test_env_file_supplies_env_and_secret_values(self):
+        cfg = {"authorizer": {"type": "jwt", "secret": "$secret.WG_E2E_SECRET", "algorithm": "HS256",
+                              "issuer": "$env.WG_E2E_ISSUER", "audience": "a"},
+               "paths": [{"method": "GET", "path": "/x", "auth": True}]}
+        path = self.tmp(json.dumps(cfg))
+        r = run_cli(["validate", path])
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn('"WG_E2E_SECRET"', r.output, r)
+        env_file = self.tmp("WG_E2E_SECRET=abc\nWG_E2E_ISSUER=https://issuer.test\n", suffix=".env")
+        r = run_cli(["validate", path, "--env-file", env_file])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("valid", r.stdout, r)
+
+
+    def test_unreadable_env_file_is_an_error(self):
+        r = run_cli(["validate", self.tmp(json.dumps(GOOD)), "--env-file", "/nonexistent/wg-e2e.env"])
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("/nonexistent/wg-e2e.env", r.output, r)
+
+
+class RoutesTest(TempDirMixin, unittest.TestCase):
+    def test_routes_are_listed_exact_then_parameter_then_wildcard(self):
+        cfg = {"paths": [
+            {"method": "GET", "path": "/a/{.+}"},
+            {"method": "GET", "path": "/a/{id}"},
+            {"method": "GET", "path": "/a/b"},
+            {"method": "GET", "path": "/{.+}"},
+        ]}
+        r = run_cli(["routes", self.tmp(json.dumps(cfg))])
+        self.assertEqual(r.returncode, 0, r)
+        rows = [line.split() for line in r.stdout.splitlines() if re.match(r"^\d+\s", line)]
+        listed = [(row[1], row[2], row[3]) for row in rows]
+        self.assertEqual(
+            [path for _, path, _ in listed], ["/a/b", "/a/{id}", "/a/{.+}", "/{.+}"], r)
+        self.assertEqual([cls for _, _, cls in listed], ["exact", "parameter", "wildcard", "wildcard"], r)
+
+    def test_routes_with_a_bad_config_exits_1(self):
+        r = run_cli(["routes", self.tmp(json.dumps(BAD))])
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn('/paths/3/integration/server: unknown server alias "api"', r.output, r)
+
+
+class ServeFailureTest(TempDirMixin, unittest.TestCase):
+    def test_serve_with_a_bad_config_exits_1_and_prints_the_errors(self):
+        path = self.tmp(json.dumps(BAD))
+        r = run_cli(["serve", "--config", path, "--listen", f"127.0.0.1:{free_port()}", "--threads", "2"])
+        self.assertEqual(r.returncode, 1, r)
+        for expected in EXPECTED_BAD_ERRORS:
+            with self.subTest(error=expected):
+                self.assertIn(expected, r.output, r)
+
+    def test_serve_on_an_address_already_in_use_exits_1(self):
+        blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(blocker.close)
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        path = self.tmp(json.dumps(GOOD))
+        r = run_cli(["serve", "--config", path, "--listen", f"127.0.0.1:{port}", "--threads", "2"])
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("already in use", r.output, r)
+
+
+class ConfigSourcesTest(TempDirMixin, GatewayTestCase):
+    VALUE_CFG = {"paths": [{"method": "GET", "path": "/value", "response": {"value": "$env.WG_E2E_VALUE",
+                                                                            "secret": "$secret.WG_E2E_SECRET"}}]}
+
+    def test_env_file_values_are_substituted_when_serving(self):
+        env_file = self.tmp("# comment\nWG_E2E_VALUE=from-file\nexport WG_E2E_SECRET='s3cr3t'\n", suffix=".env")
+        gw = self.start(self.VALUE_CFG, args=["--env-file", env_file])
+        self.assertResponse(gw.get("/value"), 200, json_body={"value": "from-file", "secret": "s3cr3t"})
+
+    def test_process_environment_wins_over_env_file(self):
+        env_file = self.tmp("WG_E2E_VALUE=from-file\nWG_E2E_SECRET=file-secret\n", suffix=".env")
+        gw = self.start(self.VALUE_CFG, env={"WG_E2E_VALUE": "from-process"}, args=["--env-file", env_file])
+        self.assertResponse(gw.get("/value"), 200, json_body={"value": "from-process", "secret": "file-secret"})
+
+    def test_inline_config_in_environment_wins_over_config_file(self):
+        inline = {"paths": [{"method": "GET", "path": "/from-env", "response": {"source": "env"}}]}
+        file_cfg = {"paths": [{"method": "GET", "path": "/from-file", "response": {"source": "file"}}]}
+        gw = self.start(file_cfg, env={"SAG_API_CONFIG_JSON": json.dumps(inline)})
+        self.assertResponse(gw.get("/from-env"), 200, json_body={"source": "env"})
+        self.assertResponse(gw.get("/from-file"), 404, json_body={"message": "No match found."})
+
+
+if __name__ == "__main__":
+    unittest.main()
