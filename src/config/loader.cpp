@@ -506,7 +506,7 @@ void parse_authorizer(const json::object& root, Config& cfg, Checker& check) {
       auto parsed = boost::urls::parse_absolute_uri(*auth.jwks_uri);
       if (!parsed || (parsed->scheme_id() != boost::urls::scheme::https &&
                       parsed->scheme_id() != boost::urls::scheme::http)) {
-        check.error(ptr + "/jwks_uri", "must be an absolute https:// URL");
+        check.error(ptr + "/jwks_uri", "must be an absolute http:// or https:// URL");
       }
     }
     if (obj->if_contains("audience") != nullptr) audiences(false);

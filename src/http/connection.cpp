@@ -152,7 +152,7 @@ void Connection::begin_request() {
   limits_ = &shard_.handler().limits();
   parser_.emplace(exchange_->request_, limits_->max_headers);
   parser_->header_limit(static_cast<std::uint32_t>(limits_->max_header_bytes));
-  parser_->body_limit(limits_->max_body_bytes);
+  parser_->body_limit(boost::none);  // set in on_head_complete once the body mode is known
   parser_->eager(false);
   phase_ = Phase::kHeader;
   continue_sent_ = false;
@@ -227,6 +227,11 @@ void Connection::on_head_complete() {
     dispatch();
     return;
   }
+  if (request.content_length.value_or(0) > limits_->max_body_bytes) {
+    fail(ProtocolError::kPayloadTooLarge);
+    return;
+  }
+  parser_->body_limit(limits_->max_body_bytes);
   phase_ = Phase::kBody;
   parser_->eager(true);
   set_deadline(limits_->body_timeout);
@@ -339,7 +344,9 @@ void Connection::serialize_head(const Response& response, std::optional<std::uin
       head_.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
     }
   }
-  head_.append("Date: ").append(shard_.http_date()).append("\r\n");
+  if (response.headers.empty() || !response.headers.contains("Date")) {
+    head_.append("Date: ").append(shard_.http_date()).append("\r\n");
+  }
   if (close_after_write_) {
     head_.append("Connection: close\r\n");
   } else if (exchange_->request_.version == 10) {

@@ -27,6 +27,9 @@ class GatewayExchange final : public http::Exchange {
   bool has_route() const { return route_ != nullptr; }
   const router::RouteMatch& match() const { return match_; }
   const auth::Claims& claims() const { return claims_; }
+  // Integrations that verify a token themselves (auth0_callback's id_token) make its claims visible to
+  // later stages (post_process).
+  void set_claims(auth::Claims claims) { claims_ = std::move(claims); }
   const std::string& request_id();
   std::chrono::steady_clock::time_point started() const { return started_; }
 

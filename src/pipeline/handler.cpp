@@ -88,7 +88,7 @@ void GatewayHandler::handle(http::Exchange& base) {
 
 auth::VerifyResult GatewayHandler::verify_token(const auth::Verifier& verifier, std::string_view token,
                                                 std::int64_t now) {
-  return verifier.verify(token, now);
+  return token_cache_.verify(verifier, token, now);
 }
 
 void GatewayHandler::send(GatewayExchange& exchange) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 
+#include "auth/token_cache.hpp"
 #include "http/handler.hpp"
 #include "http/shard.hpp"
 #include "http/upstream.hpp"
@@ -62,6 +63,7 @@ class GatewayHandler final : public http::RequestHandler {
   std::uint64_t request_counter_ = 0;
   std::unique_ptr<observability::AccessLog> access_log_;
   http::UpstreamClient upstream_;
+  auth::TokenCache token_cache_;
 };
 
 }  // namespace workgate::pipeline

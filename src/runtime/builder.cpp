@@ -41,6 +41,9 @@ std::shared_ptr<const http::UpstreamTarget> make_target(const config::ServerEntr
   target->timeout = server.timeout;
   target->idle_timeout = server.idle_timeout;
   target->max_connections = server.max_connections;
+  // Pools are shared by targets with the same origin and the same settings (also across reloads).
+  target->pool_key += "|" + std::to_string(server.connect_timeout.count()) + "/" + std::to_string(server.timeout.count()) +
+                      "/" + std::to_string(server.idle_timeout.count()) + "/" + std::to_string(server.max_connections);
   return target;
 }
 
