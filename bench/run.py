@@ -770,14 +770,19 @@ end
 
 
 def find_sidecar(ctx):
+    """--sidecar, else the build's sidecar test worker module (<build>/workers/libworkgate-sidecar.so)."""
     if ctx.args.sidecar:
         return ctx.args.sidecar
     root = os.path.dirname(os.path.abspath(ctx.args.gateway))
+    preferred = os.path.join(root, "workers", "libworkgate-sidecar.so")
+    if os.path.isfile(preferred):
+        return preferred
     for dirpath, dirnames, filenames in os.walk(root):
         if dirpath[len(root):].count(os.sep) >= 3:
             dirnames[:] = []
+        dirnames[:] = [d for d in dirnames if d != "CMakeFiles"]
         for f in sorted(filenames):
-            if f.startswith("sidecar") and os.access(os.path.join(dirpath, f), os.X_OK):
+            if "sidecar" in f and (f.endswith(".so") or os.access(os.path.join(dirpath, f), os.X_OK)):
                 return os.path.join(dirpath, f)
     return None
 
@@ -785,7 +790,8 @@ def find_sidecar(ctx):
 def scenario_workers(ctx, conns_list):
     sidecar = find_sidecar(ctx)
     if not sidecar:
-        raise Skip("no sidecar test worker found next to the gateway binary (pass --sidecar PATH)")
+        raise Skip("no sidecar test worker (workers/libworkgate-sidecar.so) next to the gateway binary; "
+                   "pass --sidecar PATH")
     wg = ctx.start_workgate("workgate-workers", {
         "title": "bench workers",
         "workers": [{"binding": "TARGET", "module": os.path.abspath(sidecar)}],
@@ -859,8 +865,8 @@ def parse_args(argv):
     p.add_argument("--auth-tokens", type=int, default=1,
                    help="distinct RS256 tokens rotated by wrk (default 1; >4096 defeats a per-thread token cache)")
     p.add_argument("--sidecar", default=os.environ.get("WORKGATE_SIDECAR"),
-                   help="sidecar test worker for the workers scenario (default: $WORKGATE_SIDECAR or found "
-                        "next to the gateway binary)")
+                   help="sidecar test worker module for the workers scenario (default: $WORKGATE_SIDECAR, "
+                        "else workers/libworkgate-sidecar.so next to the gateway binary)")
     p.add_argument("--json", metavar="FILE", help="write all results as JSON")
     p.add_argument("--keep-temp", action="store_true", help="keep the temp dir (configs, server logs)")
     a = p.parse_args(argv)

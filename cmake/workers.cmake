@@ -104,3 +104,9 @@ write_basic_package_version_file(${WORKGATE_PACKAGE_DIR}/workgateConfigVersion.c
                                  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
 install(FILES ${WORKGATE_PACKAGE_DIR}/workgateConfig.cmake ${WORKGATE_PACKAGE_DIR}/workgateConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/workgate)
+
+# The micro-benchmark of in-process calls (src/workers/workers_benchmark.cpp) uses the sidecar.
+if(TARGET workers_benchmark)
+  add_dependencies(workers_benchmark workgate-sidecar)
+  target_compile_definitions(workers_benchmark PRIVATE WG_BENCH_SIDECAR="$<TARGET_FILE:workgate-sidecar>")
+endif()

@@ -6,7 +6,8 @@
 //     explicit Greeter(const workgate::Init& init) : greeting(init.env().get("GREETING").value_or("hi")) {}
 //     workgate::Result hello(workgate::Call& call) {
 //       return workgate::Result::json(
-//           workgate::JsonWriter().begin_object().field("greeting", greeting).field("path", call.request().path())
+//           workgate::JsonWriter().begin_object().field("greeting", greeting).field("path",
+//           call.request().path())
 //               .end_object().take());
 //     }
 //     std::string greeting;
@@ -38,8 +39,12 @@
 
 namespace workgate {
 
-inline std::string_view to_view(wg_str s) { return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size); }
-inline wg_str to_wg(std::string_view s) { return wg_str{s.data(), s.size()}; }
+inline std::string_view to_view(wg_str s) {
+  return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size);
+}
+inline wg_str to_wg(std::string_view s) {
+  return wg_str{s.data(), s.size()};
+}
 
 inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -162,13 +167,27 @@ inline void append_json_string(std::string& out, std::string_view s) {
     unsigned char c = p[i];
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
         default:
           if (c < 0x20) {
             out += "\\u00";
@@ -200,7 +219,8 @@ inline void append_json_string(std::string& out, std::string_view s) {
       cp = (cp << 6) | (p[i + k] & 0x3F);
     }
     if (ok) {
-      ok = !(len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) && !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF));
+      ok = !(len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) &&
+           !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF));
     }
     if (ok) {
       out.append(s.data() + i, len);
@@ -221,7 +241,8 @@ inline std::string json_quote(std::string_view s) {
 }
 
 // Builds JSON text without a DOM: commas and key/value separators are handled for you.
-//   JsonWriter().begin_object().field("a", 1).key("b").begin_array().value("x").end_array().end_object().take()
+//   JsonWriter().begin_object().field("a",
+//   1).key("b").begin_array().value("x").end_array().end_object().take()
 class JsonWriter {
  public:
   JsonWriter& begin_object() {
@@ -268,7 +289,8 @@ class JsonWriter {
     out_ += b ? "true" : "false";
     return *this;
   }
-  template <typename T, typename std::enable_if<std::is_integral<T>::value && !std::is_same<T, bool>::value, int>::type = 0>
+  template <typename T, typename std::enable_if<std::is_integral<T>::value && !std::is_same<T, bool>::value,
+                                                int>::type = 0>
   JsonWriter& value(T n) {
     before_value();
     out_ += std::to_string(n);
@@ -334,7 +356,12 @@ enum class CallKind : std::uint32_t {
   kPostProcess = WG_CALL_POST_PROCESS,
 };
 
-enum class LogLevel : std::int32_t { kDebug = WG_LOG_DEBUG, kInfo = WG_LOG_INFO, kWarn = WG_LOG_WARN, kError = WG_LOG_ERROR };
+enum class LogLevel : std::int32_t {
+  kDebug = WG_LOG_DEBUG,
+  kInfo = WG_LOG_INFO,
+  kWarn = WG_LOG_WARN,
+  kError = WG_LOG_ERROR
+};
 
 class Request {
  public:
@@ -346,7 +373,9 @@ class Request {
   bool has_query() const { return c_->has_query != 0; }
   // Like URL.search: "?" + query, or "" when the query is empty.
   std::string search() const { return query().empty() ? std::string() : "?" + std::string(query()); }
-  std::optional<std::string> query_param(std::string_view name) const { return workgate::query_param(query(), name); }
+  std::optional<std::string> query_param(std::string_view name) const {
+    return workgate::query_param(query(), name);
+  }
   Pairs headers() const { return Pairs(c_->headers, c_->header_count, true); }
   std::optional<std::string_view> header(std::string_view name) const { return headers().get(name); }
   // The body bytes (text and bytes are the same view; parse JSON with the library of your choice).
@@ -383,7 +412,8 @@ class Env {
   Pairs::iterator end() const { return pairs_.end(); }
   std::vector<std::string_view> names() const {
     std::vector<std::string_view> out;
-    for (auto e : pairs_) out.push_back(e.name);
+    for (auto e : pairs_)
+      out.push_back(e.name);
     return out;
   }
 
@@ -506,7 +536,9 @@ class Result {
     return r;
   }
   // A JSON body sent as is (no envelope).
-  static Result json_response(int status, std::string json) { return text(status, std::move(json), "application/json"); }
+  static Result json_response(int status, std::string json) {
+    return text(status, std::move(json), "application/json");
+  }
   static Result json(std::string json_text) {
     Result r(Kind::kJson);
     r.value_ = std::move(json_text);
@@ -540,8 +572,12 @@ class Result {
     return *this;
   }
   // Request changes (pre_process).
-  Result& set_request_header(std::string_view name, std::string_view value) { return op(kReqSet, name, value); }
-  Result& add_request_header(std::string_view name, std::string_view value) { return op(kReqAdd, name, value); }
+  Result& set_request_header(std::string_view name, std::string_view value) {
+    return op(kReqSet, name, value);
+  }
+  Result& add_request_header(std::string_view name, std::string_view value) {
+    return op(kReqAdd, name, value);
+  }
   Result& remove_request_header(std::string_view name) { return op(kReqRemove, name, {}); }
   Result& set_path(std::string path) {
     path_ = std::move(path);
@@ -564,23 +600,44 @@ class Result {
   // Hands the result to the gateway; returns the function's return code.
   std::int32_t commit(const wg_host* host, wg_result* r) const {
     switch (kind_) {
-      case Kind::kPending: return WG_PENDING;
-      case Kind::kError: host->fail(r, to_wg(value_)); return WG_ERROR;
-      case Kind::kJson: host->return_json(r, to_wg(value_)); return WG_OK;
-      case Kind::kString: host->return_string(r, to_wg(value_)); return WG_OK;
-      case Kind::kResponse: host->respond(r, status_); break;
+      case Kind::kPending:
+        return WG_PENDING;
+      case Kind::kError:
+        host->fail(r, to_wg(value_));
+        return WG_ERROR;
+      case Kind::kJson:
+        host->return_json(r, to_wg(value_));
+        return WG_OK;
+      case Kind::kString:
+        host->return_string(r, to_wg(value_));
+        return WG_OK;
+      case Kind::kResponse:
+        host->respond(r, status_);
+        break;
       case Kind::kContinue:
         if (status_ != 0) host->set_status(r, status_);
         break;
     }
     for (const Op& o : ops_) {
       switch (o.type) {
-        case kAdd: host->add_header(r, to_wg(o.name), to_wg(o.value)); break;
-        case kSet: host->set_header(r, to_wg(o.name), to_wg(o.value)); break;
-        case kRemove: host->remove_header(r, to_wg(o.name)); break;
-        case kReqAdd: host->request_add_header(r, to_wg(o.name), to_wg(o.value)); break;
-        case kReqSet: host->request_set_header(r, to_wg(o.name), to_wg(o.value)); break;
-        case kReqRemove: host->request_remove_header(r, to_wg(o.name)); break;
+        case kAdd:
+          host->add_header(r, to_wg(o.name), to_wg(o.value));
+          break;
+        case kSet:
+          host->set_header(r, to_wg(o.name), to_wg(o.value));
+          break;
+        case kRemove:
+          host->remove_header(r, to_wg(o.name));
+          break;
+        case kReqAdd:
+          host->request_add_header(r, to_wg(o.name), to_wg(o.value));
+          break;
+        case kReqSet:
+          host->request_set_header(r, to_wg(o.name), to_wg(o.value));
+          break;
+        case kReqRemove:
+          host->request_remove_header(r, to_wg(o.name));
+          break;
       }
     }
     if (body_) host->set_body(r, to_wg(*body_));
@@ -702,7 +759,8 @@ inline void copy_message(char* error, std::size_t size, const char* message) {
 }
 
 template <typename T>
-std::int32_t init_instance(const wg_init* init, void** instance, char* error, std::size_t error_size) noexcept {
+std::int32_t init_instance(const wg_init* init, void** instance, char* error,
+                           std::size_t error_size) noexcept {
   try {
     if constexpr (std::is_constructible<T, const Init&>::value) {
       *instance = new T(Init(init));
@@ -725,8 +783,8 @@ void destroy_instance(void* instance) noexcept {
 
 template <typename T>
 constexpr wg_module make_module(const char* name, const wg_function* functions, std::size_t count) {
-  return wg_module{WORKGATE_ABI_VERSION, sizeof(wg_module), name, &init_instance<T>, &destroy_instance<T>,
-                   functions,            count};
+  return wg_module{WORKGATE_ABI_VERSION, sizeof(wg_module), name, &init_instance<T>,
+                   &destroy_instance<T>, functions,         count};
 }
 
 }  // namespace detail
@@ -742,13 +800,13 @@ constexpr wg_function fn(const char* name) {
 
 // Defines the module entry point for class `Type` and its functions:
 //   WORKGATE_WORKER(Orders, WORKGATE_METHOD(list), WORKGATE_METHOD(get), workgate::fn<&helper>("helper"))
-#define WORKGATE_WORKER(Type, ...)                                                                   \
-  extern "C" WORKGATE_EXPORT const wg_module* workgate_worker_entry(void) {                          \
-    using WorkgateSelf [[maybe_unused]] = Type;                                                      \
-    static const wg_function workgate_functions[] = {__VA_ARGS__};                                   \
-    static const wg_module workgate_module = ::workgate::detail::make_module<Type>(                  \
-        #Type, workgate_functions, sizeof(workgate_functions) / sizeof(workgate_functions[0]));      \
-    return &workgate_module;                                                                         \
+#define WORKGATE_WORKER(Type, ...)                                                              \
+  extern "C" WORKGATE_EXPORT const wg_module* workgate_worker_entry(void) {                     \
+    using WorkgateSelf [[maybe_unused]] = Type;                                                 \
+    static const wg_function workgate_functions[] = {__VA_ARGS__};                              \
+    static const wg_module workgate_module = ::workgate::detail::make_module<Type>(             \
+        #Type, workgate_functions, sizeof(workgate_functions) / sizeof(workgate_functions[0])); \
+    return &workgate_module;                                                                    \
   }
 
 // A method of the class named in WORKGATE_WORKER, registered under its own name.

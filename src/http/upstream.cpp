@@ -151,7 +151,7 @@ struct Pool {
   std::shared_ptr<const UpstreamTarget> target;
   std::vector<std::shared_ptr<Conn>> idle;  // most recently used last
   std::size_t open = 0;                     // connections counted against max_connections
-  std::deque<std::weak_ptr<Call>> waiters;
+  std::deque<std::shared_ptr<Call>> waiters;  // queued for a connection (owned while queued)
 };
 
 struct UpstreamClient::Impl {
@@ -255,7 +255,7 @@ struct Call : std::enable_shared_from_this<Call> {
       connect();
       return;
     }
-    pool->waiters.push_back(weak_from_this());
+    pool->waiters.push_back(shared_from_this());
   }
 
   void connect() {
@@ -601,6 +601,8 @@ struct Call : std::enable_shared_from_this<Call> {
     timed_out = true;
     deadline = Clock::time_point::max();
     if (state == State::kQueued) {
+      auto self = shared_from_this();
+      std::erase(pool->waiters, self);
       fail(UpstreamError::kTimeout);
       return;
     }
@@ -676,9 +678,9 @@ void UpstreamClient::Impl::watch_idle(Pool& pool, const std::shared_ptr<Conn>& c
 
 void UpstreamClient::Impl::serve_waiters(Pool& pool) {
   while (!pool.waiters.empty() && (!pool.idle.empty() || pool.open < pool.target->max_connections)) {
-    auto waiter = pool.waiters.front().lock();
+    auto waiter = std::move(pool.waiters.front());
     pool.waiters.pop_front();
-    if (!waiter || waiter->state != Call::State::kQueued || waiter->delivered) continue;
+    if (waiter->state != Call::State::kQueued || waiter->delivered) continue;
     waiter->acquire();
   }
 }

@@ -69,14 +69,15 @@ class HttpProxy final : public pipeline::Stage {
     head.append(" HTTP/1.1\r\nHost: ").append(target_->authority).append("\r\n");
 
     std::string_view connection_tokens = request.headers.get("Connection").value_or("");
-    std::optional<std::string_view> forwarded_for;
+    std::string forwarded_for;
     request.headers.for_each([&](const http::HeaderList::Field& f) {
       if (is_hop_by_hop(f.name, connection_tokens) || http::iequals(f.name, "Host") ||
           http::iequals(f.name, "Content-Length") || http::iequals(f.name, "Expect")) {
         return;
       }
       if (http::iequals(f.name, "X-Forwarded-For")) {
-        forwarded_for = f.value;
+        if (!forwarded_for.empty()) forwarded_for.append(", ");
+        forwarded_for.append(f.value);
         return;
       }
       if (http::iequals(f.name, "X-Forwarded-Proto") || http::iequals(f.name, "X-Forwarded-Host")) return;
@@ -86,7 +87,7 @@ class HttpProxy final : public pipeline::Stage {
       head.append(f.name).append(": ").append(f.value).append("\r\n");
     });
     head.append("X-Forwarded-For: ");
-    if (forwarded_for) head.append(*forwarded_for).append(", ");
+    if (!forwarded_for.empty()) head.append(forwarded_for).append(", ");
     head.append(request.client_address.empty() ? "unknown" : request.client_address).append("\r\n");
     head.append("X-Forwarded-Proto: http\r\n");
     if (auto host = request.headers.get("Host")) head.append("X-Forwarded-Host: ").append(*host).append("\r\n");

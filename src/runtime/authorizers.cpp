@@ -1,7 +1,10 @@
 #include "runtime/authorizers.hpp"
 
+#include <charconv>
+
 #include "auth/jwk.hpp"
 #include "auth/jwt.hpp"
+#include "auth/remote_jwks.hpp"
 
 namespace workgate::runtime {
 namespace {
@@ -19,9 +22,53 @@ std::vector<auth::Algorithm> parse_algorithms(const std::vector<std::string>& na
   return out;
 }
 
+// Tuning knobs for the remote JWKS cache, read from the gateway's environment (mainly for tests).
+bool seconds_from_env(const BuildOptions& options, std::string_view name, std::int64_t min, std::int64_t max,
+                      std::chrono::milliseconds& out, std::vector<config::ConfigError>& errors) {
+  if (options.environment == nullptr) return true;
+  auto text = options.environment->get(name);
+  if (!text) return true;
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+  if (ec != std::errc() || end != text->data() + text->size() || value < min || value > max) {
+    errors.push_back({"/authorizer/jwks_uri", "environment variable " + std::string(name) + " must be an integer from " +
+                                                  std::to_string(min) + " to " + std::to_string(max)});
+    return false;
+  }
+  out = std::chrono::seconds(value);
+  return true;
+}
+
+std::shared_ptr<const auth::KeySource> remote_key_source(const std::string& uri, const BuildOptions& options,
+                                                         pipeline::Snapshot& snapshot,
+                                                         std::vector<config::ConfigError>& errors) {
+  if (!options.connect) {
+    // `workgate validate` / `routes`: no network; the snapshot is never served.
+    auto placeholder = std::make_shared<auth::SwappableKeySource>();
+    snapshot.keep_alive.push_back(placeholder);
+    return placeholder;
+  }
+  auth::RemoteJwksOptions jwks;
+  jwks.uri = uri;
+  jwks.ca_files = options.ca_files;
+  bool ok = seconds_from_env(options, "WORKGATE_JWKS_MIN_CACHE_SECONDS", 1, 86400, jwks.min_ttl, errors);
+  ok = seconds_from_env(options, "WORKGATE_JWKS_REFETCH_INTERVAL_SECONDS", 1, 3600, jwks.unknown_kid_interval,
+                        errors) && ok;
+  if (!ok) return nullptr;
+  jwks.retry_initial = std::min(jwks.retry_initial, jwks.min_ttl);
+  std::string error;
+  auto source = auth::RemoteJwks::start(std::move(jwks), error);
+  if (!source) {
+    errors.push_back({"/authorizer/jwks_uri", error});
+    return nullptr;
+  }
+  snapshot.keep_alive.push_back(source);
+  return source;
+}
+
 }  // namespace
 
-std::unique_ptr<auth::Verifier> make_verifier(const config::Authorizer& authorizer, const BuildOptions& /*options*/,
+std::unique_ptr<auth::Verifier> make_verifier(const config::Authorizer& authorizer, const BuildOptions& build_options,
                                               pipeline::Snapshot& snapshot, std::vector<config::ConfigError>& errors) {
   auth::JwtVerifierOptions options;
   options.issuer = authorizer.issuer;
@@ -50,8 +97,12 @@ std::unique_ptr<auth::Verifier> make_verifier(const config::Authorizer& authoriz
         auto source = std::make_shared<auth::SwappableKeySource>(jwks.key_set);
         snapshot.keep_alive.push_back(source);
         options.key = std::shared_ptr<const auth::KeySource>(source);
+      } else if (authorizer.jwks_uri) {
+        auto source = remote_key_source(*authorizer.jwks_uri, build_options, snapshot, errors);
+        if (!source) return nullptr;
+        options.key = std::move(source);
       } else {
-        errors.push_back({"/authorizer/jwks_uri", "remote JWKS (jwks_uri) is not available in this build"});
+        errors.push_back({"/authorizer", "No JWKS source configured."});
         return nullptr;
       }
       break;

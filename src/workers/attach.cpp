@@ -10,7 +10,9 @@
 namespace workgate::workers {
 namespace {
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string in_quotes(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 // Modules opened during one attach, by path (a module bound twice is opened once).
 class ModuleCache {
@@ -31,14 +33,15 @@ class ModuleCache {
   std::map<std::string, std::pair<std::shared_ptr<Module>, std::string>> modules_;
 };
 
-std::optional<BoundFunction> bind(const std::shared_ptr<WorkerInstance>& worker, std::string_view function) {
+std::optional<BoundFunction> bind_function(const std::shared_ptr<WorkerInstance>& worker,
+                                           std::string_view function) {
   wg_function_fn fn = worker->module().find(function);
   if (fn == nullptr) return std::nullopt;
   return BoundFunction{worker, std::string(function), fn};
 }
 
 std::string missing_function(std::string_view binding, std::string_view function) {
-  return "worker binding " + quoted(binding) + " has no function " + quoted(function);
+  return "worker binding " + in_quotes(binding) + " has no function " + in_quotes(function);
 }
 
 }  // namespace
@@ -46,7 +49,8 @@ std::string missing_function(std::string_view binding, std::string_view function
 std::string variables_json(const config::Config& config, const config::Route& route) {
   if (route.variables.empty()) return boost::json::serialize(config.variables);
   boost::json::object merged = config.variables;
-  for (const auto& kv : route.variables) merged[kv.key()] = kv.value();
+  for (const auto& kv : route.variables)
+    merged[kv.key()] = kv.value();
   return boost::json::serialize(merged);
 }
 
@@ -67,29 +71,30 @@ std::shared_ptr<WorkerInstance> WorkerRegistry::worker(std::string_view binding)
   return it == workers_.end() ? nullptr : it->second;
 }
 
-std::optional<BoundFunction> WorkerRegistry::resolve_hook(const config::Config& config, const config::HookRef& hook,
+std::optional<BoundFunction> WorkerRegistry::resolve_hook(const config::Config& config,
+                                                          const config::HookRef& hook,
                                                           std::vector<config::ConfigError>& errors) const {
   const config::ServiceBindingEntry* alias = config.find_service_binding(hook.binding);
   if (alias == nullptr) {
-    errors.push_back({hook.pointer + "/binding", "unknown service binding alias " + quoted(hook.binding)});
+    errors.push_back({hook.pointer + "/binding", "unknown service binding alias " + in_quotes(hook.binding)});
     return std::nullopt;
   }
   auto instance = worker(alias->binding);
   if (!instance) {
     if (config.find_worker(alias->binding) == nullptr) {
-      errors.push_back({hook.pointer + "/binding", "binding " + quoted(alias->binding) + " is not declared in workers"});
+      errors.push_back({hook.pointer + "/binding",
+                        "binding " + in_quotes(alias->binding) + " is not declared in workers"});
     }
     return std::nullopt;  // a declared worker that failed to load was reported already
   }
-  auto bound = bind(instance, hook.function);
+  auto bound = bind_function(instance, hook.function);
   if (!bound) errors.push_back({hook.pointer + "/function", missing_function(alias->binding, hook.function)});
   return bound;
 }
 
-std::unique_ptr<pipeline::Stage> WorkerRegistry::post_process_stage(const config::Config& config,
-                                                                    const config::Route& route,
-                                                                    const std::vector<config::HookRef>& hooks,
-                                                                    std::vector<config::ConfigError>& errors) const {
+std::unique_ptr<pipeline::Stage> WorkerRegistry::post_process_stage(
+    const config::Config& config, const config::Route& route, const std::vector<config::HookRef>& hooks,
+    std::vector<config::ConfigError>& errors) const {
   std::vector<BoundFunction> functions;
   bool ok = true;
   for (const config::HookRef& hook : hooks) {
@@ -101,12 +106,13 @@ std::unique_ptr<pipeline::Stage> WorkerRegistry::post_process_stage(const config
     }
   }
   if (!ok || functions.empty()) return nullptr;
-  return std::make_unique<WorkerStage>(WorkerStage::Role::kPostProcess, WG_CALL_POST_PROCESS, std::move(functions),
-                                       variables_json(config, route));
+  return std::make_unique<WorkerStage>(WorkerStage::Role::kPostProcess, WG_CALL_POST_PROCESS,
+                                       std::move(functions), variables_json(config, route));
 }
 
 std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapshot,
-                                                     const config::Environment& environment, bool load_modules,
+                                                     const config::Environment& environment,
+                                                     bool load_modules,
                                                      std::vector<config::ConfigError>& errors) {
   auto registry = std::make_shared<WorkerRegistry>();
   const config::Config& cfg = snapshot.config;
@@ -131,7 +137,8 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
     options.initialise = load_modules;
     auto instance = WorkerInstance::create(module, std::move(options), error);
     if (!instance) {
-      errors.push_back({entry.pointer, "worker " + quoted(entry.binding) + " failed to initialise: " + error});
+      errors.push_back(
+          {entry.pointer, "worker " + in_quotes(entry.binding) + " failed to initialise: " + error});
       continue;
     }
     registry->workers_.emplace(entry.binding, std::move(instance));
@@ -146,14 +153,15 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
       instance = it->second;
     } else {
       std::size_t index = 0;
-      while (index < cfg.services.size() && cfg.services[index].alias != alias) ++index;
+      while (index < cfg.services.size() && cfg.services[index].alias != alias)
+        ++index;
       if (index == cfg.services.size()) return std::nullopt;  // validated by the loader
       std::string pointer = "/services/" + std::to_string(index) + "/entrypoint";
       std::string path = resolve_entrypoint(cfg, cfg.services[index].entrypoint);
       std::string error;
       auto module = modules.open(path, error);
       if (module && module->find("fetch") == nullptr) {
-        error = "module " + quoted(path) + " has no function \"fetch\"";
+        error = "module " + in_quotes(path) + " has no function \"fetch\"";
         module = nullptr;
       }
       if (module) {
@@ -161,7 +169,7 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
         options.binding = std::string(alias);
         options.initialise = load_modules;
         instance = WorkerInstance::create(module, std::move(options), error);
-        if (!instance) error = "service " + quoted(alias) + " failed to initialise: " + error;
+        if (!instance) error = "service " + in_quotes(alias) + " failed to initialise: " + error;
       }
       if (!instance) {
         errors.push_back({pointer, error});
@@ -170,7 +178,7 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
       }
       registry->services_.emplace(std::string(alias), instance);
     }
-    return bind(instance, "fetch");
+    return bind_function(instance, "fetch");
   };
 
   if (snapshot.routes.size() < cfg.paths.size()) snapshot.routes.resize(cfg.paths.size());
@@ -190,29 +198,32 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
       if (in.type == config::IntegrationType::kServiceBinding) {
         config::HookRef ref{in.binding, in.function, ptr + "/integration"};
         if (auto bound = registry->resolve_hook(cfg, ref, errors)) {
-          compiled.integration = std::make_unique<WorkerStage>(
-              WorkerStage::Role::kIntegration, WG_CALL_SERVICE_BINDING, std::vector<BoundFunction>{std::move(*bound)},
-              route_vars());
+          compiled.integration =
+              std::make_unique<WorkerStage>(WorkerStage::Role::kIntegration, WG_CALL_SERVICE_BINDING,
+                                            std::vector<BoundFunction>{std::move(*bound)}, route_vars());
         }
       } else if (in.type == config::IntegrationType::kService) {
         if (auto bound = service_fetch(in.binding)) {
-          compiled.integration = std::make_unique<WorkerStage>(
-              WorkerStage::Role::kIntegration, WG_CALL_SERVICE, std::vector<BoundFunction>{std::move(*bound)},
-              route_vars());
+          compiled.integration =
+              std::make_unique<WorkerStage>(WorkerStage::Role::kIntegration, WG_CALL_SERVICE,
+                                            std::vector<BoundFunction>{std::move(*bound)}, route_vars());
         }
       }
     }
     if (route.pre_process) {
       if (auto bound = registry->resolve_hook(cfg, *route.pre_process, errors)) {
-        compiled.pre_process = std::make_unique<WorkerStage>(WorkerStage::Role::kPreProcess, WG_CALL_PRE_PROCESS,
-                                                             std::vector<BoundFunction>{std::move(*bound)}, route_vars());
+        compiled.pre_process =
+            std::make_unique<WorkerStage>(WorkerStage::Role::kPreProcess, WG_CALL_PRE_PROCESS,
+                                          std::vector<BoundFunction>{std::move(*bound)}, route_vars());
       }
     }
     std::vector<config::HookRef> post;
-    if (route.integration && route.integration->post_process) post.push_back(*route.integration->post_process);
+    if (route.integration && route.integration->post_process)
+      post.push_back(*route.integration->post_process);
     if (route.post_process) post.push_back(*route.post_process);
     if (!post.empty()) {
-      if (auto stage = registry->post_process_stage(cfg, route, post, errors)) compiled.post_process = std::move(stage);
+      if (auto stage = registry->post_process_stage(cfg, route, post, errors))
+        compiled.post_process = std::move(stage);
     }
   }
 

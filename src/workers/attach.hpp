@@ -28,13 +28,14 @@ class WorkerRegistry {
 
   // A post_process stage calling `hooks` in order (for integrations that run a hook themselves, e.g.
   // auth0_callback). Null when a hook does not resolve (errors reported).
-  std::unique_ptr<pipeline::Stage> post_process_stage(const config::Config& config, const config::Route& route,
+  std::unique_ptr<pipeline::Stage> post_process_stage(const config::Config& config,
+                                                      const config::Route& route,
                                                       const std::vector<config::HookRef>& hooks,
                                                       std::vector<config::ConfigError>& errors) const;
 
  private:
-  friend std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot&, const config::Environment&, bool,
-                                                              std::vector<config::ConfigError>&);
+  friend std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot&, const config::Environment&,
+                                                              bool, std::vector<config::ConfigError>&);
   std::map<std::string, std::shared_ptr<WorkerInstance>, std::less<>> workers_;
   std::map<std::string, std::shared_ptr<WorkerInstance>, std::less<>> services_;  // by service alias
 };
@@ -45,7 +46,8 @@ class WorkerRegistry {
 // functions) but not initialised. Errors carry JSON pointers into the config. The registry is also kept
 // alive by the snapshot.
 std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapshot,
-                                                     const config::Environment& environment, bool load_modules,
+                                                     const config::Environment& environment,
+                                                     bool load_modules,
                                                      std::vector<config::ConfigError>& errors);
 
 // The route's variables over the global ones, as a JSON object (what worker functions see).

@@ -10,8 +10,12 @@
 namespace workgate::workers {
 namespace {
 
-std::string_view view(wg_str s) { return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size); }
-wg_str str(std::string_view s) { return wg_str{s.data(), s.size()}; }
+std::string_view view(wg_str s) {
+  return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size);
+}
+wg_str str(std::string_view s) {
+  return wg_str{s.data(), s.size()};
+}
 
 // The gateway-side state of one synchronous invocation (wg_call::host_data).
 struct CallFrame {
@@ -23,7 +27,9 @@ struct CallFrame {
   std::shared_ptr<AsyncState> deferred;
 };
 
-CallFrame& frame(const wg_call* call) { return *static_cast<CallFrame*>(call->host_data); }
+CallFrame& frame(const wg_call* call) {
+  return *static_cast<CallFrame*>(call->host_data);
+}
 
 // ------------------------------------------------------------------------------------------ context
 
@@ -63,9 +69,13 @@ std::int32_t host_claim_string(const wg_call* call, wg_str name, wg_str* out) {
   return 1;
 }
 
-wg_str host_variables_json(const wg_call* call) { return str(frame(call).input->variables_json); }
+wg_str host_variables_json(const wg_call* call) {
+  return str(frame(call).input->variables_json);
+}
 
-wg_str host_config_json(const wg_call* call) { return str(frame(call).fn->worker->config_json()); }
+wg_str host_config_json(const wg_call* call) {
+  return str(frame(call).fn->worker->config_json());
+}
 
 // ------------------------------------------------------------------------------------------ results
 
@@ -98,15 +108,18 @@ void host_set_status(wg_result* r, std::int32_t status) {
 }
 
 void host_set_header(wg_result* r, wg_str name, wg_str value) {
-  if (ResultData* d = response_edit(r)) d->response_ops.push_back({HeaderOp::kSet, std::string(view(name)), std::string(view(value))});
+  if (ResultData* d = response_edit(r))
+    d->response_ops.push_back({HeaderOp::kSet, std::string(view(name)), std::string(view(value))});
 }
 
 void host_add_header(wg_result* r, wg_str name, wg_str value) {
-  if (ResultData* d = response_edit(r)) d->response_ops.push_back({HeaderOp::kAdd, std::string(view(name)), std::string(view(value))});
+  if (ResultData* d = response_edit(r))
+    d->response_ops.push_back({HeaderOp::kAdd, std::string(view(name)), std::string(view(value))});
 }
 
 void host_remove_header(wg_result* r, wg_str name) {
-  if (ResultData* d = response_edit(r)) d->response_ops.push_back({HeaderOp::kRemove, std::string(view(name)), {}});
+  if (ResultData* d = response_edit(r))
+    d->response_ops.push_back({HeaderOp::kRemove, std::string(view(name)), {}});
 }
 
 void host_set_body(wg_result* r, wg_str body) {
@@ -130,11 +143,13 @@ void host_return_string(wg_result* r, wg_str text) {
 }
 
 void host_request_set_header(wg_result* r, wg_str name, wg_str value) {
-  if (ResultData* d = editable(r)) d->request_ops.push_back({HeaderOp::kSet, std::string(view(name)), std::string(view(value))});
+  if (ResultData* d = editable(r))
+    d->request_ops.push_back({HeaderOp::kSet, std::string(view(name)), std::string(view(value))});
 }
 
 void host_request_add_header(wg_result* r, wg_str name, wg_str value) {
-  if (ResultData* d = editable(r)) d->request_ops.push_back({HeaderOp::kAdd, std::string(view(name)), std::string(view(value))});
+  if (ResultData* d = editable(r))
+    d->request_ops.push_back({HeaderOp::kAdd, std::string(view(name)), std::string(view(value))});
 }
 
 void host_request_remove_header(wg_result* r, wg_str name) {
@@ -165,15 +180,25 @@ void host_fail(wg_result* r, wg_str message) {
 
 wg_result* host_defer_impl(const wg_call* call);
 
-void host_complete(wg_result* r, std::int32_t status) { AsyncState::complete(r, status); }
+void host_complete(wg_result* r, std::int32_t status) {
+  AsyncState::complete(r, status);
+}
 
 void host_log(std::int32_t level, wg_str message) {
   std::string_view m = view(message);
   switch (level) {
-    case WG_LOG_DEBUG: observability::log_debug("worker: {}", m); break;
-    case WG_LOG_INFO: observability::log_info("worker: {}", m); break;
-    case WG_LOG_WARN: observability::log_warn("worker: {}", m); break;
-    default: observability::log_error("worker: {}", m); break;
+    case WG_LOG_DEBUG:
+      observability::log_debug("worker: {}", m);
+      break;
+    case WG_LOG_INFO:
+      observability::log_info("worker: {}", m);
+      break;
+    case WG_LOG_WARN:
+      observability::log_warn("worker: {}", m);
+      break;
+    default:
+      observability::log_error("worker: {}", m);
+      break;
   }
 }
 
@@ -238,10 +263,14 @@ wg_result* host_defer(const wg_call* call) {
 }
 
 namespace {
-wg_result* host_defer_impl(const wg_call* call) { return host_defer(call); }
+wg_result* host_defer_impl(const wg_call* call) {
+  return host_defer(call);
+}
 }  // namespace
 
-const wg_host& host_table() { return kHost; }
+const wg_host& host_table() {
+  return kHost;
+}
 
 // ------------------------------------------------------------------------------------------- async
 
@@ -259,7 +288,8 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
 
   void start(std::chrono::milliseconds timeout) {
     timer_.expires_after(timeout);
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) { self->on_timer(ec); });
+    timer_.async_wait(
+        [self = shared_from_this()](const boost::system::error_code& ec) { self->on_timer(ec); });
   }
 
   void deliver() {
@@ -271,7 +301,8 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
       outcome.status = failed ? Outcome::Status::kError : Outcome::Status::kOk;
       if (failed && outcome.result.kind != ResultData::Kind::kError) {
         outcome.result.kind = ResultData::Kind::kError;
-        outcome.result.value = state_->status_ == WG_ERROR ? "completed with WG_ERROR" : "completed with an unknown status";
+        outcome.result.value =
+            state_->status_ == WG_ERROR ? "completed with WG_ERROR" : "completed with an unknown status";
       }
     }
     timer_.cancel();
@@ -320,14 +351,17 @@ void AsyncState::complete(wg_result* result, std::int32_t status) {
   if (!keep) return;  // completed twice
   state->status_ = status;
   switch (state->phase_) {
-    case Phase::kCreated: state->phase_ = Phase::kCompletedEarly; break;
+    case Phase::kCreated:
+      state->phase_ = Phase::kCompletedEarly;
+      break;
     case Phase::kArmed:
       state->phase_ = Phase::kCompleted;
       boost::asio::post(*state->io_, [waiter = state->waiter_, keep] {
         if (auto w = waiter.lock()) w->deliver();
       });
       break;
-    default: break;  // timed out or abandoned: dropped
+    default:
+      break;  // timed out or abandoned: dropped
   }
 }
 
@@ -336,8 +370,8 @@ void AsyncState::abandon() {
   if (phase_ == Phase::kCreated || phase_ == Phase::kCompletedEarly) phase_ = Phase::kAbandoned;
 }
 
-void arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io, std::chrono::milliseconds timeout,
-         std::function<void(Outcome)> on_done) {
+void arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io,
+         std::chrono::milliseconds timeout, std::function<void(Outcome)> on_done) {
   auto waiter = std::make_shared<Waiter>(state, io, std::move(on_done));
   std::lock_guard lock(state->mutex_);
   state->io_ = &io;
@@ -377,7 +411,8 @@ Invocation invoke(const BoundFunction& fn, const CallInput& in) {
   call.header_count = scratch.headers.size();
   call.body = str(request.body);
   call.route_path = str(in.route_path);
-  for (const router::PathParam& p : in.params) scratch.params.push_back(wg_pair{str(p.name), str(p.value)});
+  for (const router::PathParam& p : in.params)
+    scratch.params.push_back(wg_pair{str(p.name), str(p.value)});
   call.params = scratch.params.data();
   call.param_count = scratch.params.size();
   call.env = worker.env().data();
@@ -418,8 +453,9 @@ Invocation invoke(const BoundFunction& fn, const CallInput& in) {
   }
   if (frame.deferred) {
     frame.deferred->abandon();
-    observability::log_warn("worker {}.{} called defer() but returned synchronously; the deferred result is ignored",
-                            worker.binding(), fn.name);
+    observability::log_warn(
+        "worker {}.{} called defer() but returned synchronously; the deferred result is ignored",
+        worker.binding(), fn.name);
   }
   if (rc != WG_OK && rc != WG_ERROR) {
     out.done = failure("returned an unknown status " + std::to_string(rc));

@@ -131,7 +131,7 @@ Invocation invoke(const BoundFunction& fn, const CallInput& input);
 
 // Waits for a pending call on `io`: `on_done` runs on `io`'s thread exactly once, with the worker's outcome
 // or, after `timeout`, with Status::kTimeout. Must be called on `io`'s thread.
-void arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io, std::chrono::milliseconds timeout,
-         std::function<void(Outcome)> on_done);
+void arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io,
+         std::chrono::milliseconds timeout, std::function<void(Outcome)> on_done);
 
 }  // namespace workgate::workers

@@ -52,7 +52,9 @@ std::shared_ptr<Module> Module::open(const std::string& path, std::string& error
   return std::shared_ptr<Module>(new Module(handle, descriptor, path));
 }
 
-Module::~Module() { dlclose(handle_); }
+Module::~Module() {
+  dlclose(handle_);
+}
 
 wg_function_fn Module::find(std::string_view name) const {
   for (std::size_t i = 0; i < descriptor_->function_count; ++i) {

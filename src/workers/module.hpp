@@ -53,7 +53,8 @@ class WorkerInstance {
   };
 
   // Null and `error` set when the module's init fails.
-  static std::shared_ptr<WorkerInstance> create(std::shared_ptr<Module> module, Options options, std::string& error);
+  static std::shared_ptr<WorkerInstance> create(std::shared_ptr<Module> module, Options options,
+                                                std::string& error);
 
   ~WorkerInstance();
   WorkerInstance(const WorkerInstance&) = delete;

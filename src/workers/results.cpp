@@ -17,14 +17,21 @@ namespace {
 // JavaScript truthiness of a JSON value.
 bool truthy(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return false;
-    case json::kind::bool_: return v.get_bool();
-    case json::kind::int64: return v.get_int64() != 0;
-    case json::kind::uint64: return v.get_uint64() != 0;
-    case json::kind::double_: return v.get_double() != 0 && !std::isnan(v.get_double());
-    case json::kind::string: return !v.get_string().empty();
+    case json::kind::null:
+      return false;
+    case json::kind::bool_:
+      return v.get_bool();
+    case json::kind::int64:
+      return v.get_int64() != 0;
+    case json::kind::uint64:
+      return v.get_uint64() != 0;
+    case json::kind::double_:
+      return v.get_double() != 0 && !std::isnan(v.get_double());
+    case json::kind::string:
+      return !v.get_string().empty();
     case json::kind::array:
-    case json::kind::object: return true;
+    case json::kind::object:
+      return true;
   }
   return false;
 }
@@ -62,11 +69,14 @@ void js_order_object(json::object& obj) {
       named.push_back(&kv);
     }
   }
-  std::stable_sort(indexed.begin(), indexed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(indexed.begin(), indexed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   json::object ordered(obj.storage());
   ordered.reserve(obj.size());
-  for (auto& [i, kv] : indexed) ordered.emplace(kv->key(), std::move(kv->value()));
-  for (auto* kv : named) ordered.emplace(kv->key(), std::move(kv->value()));
+  for (auto& [i, kv] : indexed)
+    ordered.emplace(kv->key(), std::move(kv->value()));
+  for (auto* kv : named)
+    ordered.emplace(kv->key(), std::move(kv->value()));
   obj = std::move(ordered);
 }
 
@@ -74,11 +84,14 @@ void js_order(json::value& v) {
   if (v.is_object()) {
     js_order_object(v.get_object());
   } else if (v.is_array()) {
-    for (auto& e : v.get_array()) js_order(e);
+    for (auto& e : v.get_array())
+      js_order(e);
   }
 }
 
-bool status_in_range(std::int64_t status) { return status >= 200 && status <= 599; }
+bool status_in_range(std::int64_t status) {
+  return status >= 200 && status <= 599;
+}
 
 bool status_of(const json::value& v, int& status) {
   std::int64_t n = 0;
@@ -174,15 +187,22 @@ void apply_ops(const std::vector<HeaderOp>& ops, http::HeaderList& headers) {
   for (const HeaderOp& op : ops) {
     if (is_framing_header(op.name)) continue;
     switch (op.type) {
-      case HeaderOp::kSet: headers.set(op.name, op.value); break;
-      case HeaderOp::kAdd: headers.add(op.name, op.value); break;
-      case HeaderOp::kRemove: headers.remove(op.name); break;
+      case HeaderOp::kSet:
+        headers.set(op.name, op.value);
+        break;
+      case HeaderOp::kAdd:
+        headers.add(op.name, op.value);
+        break;
+      case HeaderOp::kRemove:
+        headers.remove(op.name);
+        break;
     }
   }
 }
 
 bool touches_content_type(const std::vector<HeaderOp>& ops) {
-  return std::any_of(ops.begin(), ops.end(), [](const HeaderOp& op) { return http::iequals(op.name, "Content-Type"); });
+  return std::any_of(ops.begin(), ops.end(),
+                     [](const HeaderOp& op) { return http::iequals(op.name, "Content-Type"); });
 }
 
 }  // namespace
@@ -213,7 +233,9 @@ bool valid_path(std::string_view path) {
   return std::all_of(path.begin(), path.end(), [](char c) { return plain_target_char(c) && c != '?'; });
 }
 
-bool valid_query(std::string_view query) { return std::all_of(query.begin(), query.end(), plain_target_char); }
+bool valid_query(std::string_view query) {
+  return std::all_of(query.begin(), query.end(), plain_target_char);
+}
 
 http::Response undefined_response() {
   http::Response out;
@@ -224,17 +246,25 @@ http::Response undefined_response() {
 
 bool wrap_value(json::value value, http::Response& out, std::string& error) {
   switch (value.kind()) {
-    case json::kind::null: json_response(out, 200, {}); return true;
-    case json::kind::string: json_response(out, 200, std::string(value.get_string())); return true;
-    case json::kind::object: return envelope(value.get_object(), out, error);
+    case json::kind::null:
+      json_response(out, 200, {});
+      return true;
+    case json::kind::string:
+      json_response(out, 200, std::string(value.get_string()));
+      return true;
+    case json::kind::object:
+      return envelope(value.get_object(), out, error);
     case json::kind::array: {
       json::object indexed;
       auto& arr = value.get_array();
       indexed.reserve(arr.size());
-      for (std::size_t i = 0; i < arr.size(); ++i) indexed.emplace(std::to_string(i), std::move(arr[i]));
+      for (std::size_t i = 0; i < arr.size(); ++i)
+        indexed.emplace(std::to_string(i), std::move(arr[i]));
       return envelope(indexed, out, error);
     }
-    default: out = undefined_response(); return true;
+    default:
+      out = undefined_response();
+      return true;
   }
 }
 
@@ -259,7 +289,9 @@ bool build_response(ResultData& result, http::Response& response, bool edit, std
     case ResultData::Kind::kJson:
       if (!wrap_json_text(result.value, response, error)) return false;
       break;
-    case ResultData::Kind::kString: json_response(response, 200, std::move(result.value)); break;
+    case ResultData::Kind::kString:
+      json_response(response, 200, std::move(result.value));
+      break;
     case ResultData::Kind::kResponse:
       if (result.replace || !edit) {
         response = http::Response();
@@ -269,7 +301,9 @@ bool build_response(ResultData& result, http::Response& response, bool edit, std
     case ResultData::Kind::kNone:
       if (!edit) response = undefined_response();
       return true;
-    case ResultData::Kind::kError: error = result.value; return false;
+    case ResultData::Kind::kError:
+      error = result.value;
+      return false;
   }
   if (result.status != 0) response.status = result.status;
   if (!response.content_type.empty() && touches_content_type(result.response_ops)) {
@@ -277,8 +311,16 @@ bool build_response(ResultData& result, http::Response& response, bool edit, std
     response.content_type = {};
   }
   apply_ops(result.response_ops, response.headers);
-  if (result.response_body) response.set_body(std::move(*result.response_body));
-  if (fresh && !response.body().empty() && response.content_type.empty() && !response.headers.contains("Content-Type")) {
+  if (result.response_body) {
+    response.body_source.reset();  // a streamed integration body is replaced
+    if (response.keep_content_length) {
+      response.keep_content_length = false;
+      response.headers.remove("Content-Length");
+    }
+    response.set_body(std::move(*result.response_body));
+  }
+  if (fresh && !response.body().empty() && response.content_type.empty() &&
+      !response.headers.contains("Content-Type")) {
     response.content_type = kDefaultTextContentType;  // like new Response("text")
   }
   return true;

@@ -22,15 +22,22 @@ std::string loggable(std::string_view message) {
   return out.empty() ? std::string("no message") : out;
 }
 
-std::string_view request_id_of(void* exchange) { return static_cast<GatewayExchange*>(exchange)->request_id(); }
+std::string_view request_id_of(void* exchange) {
+  return static_cast<GatewayExchange*>(exchange)->request_id();
+}
 
 }  // namespace
 
 WorkerStage::WorkerStage(Role role, std::uint32_t call_kind, std::vector<BoundFunction> functions,
                          std::string variables_json)
-    : role_(role), call_kind_(call_kind), functions_(std::move(functions)), variables_json_(std::move(variables_json)) {}
+    : role_(role),
+      call_kind_(call_kind),
+      functions_(std::move(functions)),
+      variables_json_(std::move(variables_json)) {}
 
-Flow WorkerStage::run(GatewayExchange& exchange) { return run_from(exchange, 0); }
+Flow WorkerStage::run(GatewayExchange& exchange) {
+  return run_from(exchange, 0);
+}
 
 Flow WorkerStage::run_from(GatewayExchange& exchange, std::size_t index) {
   for (; index < functions_.size(); ++index) {
@@ -85,12 +92,14 @@ Flow WorkerStage::apply(GatewayExchange& exchange, std::size_t index, Outcome ou
   std::string error;
   switch (role_) {
     case Role::kIntegration:
-      if (!build_response(result, exchange.response, /*edit=*/false, error)) return fail(exchange, index, error);
+      if (!build_response(result, exchange.response, /*edit=*/false, error))
+        return fail(exchange, index, error);
       return Flow::kContinue;
 
     case Role::kPreProcess: {
       if (result.kind != ResultData::Kind::kNone) {
-        if (!build_response(result, exchange.response, /*edit=*/false, error)) return fail(exchange, index, error);
+        if (!build_response(result, exchange.response, /*edit=*/false, error))
+          return fail(exchange, index, error);
         return Flow::kRespond;  // short-circuit through the response stage
       }
       if (!result.changes_request()) return Flow::kContinue;
@@ -112,7 +121,8 @@ Flow WorkerStage::apply(GatewayExchange& exchange, std::size_t index, Outcome ou
 
     case Role::kPostProcess:
       if (result.kind == ResultData::Kind::kNone) return Flow::kContinue;
-      if (!build_response(result, exchange.response, /*edit=*/true, error)) return fail(exchange, index, error);
+      if (!build_response(result, exchange.response, /*edit=*/true, error))
+        return fail(exchange, index, error);
       return Flow::kContinue;
   }
   return Flow::kContinue;

@@ -19,7 +19,8 @@ class WorkerStage final : public pipeline::Stage {
   // `functions` run in order (post_process: the integration-level hook, then the route-level one).
   // `call_kind` is the WG_CALL_* the functions see; `variables_json` the route's variables over the
   // global ones.
-  WorkerStage(Role role, std::uint32_t call_kind, std::vector<BoundFunction> functions, std::string variables_json);
+  WorkerStage(Role role, std::uint32_t call_kind, std::vector<BoundFunction> functions,
+              std::string variables_json);
 
   pipeline::Flow run(pipeline::GatewayExchange& exchange) override;
 

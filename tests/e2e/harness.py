@@ -184,6 +184,15 @@ class Gateway:
         with open(self.config_path, "w") as f:
             f.write(_config_text(config))
 
+    # -- process
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def vm_kib(self, field="VmRSS"):
+        """A memory figure of the running gateway from /proc/PID/status (VmRSS, VmHWM, ...), in KiB."""
+        return proc_status_kib(self.proc.pid, field)
+
     # -- client helpers
     def connect(self, timeout=IO_TIMEOUT):
         return RawConnection(self.host, self.port, timeout)
@@ -196,6 +205,15 @@ class Gateway:
 
     def get(self, path, headers=None):
         return self.request("GET", path, headers=headers)
+
+
+def proc_status_kib(pid, field):
+    """The value of `field` (e.g. VmRSS, VmHWM) in /proc/PID/status, in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
 
 
 def start_gateway(config, env=None, args=None, threads=2, config_path=None, ready=True):

@@ -1,13 +1,12 @@
 // The `sidecar` test worker of the conformance suite (see ../shared/conformance/README.md): bound twice,
 // as HOOKS (before, after) and TARGET (run), and as the entry point of a `services` integration (fetch).
 // Built with the public SDK only, like an out-of-tree worker.
-#include <workgate/worker.hpp>
-
 #include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+#include <workgate/worker.hpp>
 
 namespace {
 
@@ -69,7 +68,8 @@ class Sidecar {
     }
     w.field("matched_path", context.route_path());
     w.key("params").begin_object();
-    for (auto param : context.params()) w.field(param.name, param.value);
+    for (auto param : context.params())
+      w.field(param.name, param.value);
     w.end_object();
     if (auto sub = context.claim_json("sub")) {
       w.raw_field("jwt_sub", *sub);
@@ -80,7 +80,8 @@ class Sidecar {
     std::vector<std::string_view> keys = env.names();
     std::sort(keys.begin(), keys.end());
     w.key("env_keys").begin_array();
-    for (std::string_view k : keys) w.value(k);
+    for (std::string_view k : keys)
+      w.value(k);
     w.end_array();
     w.field("enriched", request.header("x-enriched"));
     return w.end_object().take();
@@ -89,4 +90,5 @@ class Sidecar {
 
 }  // namespace
 
-WORKGATE_WORKER(Sidecar, WORKGATE_METHOD(before), WORKGATE_METHOD(after), WORKGATE_METHOD(run), WORKGATE_METHOD(fetch))
+WORKGATE_WORKER(Sidecar, WORKGATE_METHOD(before), WORKGATE_METHOD(after), WORKGATE_METHOD(run),
+                WORKGATE_METHOD(fetch))

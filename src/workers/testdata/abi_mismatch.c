@@ -3,4 +3,6 @@
 
 static const wg_module kModule = {WORKGATE_ABI_VERSION + 41u, sizeof(wg_module), "abi-mismatch", 0, 0, 0, 0};
 
-WORKGATE_EXPORT const wg_module* workgate_worker_entry(void) { return &kModule; }
+WORKGATE_EXPORT const wg_module* workgate_worker_entry(void) {
+  return &kModule;
+}

@@ -1,7 +1,5 @@
 // A worker for the unit tests of src/workers: synchronous and asynchronous results, late completions,
 // environment and config views, request and response changes, failures.
-#include <workgate/worker.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -9,6 +7,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <workgate/worker.hpp>
 
 namespace {
 
@@ -42,16 +41,22 @@ class TestWorker {
     auto c = call.context();
     JsonWriter w;
     w.begin_object();
-    w.field("method", r.method()).field("path", r.path()).field("query", r.query()).field("has_query", r.has_query());
+    w.field("method", r.method())
+        .field("path", r.path())
+        .field("query", r.query())
+        .field("has_query", r.has_query());
     w.field("body", r.body()).field("route", c.route_path()).field("request_id", c.request_id());
     w.key("headers").begin_array();
-    for (auto h : r.headers()) w.begin_array().value(h.name).value(h.value).end_array();
+    for (auto h : r.headers())
+      w.begin_array().value(h.name).value(h.value).end_array();
     w.end_array();
     w.key("params").begin_object();
-    for (auto p : c.params()) w.field(p.name, p.value);
+    for (auto p : c.params())
+      w.field(p.name, p.value);
     w.end_object();
     w.key("env").begin_object();
-    for (auto e : call.env()) w.field(e.name, e.value);
+    for (auto e : call.env())
+      w.field(e.name, e.value);
     w.end_object();
     w.raw_field("claims", c.claims_json()).field("sub", c.claim_string("sub"));
     w.raw_field("variables", c.variables_json()).raw_field("config", c.config_json());
@@ -125,12 +130,13 @@ extern "C" WORKGATE_EXPORT int workgate_test_release_parked(void) {
     std::lock_guard lock(g_mutex);
     parked.swap(g_parked);
   }
-  for (auto& done : parked) done(Result::json(R"({"late":true})"));
+  for (auto& done : parked)
+    done(Result::json(R"({"late":true})"));
   return static_cast<int>(parked.size());
 }
 
 WORKGATE_WORKER(TestWorker, WORKGATE_METHOD(value), WORKGATE_METHOD(string), WORKGATE_METHOD(nothing),
-                WORKGATE_METHOD(fail), WORKGATE_METHOD(throws), WORKGATE_METHOD(describe), WORKGATE_METHOD(edit),
-                WORKGATE_METHOD(decorate), WORKGATE_METHOD(bad_header), WORKGATE_METHOD(later),
-                WORKGATE_METHOD(early), WORKGATE_METHOD(park), WORKGATE_METHOD(drop),
+                WORKGATE_METHOD(fail), WORKGATE_METHOD(throws), WORKGATE_METHOD(describe),
+                WORKGATE_METHOD(edit), WORKGATE_METHOD(decorate), WORKGATE_METHOD(bad_header),
+                WORKGATE_METHOD(later), WORKGATE_METHOD(early), WORKGATE_METHOD(park), WORKGATE_METHOD(drop),
                 WORKGATE_METHOD(pending_without_defer), WORKGATE_METHOD(defer_then_return))
