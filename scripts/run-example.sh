@@ -13,7 +13,10 @@ workgate is starting on http://127.0.0.1:8787 with examples/api-config.json. Try
   curl -i -X OPTIONS -H 'Origin: https://app.example.com' http://127.0.0.1:8787/health
   curl -i http://127.0.0.1:8787/private                      # 401: no token
   curl -i -H "Authorization: Bearer $(python3 scripts/mint-jwt.py)" http://127.0.0.1:8787/private
+  curl -i 'http://127.0.0.1:8787/proxy/users/7?client=cli'   # http_proxy to the gateway itself
+  curl -i -H 'x-api-key: example-api-key' http://127.0.0.1:8787/orders/42   # workers: hook + binding + post
 
 TRY
 export EXAMPLE_JWT_SECRET="${EXAMPLE_JWT_SECRET:-example-secret-change-me-0123456789}"
+export EXAMPLE_API_KEY="${EXAMPLE_API_KEY:-example-api-key}"
 exec build/release/workgate serve --config examples/api-config.json --listen 127.0.0.1:8787 --access-log

@@ -126,19 +126,24 @@ bool split_listen(const std::string& listen, std::string& host, std::uint16_t& p
 bool load_environment(const Options& o, config::Environment& env) {
   env = config::Environment::from_process();
   std::vector<std::string> errors;
-  for (const auto& file : o.env_files) env.merge_env_file(file, errors);
-  for (const auto& e : errors) std::cerr << "error: " << e << "\n";
+  for (const auto& file : o.env_files)
+    env.merge_env_file(file, errors);
+  for (const auto& e : errors)
+    std::cerr << "error: " << e << "\n";
   return errors.empty();
 }
 
-void print_problems(const std::vector<config::ConfigError>& errors, const std::vector<config::ConfigError>& warnings) {
-  for (const auto& w : warnings) std::cerr << "warning: " << w.to_string() << "\n";
-  for (const auto& e : errors) std::cerr << "error: " << e.to_string() << "\n";
+void print_problems(const std::vector<config::ConfigError>& errors,
+                    const std::vector<config::ConfigError>& warnings) {
+  for (const auto& w : warnings)
+    std::cerr << "warning: " << w.to_string() << "\n";
+  for (const auto& e : errors)
+    std::cerr << "error: " << e.to_string() << "\n";
 }
 
 // Loads and compiles the config; prints every problem. Returns null on errors.
-std::shared_ptr<pipeline::Snapshot> load_snapshot(const Options& o, const config::Environment& env, bool connect,
-                                                  std::string& source) {
+std::shared_ptr<pipeline::Snapshot> load_snapshot(const Options& o, const config::Environment& env,
+                                                  bool connect, std::string& source) {
   config::LoadResult loaded = config::load_gateway_config(o.config, env, source);
   if (!loaded.errors.empty()) {
     print_problems(loaded.errors, loaded.warnings);
@@ -190,16 +195,18 @@ int cmd_routes(const Options& o) {
   std::size_t rank = 0;
   for (std::size_t index : snapshot->router.priority_order()) {
     const config::Route& route = snapshot->config.paths[index];
-    std::string integration = route.integration ? std::string(config::integration_type_name(route.integration->type))
-                                                : std::string("static");
-    if (route.integration && !route.integration->server.empty()) integration += " -> " + route.integration->server;
+    std::string integration = route.integration
+                                  ? std::string(config::integration_type_name(route.integration->type))
+                                  : std::string("static");
+    if (route.integration && !route.integration->server.empty())
+      integration += " -> " + route.integration->server;
     if (route.integration && !route.integration->binding.empty()) {
       integration += " -> " + route.integration->binding;
       if (!route.integration->function.empty()) integration += "." + route.integration->function;
     }
-    std::printf("%-5zu %-8s %-40s %-10s %-5s %s   (/paths/%zu)\n", ++rank, route.method.c_str(), route.path.c_str(),
-                std::string(class_name(*snapshot, index)).c_str(), route.auth ? "yes" : "no", integration.c_str(),
-                index);
+    std::printf("%-5zu %-8s %-40s %-10s %-5s %s   (/paths/%zu)\n", ++rank, route.method.c_str(),
+                route.path.c_str(), std::string(class_name(*snapshot, index)).c_str(),
+                route.auth ? "yes" : "no", integration.c_str(), index);
   }
   return 0;
 }
@@ -230,9 +237,15 @@ int cmd_serve(Options o) {
   std::string authorizer = "none";
   if (snapshot->config.authorizer) {
     switch (snapshot->config.authorizer->type) {
-      case config::AuthorizerType::kJwt: authorizer = "jwt"; break;
-      case config::AuthorizerType::kAuth0: authorizer = "auth0"; break;
-      case config::AuthorizerType::kSupabase: authorizer = "supabase"; break;
+      case config::AuthorizerType::kJwt:
+        authorizer = "jwt";
+        break;
+      case config::AuthorizerType::kAuth0:
+        authorizer = "auth0";
+        break;
+      case config::AuthorizerType::kSupabase:
+        authorizer = "supabase";
+        break;
     }
   }
 
@@ -254,20 +267,23 @@ int cmd_serve(Options o) {
     observability::log_error("{}", e.what());
     return 1;
   }
-  observability::log_info("workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s)",
-                          WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
-                          host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads);
+  observability::log_info(
+      "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s)",
+      WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
+      host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads);
 
   auto reload = [&] {
     config::Environment fresh;
     if (!load_environment(o, fresh)) {
-      observability::log_error("reload failed: environment files could not be read; keeping the current config");
+      observability::log_error(
+          "reload failed: environment files could not be read; keeping the current config");
       return;
     }
     std::string reload_source;
     auto next = load_snapshot(o, fresh, /*connect=*/true, reload_source);
     if (!next) {
-      observability::log_error("reload failed: the config has errors (printed above); keeping the current config");
+      observability::log_error(
+          "reload failed: the config has errors (printed above); keeping the current config");
       return;
     }
     if (o.access_log) next->config.gateway.access_log = true;

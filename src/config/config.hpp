@@ -45,6 +45,7 @@ struct ServiceEntry {
 struct ServiceBindingEntry {
   std::string alias;
   std::string binding;
+  std::string pointer;  // "/serviceBindings/N" or "/servicesBindings/N"
 };
 
 struct WorkerEntry {

@@ -10,14 +10,17 @@ namespace {
 bool valid_name(std::string_view name) {
   if (name.empty()) return false;
   for (char c : name) {
-    if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+    if (!(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+      return false;
   }
   return !(name[0] >= '0' && name[0] <= '9');
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -42,7 +45,8 @@ std::optional<std::string> parse_value(std::string_view raw) {
     }
     return out;
   }
-  // Unquoted: an inline comment starts at " #".
+  // Unquoted: an inline comment starts at " #" (or right away, after the spaces trimmed above).
+  if (raw.front() == '#') return std::string();
   if (auto hash = raw.find(" #"); hash != std::string_view::npos) raw = trim(raw.substr(0, hash));
   return std::string(raw);
 }
@@ -92,7 +96,9 @@ bool Environment::merge_env_file(const std::string& path, std::vector<std::strin
   return ok;
 }
 
-void Environment::set(std::string name, std::string value) { vars_[std::move(name)] = std::move(value); }
+void Environment::set(std::string name, std::string value) {
+  vars_[std::move(name)] = std::move(value);
+}
 
 std::optional<std::string_view> Environment::get(std::string_view name) const {
   auto it = vars_.find(std::string(name));

@@ -30,16 +30,26 @@ std::string pointer_token(std::string_view key) {
 
 std::string_view integration_type_name(IntegrationType type) {
   switch (type) {
-    case IntegrationType::kHttpProxy: return "http_proxy";
-    case IntegrationType::kService: return "service";
-    case IntegrationType::kServiceBinding: return "service_binding";
-    case IntegrationType::kAuth0Callback: return "auth0_callback";
-    case IntegrationType::kAuth0Userinfo: return "auth0_userinfo";
-    case IntegrationType::kAuth0CallbackRedirect: return "auth0_callback_redirect";
-    case IntegrationType::kAuth0Refresh: return "auth0_refresh";
-    case IntegrationType::kSupabasePasswordlessAuth: return "supabase_passwordless_auth";
-    case IntegrationType::kSupabasePasswordlessVerify: return "supabase_passwordless_verify";
-    case IntegrationType::kSupabasePasswordlessAuthAlt: return "supabase_passwordless_auth_alt";
+    case IntegrationType::kHttpProxy:
+      return "http_proxy";
+    case IntegrationType::kService:
+      return "service";
+    case IntegrationType::kServiceBinding:
+      return "service_binding";
+    case IntegrationType::kAuth0Callback:
+      return "auth0_callback";
+    case IntegrationType::kAuth0Userinfo:
+      return "auth0_userinfo";
+    case IntegrationType::kAuth0CallbackRedirect:
+      return "auth0_callback_redirect";
+    case IntegrationType::kAuth0Refresh:
+      return "auth0_refresh";
+    case IntegrationType::kSupabasePasswordlessAuth:
+      return "supabase_passwordless_auth";
+    case IntegrationType::kSupabasePasswordlessVerify:
+      return "supabase_passwordless_verify";
+    case IntegrationType::kSupabasePasswordlessAuthAlt:
+      return "supabase_passwordless_auth_alt";
   }
   return "unknown";
 }
@@ -52,8 +62,12 @@ static auto find_alias(const Entries& entries, std::string_view alias) -> declty
   return nullptr;
 }
 
-const ServerEntry* Config::find_server(std::string_view alias) const { return find_alias(servers, alias); }
-const ServiceEntry* Config::find_service(std::string_view alias) const { return find_alias(services, alias); }
+const ServerEntry* Config::find_server(std::string_view alias) const {
+  return find_alias(servers, alias);
+}
+const ServiceEntry* Config::find_service(std::string_view alias) const {
+  return find_alias(services, alias);
+}
 const ServiceBindingEntry* Config::find_service_binding(std::string_view alias) const {
   return find_alias(service_bindings, alias);
 }
@@ -66,7 +80,9 @@ const WorkerEntry* Config::find_worker(std::string_view binding) const {
 
 namespace {
 
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string in_quotes(std::string_view s) {
+  return "\"" + std::string(s) + "\"";
+}
 
 // Collects errors and warnings while walking the document; every check names its JSON pointer.
 class Checker {
@@ -97,8 +113,8 @@ class Checker {
   }
 
   // Keys outside `allowed` are errors (the schema's additionalProperties: false) or warnings.
-  void known_keys(const json::object& obj, const std::string& ptr, std::initializer_list<std::string_view> allowed,
-                  bool strict = true) {
+  void known_keys(const json::object& obj, const std::string& ptr,
+                  std::initializer_list<std::string_view> allowed, bool strict = true) {
     for (const auto& kv : obj) {
       if (std::find(allowed.begin(), allowed.end(), std::string_view(kv.key())) != allowed.end()) continue;
       std::string p = ptr + "/" + pointer_token(kv.key());
@@ -157,7 +173,8 @@ class Checker {
       n = v->get_int64();
     } else if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
       n = static_cast<std::int64_t>(v->get_uint64());
-    } else if (v->is_double() && v->get_double() == static_cast<double>(static_cast<std::int64_t>(v->get_double()))) {
+    } else if (v->is_double() &&
+               v->get_double() == static_cast<double>(static_cast<std::int64_t>(v->get_double()))) {
       n = static_cast<std::int64_t>(v->get_double());
     } else {
       error(p, "must be an integer");
@@ -170,8 +187,11 @@ class Checker {
     return n;
   }
 
+  // The strings of an array; with `unique`, repeats are errors and left out. `positions` receives each
+  // kept item's index in the document (for pointers).
   std::vector<std::string> string_list(const json::object& obj, std::string_view key, const std::string& ptr,
-                                       bool required, bool unique = false) {
+                                       bool required, bool unique = false,
+                                       std::vector<std::size_t>* positions = nullptr) {
     std::vector<std::string> out;
     const json::value* v = obj.if_contains(key);
     std::string p = ptr + "/" + pointer_token(key);
@@ -193,6 +213,7 @@ class Checker {
         continue;
       }
       out.push_back(std::move(s));
+      if (positions) positions->push_back(i);
     }
     return out;
   }
@@ -219,10 +240,12 @@ void substitute_env(json::value& v, const std::string& ptr, const Environment& e
       check.error(ptr, "environment variable " + in_quotes(name) + " is not set");
     }
   } else if (v.is_object()) {
-    for (auto& kv : v.get_object()) substitute_env(kv.value(), ptr + "/" + pointer_token(kv.key()), env, check);
+    for (auto& kv : v.get_object())
+      substitute_env(kv.value(), ptr + "/" + pointer_token(kv.key()), env, check);
   } else if (v.is_array()) {
     auto& arr = v.get_array();
-    for (std::size_t i = 0; i < arr.size(); ++i) substitute_env(arr[i], ptr + "/" + std::to_string(i), env, check);
+    for (std::size_t i = 0; i < arr.size(); ++i)
+      substitute_env(arr[i], ptr + "/" + std::to_string(i), env, check);
   }
 }
 
@@ -241,14 +264,16 @@ std::optional<json::value> parse_json(std::string_view text, Checker& check) {
         ++column;
       }
     }
-    check.error("", "invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(column) + ": " +
-                        ec.message());
+    check.error("", "invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(column) +
+                        ": " + ec.message());
     return std::nullopt;
   }
   return parser.release();
 }
 
-std::chrono::milliseconds ms(std::int64_t n) { return std::chrono::milliseconds(n); }
+std::chrono::milliseconds ms(std::int64_t n) {
+  return std::chrono::milliseconds(n);
+}
 
 constexpr std::int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
 
@@ -268,12 +293,13 @@ void parse_servers(const json::object& root, Config& cfg, Checker& check) {
     auto alias = check.string(*obj, "alias", ptr, true, true);
     auto url = check.string(*obj, "url", ptr, true);
     if (alias) {
-      if (cfg.find_server(*alias) != nullptr) check.error(ptr + "/alias", "duplicate server alias " + in_quotes(*alias));
+      if (cfg.find_server(*alias) != nullptr)
+        check.error(ptr + "/alias", "duplicate server alias " + in_quotes(*alias));
       server.alias = *alias;
     }
     if (url) {
       server.url = *url;
-      auto parsed = boost::urls::parse_absolute_uri(*url);
+      auto parsed = boost::urls::parse_uri(*url);
       if (!parsed) {
         check.error(ptr + "/url", "must be an absolute http:// or https:// URL");
       } else {
@@ -297,15 +323,18 @@ void parse_servers(const json::object& root, Config& cfg, Checker& check) {
             }
           }
           std::string path(parsed->encoded_path());
-          while (!path.empty() && path.back() == '/') path.pop_back();
+          while (!path.empty() && path.back() == '/')
+            path.pop_back();
           server.base_path = std::move(path);
-          if (parsed->has_query()) check.warning(ptr + "/url", "the query string is discarded (as in the original)");
+          if (parsed->has_query())
+            check.warning(ptr + "/url", "the query string is discarded (as in the original)");
           if (parsed->has_fragment()) check.warning(ptr + "/url", "the fragment is ignored");
         }
       }
     }
     server.ca_file = check.string(*obj, "ca_file", ptr, false, true);
-    if (auto n = check.integer(*obj, "connect_timeout_ms", ptr, 1, kMaxTimeoutMs)) server.connect_timeout = ms(*n);
+    if (auto n = check.integer(*obj, "connect_timeout_ms", ptr, 1, kMaxTimeoutMs))
+      server.connect_timeout = ms(*n);
     if (auto n = check.integer(*obj, "timeout_ms", ptr, 1, kMaxTimeoutMs)) server.timeout = ms(*n);
     if (auto n = check.integer(*obj, "idle_timeout_ms", ptr, 1, kMaxTimeoutMs)) server.idle_timeout = ms(*n);
     if (auto n = check.integer(*obj, "max_connections", ptr, 1, 1 << 20)) {
@@ -355,7 +384,7 @@ void parse_service_bindings(const json::object& root, Config& cfg, Checker& chec
         if (!legacy) check.error(ptr + "/alias", "duplicate service binding alias " + in_quotes(*alias));
         continue;
       }
-      cfg.service_bindings.push_back({*alias, *binding});
+      cfg.service_bindings.push_back({*alias, *binding, ptr});
     }
   }
 }
@@ -384,10 +413,11 @@ void parse_workers(const json::object& root, Config& cfg, Checker& check) {
     if (binding && cfg.find_worker(*binding) != nullptr) {
       check.error(ptr + "/binding", "duplicate worker binding " + in_quotes(*binding));
     }
-    worker.env = check.string_list(*obj, "env", ptr, false, true);
+    std::vector<std::size_t> positions;
+    worker.env = check.string_list(*obj, "env", ptr, false, true, &positions);
     for (std::size_t e = 0; e < worker.env.size(); ++e) {
       if (!valid_env_name(worker.env[e])) {
-        check.error(ptr + "/env/" + std::to_string(e), "not a valid environment variable name");
+        check.error(ptr + "/env/" + std::to_string(positions[e]), "not a valid environment variable name");
       }
     }
     if (const json::value* c = obj->if_contains("config")) worker.config = *c;
@@ -423,20 +453,22 @@ void parse_cors(const json::object& root, Config& cfg, Checker& check) {
   const json::object* obj = check.object(*v, "/cors");
   if (obj == nullptr) return;
   const std::string ptr = "/cors";
-  check.known_keys(*obj, ptr,
-                   {"allow_origins", "allow_methods", "allow_headers", "expose_headers", "allow_credentials",
-                    "max_age"});
+  check.known_keys(
+      *obj, ptr,
+      {"allow_origins", "allow_methods", "allow_headers", "expose_headers", "allow_credentials", "max_age"});
   CorsPolicy cors;
-  cors.allow_origins = check.string_list(*obj, "allow_origins", ptr, true, true);
+  std::vector<std::size_t> positions;
+  cors.allow_origins = check.string_list(*obj, "allow_origins", ptr, true, true, &positions);
   for (std::size_t i = 0; i < cors.allow_origins.size(); ++i) {
-    check_origin_pattern(cors.allow_origins[i], ptr + "/allow_origins/" + std::to_string(i), check);
+    check_origin_pattern(cors.allow_origins[i], ptr + "/allow_origins/" + std::to_string(positions[i]), check);
   }
-  cors.allow_methods = check.string_list(*obj, "allow_methods", ptr, true, true);
+  positions.clear();
+  cors.allow_methods = check.string_list(*obj, "allow_methods", ptr, true, true, &positions);
   for (std::size_t i = 0; i < cors.allow_methods.size(); ++i) {
-    static const std::set<std::string, std::less<>> kMethods = {"GET",   "POST", "PUT", "DELETE",
-                                                                 "OPTIONS", "PATCH", "HEAD", "*"};
+    static const std::set<std::string, std::less<>> kMethods = {"GET",     "POST",  "PUT",  "DELETE",
+                                                                "OPTIONS", "PATCH", "HEAD", "*"};
     if (!kMethods.contains(cors.allow_methods[i])) {
-      check.error(ptr + "/allow_methods/" + std::to_string(i),
+      check.error(ptr + "/allow_methods/" + std::to_string(positions[i]),
                   "must be one of GET, POST, PUT, DELETE, OPTIONS, PATCH, HEAD, *");
     }
   }
@@ -444,7 +476,8 @@ void parse_cors(const json::object& root, Config& cfg, Checker& check) {
   cors.expose_headers = check.string_list(*obj, "expose_headers", ptr, true);
   for (const auto* list : {&cors.allow_headers, &cors.expose_headers}) {
     for (const auto& h : *list) {
-      if (h.find_first_of("\r\n") != std::string::npos) check.error(ptr, "header names must not contain line breaks");
+      if (h.find_first_of("\r\n") != std::string::npos)
+        check.error(ptr, "header names must not contain line breaks");
     }
   }
   cors.allow_credentials = check.boolean(*obj, "allow_credentials", ptr, true).value_or(false);
@@ -469,7 +502,8 @@ void parse_authorizer(const json::object& root, Config& cfg, Checker& check) {
       auth.audiences.emplace_back(a->get_string());
     } else {
       auth.audiences = check.string_list(*obj, "audience", ptr, true);
-      if (auth.audiences.empty()) check.error(ptr + "/audience", "must be a string or a non-empty array of strings");
+      if (auth.audiences.empty())
+        check.error(ptr + "/audience", "must be a string or a non-empty array of strings");
     }
   };
   auto leeway = [&] {
@@ -535,14 +569,15 @@ void parse_authorizer(const json::object& root, Config& cfg, Checker& check) {
     auth.algorithms = {"HS256"};
     leeway();
   } else {
-    check.error(ptr + "/type", "must be exactly \"jwt\", \"auth0\" or \"supabase\" (got " + in_quotes(*type) + ")");
+    check.error(ptr + "/type",
+                "must be exactly \"jwt\", \"auth0\" or \"supabase\" (got " + in_quotes(*type) + ")");
     return;
   }
   cfg.authorizer = std::move(auth);
 }
 
-std::optional<HookRef> parse_hook(const json::object& parent, std::string_view key, const std::string& parent_ptr,
-                                  Checker& check, bool allow_type) {
+std::optional<HookRef> parse_hook(const json::object& parent, std::string_view key,
+                                  const std::string& parent_ptr, Checker& check, bool allow_type) {
   const json::value* v = parent.if_contains(key);
   if (v == nullptr) return std::nullopt;
   std::string ptr = parent_ptr + "/" + std::string(key);
@@ -564,10 +599,11 @@ std::optional<HookRef> parse_hook(const json::object& parent, std::string_view k
 
 std::optional<IntegrationType> integration_type_from(std::string_view name) {
   if (name == "http" || name == "http_proxy") return IntegrationType::kHttpProxy;
-  for (auto t : {IntegrationType::kService, IntegrationType::kServiceBinding, IntegrationType::kAuth0Callback,
-                 IntegrationType::kAuth0Userinfo, IntegrationType::kAuth0CallbackRedirect,
-                 IntegrationType::kAuth0Refresh, IntegrationType::kSupabasePasswordlessAuth,
-                 IntegrationType::kSupabasePasswordlessVerify, IntegrationType::kSupabasePasswordlessAuthAlt}) {
+  for (auto t :
+       {IntegrationType::kService, IntegrationType::kServiceBinding, IntegrationType::kAuth0Callback,
+        IntegrationType::kAuth0Userinfo, IntegrationType::kAuth0CallbackRedirect,
+        IntegrationType::kAuth0Refresh, IntegrationType::kSupabasePasswordlessAuth,
+        IntegrationType::kSupabasePasswordlessVerify, IntegrationType::kSupabasePasswordlessAuthAlt}) {
     if (integration_type_name(t) == name) return t;
   }
   return std::nullopt;
@@ -633,9 +669,9 @@ void parse_mapping_section(const json::object& mapping, std::string_view key, co
   }
 }
 
-constexpr std::string_view kRouteKeys[] = {"method",   "path",        "integration", "auth",
-                                           "mapping",  "variables",   "response",    "pre_process",
-                                           "post_process", "description", "summary", "name"};
+constexpr std::string_view kRouteKeys[] = {"method",       "path",        "integration", "auth",
+                                           "mapping",      "variables",   "response",    "pre_process",
+                                           "post_process", "description", "summary",     "name"};
 
 void parse_paths(const json::object& root, Config& cfg, Checker& check) {
   const json::value* v = root.if_contains("paths");
@@ -650,7 +686,8 @@ void parse_paths(const json::object& root, Config& cfg, Checker& check) {
     const json::object* obj = check.object((*arr)[i], ptr);
     if (obj == nullptr) continue;
     for (const auto& kv : *obj) {
-      if (std::find(std::begin(kRouteKeys), std::end(kRouteKeys), std::string_view(kv.key())) == std::end(kRouteKeys)) {
+      if (std::find(std::begin(kRouteKeys), std::end(kRouteKeys), std::string_view(kv.key())) ==
+          std::end(kRouteKeys)) {
         check.warning(ptr + "/" + pointer_token(kv.key()), "unknown route key (ignored)");
       }
     }
@@ -658,10 +695,11 @@ void parse_paths(const json::object& root, Config& cfg, Checker& check) {
     route.index = i;
     if (auto method = check.string(*obj, "method", ptr, true)) {
       static const std::set<std::string, std::less<>> kMethods = {"GET",     "POST",  "PUT",  "DELETE",
-                                                                   "OPTIONS", "PATCH", "HEAD", "ANY"};
+                                                                  "OPTIONS", "PATCH", "HEAD", "ANY"};
       if (!kMethods.contains(*method)) {
-        check.error(ptr + "/method", "must be one of GET, POST, PUT, DELETE, OPTIONS, PATCH, HEAD, ANY (got " +
-                                         in_quotes(*method) + ")");
+        check.error(ptr + "/method",
+                    "must be one of GET, POST, PUT, DELETE, OPTIONS, PATCH, HEAD, ANY (got " +
+                        in_quotes(*method) + ")");
       }
       route.method = *method;
     }
@@ -701,14 +739,16 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   const std::string ptr = "/gateway";
   const json::object* obj = check.object(*v, ptr);
   if (obj == nullptr) return;
-  check.known_keys(*obj, ptr,
-                   {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
-                    "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms", "access_log"});
+  check.known_keys(
+      *obj, ptr,
+      {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
+       "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms", "access_log"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
   if (auto n = check.integer(*obj, "max_body_bytes", ptr, 0, INT64_MAX)) g.max_body_bytes = std::size_t(*n);
-  if (auto n = check.integer(*obj, "max_header_bytes", ptr, 1024, 1 << 20)) g.max_header_bytes = std::size_t(*n);
+  if (auto n = check.integer(*obj, "max_header_bytes", ptr, 1024, 1 << 20))
+    g.max_header_bytes = std::size_t(*n);
   if (auto n = check.integer(*obj, "max_headers", ptr, 1, 10000)) g.max_headers = std::size_t(*n);
   if (auto n = check.integer(*obj, "header_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.header_timeout = ms(*n);
   if (auto n = check.integer(*obj, "body_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.body_timeout = ms(*n);
@@ -764,37 +804,41 @@ void check_references(Config& cfg, Checker& check) {
       case IntegrationType::kAuth0CallbackRedirect:
       case IntegrationType::kAuth0Refresh:
         if (!cfg.authorizer || cfg.authorizer->type != AuthorizerType::kAuth0) {
-          check.error(iptr + "/type", std::string(integration_type_name(in.type)) +
-                                          " needs an authorizer of type \"auth0\"");
+          check.error(iptr + "/type",
+                      std::string(integration_type_name(in.type)) + " needs an authorizer of type \"auth0\"");
         }
         break;
       default:
         break;
     }
-    if (in.type != IntegrationType::kHttpProxy && (!route.mapping.headers.empty() || !route.mapping.query.empty())) {
+    if (in.type != IntegrationType::kHttpProxy &&
+        (!route.mapping.headers.empty() || !route.mapping.query.empty())) {
       check.warning(ptr + "/mapping", "ignored: mapping applies to http_proxy routes only");
     }
   }
   for (std::size_t i = 0; i < cfg.service_bindings.size(); ++i) {
     const auto& sb = cfg.service_bindings[i];
     if (used_bindings.contains(sb.alias) && cfg.find_worker(sb.binding) == nullptr) {
-      check.error("/serviceBindings/" + std::to_string(i) + "/binding",
-                  "binding " + in_quotes(sb.binding) + " is not declared in workers");
+      check.error(sb.pointer + "/binding", "binding " + in_quotes(sb.binding) + " is not declared in workers");
     }
   }
 
   std::vector<router::RouteDefinition> defs;
   defs.reserve(cfg.paths.size());
-  for (const Route& r : cfg.paths) defs.push_back({r.method, r.path});
+  for (const Route& r : cfg.paths)
+    defs.push_back({r.method, r.path});
   std::vector<router::CompileError> errors, warnings;
   router::Router::compile(defs, errors, &warnings);
-  for (const auto& e : errors) check.error("/paths/" + std::to_string(e.route) + "/path", e.message);
-  for (const auto& w : warnings) check.warning("/paths/" + std::to_string(w.route) + "/path", w.message);
+  for (const auto& e : errors)
+    check.error("/paths/" + std::to_string(e.route) + "/path", e.message);
+  for (const auto& w : warnings)
+    check.warning("/paths/" + std::to_string(w.route) + "/path", w.message);
 }
 
 }  // namespace
 
-LoadResult load_config_text(std::string_view text, const Environment& env, const std::filesystem::path& base_dir) {
+LoadResult load_config_text(std::string_view text, const Environment& env,
+                            const std::filesystem::path& base_dir) {
   LoadResult result;
   Checker check(result);
   auto doc = parse_json(text, check);
@@ -806,8 +850,8 @@ LoadResult load_config_text(std::string_view text, const Environment& env, const
   substitute_env(*doc, "", env, check);
   const json::object& root = doc->get_object();
   check.known_keys(root, "",
-                   {"$schema", "title", "description", "servers", "services", "serviceBindings", "servicesBindings",
-                    "cors", "authorizer", "variables", "paths", "workers", "gateway"});
+                   {"$schema", "title", "description", "servers", "services", "serviceBindings",
+                    "servicesBindings", "cors", "authorizer", "variables", "paths", "workers", "gateway"});
   Config cfg;
   cfg.base_dir = base_dir;
   for (std::string_view key : {"$schema", "title", "description"}) {

@@ -13,19 +13,21 @@
 namespace workgate::config {
 
 struct LoadResult {
-  std::optional<Config> config;      // set only when `errors` is empty
-  std::vector<ConfigError> errors;   // every problem found, in document order
+  std::optional<Config> config;     // set only when `errors` is empty
+  std::vector<ConfigError> errors;  // every problem found, in document order
   std::vector<ConfigError> warnings;
 };
 
 // `text` is the JSON document; `base_dir` is where relative module paths resolve.
-LoadResult load_config_text(std::string_view text, const Environment& env, const std::filesystem::path& base_dir);
+LoadResult load_config_text(std::string_view text, const Environment& env,
+                            const std::filesystem::path& base_dir);
 
 // Reads `path` and loads it; a file that cannot be read is an error with an empty pointer.
 LoadResult load_config_file(const std::filesystem::path& path, const Environment& env);
 
 // The config the gateway serves: SAG_API_CONFIG_JSON (inline JSON, when set and not blank) wins over
-// `path`, as in the original. `source` receives a description ("file api-config.json" / "SAG_API_CONFIG_JSON").
+// `path`, as in the original. `source` receives a description ("file api-config.json" /
+// "SAG_API_CONFIG_JSON").
 LoadResult load_gateway_config(const std::optional<std::filesystem::path>& path, const Environment& env,
                                std::string& source);
 

@@ -21,8 +21,8 @@ constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool has_line_break(std::string_view s) {
-  return std::memchr(s.data(), '\r', s.size()) != nullptr || std::memchr(s.data(), '\n', s.size()) != nullptr ||
-         std::memchr(s.data(), '\0', s.size()) != nullptr;
+  return std::memchr(s.data(), '\r', s.size()) != nullptr ||
+         std::memchr(s.data(), '\n', s.size()) != nullptr || std::memchr(s.data(), '\0', s.size()) != nullptr;
 }
 
 // "METHOD SP target SP HTTP/d.d CRLF": a well-formed request line whose version we do not speak (505),
@@ -41,7 +41,9 @@ bool names_http_version(const asio::const_buffer& data) {
          version[6] == '.' && version[7] >= '0' && version[7] <= '9';
 }
 
-bool status_has_body(int status) { return status >= 200 && status != 204 && status != 304; }
+bool status_has_body(int status) {
+  return status >= 200 && status != 204 && status != 304;
+}
 
 bool expects_continue(const Request& request) {
   auto expect = request.headers.get("Expect");
@@ -82,7 +84,9 @@ void Exchange::read_body(BodyChunkHandler handler) {
   c.pump_request_body();
 }
 
-bool Exchange::body_complete() const { return connection_->body_done_; }
+bool Exchange::body_complete() const {
+  return connection_->body_done_;
+}
 
 Connection::Connection(Shard& shard, asio::ip::tcp::socket socket)
     : shard_(shard), socket_(std::move(socket)), exchange_(shard.handler().create_exchange()) {
@@ -95,7 +99,9 @@ Connection::Connection(Shard& shard, asio::ip::tcp::socket socket)
   shard_.add(this);
 }
 
-Connection::~Connection() { shard_.remove(this); }
+Connection::~Connection() {
+  shard_.remove(this);
+}
 
 void Connection::start() {
   limits_ = &shard_.handler().limits();
@@ -105,7 +111,9 @@ void Connection::start() {
   read_more();
 }
 
-void Connection::set_deadline(std::chrono::milliseconds timeout) { deadline_ = shard_.now() + timeout; }
+void Connection::set_deadline(std::chrono::milliseconds timeout) {
+  deadline_ = shard_.now() + timeout;
+}
 
 void Connection::read_more() {
   std::size_t room = buffer_.max_size() - buffer_.size();
@@ -114,9 +122,8 @@ void Connection::read_more() {
     return;
   }
   auto space = buffer_.prepare(std::min(room, kReadChunk));
-  socket_.async_read_some(space, [self = shared_from_this()](const error_code& ec, std::size_t n) {
-    self->on_read(ec, n);
-  });
+  socket_.async_read_some(
+      space, [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
 }
 
 void Connection::on_read(const error_code& ec, std::size_t bytes) {
@@ -196,7 +203,8 @@ void Connection::parse() {
       return;
     }
     if (ec) {
-      fail(ec == beast_http::error::body_limit ? ProtocolError::kPayloadTooLarge : ProtocolError::kBadRequest);
+      fail(ec == beast_http::error::body_limit ? ProtocolError::kPayloadTooLarge
+                                               : ProtocolError::kBadRequest);
       return;
     }
   }
@@ -395,9 +403,8 @@ void Connection::send(Response&& response) {
   body_bytes_sent_ = body.size();
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_.data(), head_.size()),
                                             asio::buffer(body.data(), body.size())};
-  asio::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, std::size_t) {
-    self->on_written(ec);
-  });
+  asio::async_write(socket_, buffers,
+                    [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_written(ec); });
 }
 
 void Connection::pump_response() {
@@ -486,9 +493,8 @@ void Connection::linger() {
     buffer_.consume(buffer_.size());
   }
   auto space = buffer_.prepare(std::min(buffer_.max_size(), kReadChunk));
-  socket_.async_read_some(space, [self = shared_from_this()](const error_code& ec, std::size_t n) {
-    self->on_read(ec, n);
-  });
+  socket_.async_read_some(
+      space, [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
 }
 
 void Connection::on_deadline() {

@@ -25,14 +25,21 @@ struct ConnectionLimits {
   std::chrono::milliseconds write_timeout{30000};
 };
 
-enum class ProtocolError { kBadRequest, kRequestTimeout, kPayloadTooLarge, kHeadersTooLarge, kVersionNotSupported };
+enum class ProtocolError {
+  kBadRequest,
+  kRequestTimeout,
+  kPayloadTooLarge,
+  kHeadersTooLarge,
+  kVersionNotSupported
+};
 
 // How the connection reads a request body: whole before handle() (bounded by max_body_bytes), or on demand
 // through Exchange::read_body() after handle() was called.
 enum class BodyMode { kBuffer, kStream };
 
 // Receives one piece of a streamed body. `last` is set with the final piece (which may be empty).
-using BodyChunkHandler = std::function<void(const boost::system::error_code&, std::string_view chunk, bool last)>;
+using BodyChunkHandler =
+    std::function<void(const boost::system::error_code&, std::string_view chunk, bool last)>;
 
 // One request/response on a connection. The pipeline derives from it to keep its per-request state; the
 // connection creates one per connection (RequestHandler::create_exchange) and reuses it for every request.

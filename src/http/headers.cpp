@@ -53,14 +53,16 @@ std::size_t HeaderList::remove(std::string_view name) {
 
 std::optional<std::string_view> HeaderList::get(std::string_view name) const {
   for (const Entry& e : entries_) {
-    if (!e.removed && iequals(view(e.name_offset, e.name_size), name)) return view(e.value_offset, e.value_size);
+    if (!e.removed && iequals(view(e.name_offset, e.name_size), name))
+      return view(e.value_offset, e.value_size);
   }
   return std::nullopt;
 }
 
 std::size_t HeaderList::live_count_() const {
   std::size_t n = 0;
-  for (const Entry& e : entries_) n += e.removed ? 0 : 1;
+  for (const Entry& e : entries_)
+    n += e.removed ? 0 : 1;
   return n;
 }
 

@@ -26,13 +26,15 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
     request_.version = static_cast<unsigned>(version);
   }
   void on_response_impl(int, string_view, int, error_code&) override {}
-  void on_field_impl(boost::beast::http::field, string_view name, string_view value, error_code& ec) override {
+  void on_field_impl(boost::beast::http::field, string_view name, string_view value,
+                     error_code& ec) override {
     if (++fields_ > max_fields_) {
       too_many_fields_ = true;
       ec = boost::beast::http::error::header_limit;
       return;
     }
-    request_.headers.add(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
+    request_.headers.add(std::string_view(name.data(), name.size()),
+                         std::string_view(value.data(), value.size()));
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(boost::optional<std::uint64_t> const&, error_code&) override {}

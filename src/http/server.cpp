@@ -42,7 +42,8 @@ std::uint16_t Server::bind() {
     try {
       shard->listen(endpoint, options_.backlog);
     } catch (const boost::system::system_error& e) {
-      if (e.code() == asio::error::address_in_use) throw ListenError("address " + where + " is already in use");
+      if (e.code() == asio::error::address_in_use)
+        throw ListenError("address " + where + " is already in use");
       throw ListenError("cannot listen on " + where + ": " + e.code().message());
     }
     shard->set_handler(factory_(*shard));
@@ -78,22 +79,26 @@ void Server::run(const std::function<void()>& on_reload) {
       draining = true;
       observability::log_info("received {}, draining connections (up to {} ms)",
                               signo == SIGTERM ? "SIGTERM" : "SIGINT", options_.drain_timeout.count());
-      for (auto& shard : shards_) shard->begin_drain();
+      for (auto& shard : shards_)
+        shard->begin_drain();
       drain_timer.expires_after(options_.drain_timeout);
       drain_timer.async_wait([&](const error_code& wait_ec) {
         if (wait_ec) return;
         observability::log_warn("drain timeout reached, closing the remaining connections");
-        for (auto& shard : shards_) shard->force_stop();
+        for (auto& shard : shards_)
+          shard->force_stop();
       });
     } else {
       observability::log_warn("second signal, closing every connection now");
-      for (auto& shard : shards_) shard->force_stop();
+      for (auto& shard : shards_)
+        shard->force_stop();
     }
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
   main_io.run();
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   observability::log_info("stopped");
 }
 

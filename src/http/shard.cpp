@@ -1,8 +1,9 @@
 #include "http/shard.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/post.hpp>
 #include <ctime>
-#include <sys/socket.h>
 
 #include "http/connection.hpp"
 #include "observability/log.hpp"

@@ -39,7 +39,8 @@ class Shard {
   // Runs the event loop on the calling thread until stop() has drained every connection.
   void run();
 
-  // Thread-safe: stop accepting, close idle connections, let in-flight requests finish, then return from run().
+  // Thread-safe: stop accepting, close idle connections, let in-flight requests finish, then return from
+  // run().
   void begin_drain();
   // Thread-safe: close every connection now.
   void force_stop();

@@ -6,13 +6,16 @@
 namespace workgate::http {
 namespace {
 
-bool is_single_dot(std::string_view s) { return s == "." || s == "%2e" || s == "%2E"; }
+bool is_single_dot(std::string_view s) {
+  return s == "." || s == "%2e" || s == "%2E";
+}
 
 bool is_double_dot(std::string_view s) {
   if (s == "..") return true;
   if (s.size() != 4 && s.size() != 6) return false;
   std::string lower(s);
-  for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  for (char& c : lower)
+    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
   return lower == ".%2e" || lower == "%2e." || lower == "%2e%2e";
 }
 

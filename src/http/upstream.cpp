@@ -50,7 +50,8 @@ class ResponseParser final : public beast_http::basic_parser<false> {
     response_.headers.clear();
   }
   void on_field_impl(beast_http::field, string_view name, string_view value, error_code&) override {
-    response_.headers.add(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
+    response_.headers.add(std::string_view(name.data(), name.size()),
+                          std::string_view(value.data(), value.size()));
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(boost::optional<std::uint64_t> const&, error_code&) override {}
@@ -72,7 +73,8 @@ class ResponseParser final : public beast_http::basic_parser<false> {
 }  // namespace
 
 std::shared_ptr<UpstreamTarget> make_upstream_target(bool tls, std::string host, std::uint16_t port,
-                                                     const std::vector<std::string>& ca_files, std::string& error) {
+                                                     const std::vector<std::string>& ca_files,
+                                                     std::string& error) {
   auto target = std::make_shared<UpstreamTarget>();
   target->tls = tls;
   target->host = std::move(host);
@@ -149,8 +151,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
 struct Pool {
   std::shared_ptr<const UpstreamTarget> target;
-  std::vector<std::shared_ptr<Conn>> idle;  // most recently used last
-  std::size_t open = 0;                     // connections counted against max_connections
+  std::vector<std::shared_ptr<Conn>> idle;    // most recently used last
+  std::size_t open = 0;                       // connections counted against max_connections
   std::deque<std::shared_ptr<Call>> waiters;  // queued for a connection (owned while queued)
 };
 
@@ -176,7 +178,8 @@ struct UpstreamClient::Impl {
   template <typename Handler>
   void resolve(const UpstreamTarget& target, Handler handler) {
     if (is_ip_literal(target.host)) {
-      handler(error_code(), std::vector<tcp::endpoint>{tcp::endpoint(asio::ip::make_address(target.host), target.port)});
+      handler(error_code(),
+              std::vector<tcp::endpoint>{tcp::endpoint(asio::ip::make_address(target.host), target.port)});
       return;
     }
     std::string key = target.host + ":" + std::to_string(target.port);
@@ -194,13 +197,16 @@ struct UpstreamClient::Impl {
                              e.pending = false;
                              e.endpoints.clear();
                              if (!ec) {
-                               for (const auto& r : results) e.endpoints.push_back(r.endpoint());
+                               for (const auto& r : results)
+                                 e.endpoints.push_back(r.endpoint());
                                e.expires = Clock::now() + kDnsTtl;
                              }
                              auto waiters = std::move(e.waiters);
                              e.waiters.clear();
-                             error_code result = ec ? ec : (e.endpoints.empty() ? asio::error::host_not_found : ec);
-                             for (auto& w : waiters) w(result, e.endpoints);
+                             error_code result =
+                                 ec ? ec : (e.endpoints.empty() ? asio::error::host_not_found : ec);
+                             for (auto& w : waiters)
+                               w(result, e.endpoints);
                            });
   }
 
@@ -225,7 +231,11 @@ struct Call : std::enable_shared_from_this<Call> {
 
   Call(UpstreamClient::Impl& c, std::shared_ptr<const UpstreamTarget> t, UpstreamRequest r,
        UpstreamClient::Callback cb, std::size_t limit)
-      : client(c), target(std::move(t)), request(std::move(r)), callback(std::move(cb)), buffer_limit(limit) {}
+      : client(c),
+        target(std::move(t)),
+        request(std::move(r)),
+        callback(std::move(cb)),
+        buffer_limit(limit) {}
 
   void start() {
     pool = &client.pool_for(target);
@@ -271,8 +281,9 @@ struct Call : std::enable_shared_from_this<Call> {
         self->fail(UpstreamError::kUnavailable);
         return;
       }
-      asio::async_connect(self->conn->socket(), endpoints,
-                          [self](const error_code& connect_ec, const tcp::endpoint&) { self->on_connect(connect_ec); });
+      asio::async_connect(
+          self->conn->socket(), endpoints,
+          [self](const error_code& connect_ec, const tcp::endpoint&) { self->on_connect(connect_ec); });
     });
   }
 
@@ -280,7 +291,8 @@ struct Call : std::enable_shared_from_this<Call> {
     if (state == State::kDone) return;
     if (ec) {
       if (!timed_out) {
-        observability::log_warn("upstream {}:{}: connect failed: {}", target->host, target->port, ec.message());
+        observability::log_warn("upstream {}:{}: connect failed: {}", target->host, target->port,
+                                ec.message());
       }
       fail(timed_out ? UpstreamError::kTimeout : UpstreamError::kUnavailable);
       return;
@@ -352,16 +364,17 @@ struct Call : std::enable_shared_from_this<Call> {
       } else if (!chunk.empty()) {
         buffers[count++] = asio::buffer(chunk.data(), chunk.size());
       }
-      self->conn->write(std::span(buffers.data(), count), [self, last](const error_code& write_ec, std::size_t) {
-        if (self->state == State::kDone) return;
-        if (write_ec) {
-          self->on_transport_error(write_ec);
-        } else if (last) {
-          self->read_head();
-        } else {
-          self->pump_body();
-        }
-      });
+      self->conn->write(std::span(buffers.data(), count),
+                        [self, last](const error_code& write_ec, std::size_t) {
+                          if (self->state == State::kDone) return;
+                          if (write_ec) {
+                            self->on_transport_error(write_ec);
+                          } else if (last) {
+                            self->read_head();
+                          } else {
+                            self->pump_body();
+                          }
+                        });
     });
   }
 
@@ -574,7 +587,8 @@ struct Call : std::enable_shared_from_this<Call> {
   // The response is read completely: keep the connection for the next request when possible.
   void finish_connection() {
     if (!conn) return;
-    bool reusable = parser && parser->is_done() && parser->keep_alive() && conn->buffer.size() == 0 && conn->open;
+    bool reusable =
+        parser && parser->is_done() && parser->keep_alive() && conn->buffer.size() == 0 && conn->open;
     client.release(*pool, std::move(conn), reusable);
     conn.reset();
     deadline = Clock::time_point::max();
@@ -587,9 +601,7 @@ struct Call : std::enable_shared_from_this<Call> {
       retried = true;
       conn->close();
       conn.reset();
-      --pool->open;
-      ++pool->open;
-      connect();
+      connect();  // the fresh connection takes over the failed one's place in the pool's count
       return;
     }
     if (!timed_out) observability::log_warn("upstream {}: {}", target->host, ec.message());
@@ -689,13 +701,15 @@ UpstreamClient::UpstreamClient(asio::io_context& io) : impl_(std::make_unique<Im
 
 UpstreamClient::~UpstreamClient() {
   for (auto& [key, pool] : impl_->pools) {
-    for (auto& conn : pool->idle) conn->close();
+    for (auto& conn : pool->idle)
+      conn->close();
   }
 }
 
-void UpstreamClient::send(std::shared_ptr<const UpstreamTarget> target, UpstreamRequest request, Callback callback,
-                          std::size_t buffer_limit) {
-  auto call = std::make_shared<Call>(*impl_, std::move(target), std::move(request), std::move(callback), buffer_limit);
+void UpstreamClient::send(std::shared_ptr<const UpstreamTarget> target, UpstreamRequest request,
+                          Callback callback, std::size_t buffer_limit) {
+  auto call = std::make_shared<Call>(*impl_, std::move(target), std::move(request), std::move(callback),
+                                     buffer_limit);
   impl_->calls.push_back(call);
   call->start();
 }

@@ -24,7 +24,7 @@ namespace workgate::http {
 // Where requests go: immutable, shared by every thread (built once per config load).
 struct UpstreamTarget {
   bool tls = false;
-  std::string host;       // DNS name or IP address (IPv6 without brackets)
+  std::string host;  // DNS name or IP address (IPv6 without brackets)
   std::uint16_t port = 0;
   std::string authority;  // Host header value
   std::string pool_key;   // origin + trust settings: requests with the same key share connections
@@ -38,11 +38,12 @@ struct UpstreamTarget {
 // Builds a target; `ca_files` are added to the system trust store for TLS. Returns null and sets `error`
 // when a CA file cannot be loaded.
 std::shared_ptr<UpstreamTarget> make_upstream_target(bool tls, std::string host, std::uint16_t port,
-                                                     const std::vector<std::string>& ca_files, std::string& error);
+                                                     const std::vector<std::string>& ca_files,
+                                                     std::string& error);
 
 struct UpstreamRequest {
-  std::string head;        // request line and header fields, ending with the empty line
-  std::string body;        // a body known in full (may be empty)
+  std::string head;  // request line and header fields, ending with the empty line
+  std::string body;  // a body known in full (may be empty)
   // When set, the body (after `body`) is pulled from the client through Exchange::read_body() and sent
   // chunked if `chunked_body`, else as is (the head then carries the client's Content-Length).
   std::shared_ptr<Exchange> stream_from;

@@ -11,8 +11,14 @@
 namespace workgate::integrations {
 namespace {
 
-constexpr std::array<std::string_view, 9> kHopByHop = {"Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding",
-                                                       "Upgrade",    "Proxy-Authorization", "Proxy-Connection",
+constexpr std::array<std::string_view, 9> kHopByHop = {"Connection",
+                                                       "Keep-Alive",
+                                                       "TE",
+                                                       "Trailer",
+                                                       "Transfer-Encoding",
+                                                       "Upgrade",
+                                                       "Proxy-Authorization",
+                                                       "Proxy-Connection",
                                                        "Proxy-Authenticate"};
 
 bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
@@ -23,8 +29,10 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
   while (!connection_tokens.empty()) {
     auto comma = connection_tokens.find(',');
     std::string_view token = connection_tokens.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+      token.remove_suffix(1);
     if (!token.empty() && http::iequals(token, name)) return true;
     if (comma == std::string_view::npos) break;
     connection_tokens.remove_prefix(comma + 1);
@@ -32,7 +40,9 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
   return false;
 }
 
-bool safe_header_value(std::string_view v) { return v.find_first_of("\r\n", 0) == std::string_view::npos && v.find('\0') == std::string_view::npos; }
+bool safe_header_value(std::string_view v) {
+  return v.find_first_of("\r\n", 0) == std::string_view::npos && v.find('\0') == std::string_view::npos;
+}
 
 bool idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
@@ -90,7 +100,8 @@ class HttpProxy final : public pipeline::Stage {
     if (!forwarded_for.empty()) head.append(forwarded_for).append(", ");
     head.append(request.client_address.empty() ? "unknown" : request.client_address).append("\r\n");
     head.append("X-Forwarded-Proto: http\r\n");
-    if (auto host = request.headers.get("Host")) head.append("X-Forwarded-Host: ").append(*host).append("\r\n");
+    if (auto host = request.headers.get("Host"))
+      head.append("X-Forwarded-Host: ").append(*host).append("\r\n");
     for (const auto& [name, value_template] : mapping_.headers) {
       auto value = value_template.resolve(context);
       if (!value) continue;
@@ -140,7 +151,8 @@ class HttpProxy final : public pipeline::Stage {
   static void on_response(pipeline::GatewayExchange& exchange, http::UpstreamError error,
                           http::UpstreamResponse&& upstream) {
     switch (error) {
-      case http::UpstreamError::kNone: break;
+      case http::UpstreamError::kNone:
+        break;
       case http::UpstreamError::kTimeout:
         exchange.response = pipeline::error_response(pipeline::ErrorKind::kUpstreamTimeout);
         exchange.resume(pipeline::Flow::kRespond);
@@ -210,11 +222,12 @@ std::string upstream_path(const std::string& route_path, const std::string& requ
 }
 
 std::optional<ProxyMapping> compile_mapping(const config::Route& route, const config::Config& config,
-                                            const std::string& pointer, std::vector<config::ConfigError>& errors) {
+                                            const std::string& pointer,
+                                            std::vector<config::ConfigError>& errors) {
   ProxyMapping mapping;
   bool ok = true;
-  auto compile_list = [&](const std::vector<std::pair<std::string, std::string>>& items, std::string_view section,
-                          std::vector<std::pair<std::string, ValueTemplate>>& out) {
+  auto compile_list = [&](const std::vector<std::pair<std::string, std::string>>& items,
+                          std::string_view section, std::vector<std::pair<std::string, ValueTemplate>>& out) {
     for (const auto& [name, text] : items) {
       std::string error;
       auto compiled = ValueTemplate::compile(text, route.variables, config.variables, error);
@@ -239,8 +252,9 @@ std::optional<ProxyMapping> compile_mapping(const config::Route& route, const co
 }
 
 std::unique_ptr<pipeline::Stage> make_http_proxy(std::shared_ptr<const http::UpstreamTarget> target,
-                                                 const config::ServerEntry& server, const config::Route& route,
-                                                 ProxyMapping mapping, bool buffer_response) {
+                                                 const config::ServerEntry& server,
+                                                 const config::Route& route, ProxyMapping mapping,
+                                                 bool buffer_response) {
   return std::make_unique<HttpProxy>(std::move(target), server, route, std::move(mapping), buffer_response);
 }
 

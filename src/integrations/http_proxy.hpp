@@ -20,15 +20,18 @@ struct ProxyMapping {
 
 // Compiles a route's mapping; errors carry pointers under `pointer` (e.g. /paths/3/mapping).
 std::optional<ProxyMapping> compile_mapping(const config::Route& route, const config::Config& config,
-                                            const std::string& pointer, std::vector<config::ConfigError>& errors);
+                                            const std::string& pointer,
+                                            std::vector<config::ConfigError>& errors);
 
 // The path sent upstream, as the original computes it: for a route ending in "/{.+}" the literal prefix is
 // stripped (the bare prefix forwards "/"), other routes forward the whole path; the server's base path is
 // prepended and runs of '/' collapse.
-std::string upstream_path(const std::string& route_path, const std::string& request_path, const std::string& base_path);
+std::string upstream_path(const std::string& route_path, const std::string& request_path,
+                          const std::string& base_path);
 
 std::unique_ptr<pipeline::Stage> make_http_proxy(std::shared_ptr<const http::UpstreamTarget> target,
-                                                 const config::ServerEntry& server, const config::Route& route,
-                                                 ProxyMapping mapping, bool buffer_response);
+                                                 const config::ServerEntry& server,
+                                                 const config::Route& route, ProxyMapping mapping,
+                                                 bool buffer_response);
 
 }  // namespace workgate::integrations

@@ -32,12 +32,18 @@ std::string number_text(double d) {
 
 std::optional<std::string> json_to_text(const boost::json::value& value) {
   switch (value.kind()) {
-    case boost::json::kind::null: return std::nullopt;
-    case boost::json::kind::string: return std::string(value.get_string());
-    case boost::json::kind::bool_: return std::string(value.get_bool() ? "true" : "false");
-    case boost::json::kind::int64: return std::to_string(value.get_int64());
-    case boost::json::kind::uint64: return std::to_string(value.get_uint64());
-    case boost::json::kind::double_: return number_text(value.get_double());
+    case boost::json::kind::null:
+      return std::nullopt;
+    case boost::json::kind::string:
+      return std::string(value.get_string());
+    case boost::json::kind::bool_:
+      return std::string(value.get_bool() ? "true" : "false");
+    case boost::json::kind::int64:
+      return std::to_string(value.get_int64());
+    case boost::json::kind::uint64:
+      return std::to_string(value.get_uint64());
+    case boost::json::kind::double_:
+      return number_text(value.get_double());
     case boost::json::kind::array: {
       std::string out;
       bool first = true;
@@ -48,13 +54,16 @@ std::optional<std::string> json_to_text(const boost::json::value& value) {
       }
       return out;
     }
-    case boost::json::kind::object: return boost::json::serialize(value);
+    case boost::json::kind::object:
+      return boost::json::serialize(value);
   }
   return std::nullopt;
 }
 
-std::optional<ValueTemplate> ValueTemplate::compile(std::string_view text, const boost::json::object& route_variables,
-                                                    const boost::json::object& global_variables, std::string& error) {
+std::optional<ValueTemplate> ValueTemplate::compile(std::string_view text,
+                                                    const boost::json::object& route_variables,
+                                                    const boost::json::object& global_variables,
+                                                    std::string& error) {
   ValueTemplate t;
   std::string literal;
   auto flush_literal = [&] {
@@ -79,7 +88,8 @@ std::optional<ValueTemplate> ValueTemplate::compile(std::string_view text, const
       config = true, prefix = 8;
     } else if (rest.starts_with("$request.")) {
       std::size_t end = 9;
-      while (end < rest.size() && is_name_char(rest[end]) && rest[end] != '.') ++end;
+      while (end < rest.size() && is_name_char(rest[end]) && rest[end] != '.')
+        ++end;
       error = "unknown template source \"" + std::string(rest.substr(0, end)) +
               "\" (use $request.header, $request.query, $request.jwt, $request.path or $config)";
       return std::nullopt;
@@ -89,7 +99,8 @@ std::optional<ValueTemplate> ValueTemplate::compile(std::string_view text, const
       continue;
     }
     std::size_t end = prefix;
-    while (end < rest.size() && is_name_char(rest[end])) ++end;
+    while (end < rest.size() && is_name_char(rest[end]))
+      ++end;
     std::string name(rest.substr(prefix, end - prefix));
     if (name.empty()) {
       error = "empty name after \"" + std::string(rest.substr(0, prefix)) + "\"";
@@ -119,8 +130,11 @@ std::optional<std::string> ValueTemplate::resolve(const Context& context) const 
   std::string out;
   for (const Part& part : parts_) {
     switch (part.source) {
-      case Source::kLiteral: out += part.text; break;
-      case Source::kMissing: return std::nullopt;
+      case Source::kLiteral:
+        out += part.text;
+        break;
+      case Source::kMissing:
+        return std::nullopt;
       case Source::kHeader: {
         auto value = context.request.headers.get(part.text);
         if (!value) return std::nullopt;
@@ -166,7 +180,8 @@ std::string form_decode(std::string_view text) {
     char c = text[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+               hex_value(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
       i += 2;
     } else {

@@ -28,8 +28,10 @@ class ValueTemplate {
   // $config.NAME (route variables over global variables, resolved here, at compile time). NAME is the
   // longest run of [A-Za-z0-9_.-]. Text around and between references is kept literally. Returns nullopt
   // with `error` set for an unknown $request.* source or an empty name.
-  static std::optional<ValueTemplate> compile(std::string_view text, const boost::json::object& route_variables,
-                                              const boost::json::object& global_variables, std::string& error);
+  static std::optional<ValueTemplate> compile(std::string_view text,
+                                              const boost::json::object& route_variables,
+                                              const boost::json::object& global_variables,
+                                              std::string& error);
 
   struct Context {
     const http::Request& request;
@@ -37,7 +39,8 @@ class ValueTemplate {
     const router::RouteMatch& match;
   };
 
-  // The value, or nullopt when any reference resolves to nothing (the header or parameter is then left unset).
+  // The value, or nullopt when any reference resolves to nothing (the header or parameter is then left
+  // unset).
   std::optional<std::string> resolve(const Context& context) const;
 
   const std::vector<Part>& parts() const { return parts_; }

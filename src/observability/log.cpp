@@ -12,10 +12,18 @@ void init_logging(LogLevel level) {
   auto logger = spdlog::stderr_logger_mt("workgate");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   switch (level) {
-    case LogLevel::kDebug: logger->set_level(spdlog::level::debug); break;
-    case LogLevel::kInfo: logger->set_level(spdlog::level::info); break;
-    case LogLevel::kWarn: logger->set_level(spdlog::level::warn); break;
-    case LogLevel::kError: logger->set_level(spdlog::level::err); break;
+    case LogLevel::kDebug:
+      logger->set_level(spdlog::level::debug);
+      break;
+    case LogLevel::kInfo:
+      logger->set_level(spdlog::level::info);
+      break;
+    case LogLevel::kWarn:
+      logger->set_level(spdlog::level::warn);
+      break;
+    case LogLevel::kError:
+      logger->set_level(spdlog::level::err);
+      break;
   }
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));

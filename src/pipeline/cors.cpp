@@ -3,9 +3,15 @@
 namespace workgate::pipeline {
 namespace {
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_host_char(char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '.'; }
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_host_char(char c) {
+  return is_alpha(c) || is_digit(c) || c == '-' || c == '.';
+}
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -30,11 +36,13 @@ bool is_plain_origin(std::string_view origin) {
     auto close = rest.find(']');
     if (close == std::string_view::npos || close == 1) return false;
     for (char c : rest.substr(1, close - 1)) {
-      if (!(is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.')) return false;
+      if (!(is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
+        return false;
     }
     i = close + 1;
   } else {
-    while (i < rest.size() && is_host_char(rest[i])) ++i;
+    while (i < rest.size() && is_host_char(rest[i]))
+      ++i;
     if (i == 0 || rest[0] == '.' || rest[0] == '-') return false;
   }
   if (i == rest.size()) return true;
@@ -66,7 +74,8 @@ CorsPolicy::CorsPolicy(const config::CorsPolicy& config) : credentials_(config.a
   fixed_lines_ += "Access-Control-Allow-Methods: " + join(config.allow_methods) + "\r\n";
   fixed_lines_ += "Access-Control-Allow-Headers: " + join(config.allow_headers) + "\r\n";
   fixed_lines_ += "Access-Control-Expose-Headers: " + join(config.expose_headers) + "\r\n";
-  fixed_lines_ += std::string("Access-Control-Allow-Credentials: ") + (credentials_ ? "true" : "false") + "\r\n";
+  fixed_lines_ +=
+      std::string("Access-Control-Allow-Credentials: ") + (credentials_ ? "true" : "false") + "\r\n";
   fixed_lines_ += "Access-Control-Max-Age: " + std::to_string(config.max_age) + "\r\n";
   fixed_lines_ += "Vary: Origin\r\n";
 }
@@ -114,7 +123,8 @@ void CorsPolicy::apply(std::optional<std::string_view> request_origin, http::Res
     }
   }
   if (request_origin) {
-    if (auto value = allow_origin_value(*request_origin)) response.headers.add("Access-Control-Allow-Origin", *value);
+    if (auto value = allow_origin_value(*request_origin))
+      response.headers.add("Access-Control-Allow-Origin", *value);
   }
 }
 

@@ -32,8 +32,8 @@ class CorsPolicy {
  private:
   struct Entry {
     std::string text;
-    bool any = false;                  // "*"
-    std::vector<std::string> pieces;   // text split at '*' (empty when the entry has no '*')
+    bool any = false;                 // "*"
+    std::vector<std::string> pieces;  // text split at '*' (empty when the entry has no '*')
   };
   static bool glob_match(const std::vector<std::string>& pieces, std::string_view origin);
 

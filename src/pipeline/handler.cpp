@@ -58,9 +58,13 @@ const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
   return snapshot_;
 }
 
-std::unique_ptr<http::Exchange> GatewayHandler::create_exchange() { return std::make_unique<GatewayExchange>(*this); }
+std::unique_ptr<http::Exchange> GatewayHandler::create_exchange() {
+  return std::make_unique<GatewayExchange>(*this);
+}
 
-const http::ConnectionLimits& GatewayHandler::limits() { return current()->limits; }
+const http::ConnectionLimits& GatewayHandler::limits() {
+  return current()->limits;
+}
 
 // Large or chunked bodies of proxied routes stream to the upstream; everything else is read whole first
 // (hooks and workers see the body, and small bodies can be replayed on a retry).
@@ -74,7 +78,8 @@ http::BodyMode GatewayHandler::body_mode(http::Exchange& base) {
   exchange.snapshot_ = snapshot;
   if (!Pipeline::match_route(exchange)) return http::BodyMode::kBuffer;
   const CompiledRoute& route = exchange.route();
-  bool proxied = route.config->integration && route.config->integration->type == config::IntegrationType::kHttpProxy;
+  bool proxied =
+      route.config->integration && route.config->integration->type == config::IntegrationType::kHttpProxy;
   return proxied && !route.pre_process ? http::BodyMode::kStream : http::BodyMode::kBuffer;
 }
 
@@ -95,7 +100,8 @@ void GatewayHandler::send(GatewayExchange& exchange) {
   http::Response& response = exchange.response;
   const Snapshot& snapshot = *exchange.snapshot_;
   if (snapshot.cors) snapshot.cors->apply(exchange.request().headers.get("Origin"), response);
-  if (snapshot.config.gateway.identity_header && !response.headers.empty()) response.headers.remove("X-Powered-By");
+  if (snapshot.config.gateway.identity_header && !response.headers.empty())
+    response.headers.remove("X-Powered-By");
   response.fixed_lines = snapshot.fixed_lines;
   exchange.respond(std::move(response));
 }
@@ -107,11 +113,21 @@ http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::E
   exchange.started_ = std::chrono::steady_clock::now();
   ErrorKind kind = ErrorKind::kBadRequest;
   switch (error) {
-    case http::ProtocolError::kBadRequest: kind = ErrorKind::kBadRequest; break;
-    case http::ProtocolError::kRequestTimeout: kind = ErrorKind::kRequestTimeout; break;
-    case http::ProtocolError::kPayloadTooLarge: kind = ErrorKind::kPayloadTooLarge; break;
-    case http::ProtocolError::kHeadersTooLarge: kind = ErrorKind::kHeadersTooLarge; break;
-    case http::ProtocolError::kVersionNotSupported: kind = ErrorKind::kVersionNotSupported; break;
+    case http::ProtocolError::kBadRequest:
+      kind = ErrorKind::kBadRequest;
+      break;
+    case http::ProtocolError::kRequestTimeout:
+      kind = ErrorKind::kRequestTimeout;
+      break;
+    case http::ProtocolError::kPayloadTooLarge:
+      kind = ErrorKind::kPayloadTooLarge;
+      break;
+    case http::ProtocolError::kHeadersTooLarge:
+      kind = ErrorKind::kHeadersTooLarge;
+      break;
+    case http::ProtocolError::kVersionNotSupported:
+      kind = ErrorKind::kVersionNotSupported;
+      break;
   }
   http::Response response = error_response(kind);
   if (snapshot->cors) snapshot->cors->apply(exchange.request().headers.get("Origin"), response);

@@ -10,13 +10,19 @@ namespace {
 
 StageId next(StageId stage) {
   switch (stage) {
-    case StageId::kPreflight: return StageId::kRoute;
-    case StageId::kRoute: return StageId::kAuthenticate;
-    case StageId::kAuthenticate: return StageId::kPreProcess;
-    case StageId::kPreProcess: return StageId::kIntegrate;
-    case StageId::kIntegrate: return StageId::kPostProcess;
+    case StageId::kPreflight:
+      return StageId::kRoute;
+    case StageId::kRoute:
+      return StageId::kAuthenticate;
+    case StageId::kAuthenticate:
+      return StageId::kPreProcess;
+    case StageId::kPreProcess:
+      return StageId::kIntegrate;
+    case StageId::kIntegrate:
+      return StageId::kPostProcess;
     case StageId::kPostProcess:
-    case StageId::kRespond: return StageId::kRespond;
+    case StageId::kRespond:
+      return StageId::kRespond;
   }
   return StageId::kRespond;
 }
@@ -47,13 +53,27 @@ void Pipeline::run(GatewayExchange& exchange) {
   while (true) {
     Flow flow = Flow::kContinue;
     switch (exchange.stage_) {
-      case StageId::kPreflight: flow = preflight(exchange); break;
-      case StageId::kRoute: flow = route(exchange); break;
-      case StageId::kAuthenticate: flow = authenticate(exchange); break;
-      case StageId::kPreProcess: flow = pre_process(exchange); break;
-      case StageId::kIntegrate: flow = integrate(exchange); break;
-      case StageId::kPostProcess: flow = post_process(exchange); break;
-      case StageId::kRespond: exchange.handler().send(exchange); return;
+      case StageId::kPreflight:
+        flow = preflight(exchange);
+        break;
+      case StageId::kRoute:
+        flow = route(exchange);
+        break;
+      case StageId::kAuthenticate:
+        flow = authenticate(exchange);
+        break;
+      case StageId::kPreProcess:
+        flow = pre_process(exchange);
+        break;
+      case StageId::kIntegrate:
+        flow = integrate(exchange);
+        break;
+      case StageId::kPostProcess:
+        flow = post_process(exchange);
+        break;
+      case StageId::kRespond:
+        exchange.handler().send(exchange);
+        return;
     }
     if (flow == Flow::kPending) return;
     exchange.stage_ = flow == Flow::kRespond ? StageId::kRespond : next(exchange.stage_);
@@ -66,7 +86,8 @@ Flow Pipeline::preflight(GatewayExchange& exchange) {
   const Snapshot& snapshot = exchange.snapshot();
   const http::Request& request = exchange.request();
   if (!snapshot.cors || request.method != "OPTIONS") return Flow::kContinue;
-  if (snapshot.router.match("OPTIONS", request.path, exchange.match_, /*allow_any=*/false)) return Flow::kContinue;
+  if (snapshot.router.match("OPTIONS", request.path, exchange.match_, /*allow_any=*/false))
+    return Flow::kContinue;
   exchange.response.status = 204;
   return Flow::kRespond;
 }
@@ -98,7 +119,8 @@ Flow Pipeline::authenticate(GatewayExchange& exchange) {
   }
   auth::VerifyResult result = exchange.handler().verify_token(*snapshot.verifier, *token, std::time(nullptr));
   if (!result.ok()) {
-    exchange.response = auth_error(result.failure.value_or(auth::AuthFailure{401, "JWT verification failed", "AUTH_ERROR"}));
+    exchange.response =
+        auth_error(result.failure.value_or(auth::AuthFailure{401, "JWT verification failed", "AUTH_ERROR"}));
     return Flow::kRespond;
   }
   exchange.claims_ = std::move(result.claims);

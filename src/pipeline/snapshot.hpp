@@ -34,8 +34,8 @@ class Stage {
 
 struct CompiledRoute {
   const config::Route* config = nullptr;
-  std::string static_body;              // serialized `response` for routes without an integration
-  std::unique_ptr<Stage> integration;   // null: static response
+  std::string static_body;             // serialized `response` for routes without an integration
+  std::unique_ptr<Stage> integration;  // null: static response
   std::unique_ptr<Stage> pre_process;
   std::unique_ptr<Stage> post_process;
 };

@@ -9,7 +9,8 @@
 namespace workgate::runtime {
 namespace {
 
-std::vector<auth::Algorithm> parse_algorithms(const std::vector<std::string>& names, const std::string& pointer,
+std::vector<auth::Algorithm> parse_algorithms(const std::vector<std::string>& names,
+                                              const std::string& pointer,
                                               std::vector<config::ConfigError>& errors) {
   std::vector<auth::Algorithm> out;
   for (const auto& name : names) {
@@ -31,8 +32,9 @@ bool seconds_from_env(const BuildOptions& options, std::string_view name, std::i
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
   if (ec != std::errc() || end != text->data() + text->size() || value < min || value > max) {
-    errors.push_back({"/authorizer/jwks_uri", "environment variable " + std::string(name) + " must be an integer from " +
-                                                  std::to_string(min) + " to " + std::to_string(max)});
+    errors.push_back({"/authorizer/jwks_uri", "environment variable " + std::string(name) +
+                                                  " must be an integer from " + std::to_string(min) + " to " +
+                                                  std::to_string(max)});
     return false;
   }
   out = std::chrono::seconds(value);
@@ -53,7 +55,8 @@ std::shared_ptr<const auth::KeySource> remote_key_source(const std::string& uri,
   jwks.ca_files = options.ca_files;
   bool ok = seconds_from_env(options, "WORKGATE_JWKS_MIN_CACHE_SECONDS", 1, 86400, jwks.min_ttl, errors);
   ok = seconds_from_env(options, "WORKGATE_JWKS_REFETCH_INTERVAL_SECONDS", 1, 3600, jwks.unknown_kid_interval,
-                        errors) && ok;
+                        errors) &&
+       ok;
   if (!ok) return nullptr;
   jwks.retry_initial = std::min(jwks.retry_initial, jwks.min_ttl);
   std::string error;
@@ -68,8 +71,9 @@ std::shared_ptr<const auth::KeySource> remote_key_source(const std::string& uri,
 
 }  // namespace
 
-std::unique_ptr<auth::Verifier> make_verifier(const config::Authorizer& authorizer, const BuildOptions& build_options,
-                                              pipeline::Snapshot& snapshot, std::vector<config::ConfigError>& errors) {
+std::unique_ptr<auth::Verifier> make_verifier(const config::Authorizer& authorizer,
+                                              const BuildOptions& build_options, pipeline::Snapshot& snapshot,
+                                              std::vector<config::ConfigError>& errors) {
   auth::JwtVerifierOptions options;
   options.issuer = authorizer.issuer;
   options.audiences = authorizer.audiences;

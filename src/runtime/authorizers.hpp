@@ -13,7 +13,8 @@ namespace workgate::runtime {
 
 // Errors are reported with pointers into /authorizer. Objects the verifier needs beyond its own lifetime
 // (key sources) are added to snapshot.keep_alive.
-std::unique_ptr<auth::Verifier> make_verifier(const config::Authorizer& authorizer, const BuildOptions& options,
-                                              pipeline::Snapshot& snapshot, std::vector<config::ConfigError>& errors);
+std::unique_ptr<auth::Verifier> make_verifier(const config::Authorizer& authorizer,
+                                              const BuildOptions& options, pipeline::Snapshot& snapshot,
+                                              std::vector<config::ConfigError>& errors);
 
 }  // namespace workgate::runtime

@@ -2,7 +2,9 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "integrations/auth0.hpp"
 #include "integrations/http_proxy.hpp"
+#include "integrations/supabase.hpp"
 #include "runtime/authorizers.hpp"
 #include "workers/attach.hpp"
 
@@ -102,6 +104,19 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
       case config::IntegrationType::kService:
       case config::IntegrationType::kServiceBinding:
         break;  // attach_worker_stages
+      case config::IntegrationType::kAuth0Callback:
+      case config::IntegrationType::kAuth0Userinfo:
+      case config::IntegrationType::kAuth0CallbackRedirect:
+      case config::IntegrationType::kAuth0Refresh:
+        compiled.integration = integrations::make_auth0_integration(route, cfg, snapshot->verifier.get(),
+                                                                    options.ca_files, result.errors);
+        break;
+      case config::IntegrationType::kSupabasePasswordlessAuth:
+      case config::IntegrationType::kSupabasePasswordlessVerify:
+      case config::IntegrationType::kSupabasePasswordlessAuthAlt:
+        compiled.integration = integrations::make_supabase_integration(route, *options.environment, options.ca_files,
+                                                                       result.errors, result.warnings);
+        break;
       default:
         result.errors.push_back({"/paths/" + std::to_string(i) + "/integration/type",
                                  "integration type \"" +

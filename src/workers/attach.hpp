@@ -26,8 +26,10 @@ class WorkerRegistry {
   std::optional<BoundFunction> resolve_hook(const config::Config& config, const config::HookRef& hook,
                                             std::vector<config::ConfigError>& errors) const;
 
-  // A post_process stage calling `hooks` in order (for integrations that run a hook themselves, e.g.
-  // auth0_callback). Null when a hook does not resolve (errors reported).
+  // A post_process stage calling `hooks` in order. attach_worker_stages already installs
+  // `integration.post_process` (then the route-level `post_process`) as the route's post_process stage for
+  // every integration type, auth0_callback included; this is for integrations that want to run a hook
+  // themselves. Null when a hook does not resolve (errors reported).
   std::unique_ptr<pipeline::Stage> post_process_stage(const config::Config& config,
                                                       const config::Route& route,
                                                       const std::vector<config::HookRef>& hooks,
