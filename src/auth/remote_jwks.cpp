@@ -21,8 +21,10 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+    text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -64,10 +66,14 @@ milliseconds seconds_to_ms(std::int64_t seconds) {
 
 std::string_view error_text(http::UpstreamError error) {
   switch (error) {
-    case http::UpstreamError::kNone: return "no error";
-    case http::UpstreamError::kUnavailable: return "unreachable";
-    case http::UpstreamError::kTimeout: return "timed out";
-    case http::UpstreamError::kBadResponse: return "invalid or oversized HTTP response";
+    case http::UpstreamError::kNone:
+      return "no error";
+    case http::UpstreamError::kUnavailable:
+      return "unreachable";
+    case http::UpstreamError::kTimeout:
+      return "timed out";
+    case http::UpstreamError::kBadResponse:
+      return "invalid or oversized HTTP response";
   }
   return "failed";
 }
@@ -108,28 +114,31 @@ CacheDirectives parse_cache_control(std::string_view value) {
   return directives;
 }
 
-milliseconds cache_lifetime(std::optional<std::string_view> cache_control, std::optional<std::string_view> age,
-                            const RemoteJwksOptions& options) {
+milliseconds cache_lifetime(std::optional<std::string_view> cache_control,
+                            std::optional<std::string_view> age, const RemoteJwksOptions& options) {
   if (!cache_control) return clamp_ttl(options.default_ttl, options);
   const CacheDirectives directives = parse_cache_control(*cache_control);
   if (directives.no_store || directives.no_cache) return clamp_ttl(options.min_ttl, options);
   if (!directives.max_age) return clamp_ttl(options.default_ttl, options);
   std::int64_t seconds = *directives.max_age;
   if (age) {
-    if (auto age_seconds = parse_delta_seconds(trim(*age))) seconds = std::max<std::int64_t>(0, seconds - *age_seconds);
+    if (auto age_seconds = parse_delta_seconds(trim(*age)))
+      seconds = std::max<std::int64_t>(0, seconds - *age_seconds);
   }
   return clamp_ttl(seconds_to_ms(seconds), options);
 }
 
 milliseconds refresh_delay(milliseconds lifetime, const RemoteJwksOptions& options) {
   const double fraction = std::clamp(options.refresh_fraction, 0.1, 1.0);
-  const auto delay = milliseconds(static_cast<std::int64_t>(static_cast<double>(lifetime.count()) * fraction));
+  const auto delay =
+      milliseconds(static_cast<std::int64_t>(static_cast<double>(lifetime.count()) * fraction));
   return std::max(delay, milliseconds(1000));
 }
 
 milliseconds retry_delay(unsigned attempt, const RemoteJwksOptions& options) {
   milliseconds delay = std::max(options.retry_initial, milliseconds(1));
-  for (unsigned i = 1; i < attempt && delay < options.retry_max; ++i) delay *= 2;
+  for (unsigned i = 1; i < attempt && delay < options.retry_max; ++i)
+    delay *= 2;
   return std::min(delay, std::max(options.retry_max, milliseconds(1)));
 }
 
@@ -185,15 +194,23 @@ bool RemoteJwks::prepare(std::string& error) {
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   std::uint16_t port = tls ? 443 : 80;
   if (parsed->has_port()) {
-    if (parsed->port_number() == 0) {
+    const std::string_view digits = parsed->port();
+    unsigned value = 0;
+    bool valid = !digits.empty() && digits.size() <= 5;
+    for (char c : digits) {
+      valid = valid && c >= '0' && c <= '9';
+      if (valid) value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (!valid || value == 0 || value > 65535) {
       error = "has an invalid port";
       return false;
     }
-    port = parsed->port_number();
+    port = static_cast<std::uint16_t>(value);
   }
   log_uri_ = redact_uri(options_.uri);
 
-  auto make = [&](milliseconds timeout, std::string_view pool_suffix) -> std::shared_ptr<http::UpstreamTarget> {
+  auto make = [&](milliseconds timeout,
+                  std::string_view pool_suffix) -> std::shared_ptr<http::UpstreamTarget> {
     auto target = http::make_upstream_target(tls, host, port, options_.ca_files, error);
     if (!target) return nullptr;
     target->connect_timeout = timeout;
@@ -210,9 +227,10 @@ bool RemoteJwks::prepare(std::string& error) {
   std::string path(parsed->encoded_path());
   if (path.empty()) path = "/";
   if (parsed->has_query()) path += "?" + std::string(parsed->encoded_query());
-  request_head_ = "GET " + path + " HTTP/1.1\r\nHost: " + routine->authority +
-                  "\r\nAccept: application/jwk-set+json, application/json\r\nUser-Agent: workgate/" WORKGATE_VERSION
-                  "\r\n\r\n";
+  request_head_ =
+      "GET " + path + " HTTP/1.1\r\nHost: " + routine->authority +
+      "\r\nAccept: application/jwk-set+json, application/json\r\nUser-Agent: workgate/" WORKGATE_VERSION
+      "\r\n\r\n";
   target_ = std::move(routine);
   unknown_kid_target_ = std::move(unknown_kid);
   return true;
@@ -224,9 +242,22 @@ std::shared_ptr<RemoteJwks> RemoteJwks::start(RemoteJwksOptions options, std::st
 
   auto done = std::make_shared<std::promise<std::string>>();
   std::future<std::string> outcome = done->get_future();
-  self->initial_done_ = [done](bool ok, const std::string& why) { done->set_value(ok ? std::string() : why); };
+  self->initial_done_ = [done](bool ok, const std::string& why) {
+    done->set_value(ok ? std::string() : why);
+  };
   RemoteJwks* raw = self.get();
-  self->thread_ = std::thread([raw] { raw->io_.run(); });
+  self->thread_ = std::thread([raw] {
+    while (true) {
+      try {
+        raw->io_.run();
+        return;
+      } catch (const std::exception& e) {  // never take the process down from the refresh thread
+        observability::log_error("JWKS {}: refresh thread error: {}", raw->log_uri_, e.what());
+        raw->in_flight_.store(false, std::memory_order_release);
+        raw->schedule_refresh(raw->options_.retry_initial);
+      }
+    }
+  });
   boost::asio::post(raw->io_, [raw] {
     raw->schedule_tick();
     raw->fetch(Reason::kInitial);
@@ -252,7 +283,8 @@ void RemoteJwks::on_unknown_kid(std::string_view /*kid*/) const {
   if (now < allowed_from) return;
   const std::int64_t interval =
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.unknown_kid_interval).count();
-  if (!next_unknown_kid_fetch_ns_.compare_exchange_strong(allowed_from, now + interval, std::memory_order_acq_rel)) {
+  if (!next_unknown_kid_fetch_ns_.compare_exchange_strong(allowed_from, now + interval,
+                                                          std::memory_order_acq_rel)) {
     return;  // another thread won the race for this interval
   }
   auto* self = const_cast<RemoteJwks*>(this);
@@ -312,7 +344,8 @@ void RemoteJwks::fetch(Reason reason) {
             result.error = "the JWK set has no usable key";
           } else {
             result.keys = std::move(parsed.key_set);
-            result.lifetime = cache_lifetime(response.headers.get("Cache-Control"), response.headers.get("Age"), options_);
+            result.lifetime =
+                cache_lifetime(response.headers.get("Cache-Control"), response.headers.get("Age"), options_);
           }
           result.skipped = std::move(parsed.skipped);
         }
@@ -359,8 +392,8 @@ void RemoteJwks::on_fetched(Reason reason, Fetched result) {
   }
   if (reason == Reason::kUnknownKid) {
     // The routine schedule stands; the current set keeps serving.
-    observability::log_warn("JWKS {}: refetch for an unknown kid failed ({}); keeping the current keys", log_uri_,
-                            result.error);
+    observability::log_warn("JWKS {}: refetch for an unknown kid failed ({}); keeping the current keys",
+                            log_uri_, result.error);
     return;
   }
   ++failed_attempts_;

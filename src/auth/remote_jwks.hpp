@@ -38,7 +38,7 @@ struct RemoteJwksOptions {
   std::chrono::milliseconds min_ttl{std::chrono::seconds(60)};
   std::chrono::milliseconds max_ttl{std::chrono::hours(24)};
   std::chrono::milliseconds default_ttl{std::chrono::minutes(10)};  // no usable max-age
-  double refresh_fraction = 0.8;  // refetch after this part of the lifetime
+  double refresh_fraction = 0.8;                                    // refetch after this part of the lifetime
   std::chrono::milliseconds unknown_kid_interval{std::chrono::seconds(30)};
   std::chrono::milliseconds fetch_timeout{std::chrono::seconds(5)};        // startup and routine refreshes
   std::chrono::milliseconds unknown_kid_timeout{std::chrono::seconds(2)};  // refetch for an unknown kid
@@ -61,7 +61,8 @@ CacheDirectives parse_cache_control(std::string_view value);
 // How long a fetched set is considered fresh: max-age minus Age (RFC 9111 §4.2.3) clamped to
 // [min_ttl, max_ttl]; no-store/no-cache -> min_ttl; no (valid) max-age -> default_ttl (also clamped).
 std::chrono::milliseconds cache_lifetime(std::optional<std::string_view> cache_control,
-                                         std::optional<std::string_view> age, const RemoteJwksOptions& options);
+                                         std::optional<std::string_view> age,
+                                         const RemoteJwksOptions& options);
 
 // When to refetch after a successful fetch with `lifetime`: refresh_fraction of it, at least 1 s.
 std::chrono::milliseconds refresh_delay(std::chrono::milliseconds lifetime, const RemoteJwksOptions& options);
@@ -111,7 +112,7 @@ class RemoteJwks final : public KeySource {
   RemoteJwksOptions options_;
   std::string log_uri_;
   std::string request_head_;
-  std::shared_ptr<const http::UpstreamTarget> target_;           // fetch_timeout
+  std::shared_ptr<const http::UpstreamTarget> target_;              // fetch_timeout
   std::shared_ptr<const http::UpstreamTarget> unknown_kid_target_;  // unknown_kid_timeout
 
   std::atomic<std::shared_ptr<const KeySet>> keys_;

@@ -31,22 +31,26 @@ ActionText text_of(Action action) {
   switch (action) {
     case Action::kTokenExchange:
       return {"token exchange", "Auth0 token exchange failed", "Auth0 token exchange request failed"};
-    case Action::kUserinfo: return {"userinfo", "Auth0 userinfo failed", "Auth0 userinfo request failed"};
+    case Action::kUserinfo:
+      return {"userinfo", "Auth0 userinfo failed", "Auth0 userinfo request failed"};
     case Action::kRefresh:
       return {"refresh token", "Auth0 refresh token failed", "Auth0 refresh token request failed"};
   }
   return {"call", "Auth0 call failed", "Auth0 request failed"};
 }
 
-http::Response auth0_internal_error() { return pipeline::coded_error(500, "Internal Server Error", "AUTH0_ERROR"); }
+http::Response auth0_internal_error() {
+  return pipeline::coded_error(500, "Internal Server Error", "AUTH0_ERROR");
+}
 
 // The JSON of a 2xx Auth0 answer; otherwise sets `failure` to the original's SAGError rendering.
-std::optional<json::value> provider_json(Action action, http::UpstreamError error, const http::UpstreamResponse& response,
-                                         http::Response& failure) {
+std::optional<json::value> provider_json(Action action, http::UpstreamError error,
+                                         const http::UpstreamResponse& response, http::Response& failure) {
   const ActionText text = text_of(action);
   if (error != http::UpstreamError::kNone) {
-    observability::log_warn("auth0 {}: no usable answer from Auth0 ({})", text.name,
-                            error == http::UpstreamError::kTimeout ? "timed out" : "unreachable or invalid response");
+    observability::log_warn(
+        "auth0 {}: no usable answer from Auth0 ({})", text.name,
+        error == http::UpstreamError::kTimeout ? "timed out" : "unreachable or invalid response");
     failure = pipeline::coded_error(502, text.network, "AUTH0_NETWORK_ERROR");
     return std::nullopt;
   }
@@ -60,7 +64,8 @@ std::optional<json::value> provider_json(Action action, http::UpstreamError erro
   boost::system::error_code ec;
   json::value value = json::parse(response.body, ec);
   if (ec) {
-    observability::log_warn("auth0 {}: Auth0 answered HTTP {} with a body that is not JSON", text.name, response.status);
+    observability::log_warn("auth0 {}: Auth0 answered HTTP {} with a body that is not JSON", text.name,
+                            response.status);
     failure = auth0_internal_error();
     return std::nullopt;
   }
@@ -71,9 +76,12 @@ std::optional<std::string> header_value(const http::Request& request, std::strin
   auto value = request.headers.get(name);
   if (!value) return std::nullopt;
   std::string_view v = *value;
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v.empty() || v.find_first_of("\r\n", 0) != std::string_view::npos || v.find('\0') != std::string_view::npos) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+    v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
+    v.remove_suffix(1);
+  if (v.empty() || v.find_first_of("\r\n", 0) != std::string_view::npos ||
+      v.find('\0') != std::string_view::npos) {
     return std::nullopt;
   }
   return std::string(v);
@@ -91,17 +99,18 @@ class Auth0Stage : public pipeline::Stage {
                      std::function<void(pipeline::GatewayExchange&, json::value&&)> done) const {
     std::string head = auth_support::request_head("POST", "/oauth/token", *target_, {},
                                                   "application/x-www-form-urlencoded", body.size());
-    auth_support::send(exchange, target_, std::move(head), std::move(body),
-                       [action, done = std::move(done)](pipeline::GatewayExchange& ex, http::UpstreamError error,
-                                                        http::UpstreamResponse&& response) {
-                         http::Response failure;
-                         auto value = provider_json(action, error, response, failure);
-                         if (!value) {
-                           finish(ex, std::move(failure));
-                           return;
-                         }
-                         done(ex, std::move(*value));
-                       });
+    auth_support::send(
+        exchange, target_, std::move(head), std::move(body),
+        [action, done = std::move(done)](pipeline::GatewayExchange& ex, http::UpstreamError error,
+                                         http::UpstreamResponse&& response) {
+          http::Response failure;
+          auto value = provider_json(action, error, response, failure);
+          if (!value) {
+            finish(ex, std::move(failure));
+            return;
+          }
+          done(ex, std::move(*value));
+        });
   }
 
   std::string client_credentials() const {
@@ -114,7 +123,8 @@ class Auth0Stage : public pipeline::Stage {
   const auth::Verifier& verifier_;
 };
 
-// GET ?code=... -> POST /oauth/token (authorization_code), id_token verified, its claims set for post_process.
+// GET ?code=... -> POST /oauth/token (authorization_code), id_token verified, its claims set for
+// post_process.
 class Auth0Callback final : public Auth0Stage {
  public:
   using Auth0Stage::Auth0Stage;
@@ -125,10 +135,12 @@ class Auth0Callback final : public Auth0Stage {
       exchange.response = pipeline::coded_error(400, "Missing authorization code", "missing_code");
       return pipeline::Flow::kRespond;
     }
-    std::string body = "grant_type=authorization_code" + client_credentials() + "&code=" + form_component(*code) +
+    std::string body = "grant_type=authorization_code" + client_credentials() +
+                       "&code=" + form_component(*code) +
                        "&redirect_uri=" + form_component(authorizer_.redirect_uri);
-    token_request(exchange, Action::kTokenExchange, std::move(body),
-                  [this](pipeline::GatewayExchange& ex, json::value&& tokens) { on_tokens(ex, std::move(tokens)); });
+    token_request(
+        exchange, Action::kTokenExchange, std::move(body),
+        [this](pipeline::GatewayExchange& ex, json::value&& tokens) { on_tokens(ex, std::move(tokens)); });
     return pipeline::Flow::kPending;
   }
 
@@ -136,12 +148,13 @@ class Auth0Callback final : public Auth0Stage {
   void on_tokens(pipeline::GatewayExchange& exchange, json::value&& tokens) const {
     const json::value* id_token = tokens.is_object() ? tokens.get_object().if_contains("id_token") : nullptr;
     if (id_token == nullptr || !id_token->is_string()) {
-      observability::log_warn("auth0 token exchange: the answer has no id_token (is \"openid\" in the scope?)");
+      observability::log_warn(
+          "auth0 token exchange: the answer has no id_token (is \"openid\" in the scope?)");
       finish(exchange, auth0_internal_error());
       return;
     }
-    auth::VerifyResult result =
-        exchange.handler().verify_token(verifier_, std::string_view(id_token->get_string()), std::time(nullptr));
+    auth::VerifyResult result = exchange.handler().verify_token(
+        verifier_, std::string_view(id_token->get_string()), std::time(nullptr));
     if (!result.ok()) {
       finish(exchange, pipeline::auth_error(result.failure.value_or(
                            auth::AuthFailure{401, "JWT verification failed", "AUTH_ERROR"})));
@@ -162,24 +175,26 @@ class Auth0Userinfo final : public Auth0Stage {
     std::optional<std::string> token = header_value(request, "X-Access-Token");
     if (!token) {
       auto authorization = request.headers.get("Authorization");
-      if (auto bearer = authorization ? auth::extract_bearer(*authorization) : std::nullopt) token = std::string(*bearer);
+      if (auto bearer = authorization ? auth::extract_bearer(*authorization) : std::nullopt)
+        token = std::string(*bearer);
     }
     if (!token) {
       exchange.response = pipeline::coded_error(401, "Missing bearer token", "missing_access_token");
       return pipeline::Flow::kRespond;
     }
-    std::string head =
-        auth_support::request_head("GET", "/userinfo", *target_, "Authorization: Bearer " + *token + "\r\n", {}, 0);
-    auth_support::send(exchange, target_, std::move(head), {},
-                       [](pipeline::GatewayExchange& ex, http::UpstreamError error, http::UpstreamResponse&& response) {
-                         http::Response failure;
-                         auto profile = provider_json(Action::kUserinfo, error, response, failure);
-                         if (!profile) {
-                           finish(ex, std::move(failure));
-                           return;
-                         }
-                         finish(ex, json_response(200, json::serialize(*profile)));
-                       });
+    std::string head = auth_support::request_head("GET", "/userinfo", *target_,
+                                                  "Authorization: Bearer " + *token + "\r\n", {}, 0);
+    auth_support::send(
+        exchange, target_, std::move(head), {},
+        [](pipeline::GatewayExchange& ex, http::UpstreamError error, http::UpstreamResponse&& response) {
+          http::Response failure;
+          auto profile = provider_json(Action::kUserinfo, error, response, failure);
+          if (!profile) {
+            finish(ex, std::move(failure));
+            return;
+          }
+          finish(ex, json_response(200, json::serialize(*profile)));
+        });
     return pipeline::Flow::kPending;
   }
 };
@@ -236,19 +251,22 @@ class Auth0Refresh final : public Auth0Stage {
     }
     auth::VerifyResult result = exchange.handler().verify_token(verifier_, *id_token, std::time(nullptr));
     if (result.ok()) {
-      exchange.response = json_response(200, R"({"message":"Token is still valid","code":"token_still_valid"})");
+      exchange.response =
+          json_response(200, R"({"message":"Token is still valid","code":"token_still_valid"})");
       return pipeline::Flow::kContinue;
     }
-    auth::AuthFailure failure = result.failure.value_or(auth::AuthFailure{401, "JWT verification failed", "AUTH_ERROR"});
+    auth::AuthFailure failure =
+        result.failure.value_or(auth::AuthFailure{401, "JWT verification failed", "AUTH_ERROR"});
     if (failure.code != "ERR_JWT_EXPIRED") {
       exchange.response = pipeline::auth_error(failure);
       return pipeline::Flow::kRespond;
     }
-    std::string body =
-        "grant_type=refresh_token" + client_credentials() + "&refresh_token=" + form_component(*refresh_token);
-    token_request(exchange, Action::kRefresh, std::move(body), [](pipeline::GatewayExchange& ex, json::value&& tokens) {
-      finish(ex, json_response(200, json::serialize(tokens)));
-    });
+    std::string body = "grant_type=refresh_token" + client_credentials() +
+                       "&refresh_token=" + form_component(*refresh_token);
+    token_request(exchange, Action::kRefresh, std::move(body),
+                  [](pipeline::GatewayExchange& ex, json::value&& tokens) {
+                    finish(ex, json_response(200, json::serialize(tokens)));
+                  });
     return pipeline::Flow::kPending;
   }
 };
@@ -267,23 +285,27 @@ std::optional<Auth0Origin> parse_auth0_domain(const std::string& domain) {
   if (!parsed || parsed->has_userinfo()) return std::nullopt;
   Auth0Origin origin;
   origin.host = std::string(parsed->host_address());
-  if (origin.host.size() > 2 && origin.host.front() == '[') origin.host = origin.host.substr(1, origin.host.size() - 2);
+  if (origin.host.size() > 2 && origin.host.front() == '[')
+    origin.host = origin.host.substr(1, origin.host.size() - 2);
   if (origin.host.empty()) return std::nullopt;
   if (parsed->has_port()) {
-    if (parsed->port().empty() || parsed->port_number() == 0) return std::nullopt;
-    origin.port = parsed->port_number();
+    auto port = auth_support::parse_port(parsed->port());
+    if (!port) return std::nullopt;
+    origin.port = *port;
   }
   return origin;
 }
 
 std::string auth0_authorize_url(const config::Authorizer& authorizer, const std::string& state) {
   using auth_support::uri_component;
-  return "https://" + authorizer.domain + "/authorize?response_type=code&client_id=" +
-         uri_component(authorizer.client_id) + "&redirect_uri=" + uri_component(authorizer.redirect_uri) +
+  return "https://" + authorizer.domain +
+         "/authorize?response_type=code&client_id=" + uri_component(authorizer.client_id) +
+         "&redirect_uri=" + uri_component(authorizer.redirect_uri) +
          "&scope=" + uri_component(authorizer.scope) + "&state=" + uri_component(state);
 }
 
-std::unique_ptr<pipeline::Stage> make_auth0_integration(const config::Route& route, const config::Config& config,
+std::unique_ptr<pipeline::Stage> make_auth0_integration(const config::Route& route,
+                                                        const config::Config& config,
                                                         const auth::Verifier* verifier,
                                                         const std::vector<std::string>& ca_files,
                                                         std::vector<config::ConfigError>& errors) {
@@ -297,7 +319,8 @@ std::unique_ptr<pipeline::Stage> make_auth0_integration(const config::Route& rou
   }
   auto origin = parse_auth0_domain(authorizer->domain);
   if (!origin) {
-    add_error_once(errors, {"/authorizer/domain", "must be a host name with an optional port (e.g. tenant.auth0.com)"});
+    add_error_once(
+        errors, {"/authorizer/domain", "must be a host name with an optional port (e.g. tenant.auth0.com)"});
     return nullptr;
   }
   if (route.integration->type == config::IntegrationType::kAuth0CallbackRedirect) {

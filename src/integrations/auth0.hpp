@@ -27,7 +27,8 @@ std::string auth0_authorize_url(const config::Authorizer& authorizer, const std:
 
 // The stage of an auth0_* route. `verifier` is the snapshot's (the auth0 authorizer's); errors carry
 // pointers under /authorizer. Returns null on errors.
-std::unique_ptr<pipeline::Stage> make_auth0_integration(const config::Route& route, const config::Config& config,
+std::unique_ptr<pipeline::Stage> make_auth0_integration(const config::Route& route,
+                                                        const config::Config& config,
                                                         const auth::Verifier* verifier,
                                                         const std::vector<std::string>& ca_files,
                                                         std::vector<config::ConfigError>& errors);

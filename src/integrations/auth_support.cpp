@@ -16,7 +16,9 @@ namespace {
 
 constexpr char kHex[] = "0123456789ABCDEF";
 
-bool is_alnum(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_alnum(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 void percent(std::string& out, char c) {
   const auto byte = static_cast<unsigned char>(c);
@@ -39,7 +41,8 @@ std::string form_decode(std::string_view text) {
     const char c = text[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+               hex_value(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
       i += 2;
     } else {
@@ -93,13 +96,15 @@ std::optional<std::string> query_parameter(std::string_view query, std::string_v
   return std::nullopt;
 }
 
-std::shared_ptr<const http::UpstreamTarget> provider_target(bool tls, const std::string& host, std::uint16_t port,
-                                                           const std::vector<std::string>& ca_files,
-                                                           std::string& error) {
+std::shared_ptr<const http::UpstreamTarget> provider_target(bool tls, const std::string& host,
+                                                            std::uint16_t port,
+                                                            const std::vector<std::string>& ca_files,
+                                                            std::string& error) {
   static std::mutex mutex;
   static std::map<std::string, std::weak_ptr<const http::UpstreamTarget>> targets;
   std::string key = (tls ? "https://" : "http://") + host + ":" + std::to_string(port);
-  for (const auto& file : ca_files) key += "|" + file;
+  for (const auto& file : ca_files)
+    key += "|" + file;
   std::lock_guard lock(mutex);
   if (auto existing = targets[key].lock()) return existing;
   auto target = http::make_upstream_target(tls, host, port, ca_files, error);
@@ -161,6 +166,19 @@ void finish(pipeline::GatewayExchange& exchange, http::Response response) {
   exchange.resume(ok ? pipeline::Flow::kContinue : pipeline::Flow::kRespond);
 }
 
-bool is_success(int status) { return status >= 200 && status < 300; }
+bool is_success(int status) {
+  return status >= 200 && status < 300;
+}
+
+std::optional<std::uint16_t> parse_port(std::string_view text) {
+  if (text.empty() || text.size() > 5) return std::nullopt;
+  unsigned value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
 
 }  // namespace workgate::integrations::auth_support

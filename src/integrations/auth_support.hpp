@@ -30,15 +30,17 @@ std::optional<std::string> query_parameter(std::string_view query, std::string_v
 
 // A target for an identity provider origin; targets with the same origin and trust are shared (also across
 // config reloads), so the system trust store is loaded once. Null with `error` when a CA file is unusable.
-std::shared_ptr<const http::UpstreamTarget> provider_target(bool tls, const std::string& host, std::uint16_t port,
-                                                           const std::vector<std::string>& ca_files,
-                                                           std::string& error);
+std::shared_ptr<const http::UpstreamTarget> provider_target(bool tls, const std::string& host,
+                                                            std::uint16_t port,
+                                                            const std::vector<std::string>& ca_files,
+                                                            std::string& error);
 
 // "Name: value\r\n" lines every provider request carries, then Content-Length when `body` is not empty.
 std::string request_head(std::string_view method, std::string_view path, const http::UpstreamTarget& target,
                          std::string_view extra_lines, std::string_view content_type, std::size_t body_size);
 
-using Completion = std::function<void(pipeline::GatewayExchange&, http::UpstreamError, http::UpstreamResponse&&)>;
+using Completion =
+    std::function<void(pipeline::GatewayExchange&, http::UpstreamError, http::UpstreamResponse&&)>;
 
 // Sends the request with the exchange's thread's upstream client, the response read whole; `done` runs on
 // that thread unless the client went away in the meantime.
@@ -50,5 +52,8 @@ void finish(pipeline::GatewayExchange& exchange, http::Response response);
 http::Response json_response(int status, std::string body);
 
 bool is_success(int status);
+
+// A URL port: 1..65535 in decimal digits only.
+std::optional<std::uint16_t> parse_port(std::string_view text);
 
 }  // namespace workgate::integrations::auth_support

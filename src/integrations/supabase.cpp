@@ -24,9 +24,10 @@ using auth_support::json_response;
 constexpr std::size_t kMaxMessageBytes = 300;
 
 struct SupabaseApi {
-  std::shared_ptr<const http::UpstreamTarget> target;  // null: SUPABASE_URL / SUPABASE_SERVICE_ROLE_KEY missing
-  std::string base_path;                               // SUPABASE_URL's path without a trailing '/'
-  std::string key_lines;                               // apikey + Authorization, never logged
+  std::shared_ptr<const http::UpstreamTarget>
+      target;             // null: SUPABASE_URL / SUPABASE_SERVICE_ROLE_KEY missing
+  std::string base_path;  // SUPABASE_URL's path without a trailing '/'
+  std::string key_lines;  // apikey + Authorization, never logged
 };
 
 // The answer of one Auth API call, as supabase-js reports it.
@@ -41,14 +42,21 @@ struct Outcome {
 bool truthy(const json::value* value) {
   if (value == nullptr) return false;
   switch (value->kind()) {
-    case json::kind::null: return false;
-    case json::kind::bool_: return value->get_bool();
-    case json::kind::int64: return value->get_int64() != 0;
-    case json::kind::uint64: return value->get_uint64() != 0;
-    case json::kind::double_: return value->get_double() != 0 && !std::isnan(value->get_double());
-    case json::kind::string: return !value->get_string().empty();
+    case json::kind::null:
+      return false;
+    case json::kind::bool_:
+      return value->get_bool();
+    case json::kind::int64:
+      return value->get_int64() != 0;
+    case json::kind::uint64:
+      return value->get_uint64() != 0;
+    case json::kind::double_:
+      return value->get_double() != 0 && !std::isnan(value->get_double());
+    case json::kind::string:
+      return !value->get_string().empty();
     case json::kind::array:
-    case json::kind::object: return true;
+    case json::kind::object:
+      return true;
   }
   return false;
 }
@@ -56,7 +64,8 @@ bool truthy(const json::value* value) {
 std::string truncate_utf8(std::string text, std::size_t limit) {
   if (text.size() <= limit) return text;
   std::size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+    --cut;
   text.resize(cut);
   text += "...";
   return text;
@@ -66,7 +75,8 @@ std::string random_uuid() {
   std::array<unsigned char, 16> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     // Extremely unlikely; the password is never used for signing in anyway.
-    for (auto& b : bytes) b = static_cast<unsigned char>(std::rand());
+    for (auto& b : bytes)
+      b = static_cast<unsigned char>(std::rand());
   }
   bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0F) | 0x40);
   bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3F) | 0x80);
@@ -84,11 +94,13 @@ http::Response env_missing() {
   return pipeline::coded_error(500, "Supabase environment is not configured.", "SUPABASE_ENV_MISSING");
 }
 
-Outcome interpret(std::string_view operation, http::UpstreamError error, const http::UpstreamResponse& response) {
+Outcome interpret(std::string_view operation, http::UpstreamError error,
+                  const http::UpstreamResponse& response) {
   Outcome outcome;
   if (error != http::UpstreamError::kNone) {
-    observability::log_warn("supabase {}: no usable answer from Supabase ({})", operation,
-                            error == http::UpstreamError::kTimeout ? "timed out" : "unreachable or invalid response");
+    observability::log_warn(
+        "supabase {}: no usable answer from Supabase ({})", operation,
+        error == http::UpstreamError::kTimeout ? "timed out" : "unreachable or invalid response");
     outcome.message = "Supabase request failed";
     return outcome;
   }
@@ -135,13 +147,15 @@ class SupabaseStage : public pipeline::Stage {
   void call(pipeline::GatewayExchange& exchange, std::string_view operation, std::string_view path,
             const json::object& body, Done done) const {
     std::string payload = json::serialize(body);
-    std::string head = auth_support::request_head("POST", api_->base_path + std::string(path), *api_->target,
-                                                  api_->key_lines, "application/json;charset=UTF-8", payload.size());
-    auth_support::send(exchange, api_->target, std::move(head), std::move(payload),
-                       [operation, done = std::move(done)](pipeline::GatewayExchange& ex, http::UpstreamError error,
-                                                           http::UpstreamResponse&& response) {
-                         done(ex, interpret(operation, error, response));
-                       });
+    std::string head =
+        auth_support::request_head("POST", api_->base_path + std::string(path), *api_->target,
+                                   api_->key_lines, "application/json;charset=UTF-8", payload.size());
+    auth_support::send(
+        exchange, api_->target, std::move(head), std::move(payload),
+        [operation, done = std::move(done)](pipeline::GatewayExchange& ex, http::UpstreamError error,
+                                            http::UpstreamResponse&& response) {
+          done(ex, interpret(operation, error, response));
+        });
   }
 
   std::shared_ptr<const SupabaseApi> api_;
@@ -181,27 +195,34 @@ class PasswordlessAuth final : public SupabaseStage {
                      {"gotrue_meta_security", json::object()},
                      {"code_challenge", nullptr},
                      {"code_challenge_method", nullptr}};
-    call(exchange, "email OTP", "/auth/v1/otp", otp, [this, email](pipeline::GatewayExchange& ex, Outcome&& sent) {
-      if (sent.ok) {
-        finish(ex, json_response(200, R"j({"message":"Email OTP sent successfully",)j"
-                                      R"j("note":"Check your email for a 6-digit verification code (not a link)",)j"
-                                      R"j("debug":"If you received a magic link, check your Supabase project Auth settings"})j"));
-        return;
-      }
-      json::object link{{"type", "magiclink"}, {"email", email}, {"redirectTo", "otp://verify"}};
-      call(ex, "admin generate_link", "/auth/v1/admin/generate_link?redirect_to=otp%3A%2F%2Fverify", link,
-           [first = std::move(sent.message)](pipeline::GatewayExchange& ex2, Outcome&& fallback) {
-             if (fallback.ok) {
-               finish(ex2, json_response(200, R"j({"message":"Email OTP request sent via admin API",)j"
-                                              R"j("note":"Check your email for verification code"})j"));
-               return;
-             }
-             finish(ex2, pipeline::coded_error(502,
-                                               "Failed to send OTP: Supabase OTP Error: " + first +
-                                                   ". Admin fallback failed: Admin API Error: " + fallback.message,
-                                               "SUPABASE_OTP_SEND_FAILED"));
-           });
-    });
+    call(
+        exchange, "email OTP", "/auth/v1/otp", otp,
+        [this, email](pipeline::GatewayExchange& ex, Outcome&& sent) {
+          if (sent.ok) {
+            finish(
+                ex,
+                json_response(
+                    200,
+                    R"j({"message":"Email OTP sent successfully",)j"
+                    R"j("note":"Check your email for a 6-digit verification code (not a link)",)j"
+                    R"j("debug":"If you received a magic link, check your Supabase project Auth settings"})j"));
+            return;
+          }
+          json::object link{{"type", "magiclink"}, {"email", email}, {"redirectTo", "otp://verify"}};
+          call(ex, "admin generate_link", "/auth/v1/admin/generate_link?redirect_to=otp%3A%2F%2Fverify", link,
+               [first = std::move(sent.message)](pipeline::GatewayExchange& ex2, Outcome&& fallback) {
+                 if (fallback.ok) {
+                   finish(ex2, json_response(200, R"j({"message":"Email OTP request sent via admin API",)j"
+                                                  R"j("note":"Check your email for verification code"})j"));
+                   return;
+                 }
+                 finish(ex2, pipeline::coded_error(
+                                 502,
+                                 "Failed to send OTP: Supabase OTP Error: " + first +
+                                     ". Admin fallback failed: Admin API Error: " + fallback.message,
+                                 "SUPABASE_OTP_SEND_FAILED"));
+               });
+        });
   }
 
   void send_phone_otp(pipeline::GatewayExchange& exchange, const json::value& phone) const {
@@ -233,7 +254,8 @@ class PasswordlessVerify final : public SupabaseStage {
     const json::value* email = body->if_contains("email");
     const json::value* phone = body->if_contains("phone");
     if (!truthy(token) || (!truthy(email) && !truthy(phone))) {
-      exchange.response = pipeline::coded_error(400, "Missing token, email, or phone", "missing_token_or_contact");
+      exchange.response =
+          pipeline::coded_error(400, "Missing token, email, or phone", "missing_token_or_contact");
       return pipeline::Flow::kRespond;
     }
     if (!configured()) {
@@ -246,13 +268,15 @@ class PasswordlessVerify final : public SupabaseStage {
     verify["token"] = *token;
     verify["type"] = by_email ? "email" : "sms";
     verify["gotrue_meta_security"] = json::object();
-    call(exchange, "verify OTP", "/auth/v1/verify", verify, [](pipeline::GatewayExchange& ex, Outcome&& verified) {
-      if (!verified.ok) {
-        finish(ex, pipeline::coded_error(401, "OTP Verification Error: " + verified.message, "SUPABASE_OTP_VERIFY_FAILED"));
-        return;
-      }
-      finish(ex, json_response(200, json::serialize(session_of(verified.body))));
-    });
+    call(exchange, "verify OTP", "/auth/v1/verify", verify,
+         [](pipeline::GatewayExchange& ex, Outcome&& verified) {
+           if (!verified.ok) {
+             finish(ex, pipeline::coded_error(401, "OTP Verification Error: " + verified.message,
+                                              "SUPABASE_OTP_VERIFY_FAILED"));
+             return;
+           }
+           finish(ex, json_response(200, json::serialize(session_of(verified.body))));
+         });
     return pipeline::Flow::kPending;
   }
 
@@ -300,19 +324,20 @@ class PasswordlessAuthAlt final : public SupabaseStage {
                         {"gotrue_meta_security", json::object()},
                         {"code_challenge", nullptr},
                         {"code_challenge_method", nullptr}};
-    call(exchange, "signup", "/auth/v1/signup", signup, [](pipeline::GatewayExchange& ex, Outcome&& signed_up) {
-      if (signed_up.ok || signed_up.message.find("already registered") != std::string::npos) {
-        finish(ex, json_response(200, R"j({"message":"Alternative OTP method attempted",)j"
-                                      R"j("note":"Check your email for verification code"})j"));
-        return;
-      }
-      if (!signed_up.answered) {
-        finish(ex, pipeline::coded_error(502, "Alternative OTP method failed: " + signed_up.message,
-                                         "SUPABASE_OTP_ALT_FAILED"));
-        return;
-      }
-      finish(ex, pipeline::coded_error(400, signed_up.message, "SUPABASE_OTP_ALT_FAILED"));
-    });
+    call(exchange, "signup", "/auth/v1/signup", signup,
+         [](pipeline::GatewayExchange& ex, Outcome&& signed_up) {
+           if (signed_up.ok || signed_up.message.find("already registered") != std::string::npos) {
+             finish(ex, json_response(200, R"j({"message":"Alternative OTP method attempted",)j"
+                                           R"j("note":"Check your email for verification code"})j"));
+             return;
+           }
+           if (!signed_up.answered) {
+             finish(ex, pipeline::coded_error(502, "Alternative OTP method failed: " + signed_up.message,
+                                              "SUPABASE_OTP_ALT_FAILED"));
+             return;
+           }
+           finish(ex, pipeline::coded_error(400, signed_up.message, "SUPABASE_OTP_ALT_FAILED"));
+         });
     return pipeline::Flow::kPending;
   }
 };
@@ -352,24 +377,29 @@ std::unique_ptr<pipeline::Stage> make_supabase_integration(const config::Route& 
   auto url = environment.get("SUPABASE_URL");
   auto key = environment.get("SUPABASE_SERVICE_ROLE_KEY");
   if (!url || url->empty() || !key || key->empty()) {
-    warnings.push_back({pointer + "/type", "SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not both set; this route "
-                                           "answers 500 SUPABASE_ENV_MISSING"});
+    warnings.push_back({pointer + "/type",
+                        "SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY are not both set; this route "
+                        "answers 500 SUPABASE_ENV_MISSING"});
   } else {
     auto parsed = boost::urls::parse_absolute_uri(*url);
     if (!parsed ||
-        (parsed->scheme_id() != boost::urls::scheme::https && parsed->scheme_id() != boost::urls::scheme::http) ||
-        parsed->host_address().empty() || (parsed->has_port() && parsed->port_number() == 0)) {
-      errors.push_back({pointer, "environment variable SUPABASE_URL must be an absolute http:// or https:// URL"});
+        (parsed->scheme_id() != boost::urls::scheme::https &&
+         parsed->scheme_id() != boost::urls::scheme::http) ||
+        parsed->host_address().empty() || (parsed->has_port() && !auth_support::parse_port(parsed->port()))) {
+      errors.push_back(
+          {pointer, "environment variable SUPABASE_URL must be an absolute http:// or https:// URL"});
       return nullptr;
     }
     if (has_line_break(*key)) {
-      errors.push_back({pointer, "environment variable SUPABASE_SERVICE_ROLE_KEY must not contain line breaks"});
+      errors.push_back(
+          {pointer, "environment variable SUPABASE_SERVICE_ROLE_KEY must not contain line breaks"});
       return nullptr;
     }
     const bool tls = parsed->scheme_id() == boost::urls::scheme::https;
     std::string host(parsed->host_address());
     if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    const std::uint16_t port = parsed->has_port() ? parsed->port_number() : (tls ? 443 : 80);
+    const std::uint16_t port =
+        parsed->has_port() ? *auth_support::parse_port(parsed->port()) : (tls ? 443 : 80);
     std::string error;
     api->target = auth_support::provider_target(tls, host, port, ca_files, error);
     if (!api->target) {
@@ -377,16 +407,20 @@ std::unique_ptr<pipeline::Stage> make_supabase_integration(const config::Route& 
       return nullptr;
     }
     api->base_path = std::string(parsed->encoded_path());
-    while (!api->base_path.empty() && api->base_path.back() == '/') api->base_path.pop_back();
-    api->key_lines = "apikey: " + std::string(*key) + "\r\nAuthorization: Bearer " + std::string(*key) + "\r\n";
+    while (!api->base_path.empty() && api->base_path.back() == '/')
+      api->base_path.pop_back();
+    api->key_lines =
+        "apikey: " + std::string(*key) + "\r\nAuthorization: Bearer " + std::string(*key) + "\r\n";
   }
   switch (route.integration->type) {
-    case config::IntegrationType::kSupabasePasswordlessAuth: return std::make_unique<PasswordlessAuth>(std::move(api));
+    case config::IntegrationType::kSupabasePasswordlessAuth:
+      return std::make_unique<PasswordlessAuth>(std::move(api));
     case config::IntegrationType::kSupabasePasswordlessVerify:
       return std::make_unique<PasswordlessVerify>(std::move(api));
     case config::IntegrationType::kSupabasePasswordlessAuthAlt:
       return std::make_unique<PasswordlessAuthAlt>(std::move(api));
-    default: return nullptr;
+    default:
+      return nullptr;
   }
 }
 

@@ -44,12 +44,6 @@ bool seconds_from_env(const BuildOptions& options, std::string_view name, std::i
 std::shared_ptr<const auth::KeySource> remote_key_source(const std::string& uri, const BuildOptions& options,
                                                          pipeline::Snapshot& snapshot,
                                                          std::vector<config::ConfigError>& errors) {
-  if (!options.connect) {
-    // `workgate validate` / `routes`: no network; the snapshot is never served.
-    auto placeholder = std::make_shared<auth::SwappableKeySource>();
-    snapshot.keep_alive.push_back(placeholder);
-    return placeholder;
-  }
   auth::RemoteJwksOptions jwks;
   jwks.uri = uri;
   jwks.ca_files = options.ca_files;
@@ -58,6 +52,12 @@ std::shared_ptr<const auth::KeySource> remote_key_source(const std::string& uri,
                         errors) &&
        ok;
   if (!ok) return nullptr;
+  if (!options.connect) {
+    // `workgate validate` / `routes`: no network; the snapshot is never served.
+    auto placeholder = std::make_shared<auth::SwappableKeySource>();
+    snapshot.keep_alive.push_back(placeholder);
+    return placeholder;
+  }
   jwks.retry_initial = std::min(jwks.retry_initial, jwks.min_ttl);
   std::string error;
   auto source = auth::RemoteJwks::start(std::move(jwks), error);

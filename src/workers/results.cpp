@@ -1,6 +1,7 @@
 #include "workers/results.hpp"
 
 #include <algorithm>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
@@ -122,7 +123,7 @@ void json_response(http::Response& out, int status, std::string body) {
 bool envelope(json::object& in, http::Response& out, std::string& error) {
   json::value status_code, err, message;
   bool has_status = false;
-  json::object data;
+  json::object data(in.storage());
   data.reserve(in.size());
   for (auto& kv : in) {
     std::string_view key = kv.key();
@@ -143,7 +144,7 @@ bool envelope(json::object& in, http::Response& out, std::string& error) {
     error = "statusCode is not a number from 200 to 599";
     return false;
   }
-  json::object body;
+  json::object body(in.storage());
   body.reserve(3);
   body.emplace("status", is_error ? "error" : "success");
   if (truthy(message)) {
@@ -255,7 +256,7 @@ bool wrap_value(json::value value, http::Response& out, std::string& error) {
     case json::kind::object:
       return envelope(value.get_object(), out, error);
     case json::kind::array: {
-      json::object indexed;
+      json::object indexed(value.storage());
       auto& arr = value.get_array();
       indexed.reserve(arr.size());
       for (std::size_t i = 0; i < arr.size(); ++i)
@@ -269,8 +270,11 @@ bool wrap_value(json::value value, http::Response& out, std::string& error) {
 }
 
 bool wrap_json_text(std::string_view text, http::Response& out, std::string& error) {
+  // Results are small: parse and rebuild them in one stack arena instead of a malloc per node.
+  unsigned char arena[8192];
+  json::monotonic_resource resource(arena, sizeof(arena));
   boost::system::error_code ec;
-  json::value value = json::parse(text, ec);
+  json::value value = json::parse(text, ec, json::storage_ptr(&resource));
   if (ec) {
     error = "the returned value is not valid JSON (" + ec.message() + ")";
     return false;

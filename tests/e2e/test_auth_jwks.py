@@ -5,6 +5,7 @@ JWKS server fails. Tokens are RS256 / ES256 / EdDSA minted with the openssl CLI;
 import concurrent.futures
 import json
 import os
+import signal
 import tempfile
 import time
 import unittest
@@ -283,6 +284,23 @@ class RefreshTest(JwksTestCase):
         self.assertNoMatchingKey(token("B"))  # refetch fails too; the set is kept
         time.sleep(0.5)
         self.assertAccepted(token("A"))
+
+
+class ReloadTest(JwksTestCase):
+    def test_reload_fetches_again_and_keeps_the_old_config_when_that_fails(self):
+        server = self.jwks("A")
+        gw = self.serve(server)
+        server.set_mode("error")
+        gw.signal(signal.SIGHUP)
+        self.assertTrue(gw.wait_for_output(lambda t: "reload failed" in t, timeout=10), gw.stderr())
+        self.assertIn("/authorizer/jwks_uri", gw.stderr())
+        self.assertAccepted(token("A"))
+        server.set_keys(KEYS["B"])
+        server.set_mode("ok")
+        gw.signal(signal.SIGHUP)
+        self.assertTrue(gw.wait_for_output(lambda t: "reloaded" in t, timeout=10), gw.stderr())
+        time.sleep(0.2)
+        self.assertAccepted(token("B"))
 
 
 if __name__ == "__main__":
