@@ -166,7 +166,8 @@ inline void append_json_string(std::string& out, std::string_view s) {
   for (std::size_t i = 0; i < n;) {
     // Copy the run of characters that need no escaping in one go.
     std::size_t run = i;
-    while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') ++run;
+    while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+      ++run;
     if (run > i) {
       out.append(s.data() + i, run - i);
       i = run;

@@ -460,7 +460,8 @@ void parse_cors(const json::object& root, Config& cfg, Checker& check) {
   std::vector<std::size_t> positions;
   cors.allow_origins = check.string_list(*obj, "allow_origins", ptr, true, true, &positions);
   for (std::size_t i = 0; i < cors.allow_origins.size(); ++i) {
-    check_origin_pattern(cors.allow_origins[i], ptr + "/allow_origins/" + std::to_string(positions[i]), check);
+    check_origin_pattern(cors.allow_origins[i], ptr + "/allow_origins/" + std::to_string(positions[i]),
+                         check);
   }
   positions.clear();
   cors.allow_methods = check.string_list(*obj, "allow_methods", ptr, true, true, &positions);
@@ -819,7 +820,8 @@ void check_references(Config& cfg, Checker& check) {
   for (std::size_t i = 0; i < cfg.service_bindings.size(); ++i) {
     const auto& sb = cfg.service_bindings[i];
     if (used_bindings.contains(sb.alias) && cfg.find_worker(sb.binding) == nullptr) {
-      check.error(sb.pointer + "/binding", "binding " + in_quotes(sb.binding) + " is not declared in workers");
+      check.error(sb.pointer + "/binding",
+                  "binding " + in_quotes(sb.binding) + " is not declared in workers");
     }
   }
 

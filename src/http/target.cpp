@@ -50,7 +50,7 @@ void remove_dot_segments(std::string& path) {
     result.push_back('/');
     result.append(segment);
   }
-  if (result.empty()) result = "/";
+  if (result.empty()) result.push_back('/');
   path = std::move(result);
 }
 
@@ -58,15 +58,15 @@ bool split_target(std::string_view target, std::string& path, std::string& query
   has_query = false;
   query.clear();
   if (target == "*") {
-    path = "*";
+    path.assign(1, '*');
     return true;
   }
   if (target.empty()) return false;
   if (target.front() != '/') {
     auto url = boost::urls::parse_absolute_uri(target);
     if (!url || url->encoded_host().empty()) return false;
-    path = url->encoded_path();
-    if (path.empty()) path = "/";
+    path.assign(url->encoded_path().data(), url->encoded_path().size());
+    if (path.empty()) path.push_back('/');
     if (path.front() != '/') return false;
     has_query = url->has_query();
     if (has_query) query = url->encoded_query();

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "integrations/mapping.hpp"
 #include "pipeline/errors.hpp"
 #include "pipeline/handler.hpp"
 
@@ -27,46 +28,10 @@ void percent(std::string& out, char c) {
   out.push_back(kHex[byte & 0x0F]);
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string form_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
-               hex_value(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string form_component(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 8);
-  for (char c : text) {
-    if (is_alnum(c) || c == '*' || c == '-' || c == '.' || c == '_') {
-      out.push_back(c);
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      percent(out, c);
-    }
-  }
-  return out;
+  return form_encode(text);
 }
 
 std::string uri_component(std::string_view text) {
@@ -83,17 +48,7 @@ std::string uri_component(std::string_view text) {
 }
 
 std::optional<std::string> query_parameter(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query.remove_prefix(amp == std::string_view::npos ? query.size() : amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    const std::string_view key = pair.substr(0, eq);
-    if (form_decode(key) != name) continue;
-    return eq == std::string_view::npos ? std::string() : form_decode(pair.substr(eq + 1));
-  }
-  return std::nullopt;
+  return integrations::query_parameter(query, name);
 }
 
 std::shared_ptr<const http::UpstreamTarget> provider_target(bool tls, const std::string& host,

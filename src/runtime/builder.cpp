@@ -12,7 +12,9 @@ namespace workgate::runtime {
 
 namespace {
 
-std::string identity_line() { return "X-Powered-By: workgate\r\n"; }
+std::string identity_line() {
+  return "X-Powered-By: workgate\r\n";
+}
 
 http::ConnectionLimits limits_from(const config::GatewaySettings& g) {
   http::ConnectionLimits limits;
@@ -26,9 +28,10 @@ http::ConnectionLimits limits_from(const config::GatewaySettings& g) {
   return limits;
 }
 
-std::shared_ptr<const http::UpstreamTarget> make_target(const config::ServerEntry& server, const BuildOptions& options,
-                                                       const std::string& pointer,
-                                                       std::vector<config::ConfigError>& errors) {
+std::shared_ptr<const http::UpstreamTarget> make_target(const config::ServerEntry& server,
+                                                        const BuildOptions& options,
+                                                        const std::string& pointer,
+                                                        std::vector<config::ConfigError>& errors) {
   std::vector<std::string> ca_files = options.ca_files;
   if (server.ca_file) ca_files.push_back(*server.ca_file);
   std::string host = server.host;
@@ -44,8 +47,9 @@ std::shared_ptr<const http::UpstreamTarget> make_target(const config::ServerEntr
   target->idle_timeout = server.idle_timeout;
   target->max_connections = server.max_connections;
   // Pools are shared by targets with the same origin and the same settings (also across reloads).
-  target->pool_key += "|" + std::to_string(server.connect_timeout.count()) + "/" + std::to_string(server.timeout.count()) +
-                      "/" + std::to_string(server.idle_timeout.count()) + "/" + std::to_string(server.max_connections);
+  target->pool_key +=
+      "|" + std::to_string(server.connect_timeout.count()) + "/" + std::to_string(server.timeout.count()) +
+      "/" + std::to_string(server.idle_timeout.count()) + "/" + std::to_string(server.max_connections);
   return target;
 }
 
@@ -59,7 +63,8 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
 
   std::vector<router::RouteDefinition> definitions;
   definitions.reserve(cfg.paths.size());
-  for (const auto& route : cfg.paths) definitions.push_back({route.method, route.path});
+  for (const auto& route : cfg.paths)
+    definitions.push_back({route.method, route.path});
   std::vector<router::CompileError> route_errors;
   snapshot->router = router::Router::compile(definitions, route_errors);
   for (const auto& e : route_errors) {
@@ -97,8 +102,8 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
         auto mapping = integrations::compile_mapping(route, cfg, pointer + "/mapping", result.errors);
         if (!target || !mapping) break;
         bool buffer_response = route.post_process.has_value() || route.integration->post_process.has_value();
-        compiled.integration =
-            integrations::make_http_proxy(std::move(target), *server, route, std::move(*mapping), buffer_response);
+        compiled.integration = integrations::make_http_proxy(std::move(target), *server, route,
+                                                             std::move(*mapping), buffer_response);
         break;
       }
       case config::IntegrationType::kService:
@@ -114,8 +119,8 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
       case config::IntegrationType::kSupabasePasswordlessAuth:
       case config::IntegrationType::kSupabasePasswordlessVerify:
       case config::IntegrationType::kSupabasePasswordlessAuthAlt:
-        compiled.integration = integrations::make_supabase_integration(route, *options.environment, options.ca_files,
-                                                                       result.errors, result.warnings);
+        compiled.integration = integrations::make_supabase_integration(
+            route, *options.environment, options.ca_files, result.errors, result.warnings);
         break;
       default:
         result.errors.push_back({"/paths/" + std::to_string(i) + "/integration/type",
