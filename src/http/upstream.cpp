@@ -442,18 +442,24 @@ struct Call : std::enable_shared_from_this<Call> {
     deliver(UpstreamError::kNone);
   }
 
-  // Parses what is buffered into `chunk`; false when the response is malformed (already failed).
-  bool parse_buffered_body() {
+  // Feeds the buffered bytes to the parser (the body goes into `chunk`); the parse error, if any.
+  error_code feed_body() {
     while (conn->buffer.size() > 0 && !parser->is_done()) {
       error_code ec;
       std::size_t used = parser->put(conn->buffer.data(), ec);
       conn->buffer.consume(used);
       if (ec == beast_http::error::need_more) break;
-      if (ec) {
-        observability::log_warn("upstream {}: malformed response body: {}", target->host, ec.message());
-        fail(UpstreamError::kBadResponse);
-        return false;
-      }
+      if (ec) return ec;
+    }
+    return {};
+  }
+
+  // Parses what is buffered into `chunk`; false when the response is malformed (already failed).
+  bool parse_buffered_body() {
+    if (error_code ec = feed_body()) {
+      observability::log_warn("upstream {}: malformed response body: {}", target->host, ec.message());
+      fail(UpstreamError::kBadResponse);
+      return false;
     }
     if (buffer_limit > 0 && chunk.size() > buffer_limit) {
       observability::log_warn("upstream {}: response body larger than {} bytes", target->host, buffer_limit);
@@ -568,18 +574,12 @@ struct Call : std::enable_shared_from_this<Call> {
   }
 
   bool parse_buffered_body_for_stream(BodySource::Handler& handler) {
-    while (conn->buffer.size() > 0 && !parser->is_done()) {
-      error_code ec;
-      std::size_t used = parser->put(conn->buffer.data(), ec);
-      conn->buffer.consume(used);
-      if (ec == beast_http::error::need_more) break;
-      if (ec) {
-        conn->close();
-        client.drop(*pool);
-        conn.reset();
-        handler(ec, {}, true);
-        return false;
-      }
+    if (error_code ec = feed_body()) {
+      conn->close();
+      client.drop(*pool);
+      conn.reset();
+      handler(ec, {}, true);
+      return false;
     }
     return true;
   }
