@@ -244,6 +244,8 @@ void Connection::on_head_complete() {
   parser_->eager(true);
   set_deadline(limits_->body_timeout);
   if (buffer_.size() == 0 && !continue_sent_ && request.version >= 11 && expects_continue(request)) {
+    shard_.handler().before_body(*exchange_);
+    if (exchange_->responded_) return;  // answered without the body (e.g. 401): it is never read
     continue_sent_ = true;
     asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](const error_code& ec, std::size_t) {

@@ -84,6 +84,10 @@ class RequestHandler {
   // The request head is complete: decide how its body is read.
   virtual BodyMode body_mode(Exchange&) { return BodyMode::kBuffer; }
 
+  // The head is complete and the client waits for "100 Continue" before sending the body: the handler may
+  // answer now through exchange.respond() (the body is then never read), or return to let the body come.
+  virtual void before_body(Exchange&) {}
+
   // The request's head and whole body have been read; respond through exchange.respond().
   virtual void handle(Exchange& exchange) = 0;
 

@@ -83,11 +83,21 @@ http::BodyMode GatewayHandler::body_mode(http::Exchange& base) {
   return proxied && !route.pre_process ? http::BodyMode::kStream : http::BodyMode::kBuffer;
 }
 
+// Routing and authentication before a client sends its body: a 404 or 401 then costs no upload.
+void GatewayHandler::before_body(http::Exchange& base) {
+  auto& exchange = static_cast<GatewayExchange&>(base);
+  exchange.started_ = std::chrono::steady_clock::now();
+  if (exchange.route_ == nullptr) exchange.snapshot_ = current();
+  Pipeline::run_head_stages(exchange);
+}
+
 void GatewayHandler::handle(http::Exchange& base) {
   auto& exchange = static_cast<GatewayExchange&>(base);
-  const auto& snapshot = current();
-  if (exchange.route_ == nullptr && exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
-  exchange.started_ = std::chrono::steady_clock::now();
+  if (exchange.stage_ == StageId::kPreflight) {
+    const auto& snapshot = current();
+    if (exchange.route_ == nullptr && exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
+    exchange.started_ = std::chrono::steady_clock::now();
+  }
   Pipeline::run(exchange);
 }
 

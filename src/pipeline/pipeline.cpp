@@ -49,6 +49,21 @@ bool GatewayExchange::replace_path(std::string path) {
   return true;
 }
 
+void Pipeline::run_head_stages(GatewayExchange& exchange) {
+  while (exchange.stage_ == StageId::kPreflight || exchange.stage_ == StageId::kRoute ||
+         exchange.stage_ == StageId::kAuthenticate) {
+    Flow flow = exchange.stage_ == StageId::kPreflight ? preflight(exchange)
+                : exchange.stage_ == StageId::kRoute   ? route(exchange)
+                                                       : authenticate(exchange);
+    if (flow == Flow::kRespond) {
+      exchange.stage_ = StageId::kRespond;
+      exchange.handler().send(exchange);
+      return;
+    }
+    exchange.stage_ = next(exchange.stage_);
+  }
+}
+
 void Pipeline::run(GatewayExchange& exchange) {
   while (true) {
     Flow flow = Flow::kContinue;

@@ -13,6 +13,9 @@ namespace workgate::pipeline {
 class Pipeline {
  public:
   static void run(GatewayExchange& exchange);
+  // Runs the stages that need no request body (preflight, route, authenticate); the pipeline continues
+  // from there with run() once the body has been read.
+  static void run_head_stages(GatewayExchange& exchange);
   // Finds the exchange's route (once; the route stage reuses it). False when nothing matches.
   static bool match_route(GatewayExchange& exchange);
 

@@ -1,5 +1,6 @@
 """HTTP/1.1 server behaviour over raw sockets: keep-alive, pipelining, HTTP/1.0, bodies, limits, timeouts."""
 
+import json
 import threading
 import time
 import unittest
@@ -121,6 +122,16 @@ class HttpServerTest(GatewayTestCase):
                                                                 ("Expect", "100-continue")]))
             resp = conn.read_response(skip_interim=False)
             self.assertResponse(resp, 413, body=PAYLOAD_TOO_LARGE, headers=with_origin(ERROR_HEADERS))
+            self.assertTrue(conn.closed_by_server(timeout=3))
+
+    def test_expect_100_continue_to_unknown_route_gets_404_without_continue(self):
+        # Routing (and auth) run before the gateway asks for the body: no upload for a request it refuses.
+        with self.gw.connect() as conn:
+            conn.send(build_request("POST", "/no/such/route", headers=[("Content-Length", "5"),
+                                                                      ("Expect", "100-continue")]))
+            resp = conn.read_response(skip_interim=False)
+            self.assertEqual(resp.status, 404, repr(resp))
+            self.assertEqual(json.loads(resp.body), {"message": "No match found."})
             self.assertTrue(conn.closed_by_server(timeout=3))
 
     # --- protocol errors and limits
