@@ -525,7 +525,9 @@ void Connection::on_deadline() {
 
 void Connection::on_drain() {
   if (phase_ == Phase::kIdle) {
-    close();
+    // A request that has already arrived but was not read yet is still answered (with Connection: close).
+    error_code ec;
+    if (socket_.available(ec) == 0 || ec) close();
   } else {
     close_after_write_ = true;
   }
