@@ -216,7 +216,7 @@ struct UpstreamClient::Impl {
     serve_waiters(pool);
   }
   void serve_waiters(Pool& pool);
-  void watch_idle(Pool& pool, const std::shared_ptr<Conn>& conn);
+  static void watch_idle(const std::shared_ptr<Conn>& conn);
 
   asio::io_context& io;
   tcp::resolver resolver;
@@ -343,7 +343,6 @@ struct Call : std::enable_shared_from_this<Call> {
     request.stream_from->read_body([self](const error_code& ec, std::string_view chunk, bool last) {
       if (self->state == State::kDone) return;
       if (ec) {
-        self->client_failed = true;
         self->fail(UpstreamError::kUnavailable);
         return;
       }
@@ -659,7 +658,6 @@ struct Call : std::enable_shared_from_this<Call> {
   bool received_bytes = false;
   bool body_streamed = false;
   bool timed_out = false;
-  bool client_failed = false;
   bool delivered = false;
 };
 
@@ -671,17 +669,16 @@ void UpstreamClient::Impl::release(Pool& pool, std::shared_ptr<Conn> conn, bool 
   }
   conn->idle = true;
   conn->idle_deadline = Clock::now() + pool.target->idle_timeout;
-  watch_idle(pool, conn);
+  watch_idle(conn);
   pool.idle.push_back(std::move(conn));
   serve_waiters(pool);
 }
 
 // An idle pooled connection becomes readable only when the upstream closes it (or misbehaves): drop it
 // then, so the next request does not race a dead connection.
-void UpstreamClient::Impl::watch_idle(Pool& pool, const std::shared_ptr<Conn>& conn) {
+void UpstreamClient::Impl::watch_idle(const std::shared_ptr<Conn>& conn) {
   std::weak_ptr<Conn> weak = conn;
-  Pool* p = &pool;
-  conn->socket().async_wait(tcp::socket::wait_read, [this, weak, p](const error_code& ec) {
+  conn->socket().async_wait(tcp::socket::wait_read, [weak](const error_code& ec) {
     auto c = weak.lock();
     if (ec || !c || !c->idle) return;
     c->close();

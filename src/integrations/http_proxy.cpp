@@ -63,11 +63,15 @@ class HttpProxy final : public pipeline::Stage {
     const http::Request& request = exchange.request();
     ValueTemplate::Context context{request, exchange.claims(), exchange.match()};
 
-    std::string query = request.query;
-    bool has_query = request.has_query;
-    for (const auto& [name, value_template] : mapping_.query) {
-      set_query_parameter(query, name, value_template.resolve(context));
-      has_query = has_query || !query.empty();
+    // The query as sent; a copy only when the route maps query parameters.
+    std::string_view query = request.query;
+    std::string mapped_query;
+    if (!mapping_.query.empty()) {
+      mapped_query = request.query;
+      for (const auto& [name, value_template] : mapping_.query) {
+        set_query_parameter(mapped_query, name, value_template.resolve(context));
+      }
+      query = mapped_query;
     }
 
     http::UpstreamRequest out;
@@ -75,7 +79,7 @@ class HttpProxy final : public pipeline::Stage {
     head.reserve(512 + request.target.size());
     head.append(request.method).push_back(' ');
     head.append(upstream_path(route_path_, request.path, base_path_));
-    if (has_query && !query.empty()) head.append("?").append(query);
+    if (!query.empty()) head.append("?").append(query);
     head.append(" HTTP/1.1\r\nHost: ").append(target_->authority).append("\r\n");
 
     std::string_view connection_tokens = request.headers.get("Connection").value_or("");
