@@ -74,6 +74,11 @@ std::string_view error_text(http::UpstreamError error) {
       return "timed out";
     case http::UpstreamError::kBadResponse:
       return "invalid or oversized HTTP response";
+    case http::UpstreamError::kRequestBodyTooLarge:
+    case http::UpstreamError::kRequestBodyInvalid:
+    case http::UpstreamError::kRequestBodyTimeout:
+    case http::UpstreamError::kClientGone:
+      return "request body failed";  // not reachable: JWKS requests have no streamed body
   }
   return "failed";
 }

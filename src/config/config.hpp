@@ -145,6 +145,7 @@ struct GatewaySettings {
   std::size_t max_headers = 100;
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{30000};
+  std::uint64_t min_body_rate = 1024;  // bytes/s a request body must average after body_timeout
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds write_timeout{30000};
   bool access_log = false;

@@ -743,7 +743,7 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   check.known_keys(
       *obj, ptr,
       {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
-       "body_timeout_ms", "idle_timeout_ms", "write_timeout_ms", "access_log"});
+       "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms", "write_timeout_ms", "access_log"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
@@ -753,6 +753,8 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   if (auto n = check.integer(*obj, "max_headers", ptr, 1, 10000)) g.max_headers = std::size_t(*n);
   if (auto n = check.integer(*obj, "header_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.header_timeout = ms(*n);
   if (auto n = check.integer(*obj, "body_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.body_timeout = ms(*n);
+  if (auto n = check.integer(*obj, "min_body_rate_bytes", ptr, 0, INT64_MAX / 1000))
+    g.min_body_rate = std::uint64_t(*n);
   if (auto n = check.integer(*obj, "idle_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.idle_timeout = ms(*n);
   if (auto n = check.integer(*obj, "write_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.write_timeout = ms(*n);
 }

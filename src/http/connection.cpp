@@ -1,5 +1,6 @@
 #include "http/connection.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
@@ -115,12 +116,35 @@ void Connection::set_deadline(std::chrono::milliseconds timeout) {
   deadline_ = shard_.now() + timeout;
 }
 
+// The pace of a request body is a leaky bucket of time credit: it starts at body_timeout, each wait for
+// the client spends it, each byte received earns 1/min_body_rate seconds back, and it never holds more
+// than body_timeout. The next read must complete before the credit runs out (and within body_timeout).
+// So over any stretch the body must average min_body_rate with body_timeout of slack: a body drip-fed a
+// byte at a time cannot hold a connection for ever, even after a fast start. Only time spent waiting for
+// the client counts: a pause the gateway imposes (backpressure from a slow upstream) is not charged.
+void Connection::arm_body_deadline() {
+  auto now = shard_.now();
+  body_read_started_ = now;
+  Shard::Clock::duration allowed = limits_->body_timeout;
+  if (limits_->min_body_rate > 0) allowed = std::clamp(body_credit_, Shard::Clock::duration::zero(), allowed);
+  deadline_ = now + allowed;
+}
+
+void Connection::account_body_read(std::size_t bytes) {
+  if (limits_->min_body_rate == 0) return;
+  auto earned = std::chrono::milliseconds(std::min<std::uint64_t>(bytes, limits_->max_body_bytes) * 1000 /
+                                          limits_->min_body_rate);
+  body_credit_ += earned - (shard_.now() - body_read_started_);
+  body_credit_ = std::min<Shard::Clock::duration>(body_credit_, limits_->body_timeout);
+}
+
 void Connection::read_more() {
   std::size_t room = buffer_.max_size() - buffer_.size();
   if (room == 0) {
     fail(ProtocolError::kHeadersTooLarge);
     return;
   }
+  if (phase_ == Phase::kBody) arm_body_deadline();
   auto space = buffer_.prepare(std::min(room, kReadChunk));
   socket_.async_read_some(
       space, [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
@@ -148,7 +172,7 @@ void Connection::on_read(const error_code& ec, std::size_t bytes) {
   }
   buffer_.commit(bytes);
   if (phase_ == Phase::kIdle) begin_request();
-  if (phase_ == Phase::kBody) set_deadline(limits_->body_timeout);
+  if (phase_ == Phase::kBody) account_body_read(bytes);
   parse();
 }
 
@@ -176,7 +200,11 @@ void Connection::parse() {
       return;
     }
     if (ec) {
-      if (ec == beast_http::error::header_limit) {
+      if (parser_->framing_error() == FramingError::kNotImplemented) {
+        fail(ProtocolError::kNotImplemented);
+      } else if (parser_->framing_error() == FramingError::kBadRequest) {
+        fail(ProtocolError::kBadRequest);
+      } else if (ec == beast_http::error::header_limit) {
         fail(ProtocolError::kHeadersTooLarge);
       } else if (ec == beast_http::error::body_limit) {
         fail(ProtocolError::kPayloadTooLarge);
@@ -220,6 +248,8 @@ void Connection::on_head_complete() {
   }
   request.keep_alive = parser_->keep_alive();
   request.chunked = parser_->chunked();
+  // A chunked HTTP/1.0 request: whoever sent it may frame the rest of the connection differently.
+  if (request.version < 11 && request.headers.contains("Transfer-Encoding")) request.keep_alive = false;
   if (auto length = parser_->content_length()) request.content_length = *length;
   stream_mode_ = false;
   body_done_ = true;
@@ -227,22 +257,23 @@ void Connection::on_head_complete() {
     dispatch();
     return;
   }
-  if (shard_.handler().body_mode(*exchange_) == BodyMode::kStream) {
-    stream_mode_ = true;
-    body_done_ = false;
-    parser_->eager(true);
-    parser_->body_limit(boost::none);
-    dispatch();
-    return;
-  }
+  // Every body, buffered or streamed, is bounded by max_body_bytes: a declared length above it is refused
+  // before a byte of it is read or forwarded; a chunked body fails when it grows past it.
   if (request.content_length.value_or(0) > limits_->max_body_bytes) {
     fail(ProtocolError::kPayloadTooLarge);
     return;
   }
   parser_->body_limit(limits_->max_body_bytes);
-  phase_ = Phase::kBody;
   parser_->eager(true);
-  set_deadline(limits_->body_timeout);
+  body_credit_ = limits_->body_timeout;
+  if (shard_.handler().body_mode(*exchange_) == BodyMode::kStream) {
+    stream_mode_ = true;
+    body_done_ = false;
+    dispatch();
+    return;
+  }
+  phase_ = Phase::kBody;
+  arm_body_deadline();
   if (buffer_.size() == 0 && !continue_sent_ && request.version >= 11 && expects_continue(request)) {
     shard_.handler().before_body(*exchange_);
     if (exchange_->responded_) return;  // answered without the body (e.g. 401): it is never read
@@ -288,7 +319,7 @@ void Connection::pump_request_body() {
     return;
   }
   reading_stream_ = true;
-  set_deadline(limits_->body_timeout);
+  arm_body_deadline();
   socket_.async_read_some(buffer_.prepare(std::min(room, kReadChunk)),
                           [self = shared_from_this()](const error_code& ec, std::size_t n) {
                             self->reading_stream_ = false;
@@ -300,6 +331,7 @@ void Connection::pump_request_body() {
                               self->deliver_body(self->timed_out_ ? asio::error::timed_out : ec, {}, false);
                               return;
                             }
+                            self->account_body_read(n);
                             self->buffer_.commit(n);
                             self->pump_request_body();
                           });
@@ -371,6 +403,9 @@ void Connection::send(Response&& response) {
   const Request& request = exchange_->request_;
   bool body_unread = phase_ == Phase::kHeader || phase_ == Phase::kBody || (stream_mode_ && !body_done_);
   close_after_write_ = response_.close || !request.keep_alive || shard_.draining() || body_unread;
+  // The client may still be sending the body: read and drop it for a moment after the response so that
+  // closing does not reset the connection before the client has read the response (a 413, say).
+  if (body_unread) linger_after_write_ = true;
   bool send_body = !request.is_head() && status_has_body(response_.status);
   if (response_.body_source) {
     auto length = response_.body_source->length();

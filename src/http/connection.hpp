@@ -46,6 +46,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_written(const boost::system::error_code& ec);
   void linger();
   void set_deadline(std::chrono::milliseconds timeout);
+  void arm_body_deadline();
+  void account_body_read(std::size_t bytes);
   void clear_deadline() { deadline_ = Shard::Clock::time_point::max(); }
   void serialize_head(const Response& response, std::optional<std::uint64_t> length, bool chunked);
   void pump_request_body();
@@ -67,6 +69,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool linger_after_write_ = false;
   bool continue_sent_ = false;
   std::size_t body_bytes_sent_ = 0;
+  // Request body pace (see arm_body_deadline).
+  Shard::Clock::duration body_credit_{};
+  Shard::Clock::time_point body_read_started_{};
   // Streamed request body (BodyMode::kStream).
   bool stream_mode_ = false;
   bool body_done_ = true;

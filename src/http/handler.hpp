@@ -4,6 +4,7 @@
 #include <boost/system/error_code.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -21,6 +22,10 @@ struct ConnectionLimits {
   std::size_t max_body_bytes = 10 * 1024 * 1024;
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{30000};
+  // A request body must keep arriving at this average rate (bytes/s), with body_timeout of slack, or the
+  // request fails with 408, so a body drip-fed a byte at a time cannot hold a connection for ever. Time
+  // the gateway itself spends not reading (backpressure from a slow upstream) does not count. 0: off.
+  std::uint64_t min_body_rate = 1024;
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds write_timeout{30000};
 };
@@ -30,7 +35,8 @@ enum class ProtocolError {
   kRequestTimeout,
   kPayloadTooLarge,
   kHeadersTooLarge,
-  kVersionNotSupported
+  kVersionNotSupported,
+  kNotImplemented  // a transfer coding we do not decode (501)
 };
 
 // How the connection reads a request body: whole before handle() (bounded by max_body_bytes), or on demand

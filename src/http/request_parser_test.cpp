@@ -190,5 +190,78 @@ TEST(RequestParser, MalformedRequestLine) {
   EXPECT_FALSE(parser.is_done());
 }
 
+TEST(TransferEncoding, OnlyAFinalSingleChunkedFramesABody) {
+  EXPECT_EQ(check_transfer_encoding("chunked"), FramingError::kNone);
+  EXPECT_EQ(check_transfer_encoding("Chunked"), FramingError::kNone);
+  EXPECT_EQ(check_transfer_encoding(" chunked ,"), FramingError::kNone);
+  for (std::string_view te : {"gzip", "identity", "chunked, identity", "chunked, gzip", "chunked, chunked",
+                              "chunked;a=b", "", " , ", "gzip, chunked, chunked"}) {
+    EXPECT_EQ(check_transfer_encoding(te), FramingError::kBadRequest) << te;
+  }
+  for (std::string_view te :
+       {"xchunked", "chunkedx", "foo", "gzip, chunked", "deflate,chunked", "foo, chunked"}) {
+    EXPECT_EQ(check_transfer_encoding(te), FramingError::kNotImplemented) << te;
+  }
+}
+
+TEST(HostHeader, Syntax) {
+  for (std::string_view ok : {"a.example", "A.example:8080", "127.0.0.1", "[::1]", "[::1]:443",
+                              "a.example:", "", "a%41", "x_y~z!$&'()*+,;=", "a:65535"}) {
+    EXPECT_TRUE(valid_host_header(ok)) << ok;
+  }
+  for (std::string_view bad :
+       {"a b", "a/b", "u@a", "a:x", "a:65536", "a:1:2", "::1", "[::1", "[::1]x", "[zz]", "a%4", "a%zz",
+        "a:-1", "a:+1", "a?b", "a#b", "a\\b", "[fe80::1%25eth0]"}) {
+    EXPECT_FALSE(valid_host_header(bad)) << bad;
+  }
+}
+
+TEST(RequestParser, FramingRefusalsNameTheirStatus) {
+  struct Case {
+    std::string_view request;
+    FramingError error;
+  };
+  const Case cases[] = {
+      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", FramingError::kBadRequest},
+      {"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", FramingError::kNotImplemented},
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", FramingError::kBadRequest},
+      {"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", FramingError::kBadRequest},
+      {"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: x\r\nauthorization: y\r\n\r\n",
+       FramingError::kBadRequest},
+      {"GET / HTTP/1.1\r\nHost: a\r\nOrigin: x\r\nOrigin: y\r\n\r\n", FramingError::kBadRequest},
+  };
+  for (const Case& c : cases) {
+    Request req;
+    RequestParser parser(req, 100);
+    auto ec = feed(parser, c.request);
+    EXPECT_TRUE(ec) << c.request;
+    EXPECT_EQ(parser.framing_error(), c.error) << c.request;
+  }
+}
+
+TEST(RequestParser, TrailersAreNotHeaders) {
+  Request req;
+  RequestParser parser(req, 100);
+  parser.eager(true);
+  auto ec = feed(parser,
+                 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nabc\r\n0\r\nAuthorization: Bearer x\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n");
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(parser.is_done());
+  EXPECT_EQ(req.body, "abc");
+  EXPECT_EQ(fields(req.headers), (Fields{{"Host", "a"}, {"Transfer-Encoding", "chunked"}}));
+}
+
+TEST(RequestParser, TrailerFieldsCountAgainstTheLimit) {
+  Request req;
+  RequestParser parser(req, 4);
+  parser.eager(true);
+  auto ec = feed(parser,
+                 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+  EXPECT_EQ(ec, beast::http::error::header_limit);
+  EXPECT_TRUE(parser.too_many_fields());
+}
+
 }  // namespace
 }  // namespace workgate::http

@@ -50,10 +50,11 @@ class ResponseParser final : public beast_http::basic_parser<false> {
     response_.headers.clear();
   }
   void on_field_impl(beast_http::field, string_view name, string_view value, error_code&) override {
+    if (in_trailers_) return;  // chunked trailer fields are not response headers (nor forwarded)
     response_.headers.add(std::string_view(name.data(), name.size()),
                           std::string_view(value.data(), value.size()));
   }
-  void on_header_impl(error_code&) override {}
+  void on_header_impl(error_code&) override { in_trailers_ = true; }
   void on_body_init_impl(boost::optional<std::uint64_t> const&, error_code&) override {}
   std::size_t on_body_impl(string_view body, error_code&) override {
     body_.append(body.data(), body.size());
@@ -68,7 +69,26 @@ class ResponseParser final : public beast_http::basic_parser<false> {
 
   UpstreamResponse& response_;
   std::string& body_;
+  bool in_trailers_ = false;
 };
+
+// "localhost" and names under ".localhost" are loopback by definition (RFC 6761 §6.3): answered without
+// asking a resolver, so they work on a machine without /etc/hosts and cannot be redirected by DNS.
+bool is_localhost_name(std::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  constexpr std::string_view kName = "localhost";
+  if (host.size() < kName.size() || !iequals(host.substr(host.size() - kName.size()), kName)) return false;
+  return host.size() == kName.size() || host[host.size() - kName.size() - 1] == '.';
+}
+
+// Why a streamed client body failed, as the proxy reports it.
+UpstreamError request_body_error(const error_code& ec) {
+  if (ec == beast_http::error::body_limit) return UpstreamError::kRequestBodyTooLarge;
+  if (ec == asio::error::timed_out) return UpstreamError::kRequestBodyTimeout;
+  if (ec.category() == error_code(beast_http::error::need_more).category())
+    return UpstreamError::kRequestBodyInvalid;
+  return UpstreamError::kClientGone;
+}
 
 }  // namespace
 
@@ -182,6 +202,12 @@ struct UpstreamClient::Impl {
               std::vector<tcp::endpoint>{tcp::endpoint(asio::ip::make_address(target.host), target.port)});
       return;
     }
+    if (is_localhost_name(target.host)) {
+      handler(error_code(),
+              std::vector<tcp::endpoint>{tcp::endpoint(asio::ip::address_v4::loopback(), target.port),
+                                         tcp::endpoint(asio::ip::address_v6::loopback(), target.port)});
+      return;
+    }
     std::string key = target.host + ":" + std::to_string(target.port);
     DnsEntry& entry = dns[key];
     if (!entry.endpoints.empty() && entry.expires > Clock::now()) {
@@ -272,9 +298,12 @@ struct Call : std::enable_shared_from_this<Call> {
     state = State::kConnecting;
     reused = false;
     conn = std::make_shared<Conn>(client.io, *target);
+    // One deadline for the name lookup and the connection: connect_timeout covers both.
     deadline = Clock::now() + target->connect_timeout;
+    resolving = true;
     auto self = shared_from_this();
     client.resolve(*target, [self](const error_code& ec, const std::vector<tcp::endpoint>& endpoints) {
+      self->resolving = false;
       if (self->state == State::kDone) return;
       if (ec) {
         observability::log_warn("upstream {}: DNS lookup failed: {}", self->target->host, ec.message());
@@ -343,7 +372,7 @@ struct Call : std::enable_shared_from_this<Call> {
     request.stream_from->read_body([self](const error_code& ec, std::string_view chunk, bool last) {
       if (self->state == State::kDone) return;
       if (ec) {
-        self->fail(UpstreamError::kUnavailable);
+        self->fail(request_body_error(ec));  // closes the upstream connection: the body stays unfinished
         return;
       }
       self->body_streamed = true;
@@ -417,7 +446,14 @@ struct Call : std::enable_shared_from_this<Call> {
   }
 
   void on_head() {
-    if (response.status >= 100 && response.status < 200 && response.status != 101) {
+    if (response.status == 101) {
+      // Switching protocols was never asked for (the proxy strips Upgrade): forwarding it would hand the
+      // client a raw upstream connection.
+      observability::log_warn("upstream {}: unrequested 101 Switching Protocols", target->host);
+      fail(UpstreamError::kBadResponse);
+      return;
+    }
+    if (response.status >= 100 && response.status < 200) {
       chunk.clear();
       parser.emplace(response, chunk);  // an interim response: the final one follows
       parser->header_limit(static_cast<std::uint32_t>(kMaxResponseHead));
@@ -617,6 +653,12 @@ struct Call : std::enable_shared_from_this<Call> {
       fail(UpstreamError::kTimeout);
       return;
     }
+    if (resolving) {
+      // The lookup cannot be interrupted, but the caller need not wait for it: its result is ignored.
+      observability::log_warn("upstream {}: DNS lookup timed out", target->host);
+      fail(UpstreamError::kTimeout);
+      return;
+    }
     if (conn) conn->close();  // the pending operation completes with an error and reports the timeout
   }
 
@@ -654,6 +696,7 @@ struct Call : std::enable_shared_from_this<Call> {
   State state = State::kQueued;
   Clock::time_point deadline = Clock::time_point::max();
   bool reused = false;
+  bool resolving = false;
   bool retried = false;
   bool received_bytes = false;
   bool body_streamed = false;

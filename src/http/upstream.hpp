@@ -52,7 +52,18 @@ struct UpstreamRequest {
   bool head_request = false;
 };
 
-enum class UpstreamError { kNone, kUnavailable, kTimeout, kBadResponse };
+enum class UpstreamError {
+  kNone,
+  kUnavailable,  // DNS, connect, TLS or the connection failed before a response began
+  kTimeout,      // connect (including DNS) or response deadline
+  kBadResponse,  // malformed, oversized or unexpected (an unrequested 101) response
+  // The request body streamed from the client failed; the upstream connection was closed, so the upstream
+  // never sees a truncated body as complete. The client is at fault, not the upstream.
+  kRequestBodyTooLarge,  // grew past gateway.max_body_bytes (413)
+  kRequestBodyInvalid,   // chunked framing error (400)
+  kRequestBodyTimeout,   // stalled or too slow (408)
+  kClientGone,           // the client closed its connection
+};
 
 struct UpstreamResponse {
   int status = 0;

@@ -40,6 +40,17 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
   return false;
 }
 
+// The tokens of every Connection field line (a sender may split them over several lines), joined by commas.
+std::string connection_tokens(const http::HeaderList& headers) {
+  std::string tokens;
+  headers.for_each([&](const http::HeaderList::Field& f) {
+    if (!http::iequals(f.name, "Connection")) return;
+    if (!tokens.empty()) tokens.push_back(',');
+    tokens.append(f.value);
+  });
+  return tokens;
+}
+
 bool safe_header_value(std::string_view v) {
   return v.find_first_of("\r\n", 0) == std::string_view::npos && v.find('\0') == std::string_view::npos;
 }
@@ -82,10 +93,10 @@ class HttpProxy final : public pipeline::Stage {
     if (!query.empty()) head.append("?").append(query);
     head.append(" HTTP/1.1\r\nHost: ").append(target_->authority).append("\r\n");
 
-    std::string_view connection_tokens = request.headers.get("Connection").value_or("");
+    const std::string hop_by_hop = connection_tokens(request.headers);
     std::string forwarded_for;
     request.headers.for_each([&](const http::HeaderList::Field& f) {
-      if (is_hop_by_hop(f.name, connection_tokens) || http::iequals(f.name, "Host") ||
+      if (is_hop_by_hop(f.name, hop_by_hop) || http::iequals(f.name, "Host") ||
           http::iequals(f.name, "Content-Length") || http::iequals(f.name, "Expect")) {
         return;
       }
@@ -168,13 +179,25 @@ class HttpProxy final : public pipeline::Stage {
                                                          : pipeline::ErrorKind::kUpstreamUnavailable);
         exchange.resume(pipeline::Flow::kRespond);
         return;
+      // The client's streamed body failed: the client is at fault, not the upstream (the connection closes
+      // after this response, as the rest of the body was never read).
+      case http::UpstreamError::kRequestBodyTooLarge:
+      case http::UpstreamError::kRequestBodyInvalid:
+      case http::UpstreamError::kRequestBodyTimeout:
+      case http::UpstreamError::kClientGone:
+        exchange.response = pipeline::error_response(
+            error == http::UpstreamError::kRequestBodyTooLarge  ? pipeline::ErrorKind::kPayloadTooLarge
+            : error == http::UpstreamError::kRequestBodyTimeout ? pipeline::ErrorKind::kRequestTimeout
+                                                                : pipeline::ErrorKind::kBadRequest);
+        exchange.resume(pipeline::Flow::kRespond);
+        return;
     }
     http::Response& response = exchange.response;
     response.status = upstream.status;
-    std::string_view connection_tokens = upstream.headers.get("Connection").value_or("");
+    const std::string hop_by_hop = connection_tokens(upstream.headers);
     bool head = exchange.request().method == "HEAD";
     upstream.headers.for_each([&](const http::HeaderList::Field& f) {
-      if (is_hop_by_hop(f.name, connection_tokens)) return;
+      if (is_hop_by_hop(f.name, hop_by_hop)) return;
       if (http::iequals(f.name, "Content-Length")) {
         if (head) response.headers.add(f.name, f.value);
         return;

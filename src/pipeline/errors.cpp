@@ -27,6 +27,8 @@ Fixed fixed_error(ErrorKind kind) {
       return {431, R"({"error":"Request header fields too large","code":"HEADERS_TOO_LARGE"})"};
     case ErrorKind::kVersionNotSupported:
       return {505, R"({"error":"HTTP version not supported","code":"HTTP_VERSION_NOT_SUPPORTED"})"};
+    case ErrorKind::kNotImplemented:
+      return {501, R"({"error":"Not implemented","code":"NOT_IMPLEMENTED"})"};
     case ErrorKind::kUpstreamUnavailable:
       return {502, R"({"error":"Upstream unavailable","code":"UPSTREAM_UNAVAILABLE"})"};
     case ErrorKind::kUpstreamTimeout:

@@ -16,6 +16,7 @@ enum class ErrorKind {
   kPayloadTooLarge,      // 413
   kHeadersTooLarge,      // 431
   kVersionNotSupported,  // 505
+  kNotImplemented,       // 501 (a transfer coding we do not decode)
   kUpstreamUnavailable,  // 502
   kUpstreamTimeout,      // 504
   kUpstreamBadResponse,  // 502

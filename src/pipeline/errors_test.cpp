@@ -25,6 +25,7 @@ TEST(ErrorResponse, EveryKind) {
        R"({"error":"Request header fields too large","code":"HEADERS_TOO_LARGE"})"},
       {ErrorKind::kVersionNotSupported, 505,
        R"({"error":"HTTP version not supported","code":"HTTP_VERSION_NOT_SUPPORTED"})"},
+      {ErrorKind::kNotImplemented, 501, R"({"error":"Not implemented","code":"NOT_IMPLEMENTED"})"},
       {ErrorKind::kUpstreamUnavailable, 502,
        R"({"error":"Upstream unavailable","code":"UPSTREAM_UNAVAILABLE"})"},
       {ErrorKind::kUpstreamTimeout, 504, R"({"error":"Upstream timed out","code":"UPSTREAM_TIMEOUT"})"},

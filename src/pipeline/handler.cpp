@@ -138,6 +138,9 @@ http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::E
     case http::ProtocolError::kVersionNotSupported:
       kind = ErrorKind::kVersionNotSupported;
       break;
+    case http::ProtocolError::kNotImplemented:
+      kind = ErrorKind::kNotImplemented;
+      break;
   }
   http::Response response = error_response(kind);
   if (snapshot->cors) snapshot->cors->apply(exchange.request().headers.get("Origin"), response);

@@ -23,6 +23,7 @@ http::ConnectionLimits limits_from(const config::GatewaySettings& g) {
   limits.max_body_bytes = g.max_body_bytes;
   limits.header_timeout = g.header_timeout;
   limits.body_timeout = g.body_timeout;
+  limits.min_body_rate = g.min_body_rate;
   limits.idle_timeout = g.idle_timeout;
   limits.write_timeout = g.write_timeout;
   return limits;

@@ -22,7 +22,9 @@ TRANSFER_TIMEOUT = 25.0
 class ProxyStreamingTest(ProxyTestCase):
     def setUp(self):
         self.up = self.upstream()
-        self.start(proxy_config([server("echo", self.up.url)], [proxy_route("/s/{.+}", "echo")]))
+        # The memory tests stream more than the default max_body_bytes (10 MiB).
+        self.start(proxy_config([server("echo", self.up.url)], [proxy_route("/s/{.+}", "echo")],
+                                gateway={"max_body_bytes": 64 * 1024 * MIB}))
 
     def send_chunk(self, conn, data):
         conn.send(b"%x\r\n" % len(data) + data + b"\r\n")
@@ -101,13 +103,13 @@ class ProxyStreamingTest(ProxyTestCase):
         self.assertFalse(rec[0]["body_complete"], "an aborted upload reached the upstream as a complete request")
         self.assertEqual(self.echo(self.gw.request("GET", "/s/after"))["path"], "/after")
 
-    def test_streamed_bodies_are_not_bound_by_max_body_bytes(self):
-        # gateway.max_body_bytes bounds bodies the gateway buffers; a proxied body that streams (over 64 KiB
-        # or chunked, no pre_process hook) is never held whole, so neither a declared length nor chunked
-        # framing is limited by it.
+    def test_streamed_bodies_are_bound_by_max_body_bytes(self):
+        # gateway.max_body_bytes bounds every request body: a proxied body that streams (over 64 KiB or
+        # chunked, no pre_process hook) is never held whole, but it is refused (declared length) or cut
+        # (chunked framing) past the limit; at the limit it streams through.
         up = self.upstream()
         gw = self.start(proxy_config([server("echo", up.url)], [proxy_route("/l/{.+}", "echo")],
-                                     gateway={"max_body_bytes": MIB}))
+                                     gateway={"max_body_bytes": 2 * MIB}))
         body = b"".join(pattern_bytes(2 * MIB))
         rec = self.echo(gw.request("POST", "/l/declared", headers=[("Content-Length", str(len(body)))], body=body),
                         gw=gw)
@@ -117,6 +119,11 @@ class ProxyStreamingTest(ProxyTestCase):
         rec = self.echo(gw.request("POST", "/l/chunked", headers=[("Transfer-Encoding", "chunked")], body=framed),
                         gw=gw)
         self.assertEqual(rec["body_length"], 2 * MIB)
+        with gw.connect() as conn:
+            conn.send(build_request("POST", "/l/over", headers=[("Content-Length", str(2 * MIB + 1))]))
+            resp = conn.read_response()
+        self.assertEqual(resp.status, 413, repr(resp))
+        self.assertEqual([r["path"] for r in up.requests], ["/declared", "/chunked"])
 
     def test_buffered_route_declared_length_over_max_body_bytes_is_413(self):
         up = self.upstream()
