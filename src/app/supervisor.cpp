@@ -75,7 +75,8 @@ class Supervisor {
     while (!done_) {
       int timeout = -1;
       if (restart_at_) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*restart_at_ - Clock::now()).count();
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*restart_at_ - Clock::now()).count();
         timeout = static_cast<int>(std::max<long long>(0, left));
       }
       pollfd pfd[2] = {{sfd, POLLIN, 0}, {ready_fd_, POLLIN, 0}};
@@ -229,7 +230,8 @@ class Supervisor {
     }
     auto now = Clock::now();
     auto delay = backoff_.next(started_, now);
-    observability::log_error("serving process {} {}; restarting in {} ms", pid, describe(status), delay.count());
+    observability::log_error("serving process {} {}; restarting in {} ms", pid, describe(status),
+                             delay.count());
     ++restarts_;
     restart_at_ = now + delay;
   }

@@ -1,9 +1,9 @@
 #include "config/loader.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <cmath>
 #include <fstream>
 #include <initializer_list>
 #include <set>

@@ -646,7 +646,8 @@ TEST(LoadConfigText, NumbersOutsideTheInt64RangeAreRangeErrors) {
       "header_timeout_ms":18446744073709551615,"body_timeout_ms":9223372036854775808.0,
       "idle_timeout_ms":-9.3e18,"write_timeout_ms":0.5,"max_header_bytes":-2048})"));
   EXPECT_FALSE(r.config.has_value());
-  EXPECT_THAT(r.errors, Contains(Problem("/gateway/max_body_bytes", "must be between 0 and 9223372036854775807")));
+  EXPECT_THAT(r.errors,
+              Contains(Problem("/gateway/max_body_bytes", "must be between 0 and 9223372036854775807")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/max_headers", "must be between 1 and 10000")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/header_timeout_ms", "must be between 1 and 86400000")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/body_timeout_ms", "must be between 1 and 86400000")));

@@ -5,12 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <csignal>
 #include <memory>
 #include <mutex>
@@ -25,7 +24,8 @@ using boost::system::error_code;
 namespace {
 [[noreturn]] void throw_listen_error(int err, const std::string& where) {
   if (err == EADDRINUSE) throw ListenError("address " + where + " is already in use");
-  throw ListenError("cannot listen on " + where + ": " + error_code(err, boost::system::system_category()).message());
+  throw ListenError("cannot listen on " + where + ": " +
+                    error_code(err, boost::system::system_category()).message());
 }
 }  // namespace
 
@@ -210,7 +210,8 @@ bool Server::run(const std::function<void()>& on_reload) {
         for (auto& shard : shards_)
           shard->force_stop();
       });
-    } else if (options_.supervised && std::chrono::steady_clock::now() - drain_started < kDuplicateStopWindow) {
+    } else if (options_.supervised &&
+               std::chrono::steady_clock::now() - drain_started < kDuplicateStopWindow) {
       observability::log_debug("{} again right away (the supervisor forwards it too); still draining",
                                signo == SIGTERM ? "SIGTERM" : "SIGINT");
     } else {

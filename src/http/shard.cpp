@@ -2,9 +2,8 @@
 
 #include <sys/socket.h>
 
-#include <cerrno>
-
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <ctime>
 
 #include "http/connection.hpp"

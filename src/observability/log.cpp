@@ -46,7 +46,8 @@ bool parse_log_level(std::string_view name, LogLevel& level) {
 }
 
 void RepeatFilter::summary(const Entry& e, std::uint64_t count, std::vector<Line>& out) {
-  out.push_back({e.level, e.message + " (repeated " + std::to_string(count) + (count == 1 ? " time)" : " times)")});
+  out.push_back(
+      {e.level, e.message + " (repeated " + std::to_string(count) + (count == 1 ? " time)" : " times)")});
 }
 
 void RepeatFilter::log(spdlog::level::level_enum level, std::string_view message, Clock::time_point now,

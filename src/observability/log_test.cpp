@@ -17,7 +17,8 @@ class RepeatFilterTest : public ::testing::Test {
   RepeatFilter filter{milliseconds(1000), 4};
   Clock::time_point t0 = Clock::time_point{} + std::chrono::hours(1);
 
-  Lines log(std::string_view message, milliseconds at, spdlog::level::level_enum level = spdlog::level::warn) {
+  Lines log(std::string_view message, milliseconds at,
+            spdlog::level::level_enum level = spdlog::level::warn) {
     std::vector<RepeatFilter::Line> out;
     filter.log(level, message, t0 + at, out);
     return texts(out);
@@ -58,7 +59,8 @@ TEST_F(RepeatFilterTest, SteadyFloodWritesOneLinePerWindow) {
   EXPECT_EQ(written[0], Lines{"upstream api:80: connect failed: Connection refused"});
   EXPECT_EQ(written[1], Lines{"upstream api:80: connect failed: Connection refused (repeated 20 times)"});
   EXPECT_EQ(written[2], Lines{"upstream api:80: connect failed: Connection refused (repeated 20 times)"});
-  EXPECT_EQ(flush(milliseconds(3000)), Lines{"upstream api:80: connect failed: Connection refused (repeated 19 times)"});
+  EXPECT_EQ(flush(milliseconds(3000)),
+            Lines{"upstream api:80: connect failed: Connection refused (repeated 19 times)"});
 }
 
 TEST_F(RepeatFilterTest, DifferentTextOrLevelIsADifferentMessage) {

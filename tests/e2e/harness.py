@@ -97,7 +97,7 @@ class GatewayStartError(Exception):
 class Gateway:
     """A running `workgate serve`. stdout (the access log) and stderr go to files read on demand."""
 
-    def __init__(self, config, env=None, args=None, threads=2, config_path=None, preexec_fn=None):
+    def __init__(self, config, env=None, args=None, threads=2, config_path=None, preexec_fn=None, port=None):
         self.tmpdir = tempfile.TemporaryDirectory(prefix="wg-e2e-")
         if config_path is None:
             self.config_path = os.path.join(self.tmpdir.name, "config.json")
@@ -105,7 +105,7 @@ class Gateway:
                 f.write(_config_text(config))
         else:
             self.config_path = config_path
-        self.port = free_port()
+        self.port = port or free_port()
         self.host = "127.0.0.1"
         self._stdout_path = os.path.join(self.tmpdir.name, "stdout.log")
         self._stderr_path = os.path.join(self.tmpdir.name, "stderr.log")

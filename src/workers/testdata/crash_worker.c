@@ -20,8 +20,13 @@ static int32_t crash_abort(const wg_call* call, wg_result* result) {
 
 static const wg_function kFunctions[] = {{"fetch", crash_fetch}, {"abort", crash_abort}};
 
-static const wg_module kModule = {
-    WORKGATE_ABI_VERSION, sizeof(wg_module), "crash", 0, 0, kFunctions, sizeof(kFunctions) / sizeof(kFunctions[0])};
+static const wg_module kModule = {WORKGATE_ABI_VERSION,
+                                  sizeof(wg_module),
+                                  "crash",
+                                  0,
+                                  0,
+                                  kFunctions,
+                                  sizeof(kFunctions) / sizeof(kFunctions[0])};
 
 WORKGATE_EXPORT const wg_module* workgate_worker_entry(void) {
   return &kModule;
