@@ -309,6 +309,13 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
   server_options.drain_timeout = std::chrono::milliseconds(o.drain_timeout_ms);
   server_options.inherited_fds = o.listen_fds;
   server_options.supervised = supervised;
+  if (o.ready_fd >= 0) {
+    server_options.on_ready = [fd = o.ready_fd] {  // tell the supervisor: listening, handling signals
+      char ready = 'R';
+      [[maybe_unused]] ssize_t n = ::write(fd, &ready, 1);
+      ::close(fd);
+    };
+  }
   auto server = std::make_unique<http::Server>(server_options, [&source_of_truth](http::Shard& shard) {
     return std::make_unique<pipeline::GatewayHandler>(shard, source_of_truth);
   });
@@ -323,11 +330,6 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s)",
       WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
       host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads);
-  if (o.ready_fd >= 0) {  // tell the supervisor: listening, the config is loaded
-    char ready = 'R';
-    [[maybe_unused]] ssize_t n = ::write(o.ready_fd, &ready, 1);
-    ::close(o.ready_fd);
-  }
 
   auto reload = [&] {
     config::Environment fresh;

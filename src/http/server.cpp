@@ -222,6 +222,7 @@ bool Server::run(const std::function<void()>& on_reload) {
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
+  if (options_.on_ready) options_.on_ready();
   main_io.run();
   for (auto& t : threads)
     t.join();

@@ -26,6 +26,9 @@ struct ServerOptions {
   // supervisor, once from whoever signalled the whole group), so a repeat within a short window does not
   // count as the "second signal" that stops without draining.
   bool supervised = false;
+  // Called by run() once the signal handlers are installed (the supervisor's readiness notification: a
+  // signal it forwards from then on is handled, not fatal).
+  std::function<void()> on_ready;
 };
 
 class ListenError : public std::runtime_error {
