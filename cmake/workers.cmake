@@ -69,6 +69,15 @@ if(WORKGATE_BUILD_TESTS AND TARGET workers_tests)
     WG_TEST_SIDECAR="$<TARGET_FILE:workgate-sidecar>")
 endif()
 
+# The crashing service module of the supervisor e2e tests (build/<preset>/workers/test/).
+if(WORKGATE_BUILD_TESTS)
+  workgate_add_worker(workgate-test-crash ${PROJECT_SOURCE_DIR}/src/workers/testdata/crash_worker.c)
+  set_target_properties(workgate-test-crash PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/workers/test)
+  if(TARGET workgate)
+    add_dependencies(workgate workgate-test-crash)
+  endif()
+endif()
+
 # ----------------------------------------------------------------------------------------- install
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/workgate DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS workgate_sdk EXPORT workgateTargets)

@@ -1,11 +1,16 @@
 #include "app/cli.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <thread>
 
+#include "app/supervisor.hpp"
 #include "config/loader.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
@@ -20,7 +25,7 @@ constexpr std::string_view kUsage = R"(workgate: a self-hosted API gateway for S
 Usage:
   workgate serve --config FILE [--listen HOST:PORT] [--threads N] [--env-file FILE]
                  [--ca-file FILE] [--log-level debug|info|warn|error] [--access-log]
-                 [--drain-timeout-ms N]
+                 [--drain-timeout-ms N] [--no-supervise]
   workgate validate FILE [--env-file FILE]
   workgate routes FILE [--env-file FILE]
   workgate --version
@@ -28,6 +33,8 @@ Usage:
 The inline config in SAG_API_CONFIG_JSON, when set and not blank, wins over --config.
 Environment files fill in variables the process environment does not set.
 SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config.
+serve runs a supervisor that holds the listening sockets and restarts the serving process at once when
+it crashes (a worker module); --no-supervise runs a single process.
 )";
 
 struct Options {
@@ -40,6 +47,10 @@ struct Options {
   std::string log_level = "info";
   bool access_log = false;
   long drain_timeout_ms = 30000;
+  bool no_supervise = false;
+  // Set by the supervisor for the serving process it runs (hidden flags).
+  std::vector<int> listen_fds;
+  int ready_fd = -1;
 };
 
 bool parse_number(const std::string& text, long& out) {
@@ -86,6 +97,30 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
       o.ca_files.push_back(v);
     } else if (a == "--log-level") {
       if (!value(o.log_level)) return std::nullopt;
+    } else if (a == "--no-supervise") {
+      o.no_supervise = true;
+    } else if (a == "--listen-fds") {  // hidden: the serving process under the supervisor
+      if (!value(v)) return std::nullopt;
+      std::size_t begin = 0;
+      while (begin <= v.size()) {
+        std::size_t end = v.find(',', begin);
+        if (end == std::string::npos) end = v.size();
+        long fd = -1;
+        if (!parse_number(v.substr(begin, end - begin), fd) || fd < 0 || fd > 65535) {
+          error = "--listen-fds must be a list of descriptors";
+          return std::nullopt;
+        }
+        o.listen_fds.push_back(static_cast<int>(fd));
+        begin = end + 1;
+      }
+    } else if (a == "--ready-fd") {  // hidden: the serving process under the supervisor
+      long fd = -1;
+      if (!value(v)) return std::nullopt;
+      if (!parse_number(v, fd) || fd < 0 || fd > 65535) {
+        error = "--ready-fd must be a descriptor";
+        return std::nullopt;
+      }
+      o.ready_fd = static_cast<int>(fd);
     } else if (a == "--access-log") {
       o.access_log = true;
     } else if (a == "--drain-timeout-ms") {
@@ -211,7 +246,7 @@ int cmd_routes(const Options& o) {
   return 0;
 }
 
-int cmd_serve(Options o) {
+int cmd_serve(Options o, const std::vector<std::string>& args) {
   observability::LogLevel level = observability::LogLevel::kInfo;
   if (!observability::parse_log_level(o.log_level, level)) {
     std::cerr << "error: --log-level must be debug, info, warn or error\n";
@@ -225,6 +260,21 @@ int cmd_serve(Options o) {
     return 2;
   }
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+
+  // The supervisor binds the sockets (so that they outlive a crashed serving process) and runs the
+  // serving process, which loads the config, listens and serves: see app/supervisor.hpp.
+  const bool supervised = !o.listen_fds.empty();
+  if (!o.no_supervise && !supervised) {
+    http::Listeners listeners;
+    try {
+      listeners = http::bind_listeners(host, port, o.threads);
+    } catch (const http::ListenError& e) {
+      observability::log_error("{}", e.what());
+      return 1;
+    }
+    return run_supervisor(args, listeners.fds);
+  }
+  if (supervised) o.threads = static_cast<unsigned>(o.listen_fds.size());
 
   config::Environment env;
   if (!load_environment(o, env)) return 1;
@@ -257,12 +307,21 @@ int cmd_serve(Options o) {
   server_options.port = port;
   server_options.threads = o.threads;
   server_options.drain_timeout = std::chrono::milliseconds(o.drain_timeout_ms);
-  http::Server server(server_options, [&source_of_truth](http::Shard& shard) {
+  server_options.inherited_fds = o.listen_fds;
+  server_options.supervised = supervised;
+  if (o.ready_fd >= 0) {
+    server_options.on_ready = [fd = o.ready_fd] {  // tell the supervisor: listening, handling signals
+      char ready = 'R';
+      [[maybe_unused]] ssize_t n = ::write(fd, &ready, 1);
+      ::close(fd);
+    };
+  }
+  auto server = std::make_unique<http::Server>(server_options, [&source_of_truth](http::Shard& shard) {
     return std::make_unique<pipeline::GatewayHandler>(shard, source_of_truth);
   });
   std::uint16_t bound = 0;
   try {
-    bound = server.bind();
+    bound = server->bind();
   } catch (const http::ListenError& e) {
     observability::log_error("{}", e.what());
     return 1;
@@ -290,7 +349,16 @@ int cmd_serve(Options o) {
     source_of_truth.publish(std::move(next));
     observability::log_info("reloaded {}", reload_source);
   };
-  server.run(reload);
+  if (server->run(reload)) {
+    // Stopped while a reload was still running (say, waiting on a JWKS that does not answer): do not
+    // wait for it. Flush what the shards buffered, then end without the destructors the reload thread
+    // may still be using.
+    server.reset();
+    std::fflush(stdout);
+    std::cout.flush();
+    spdlog::default_logger_raw()->flush();
+    std::_Exit(0);
+  }
   return 0;
 }
 
@@ -311,7 +379,7 @@ int run_cli(const std::vector<std::string>& args) {
     std::cerr << "error: " << error << "\n\n" << kUsage;
     return 2;
   }
-  if (options->command == "serve") return cmd_serve(std::move(*options));
+  if (options->command == "serve") return cmd_serve(std::move(*options), args);
   if (options->command == "validate") return cmd_validate(*options);
   if (options->command == "routes") return cmd_routes(*options);
   std::cerr << "error: unknown command " << options->command << "\n\n" << kUsage;

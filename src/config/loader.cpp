@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <cmath>
 #include <fstream>
 #include <initializer_list>
 #include <set>
@@ -168,20 +169,36 @@ class Checker {
       if (required) error(p, "is required");
       return std::nullopt;
     }
+    // Integral doubles (1e3, 2.0) are integers too; a double is only converted once it is known to be
+    // integral and inside the int64 range (a cast of 1e300 would be undefined behaviour).
+    const std::string out_of_range = "must be between " + std::to_string(min) + " and " + std::to_string(max);
     std::int64_t n = 0;
     if (v->is_int64()) {
       n = v->get_int64();
-    } else if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+    } else if (v->is_uint64()) {
+      if (v->get_uint64() > static_cast<std::uint64_t>(INT64_MAX)) {
+        error(p, out_of_range);
+        return std::nullopt;
+      }
       n = static_cast<std::int64_t>(v->get_uint64());
-    } else if (v->is_double() &&
-               v->get_double() == static_cast<double>(static_cast<std::int64_t>(v->get_double()))) {
-      n = static_cast<std::int64_t>(v->get_double());
+    } else if (v->is_double()) {
+      const double d = v->get_double();
+      constexpr double kTwoTo63 = 9223372036854775808.0;
+      if (!std::isfinite(d) || d != std::trunc(d)) {
+        error(p, "must be an integer");
+        return std::nullopt;
+      }
+      if (d < -kTwoTo63 || d >= kTwoTo63) {
+        error(p, out_of_range);
+        return std::nullopt;
+      }
+      n = static_cast<std::int64_t>(d);
     } else {
       error(p, "must be an integer");
       return std::nullopt;
     }
     if (n < min || n > max) {
-      error(p, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      error(p, out_of_range);
       return std::nullopt;
     }
     return n;

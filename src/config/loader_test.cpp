@@ -639,6 +639,30 @@ TEST(LoadConfigText, GatewayValues) {
   EXPECT_TRUE(g.access_log);
 }
 
+TEST(LoadConfigText, NumbersOutsideTheInt64RangeAreRangeErrors) {
+  // Doubles beyond int64 (a cast would be undefined behaviour), uint64 beyond int64, negative where the
+  // value is unsigned and fractional where it is an integer: each a config error at its pointer.
+  auto r = load(with_paths("[]", R"("gateway":{"max_body_bytes":1e300,"max_headers":-1e300,
+      "header_timeout_ms":18446744073709551615,"body_timeout_ms":9223372036854775808.0,
+      "idle_timeout_ms":-9.3e18,"write_timeout_ms":0.5,"max_header_bytes":-2048})"));
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_THAT(r.errors,
+              Contains(Problem("/gateway/max_body_bytes", "must be between 0 and 9223372036854775807")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/max_headers", "must be between 1 and 10000")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/header_timeout_ms", "must be between 1 and 86400000")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/body_timeout_ms", "must be between 1 and 86400000")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/idle_timeout_ms", "must be between 1 and 86400000")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/write_timeout_ms", "must be an integer")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/max_header_bytes", "must be between 1024 and 1048576")));
+  EXPECT_EQ(r.errors.size(), 7u) << ::testing::PrintToString(to_strings(r.errors));
+
+  // The largest integral doubles inside the range still convert; 1e3 is 1000.
+  auto ok = load(with_paths("[]", R"("gateway":{"max_body_bytes":9.2233720368547748e18,"max_headers":1e3})"));
+  ASSERT_THAT(to_strings(ok.errors), IsEmpty());
+  EXPECT_EQ(ok.config->gateway.max_body_bytes, 9223372036854774784u);
+  EXPECT_EQ(ok.config->gateway.max_headers, 1000u);
+}
+
 TEST(LoadConfigText, GatewayRanges) {
   auto r = load(with_paths("[]", R"("gateway":{"identity_header":"yes","max_body_bytes":-1,
       "max_header_bytes":1023,"max_headers":0,"header_timeout_ms":0,"body_timeout_ms":1.5,

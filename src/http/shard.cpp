@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <ctime>
 
 #include "http/connection.hpp"
@@ -24,12 +25,13 @@ Shard::Shard(unsigned index)
 
 Shard::~Shard() = default;
 
-void Shard::listen(const asio::ip::tcp::endpoint& endpoint, int backlog) {
-  acceptor_.open(endpoint.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
-  acceptor_.set_option(reuse_port(true));
-  acceptor_.bind(endpoint);
+void Shard::adopt(int fd, int backlog) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw boost::system::system_error(error_code(errno, boost::system::system_category()));
+  acceptor_.assign(addr.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd);
+  // listen() on a socket that already listens (a restarted serving process) only updates the backlog.
   acceptor_.listen(backlog);
 }
 
@@ -37,6 +39,7 @@ void Shard::run() {
   accept();
   schedule_sweep();
   io_.run();
+  observability::flush_repeated();
 }
 
 void Shard::accept() {
@@ -67,6 +70,7 @@ void Shard::schedule_sweep() {
 
 void Shard::sweep() {
   update_date();
+  observability::flush_repeated();
   if (handler_) handler_->on_tick();
   auto now = Clock::now();
   for (Connection* c = head_; c != nullptr;) {

@@ -33,8 +33,9 @@ class Shard {
   RequestHandler& handler() { return *handler_; }
   void set_handler(std::unique_ptr<RequestHandler> handler) { handler_ = std::move(handler); }
 
-  // Opens this shard's listening socket on `endpoint` with SO_REUSEPORT. Throws boost::system::system_error.
-  void listen(const boost::asio::ip::tcp::endpoint& endpoint, int backlog);
+  // Takes over a bound socket (see bind_listeners) and makes it listen; the shard closes it when it drains.
+  // Throws boost::system::system_error.
+  void adopt(int fd, int backlog);
 
   // Runs the event loop on the calling thread until stop() has drained every connection.
   void run();

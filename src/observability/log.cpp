@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -42,6 +43,91 @@ bool parse_log_level(std::string_view name, LogLevel& level) {
     return false;
   }
   return true;
+}
+
+void RepeatFilter::summary(const Entry& e, std::uint64_t count, std::vector<Line>& out) {
+  out.push_back(
+      {e.level, e.message + " (repeated " + std::to_string(count) + (count == 1 ? " time)" : " times)")});
+}
+
+void RepeatFilter::log(spdlog::level::level_enum level, std::string_view message, Clock::time_point now,
+                       std::vector<Line>& out) {
+  for (auto& e : entries_) {
+    if (e.level != level || e.message != message) continue;
+    if (now - e.since < window_) {
+      ++e.repeats;
+    } else {
+      // The window has passed: this occurrence is written with the count it closes and opens a new one.
+      summary(e, e.repeats + 1, out);
+      e.since = now;
+      e.repeats = 0;
+    }
+    return;
+  }
+  flush(now, out);
+  if (entries_.size() >= capacity_) {
+    auto oldest = std::min_element(entries_.begin(), entries_.end(),
+                                   [](const Entry& a, const Entry& b) { return a.since < b.since; });
+    if (oldest->repeats > 0) summary(*oldest, oldest->repeats, out);
+    entries_.erase(oldest);
+  }
+  out.push_back({level, std::string(message)});
+  entries_.push_back({level, std::string(message), now, 0});
+}
+
+void RepeatFilter::flush(Clock::time_point now, std::vector<Line>& out, bool all) {
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    if (all || now - e.since >= window_) {
+      if (e.repeats > 0) summary(e, e.repeats, out);
+      continue;
+    }
+    if (kept != i) entries_[kept] = std::move(e);
+    ++kept;
+  }
+  entries_.resize(kept);
+}
+
+namespace {
+struct ThreadRepeats {
+  RepeatFilter filter;
+  std::vector<RepeatFilter::Line> out;
+
+  void write() {
+    for (auto& line : out)
+      spdlog::default_logger_raw()->log(line.level, "{}", line.text);
+    out.clear();
+  }
+  ~ThreadRepeats() {
+    // A thread that exits writes what it still counted.
+    try {
+      filter.flush(RepeatFilter::Clock::now(), out, /*all=*/true);
+      if (spdlog::default_logger_raw() != nullptr) write();
+    } catch (...) {
+    }
+  }
+};
+
+ThreadRepeats& thread_repeats() {
+  thread_local ThreadRepeats state;
+  return state;
+}
+}  // namespace
+
+namespace detail {
+void log_limited(spdlog::level::level_enum level, std::string message) {
+  ThreadRepeats& t = thread_repeats();
+  t.filter.log(level, message, RepeatFilter::Clock::now(), t.out);
+  t.write();
+}
+}  // namespace detail
+
+void flush_repeated() {
+  ThreadRepeats& t = thread_repeats();
+  if (t.filter.empty()) return;
+  t.filter.flush(RepeatFilter::Clock::now(), t.out);
+  t.write();
 }
 
 namespace {

@@ -5,8 +5,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace workgate::observability {
 
@@ -15,22 +18,72 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 void init_logging(LogLevel level);
 bool parse_log_level(std::string_view name, LogLevel& level);
 
+// Identical warnings and errors repeated within a window are rate-limited per thread (see RepeatFilter):
+// the first one is written, the repeats are counted and summed up as "<message> (repeated N times)".
+namespace detail {
+void log_limited(spdlog::level::level_enum level, std::string message);
+}
+
+// Writes the summaries of the calling thread's expired repeat windows. Cheap when nothing is pending;
+// event loops call it periodically (the shard sweep, the signal thread) and before they exit.
+void flush_repeated();
+
 template <typename... Args>
 void log_info(spdlog::format_string_t<Args...> fmt, Args&&... args) {
   spdlog::info(fmt, std::forward<Args>(args)...);
 }
 template <typename... Args>
 void log_warn(spdlog::format_string_t<Args...> fmt, Args&&... args) {
-  spdlog::warn(fmt, std::forward<Args>(args)...);
+  if (!spdlog::default_logger_raw()->should_log(spdlog::level::warn)) return;
+  detail::log_limited(spdlog::level::warn, spdlog::fmt_lib::format(fmt, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void log_error(spdlog::format_string_t<Args...> fmt, Args&&... args) {
-  spdlog::error(fmt, std::forward<Args>(args)...);
+  if (!spdlog::default_logger_raw()->should_log(spdlog::level::err)) return;
+  detail::log_limited(spdlog::level::err, spdlog::fmt_lib::format(fmt, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void log_debug(spdlog::format_string_t<Args...> fmt, Args&&... args) {
   spdlog::debug(fmt, std::forward<Args>(args)...);
 }
+
+// The rate limiter behind log_warn/log_error, one per thread (no lock), with the time passed in.
+// A message (same level, same text) not seen in the last `window` is written at once and opens a window;
+// repeats inside the window are only counted. When the window has passed, the count is written as one
+// line "<message> (repeated N times)": by flush() (called periodically), or by the next repeat, which then
+// counts itself and opens the next window. Under a steady flood that is one line per window.
+// At most `capacity` distinct messages are tracked; the oldest is summed up and dropped for a new one.
+class RepeatFilter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Line {
+    spdlog::level::level_enum level;
+    std::string text;
+  };
+
+  explicit RepeatFilter(Clock::duration window = std::chrono::seconds(1), std::size_t capacity = 16)
+      : window_(window), capacity_(capacity) {}
+
+  // Appends to `out` what to write now for one occurrence of `message`.
+  void log(spdlog::level::level_enum level, std::string_view message, Clock::time_point now,
+           std::vector<Line>& out);
+  // Appends the summaries of the windows that have passed at `now` (all of them with `all`).
+  void flush(Clock::time_point now, std::vector<Line>& out, bool all = false);
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  struct Entry {
+    spdlog::level::level_enum level;
+    std::string message;
+    Clock::time_point since;
+    std::uint64_t repeats = 0;
+  };
+  static void summary(const Entry& e, std::uint64_t count, std::vector<Line>& out);
+
+  Clock::duration window_;
+  std::size_t capacity_;
+  std::vector<Entry> entries_;
+};
 
 // One per event-loop thread. Lines are buffered and flushed to stdout when the buffer fills or flush()
 // is called (the connection sweep calls it periodically).

@@ -97,7 +97,7 @@ class GatewayStartError(Exception):
 class Gateway:
     """A running `workgate serve`. stdout (the access log) and stderr go to files read on demand."""
 
-    def __init__(self, config, env=None, args=None, threads=2, config_path=None):
+    def __init__(self, config, env=None, args=None, threads=2, config_path=None, preexec_fn=None, port=None):
         self.tmpdir = tempfile.TemporaryDirectory(prefix="wg-e2e-")
         if config_path is None:
             self.config_path = os.path.join(self.tmpdir.name, "config.json")
@@ -105,7 +105,7 @@ class Gateway:
                 f.write(_config_text(config))
         else:
             self.config_path = config_path
-        self.port = free_port()
+        self.port = port or free_port()
         self.host = "127.0.0.1"
         self._stdout_path = os.path.join(self.tmpdir.name, "stdout.log")
         self._stderr_path = os.path.join(self.tmpdir.name, "stderr.log")
@@ -114,7 +114,7 @@ class Gateway:
         self._out = open(self._stdout_path, "wb")
         self._err = open(self._stderr_path, "wb")
         self.proc = subprocess.Popen(self.argv, env=_child_env(env), stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
         self.returncode = None
 
     # -- output
@@ -169,8 +169,10 @@ class Gateway:
             try:
                 self.proc.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
+                children = child_pids(self.proc.pid)
                 self.proc.kill()
                 self.proc.wait(timeout=STOP_TIMEOUT)
+                wait_gone(children)  # the serving process dies with the supervisor (PR_SET_PDEATHSIG)
         self.returncode = self.proc.returncode
         self._out.close()
         self._err.close()
@@ -189,9 +191,14 @@ class Gateway:
     def pid(self):
         return self.proc.pid
 
+    def serving_pid(self):
+        """The process that serves: the supervisor's child (the gateway itself with --no-supervise)."""
+        children = child_pids(self.proc.pid)
+        return children[0] if children else self.proc.pid
+
     def vm_kib(self, field="VmRSS"):
-        """A memory figure of the running gateway from /proc/PID/status (VmRSS, VmHWM, ...), in KiB."""
-        return proc_status_kib(self.proc.pid, field)
+        """A memory figure of the serving process from /proc/PID/status (VmRSS, VmHWM, ...), in KiB."""
+        return proc_status_kib(self.serving_pid(), field)
 
     # -- client helpers
     def connect(self, timeout=IO_TIMEOUT):
@@ -207,6 +214,42 @@ class Gateway:
         return self.request("GET", path, headers=headers)
 
 
+def child_pids(pid):
+    """The pids of the live child processes of `pid` (from /proc/PID/stat of every process)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(name))
+    return sorted(out)
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2:].split()[0] != "Z"
+
+
+def wait_gone(pids, timeout=STOP_TIMEOUT):
+    """Waits until none of `pids` is alive; returns the ones still alive at the deadline."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in pids if pid_alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = [p for p in alive if pid_alive(p)]
+    return alive
+
+
 def proc_status_kib(pid, field):
     """The value of `field` (e.g. VmRSS, VmHWM) in /proc/PID/status, in KiB."""
     with open(f"/proc/{pid}/status") as f:
@@ -216,10 +259,10 @@ def proc_status_kib(pid, field):
     raise KeyError(field)
 
 
-def start_gateway(config, env=None, args=None, threads=2, config_path=None, ready=True):
+def start_gateway(config, env=None, args=None, threads=2, config_path=None, ready=True, preexec_fn=None):
     """Starts `workgate serve` on a free port. Retries when the chosen port was taken in the meantime."""
     for attempt in range(3):
-        gw = Gateway(config, env=env, args=args, threads=threads, config_path=config_path)
+        gw = Gateway(config, env=env, args=args, threads=threads, config_path=config_path, preexec_fn=preexec_fn)
         if not ready:
             return gw
         try:
@@ -441,8 +484,9 @@ class GatewayTestCase(unittest.TestCase):
 
     maxDiff = None
 
-    def start(self, config, env=None, args=None, threads=2, config_path=None):
-        gw = start_gateway(config, env=env, args=args, threads=threads, config_path=config_path)
+    def start(self, config, env=None, args=None, threads=2, config_path=None, preexec_fn=None):
+        gw = start_gateway(config, env=env, args=args, threads=threads, config_path=config_path,
+                           preexec_fn=preexec_fn)
         self.addCleanup(gw.cleanup)
         self.gw = gw
         return gw
