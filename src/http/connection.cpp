@@ -1,9 +1,12 @@
 #include "http/connection.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <span>
@@ -56,6 +59,7 @@ bool expects_continue(const Request& request) {
 void Exchange::respond(Response&& response) {
   if (responded_ || connection_ == nullptr) return;
   responded_ = true;
+  pending_.reset();
   connection_->send(std::move(response));
 }
 
@@ -306,6 +310,7 @@ void Connection::pump_request_body() {
     if (parser_->is_done()) {
       body_done_ = true;
       deliver_body({}, request.body, true);
+      if (phase_ == Phase::kHandling && !exchange_->responded_) watch_client();
       return;
     }
     if (!request.body.empty()) {
@@ -349,6 +354,29 @@ void Connection::dispatch() {
   phase_ = Phase::kHandling;
   clear_deadline();
   shard_.handler().handle(*exchange_);
+  if (phase_ == Phase::kHandling && !exchange_->responded_ && body_done_) watch_client();
+}
+
+// While a request is handled asynchronously nothing reads the client socket, so a client that goes away
+// would go unnoticed until the response is written. Readiness of the socket is watched instead (no
+// syscall: the descriptor is already registered with the reactor): end of stream or a reset means the
+// client left, and the connection closes, which cancels the request's pending work (the upstream call,
+// its place in a pool queue). Bytes mean the client pipelined its next request: it is read after the
+// response, and the watch ends.
+void Connection::watch_client() {
+  if (watching_client_) return;
+  watching_client_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+    self->watching_client_ = false;
+    if (ec || self->phase_ != Phase::kHandling || self->exchange_->responded_) return;
+    char byte;
+    ssize_t n = ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      self->close();
+    } else if (n < 0) {
+      self->watch_client();  // spurious readiness
+    }
+  });
 }
 
 void Connection::fail(ProtocolError error) {
@@ -570,14 +598,19 @@ void Connection::on_drain() {
 
 void Connection::close() {
   if (phase_ == Phase::kClosed) return;
+  auto keep = weak_from_this().lock();  // cancelling the pending work may release the last other owner
   phase_ = Phase::kClosed;
   clear_deadline();
   error_code ignored;
   socket_.close(ignored);
+  // Everything the request started stops with the connection.
+  if (auto work = exchange_->pending_.lock()) work->cancel();
+  exchange_->pending_.reset();
   if (source_) {
     source_->cancel();
     source_.reset();
   }
+  deliver_body(asio::error::connection_aborted, {}, false);
 }
 
 }  // namespace workgate::http

@@ -41,6 +41,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void parse();
   void on_head_complete();
   void dispatch();
+  void watch_client();
   void fail(ProtocolError error);
   void send(Response&& response);
   void on_written(const boost::system::error_code& ec);
@@ -68,6 +69,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_write_ = false;
   bool linger_after_write_ = false;
   bool continue_sent_ = false;
+  bool watching_client_ = false;
   std::size_t body_bytes_sent_ = 0;
   // Request body pace (see arm_body_deadline).
   Shard::Clock::duration body_credit_{};

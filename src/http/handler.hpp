@@ -47,6 +47,18 @@ enum class BodyMode { kBuffer, kStream };
 using BodyChunkHandler =
     std::function<void(const boost::system::error_code&, std::string_view chunk, bool last)>;
 
+// Work started for a request that must stop when its client goes away (an upstream call, its place in a
+// pool queue, a worker call). The request holds it weakly: the work owns itself while it runs.
+class Cancellable {
+ public:
+  // Stops the work: no callback of it runs afterwards, and what it holds (sockets, its queue place, the
+  // exchange) is released. Called on the connection's thread; a no-op once the work has completed.
+  virtual void cancel() = 0;
+
+ protected:
+  ~Cancellable() = default;
+};
+
 // One request/response on a connection. The pipeline derives from it to keep its per-request state; the
 // connection creates one per connection (RequestHandler::create_exchange) and reuses it for every request.
 class Exchange {
@@ -64,6 +76,10 @@ class Exchange {
   // Keeps the connection (and so this exchange) alive while an asynchronous operation is pending.
   std::shared_ptr<Exchange> retain();
 
+  // The asynchronous work the request waits for: cancelled when the client goes away before the response
+  // is complete (the connection closes, or the client closes its side while the request is handled).
+  void set_pending(std::weak_ptr<Cancellable> work) { pending_ = std::move(work); }
+
   // With BodyMode::kStream: reads the next piece of the request body (one read at a time; the chunk is valid
   // until the next call). An error means the client went away or was too slow.
   void read_body(BodyChunkHandler handler);
@@ -77,6 +93,7 @@ class Exchange {
   friend class Connection;
   Connection* connection_ = nullptr;
   Request request_;
+  std::weak_ptr<Cancellable> pending_;
   bool responded_ = false;
 };
 

@@ -252,7 +252,7 @@ struct UpstreamClient::Impl {
 };
 
 // One request/response exchange with an upstream.
-struct Call : std::enable_shared_from_this<Call> {
+struct Call final : Cancellable, std::enable_shared_from_this<Call> {
   enum class State { kQueued, kConnecting, kSending, kWaitingHead, kBody, kDone };
 
   Call(UpstreamClient::Impl& c, std::shared_ptr<const UpstreamTarget> t, UpstreamRequest r,
@@ -644,6 +644,24 @@ struct Call : std::enable_shared_from_this<Call> {
                    : (received_bytes ? UpstreamError::kBadResponse : UpstreamError::kUnavailable));
   }
 
+  // The client went away: stop everything, release the caller (its callback holds the exchange).
+  void cancel() override {
+    if (state == State::kDone || delivered) return;  // once delivered, a streamed body's Stream owns the rest
+    if (state == State::kQueued) {
+      auto self = shared_from_this();
+      std::erase(pool->waiters, self);
+    }
+    if (conn) {
+      conn->close();
+      client.drop(*pool);
+      conn.reset();
+    }
+    state = State::kDone;
+    delivered = true;
+    callback = nullptr;
+    request.stream_from.reset();
+  }
+
   void on_timeout() {
     timed_out = true;
     deadline = Clock::time_point::max();
@@ -746,12 +764,14 @@ UpstreamClient::~UpstreamClient() {
   }
 }
 
-void UpstreamClient::send(std::shared_ptr<const UpstreamTarget> target, UpstreamRequest request,
-                          Callback callback, std::size_t buffer_limit) {
+std::weak_ptr<Cancellable> UpstreamClient::send(std::shared_ptr<const UpstreamTarget> target,
+                                                UpstreamRequest request, Callback callback,
+                                                std::size_t buffer_limit) {
   auto call = std::make_shared<Call>(*impl_, std::move(target), std::move(request), std::move(callback),
                                      buffer_limit);
   impl_->calls.push_back(call);
   call->start();
+  return call;
 }
 
 void UpstreamClient::tick() {

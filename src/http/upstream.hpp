@@ -86,9 +86,11 @@ class UpstreamClient {
 
   // Sends the request; `callback` runs once on this thread with the response head (and body, see
   // UpstreamResponse) or an error. With `buffer_limit` > 0 the whole body is read first (responses larger
-  // than the limit fail with kBadResponse).
-  void send(std::shared_ptr<const UpstreamTarget> target, UpstreamRequest request, Callback callback,
-            std::size_t buffer_limit = 0);
+  // than the limit fail with kBadResponse). The returned handle cancels the call (Exchange::set_pending):
+  // a queued call leaves its pool's queue; a call in flight closes its connection (never reused), and the
+  // callback does not run.
+  std::weak_ptr<Cancellable> send(std::shared_ptr<const UpstreamTarget> target, UpstreamRequest request,
+                                  Callback callback, std::size_t buffer_limit = 0);
 
   // Enforces deadlines; call every ~100 ms.
   void tick();

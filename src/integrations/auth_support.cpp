@@ -97,7 +97,7 @@ void send(pipeline::GatewayExchange& exchange, const std::shared_ptr<const http:
   request.body = std::move(body);
   request.idempotent = request.head.starts_with("GET ");
   auto keep = exchange.retain();
-  exchange.handler().upstream().send(
+  auto call = exchange.handler().upstream().send(
       target, std::move(request),
       [keep, done = std::move(done)](http::UpstreamError error, http::UpstreamResponse&& response) {
         auto& ex = static_cast<pipeline::GatewayExchange&>(*keep);
@@ -105,6 +105,7 @@ void send(pipeline::GatewayExchange& exchange, const std::shared_ptr<const http:
         done(ex, error, std::move(response));
       },
       kResponseLimit);
+  exchange.set_pending(std::move(call));
 }
 
 http::Response json_response(int status, std::string body) {

@@ -151,7 +151,7 @@ class HttpProxy final : public pipeline::Stage {
 
     auto keep = exchange.retain();
     std::size_t limit = buffer_response_ ? exchange.snapshot().config.gateway.max_body_bytes : 0;
-    exchange.handler().upstream().send(
+    auto call = exchange.handler().upstream().send(
         target_, std::move(out),
         [keep](http::UpstreamError error, http::UpstreamResponse&& response) {
           auto& ex = static_cast<pipeline::GatewayExchange&>(*keep);
@@ -159,6 +159,7 @@ class HttpProxy final : public pipeline::Stage {
           on_response(ex, error, std::move(response));
         },
         limit);
+    exchange.set_pending(std::move(call));
     return pipeline::Flow::kPending;
   }
 
