@@ -98,10 +98,12 @@ std::string set_member_problem(const json::object& jwk, const KeyMetadata& metad
     for (std::string_view member : {"d", "p", "q", "dp", "dq", "qi", "oth"}) {
       // jose refuses such members too ("JSON Web Key Set members must be public keys"); a published
       // private key lets anyone sign tokens.
-      if (jwk.contains(member)) return "the JWK holds private key members; a JWK set must hold public keys only";
+      if (jwk.contains(member))
+        return "the JWK holds private key members; a JWK set must hold public keys only";
     }
   }
-  if (metadata.use && *metadata.use != "sig") return "use is \"" + printable(*metadata.use) + "\", not \"sig\"";
+  if (metadata.use && *metadata.use != "sig")
+    return "use is \"" + printable(*metadata.use) + "\", not \"sig\"";
   if (metadata.key_ops &&
       std::find(metadata.key_ops->begin(), metadata.key_ops->end(), "verify") == metadata.key_ops->end()) {
     return "key_ops do not include \"verify\"";
@@ -114,7 +116,8 @@ std::string selectable_problem(const VerificationKey& key) {
   const KeyMetadata& metadata = key.metadata();
   if (!metadata.alg) return {};
   const std::optional<Algorithm> algorithm = parse_algorithm(*metadata.alg);
-  if (!algorithm) return "alg \"" + printable(*metadata.alg) + "\" is not a signature algorithm of this gateway";
+  if (!algorithm)
+    return "alg \"" + printable(*metadata.alg) + "\" is not a signature algorithm of this gateway";
   if (!key.supports(*algorithm)) return "alg \"" + *metadata.alg + "\" does not fit the key's type or curve";
   return {};
 }
@@ -123,7 +126,8 @@ std::string selectable_problem(const VerificationKey& key) {
 std::uint32_t selectable_algorithms(const VerificationKey& key) {
   std::uint32_t mask = 0;
   for (Algorithm algorithm : all_algorithms()) {
-    if (key.supports(algorithm) && (!key.metadata().alg || *key.metadata().alg == algorithm_name(algorithm))) {
+    if (key.supports(algorithm) &&
+        (!key.metadata().alg || *key.metadata().alg == algorithm_name(algorithm))) {
       mask |= 1U << static_cast<unsigned>(algorithm);
     }
   }
@@ -203,7 +207,8 @@ JwksResult parse_jwks_value(const json::value& document) {
   std::vector<std::shared_ptr<const VerificationKey>> usable;
   for (std::size_t index = 0; index < keys->get_array().size(); ++index) {
     const json::value& entry = keys->get_array()[index];
-    if (!entry.is_object()) return {nullptr, "JWKS keys[" + std::to_string(index) + "] is not an object", {}, {}};
+    if (!entry.is_object())
+      return {nullptr, "JWKS keys[" + std::to_string(index) + "] is not an object", {}, {}};
     const json::object& jwk = entry.get_object();
     std::string problem = set_member_problem(jwk, metadata_of(jwk));
     if (problem.empty()) {

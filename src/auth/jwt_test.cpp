@@ -394,8 +394,8 @@ TEST(JoseStyle, Rfc7515A2AndA3ThroughAKeySet) {
   a2.erase("d");  // RFC 7515 prints the private key; a JWK set must not hold it
   JwtVerifierOptions options;
   options.algorithms = {all_algorithms().begin(), all_algorithms().end()};
-  options.key = source_of(std::string(R"({"keys":[)") + json::serialize(a2) + "," + std::string(rfc::kA3Jwk) +
-                          "]}");
+  options.key =
+      source_of(std::string(R"({"keys":[)") + json::serialize(a2) + "," + std::string(rfc::kA3Jwk) + "]}");
   const JwtVerifier verifier(std::move(options));
   EXPECT_TRUE(Succeeds(verifier.verify(rfc::kA2Token, rfc::kBeforeRfc7515Exp)));
   EXPECT_TRUE(Succeeds(verifier.verify(rfc::kA3Token, rfc::kBeforeRfc7515Exp)));
@@ -627,18 +627,22 @@ TEST_F(WithGeneratedKeys, HmacTokenSignedWithThePublicKeyIsRefused) {
 TEST_F(WithGeneratedKeys, ForgedTokenForASmallOrderEd25519KeyIsRefused) {
   std::string identity(32, '\0');
   identity[0] = 1;
-  const json::object weak{{"kty", "OKP"}, {"crv", "Ed25519"}, {"kid", "weak"}, {"x", base64url_encode(identity)}};
+  const json::object weak{
+      {"kty", "OKP"}, {"crv", "Ed25519"}, {"kid", "weak"}, {"x", base64url_encode(identity)}};
   const JwksResult parsed =
       parse_jwks_value(json::object{{"keys", json::array{weak, jwk(ed25519_, {{"kid", "good"}})}}});
   ASSERT_TRUE(parsed.key_set);
   EXPECT_EQ(parsed.key_set->keys().size(), 1U);
-  EXPECT_EQ(parsed.skipped, std::vector<std::string>{"keys[0] (kid \"weak\"): Ed25519 public key is a point of "
-                                                     "small order (it would accept forged signatures)"});
+  EXPECT_EQ(parsed.skipped,
+            std::vector<std::string>{"keys[0] (kid \"weak\"): Ed25519 public key is a point of "
+                                     "small order (it would accept forged signatures)"});
   const JwtVerifier verifier = verifier_for(std::make_shared<SwappableKeySource>(parsed.key_set));
   // R = the identity, S = 0: what OpenSSL accepts for any message under the identity key.
-  const std::string forged = testing::compact(R"({"alg":"EdDSA","kid":"weak"})", R"({"sub":"admin"})",
-                                              [&](std::string_view) { return identity + std::string(32, '\0'); });
-  EXPECT_TRUE(Fails(verifier.verify(forged, kNow), "No matching key found in JWKS.", "ERR_JWKS_NO_MATCHING_KEY"));
+  const std::string forged =
+      testing::compact(R"({"alg":"EdDSA","kid":"weak"})", R"({"sub":"admin"})",
+                       [&](std::string_view) { return identity + std::string(32, '\0'); });
+  EXPECT_TRUE(
+      Fails(verifier.verify(forged, kNow), "No matching key found in JWKS.", "ERR_JWKS_NO_MATCHING_KEY"));
   EXPECT_TRUE(Succeeds(verifier.verify(token(ed25519_, Algorithm::kEdDSA, "good"), kNow)));
 }
 

@@ -276,7 +276,8 @@ std::string rsa_key_problem(EVP_PKEY* key) {
   if (BN_num_bits(exponent) > 64) return "RSA public exponent is larger than 64 bits";
   // OpenSSL's SP 800-56B public key check: an odd modulus with no factor below 752 that is neither prime nor
   // a prime power (with a prime modulus anyone can compute the private key).
-  if (!is_valid_public_key(key)) return "RSA modulus is not a product of large primes (OpenSSL public key check)";
+  if (!is_valid_public_key(key))
+    return "RSA modulus is not a product of large primes (OpenSSL public key check)";
   return {};
 }
 
@@ -386,7 +387,8 @@ KeyResult make_ec_key(EcCurve curve, std::string_view x, std::string_view y, Key
 KeyResult make_ed25519_key(std::string_view public_key, KeyMetadata metadata) {
   ossl::ErrorQueueScope error_scope;
   if (public_key.size() != 32) return refuse("Ed25519 public key is not 32 bytes");
-  if (std::string problem = ed25519_key_problem(public_key); !problem.empty()) return refuse(std::move(problem));
+  if (std::string problem = ed25519_key_problem(public_key); !problem.empty())
+    return refuse(std::move(problem));
   ossl::PkeyPtr key(
       EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, bytes_of(public_key), public_key.size()));
   if (!key) return refuse("OpenSSL refused the Ed25519 public key");
@@ -419,11 +421,13 @@ KeyResult parse_public_key_pem(std::string_view pem, KeyMetadata metadata) {
   if (EVP_PKEY_is_a(key.get(), "ED25519")) {
     std::array<char, 32> raw{};
     std::size_t raw_length = raw.size();
-    if (EVP_PKEY_get_raw_public_key(key.get(), reinterpret_cast<unsigned char*>(raw.data()), &raw_length) != 1 ||
+    if (EVP_PKEY_get_raw_public_key(key.get(), reinterpret_cast<unsigned char*>(raw.data()), &raw_length) !=
+            1 ||
         raw_length != raw.size()) {
       return refuse("OpenSSL refused the Ed25519 public key");
     }
-    if (std::string problem = ed25519_key_problem(std::string_view(raw.data(), raw.size())); !problem.empty()) {
+    if (std::string problem = ed25519_key_problem(std::string_view(raw.data(), raw.size()));
+        !problem.empty()) {
       return refuse(std::move(problem));
     }
     return {std::make_shared<Ed25519Key>(std::move(key), std::move(metadata)), {}};

@@ -253,7 +253,8 @@ TEST_F(GeneratedKeys, RsaRefusesModuliThatAreNotAProductOfLargePrimes) {
   even.back() = static_cast<char>(even.back() ^ 0x01);
   EXPECT_EQ(make_rsa_key(even, e).error, reason);
   // n * 3: odd, long enough, with a small factor.
-  const openssl::BignumPtr n(BN_bin2bn(testing::bytes_of(modulus), static_cast<int>(modulus.size()), nullptr));
+  const openssl::BignumPtr n(
+      BN_bin2bn(testing::bytes_of(modulus), static_cast<int>(modulus.size()), nullptr));
   ASSERT_TRUE(n && BN_mul_word(n.get(), 3) == 1);
   std::string tripled(static_cast<std::size_t>(BN_num_bytes(n.get())), '\0');
   BN_bn2bin(n.get(), reinterpret_cast<unsigned char*>(tripled.data()));
@@ -278,12 +279,14 @@ std::vector<std::string> small_order_ed25519_encodings() {
   std::string zero(32, '\0');
   std::string one = zero;
   one[0] = 1;
-  const std::string order8a("\x26\xe8\x95\x8f\xc2\xb2\x27\xb0\x45\xc3\xf4\x89\xf2\xef\x98\xf0"
-                            "\xd5\xdf\xac\x05\xd3\xc6\x33\x39\xb1\x38\x02\x88\x6d\x53\xfc\x05",
-                            32);
-  const std::string order8b("\xc7\x17\x6a\x70\x3d\x4d\xd8\x4f\xba\x3c\x0b\x76\x0d\x10\x67\x0f"
-                            "\x2a\x20\x53\xfa\x2c\x39\xcc\xc6\x4e\xc7\xfd\x77\x92\xac\x03\x7a",
-                            32);
+  const std::string order8a(
+      "\x26\xe8\x95\x8f\xc2\xb2\x27\xb0\x45\xc3\xf4\x89\xf2\xef\x98\xf0"
+      "\xd5\xdf\xac\x05\xd3\xc6\x33\x39\xb1\x38\x02\x88\x6d\x53\xfc\x05",
+      32);
+  const std::string order8b(
+      "\xc7\x17\x6a\x70\x3d\x4d\xd8\x4f\xba\x3c\x0b\x76\x0d\x10\x67\x0f"
+      "\x2a\x20\x53\xfa\x2c\x39\xcc\xc6\x4e\xc7\xfd\x77\x92\xac\x03\x7a",
+      32);
   auto all_ones_but_first = [](unsigned char first) {
     std::string value(32, '\xff');
     value[0] = static_cast<char>(first);
@@ -310,8 +313,8 @@ TEST(Ed25519Key, OpenSslAloneAcceptsAForgeryWithTheIdentityKey) {
   const std::string message = R"(eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZG1pbiJ9)";
   const openssl::MdCtxPtr context(EVP_MD_CTX_new());
   ASSERT_EQ(EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, raw.get()), 1);
-  EXPECT_EQ(EVP_DigestVerify(context.get(), testing::bytes_of(forged), forged.size(), testing::bytes_of(message),
-                             message.size()),
+  EXPECT_EQ(EVP_DigestVerify(context.get(), testing::bytes_of(forged), forged.size(),
+                             testing::bytes_of(message), message.size()),
             1);
   EXPECT_EQ(make_ed25519_key(identity).error,
             "Ed25519 public key is a point of small order (it would accept forged signatures)");
@@ -324,10 +327,12 @@ TEST(Ed25519Key, RefusesEveryEncodingOfASmallOrderPoint) {
     SCOPED_TRACE(base64url_encode(encoding));
     const KeyResult result = make_ed25519_key(encoding);
     EXPECT_FALSE(result.key);
-    EXPECT_EQ(result.error, "Ed25519 public key is a point of small order (it would accept forged signatures)");
+    EXPECT_EQ(result.error,
+              "Ed25519 public key is a point of small order (it would accept forged signatures)");
     // The same through a JWK and a PEM SubjectPublicKeyInfo.
-    EXPECT_EQ(parse_jwk(json::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", base64url_encode(encoding)}}).error,
-              result.error);
+    EXPECT_EQ(
+        parse_jwk(json::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", base64url_encode(encoding)}}).error,
+        result.error);
     const openssl::PkeyPtr raw(
         EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, testing::bytes_of(encoding), encoding.size()));
     ASSERT_TRUE(raw);
@@ -511,8 +516,10 @@ TEST(Jwks, RefusesKeysASetMustNotHold) {
       {R"({"kty":"OKP",)" + ed25519_x + R"(,"key_ops":["sign"]})", "key_ops do not include \"verify\""},
       {R"({"kty":"OKP",)" + ed25519_x + R"(,"alg":"RSA-OAEP"})",
        "alg \"RSA-OAEP\" is not a signature algorithm of this gateway"},
-      {R"({"kty":"OKP",)" + ed25519_x + R"(,"alg":"RS256"})", "alg \"RS256\" does not fit the key's type or curve"},
-      {R"({"kty":"EC",)" + p256_xy + R"(,"alg":"ES384"})", "alg \"ES384\" does not fit the key's type or curve"},
+      {R"({"kty":"OKP",)" + ed25519_x + R"(,"alg":"RS256"})",
+       "alg \"RS256\" does not fit the key's type or curve"},
+      {R"({"kty":"EC",)" + p256_xy + R"(,"alg":"ES384"})",
+       "alg \"ES384\" does not fit the key's type or curve"},
       {public_a2_jwk().insert(1, R"("alg":"ES256",)"), "alg \"ES256\" does not fit the key's type or curve"},
   };
   for (const Case& c : cases) {
@@ -540,22 +547,23 @@ TEST(Jwks, WarnsAboutKeysATokenCannotTellApart) {
       std::string(rfc::kEd25519Jwk) + "," + std::string(rfc::kEd25519Jwk) + "]}");
   ASSERT_TRUE(result.key_set) << result.error;
   EXPECT_EQ(result.key_set->keys().size(), 8U);  // kept: such tokens are refused, as jose refuses them
-  EXPECT_EQ(result.warnings,
-            (std::vector<std::string>{"2 keys share the kid \"dup\" and fit the same algorithms: tokens with this "
-                                      "kid are refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)",
-                                      "2 keys have no kid and fit the same algorithms: tokens without a kid are "
-                                      "refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)"}));
+  EXPECT_EQ(result.warnings, (std::vector<std::string>{
+                                 "2 keys share the kid \"dup\" and fit the same algorithms: tokens with this "
+                                 "kid are refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)",
+                                 "2 keys have no kid and fit the same algorithms: tokens without a kid are "
+                                 "refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)"}));
 }
 
 TEST(Jwks, NamesFromTheDocumentArePrintableInMessages) {
-  const JwksResult result =
-      parse_jwks(R"({"keys":[{"kty":"foo","kid":"a\n\"b\\c\u00e9"},{"kty":"foo","kid":")" + std::string(100, 'k') +
-                 R"("},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","use":"x\ty"}]})");
+  const JwksResult result = parse_jwks(
+      R"({"keys":[{"kty":"foo","kid":"a\n\"b\\c\u00e9"},{"kty":"foo","kid":")" + std::string(100, 'k') +
+      R"("},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","use":"x\ty"}]})");
   ASSERT_TRUE(result.key_set);
-  EXPECT_EQ(result.skipped, (std::vector<std::string>{
-                                "keys[0] (kid \"a\\x0a\\x22b\\x5cc\\xc3\\xa9\"): kty \"foo\" is not supported",
-                                "keys[1] (kid \"" + std::string(64, 'k') + "...\"): kty \"foo\" is not supported",
-                                "keys[2]: use is \"x\\x09y\", not \"sig\""}));
+  EXPECT_EQ(result.skipped,
+            (std::vector<std::string>{
+                "keys[0] (kid \"a\\x0a\\x22b\\x5cc\\xc3\\xa9\"): kty \"foo\" is not supported",
+                "keys[1] (kid \"" + std::string(64, 'k') + "...\"): kty \"foo\" is not supported",
+                "keys[2]: use is \"x\\x09y\", not \"sig\""}));
 }
 
 TEST(Jwks, AcceptsAnEmptySet) {

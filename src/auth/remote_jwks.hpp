@@ -131,8 +131,9 @@ class RemoteJwks final : public KeySource {
 
   // Touched only on the refresh thread (and in start() before the thread runs anything else).
   unsigned failed_attempts_ = 0;
-  std::string loaded_document_;         // the body keys_ was parsed from: the same body again keeps keys_
-  std::size_t seen_document_hash_ = 0;  // of the last body parsed: its skipped keys are logged once as warnings
+  std::string loaded_document_;  // the body keys_ was parsed from: the same body again keeps keys_
+  std::size_t seen_document_hash_ =
+      0;  // of the last body parsed: its skipped keys are logged once as warnings
   std::function<void(bool ok, const std::string& error)> initial_done_;
 
   mutable boost::asio::io_context io_;

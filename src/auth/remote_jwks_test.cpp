@@ -424,7 +424,8 @@ TEST(RemoteJwks, RefreshWithoutAUsableKeyFailsAndKeepsTheLastGoodSet) {
   auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
   ASSERT_TRUE(jwks) << error;
   const std::uint64_t generation = jwks->generation();
-  server.answer(200, std::string(R"({"keys":[)") + std::string(kWeakJwk) + "]}", "Cache-Control: max-age=1\r\n");
+  server.answer(200, std::string(R"({"keys":[)") + std::string(kWeakJwk) + "]}",
+                "Cache-Control: max-age=1\r\n");
   EXPECT_TRUE(eventually([&] { return jwks->stats().failures >= 1; }, seconds(3)));
   EXPECT_EQ(kids_of(jwks->current()), std::vector<std::string>{"a"});
   EXPECT_EQ(jwks->generation(), generation);

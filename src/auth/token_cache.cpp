@@ -65,10 +65,11 @@ void TokenCache::insert(const Verifier& verifier, std::string_view token, const 
     erase(entries_.find(KeyView{oldest.verifier_identity, oldest.token}));
     ++stats_.evictions;
   }
-  const auto inserted = entries_
-                            .emplace(Key{verifier.identity(), std::string(token)},
-                                     Entry{result.claims, result.valid_until, expires_at, result.key_generation, {}})
-                            .first;
+  const auto inserted =
+      entries_
+          .emplace(Key{verifier.identity(), std::string(token)},
+                   Entry{result.claims, result.valid_until, expires_at, result.key_generation, {}})
+          .first;
   try {
     recency_.push_front(&inserted->first);
   } catch (...) {

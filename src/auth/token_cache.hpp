@@ -74,8 +74,8 @@ class TokenCache {
   using RecencyList = std::list<const Key*>;  // most recently used first
   struct Entry {
     Claims claims;
-    std::int64_t valid_until;  // the verification result's
-    std::int64_t expires_at;   // reusable while now < expires_at
+    std::int64_t valid_until;      // the verification result's
+    std::int64_t expires_at;       // reusable while now < expires_at
     std::uint64_t key_generation;  // the verification result's
     RecencyList::iterator recency;
   };

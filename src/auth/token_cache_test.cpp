@@ -280,8 +280,8 @@ TEST(TokenCache, ATokenWhoseKeyWasRemovedIsRefusedRightAfterTheSwap) {
   options.algorithms = {Algorithm::kEdDSA};
   options.key = std::shared_ptr<const KeySource>(source);
   const JwtVerifier verifier(std::move(options));
-  const std::string token = testing::key_token(signing.get(), Algorithm::kEdDSA, R"({"alg":"EdDSA","kid":"a"})",
-                                               R"({"sub":"user-1"})");
+  const std::string token = testing::key_token(signing.get(), Algorithm::kEdDSA,
+                                               R"({"alg":"EdDSA","kid":"a"})", R"({"sub":"user-1"})");
   TokenCache cache;
   ASSERT_TRUE(cache.verify(verifier, token, kNow).ok());
   ASSERT_TRUE(cache.verify(verifier, token, kNow + 1).ok());

@@ -81,15 +81,17 @@ void check_hmac_secret(std::string_view secret, const std::vector<auth::Algorith
     if (algorithm == auth::Algorithm::kHS512) needed = std::max<std::size_t>(needed, 64);
   }
   if (!secret.empty() && secret.size() < needed) {
-    warnings.push_back({pointer, "is shorter than " + std::to_string(needed) +
-                                     " bytes, the size of the hash (RFC 7518 section 3.2): tokens signed with "
-                                     "it can be used to guess it offline"});
+    warnings.push_back(
+        {pointer, "is shorter than " + std::to_string(needed) +
+                      " bytes, the size of the hash (RFC 7518 section 3.2): tokens signed with "
+                      "it can be used to guess it offline"});
   }
 }
 
 // An inline JWK set: refused keys and a set without a usable key are warnings (the gateway still starts;
 // tokens needing a refused key are refused).
-std::shared_ptr<const auth::KeySource> inline_key_source(const std::string& jwks_json, pipeline::Snapshot& snapshot,
+std::shared_ptr<const auth::KeySource> inline_key_source(const std::string& jwks_json,
+                                                         pipeline::Snapshot& snapshot,
                                                          std::vector<config::ConfigError>& errors,
                                                          std::vector<config::ConfigError>& warnings) {
   auth::JwksResult jwks = auth::parse_jwks(jwks_json);

@@ -103,7 +103,8 @@ class KeyChecksTestCase(GatewayTestCase):
         self.assertResponse(self.call(tok), 401, json_body=NO_MATCHING_KEY)
 
     def wait_for_log(self, text, timeout=5.0):
-        self.assertTrue(self.gw.wait_for_output(lambda t: text in t, timeout=timeout), self.gw.stderr())
+        # wait_for_output returns the text seen last, found or not.
+        self.assertIn(text, self.gw.wait_for_output(lambda t: text in t, timeout=timeout))
 
 
 class CachedVerdictTest(KeyChecksTestCase):
