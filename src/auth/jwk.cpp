@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -137,27 +138,42 @@ std::uint32_t selectable_algorithms(const VerificationKey& key) {
 // One line per kid (or per "no kid") shared by keys a token could select alike: tokens naming that kid (or
 // none) are refused with ERR_JWKS_MULTIPLE_MATCHING_KEYS, as jose does.
 std::vector<std::string> ambiguity_warnings(const std::vector<std::shared_ptr<const VerificationKey>>& keys) {
-  std::vector<std::string> warnings;
-  std::vector<bool> reported(keys.size(), false);
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    if (reported[i]) continue;
-    std::size_t alike = 1;
-    const std::uint32_t mask = selectable_algorithms(*keys[i]);
-    for (std::size_t j = i + 1; j < keys.size(); ++j) {
-      if (reported[j] || keys[j]->metadata().kid != keys[i]->metadata().kid) continue;
-      if ((selectable_algorithms(*keys[j]) & mask) == 0) continue;
-      reported[j] = true;
-      ++alike;
+  // Keys by kid (nullopt first), in set order within a kid; n log n for sets of any size.
+  std::map<std::optional<std::string>, std::vector<std::uint32_t>> by_kid;
+  for (const auto& key : keys)
+    by_kid[key->metadata().kid].push_back(selectable_algorithms(*key));
+  std::vector<std::pair<std::size_t, std::string>> warnings;  // (first key's index, line), to keep set order
+  std::map<std::optional<std::string>, std::size_t> first_index;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    first_index.emplace(keys[i]->metadata().kid, i);
+  for (const auto& [kid, masks] : by_kid) {
+    // Keys a token could select alike: sharing an algorithm with the first key of a group.
+    std::vector<bool> grouped(masks.size(), false);
+    for (std::size_t i = 0; i < masks.size(); ++i) {
+      if (grouped[i]) continue;
+      std::size_t alike = 1;
+      for (std::size_t j = i + 1; j < masks.size(); ++j) {
+        if (!grouped[j] && (masks[j] & masks[i]) != 0) {
+          grouped[j] = true;
+          ++alike;
+        }
+      }
+      if (alike < 2) continue;
+      warnings.emplace_back(
+          first_index[kid],
+          std::to_string(alike) + " keys " +
+              (kid ? "share the kid \"" + printable(*kid) + "\"" : std::string("have no kid")) +
+              " and fit the same algorithms: tokens " +
+              (kid ? std::string("with this kid") : std::string("without a kid")) +
+              " are refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)");
     }
-    if (alike < 2) continue;
-    const std::optional<std::string>& kid = keys[i]->metadata().kid;
-    warnings.push_back(std::to_string(alike) + " keys " +
-                       (kid ? "share the kid \"" + printable(*kid) + "\"" : std::string("have no kid")) +
-                       " and fit the same algorithms: tokens " +
-                       (kid ? std::string("with this kid") : std::string("without a kid")) +
-                       " are refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)");
   }
-  return warnings;
+  std::stable_sort(warnings.begin(), warnings.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> lines;
+  for (auto& warning : warnings)
+    lines.push_back(std::move(warning.second));
+  return lines;
 }
 
 }  // namespace
