@@ -1,6 +1,9 @@
 #include "auth/jwk.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -81,12 +84,119 @@ KeyResult parse_oct_jwk(const json::object& jwk, KeyMetadata metadata) {
 std::string describe_key(std::size_t index, const json::object& jwk) {
   std::string description = "keys[" + std::to_string(index) + "]";
   if (const std::optional<std::string> kid = string_member(jwk, "kid")) {
-    description += " (kid \"" + *kid + "\")";
+    description += " (kid \"" + printable(*kid) + "\")";
   }
   return description;
 }
 
+// Why a JWK must not be a member of the key set tokens are checked with (jose's LocalJWKSet rules, plus
+// keys that could never be selected), or "" if it may. Runs before the key material is looked at.
+std::string set_member_problem(const json::object& jwk, const KeyMetadata& metadata) {
+  const std::optional<std::string> kty = string_member(jwk, "kty");
+  // A JWK set is public: a secret in it is no secret, and jose never verifies HS* tokens with one.
+  if (kty == "oct") return "symmetric (oct) keys are not used from a JWK set";
+  if (kty == "RSA" || kty == "EC" || kty == "OKP") {
+    for (std::string_view member : {"d", "p", "q", "dp", "dq", "qi", "oth"}) {
+      // jose refuses such members too ("JSON Web Key Set members must be public keys"); a published
+      // private key lets anyone sign tokens.
+      if (jwk.contains(member))
+        return "the JWK holds private key members; a JWK set must hold public keys only";
+    }
+  }
+  if (metadata.use && *metadata.use != "sig")
+    return "use is \"" + printable(*metadata.use) + "\", not \"sig\"";
+  if (metadata.key_ops &&
+      std::find(metadata.key_ops->begin(), metadata.key_ops->end(), "verify") == metadata.key_ops->end()) {
+    return "key_ops do not include \"verify\"";
+  }
+  return {};
+}
+
+// Why a parsed key could never be selected for a token, or "" if it can.
+std::string selectable_problem(const VerificationKey& key) {
+  const KeyMetadata& metadata = key.metadata();
+  if (!metadata.alg) return {};
+  const std::optional<Algorithm> algorithm = parse_algorithm(*metadata.alg);
+  if (!algorithm)
+    return "alg \"" + printable(*metadata.alg) + "\" is not a signature algorithm of this gateway";
+  if (!key.supports(*algorithm)) return "alg \"" + *metadata.alg + "\" does not fit the key's type or curve";
+  return {};
+}
+
+// The algorithms a token may name to be checked with `key` (its type and its alg, if set).
+std::uint32_t selectable_algorithms(const VerificationKey& key) {
+  std::uint32_t mask = 0;
+  for (Algorithm algorithm : all_algorithms()) {
+    if (key.supports(algorithm) &&
+        (!key.metadata().alg || *key.metadata().alg == algorithm_name(algorithm))) {
+      mask |= 1U << static_cast<unsigned>(algorithm);
+    }
+  }
+  return mask;
+}
+
+// One line per kid (or per "no kid") shared by keys a token could select alike: tokens naming that kid (or
+// none) are refused with ERR_JWKS_MULTIPLE_MATCHING_KEYS, as jose does.
+std::vector<std::string> ambiguity_warnings(const std::vector<std::shared_ptr<const VerificationKey>>& keys) {
+  // Keys by kid (nullopt first), in set order within a kid; n log n for sets of any size.
+  std::map<std::optional<std::string>, std::vector<std::uint32_t>> by_kid;
+  for (const auto& key : keys)
+    by_kid[key->metadata().kid].push_back(selectable_algorithms(*key));
+  std::vector<std::pair<std::size_t, std::string>> warnings;  // (first key's index, line), to keep set order
+  std::map<std::optional<std::string>, std::size_t> first_index;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    first_index.emplace(keys[i]->metadata().kid, i);
+  for (const auto& [kid, masks] : by_kid) {
+    // Keys a token could select alike: sharing an algorithm with the first key of a group.
+    std::vector<bool> grouped(masks.size(), false);
+    for (std::size_t i = 0; i < masks.size(); ++i) {
+      if (grouped[i]) continue;
+      std::size_t alike = 1;
+      for (std::size_t j = i + 1; j < masks.size(); ++j) {
+        if (!grouped[j] && (masks[j] & masks[i]) != 0) {
+          grouped[j] = true;
+          ++alike;
+        }
+      }
+      if (alike < 2) continue;
+      warnings.emplace_back(
+          first_index[kid],
+          std::to_string(alike) + " keys " +
+              (kid ? "share the kid \"" + printable(*kid) + "\"" : std::string("have no kid")) +
+              " and fit the same algorithms: tokens " +
+              (kid ? std::string("with this kid") : std::string("without a kid")) +
+              " are refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)");
+    }
+  }
+  std::stable_sort(warnings.begin(), warnings.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> lines;
+  for (auto& warning : warnings)
+    lines.push_back(std::move(warning.second));
+  return lines;
+}
+
 }  // namespace
+
+std::string printable(std::string_view text, std::size_t max_length) {
+  constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i == max_length) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 KeyResult parse_jwk(const json::object& jwk) {
   const std::optional<std::string> kty = string_member(jwk, "kty");
@@ -102,25 +212,29 @@ KeyResult parse_jwk(const json::object& jwk) {
 JwksResult parse_jwks(std::string_view json) {
   boost::system::error_code error;
   const json::value document = json::parse(json, error);
-  if (error) return {nullptr, "JWKS is not valid JSON", {}};
+  if (error) return {nullptr, "JWKS is not valid JSON", {}, {}};
   return parse_jwks_value(document);
 }
 
 JwksResult parse_jwks_value(const json::value& document) {
   const json::value* keys = document.is_object() ? document.get_object().if_contains("keys") : nullptr;
-  if (keys == nullptr || !keys->is_array()) return {nullptr, "JWKS has no \"keys\" array", {}};
+  if (keys == nullptr || !keys->is_array()) return {nullptr, "JWKS has no \"keys\" array", {}, {}};
   JwksResult result;
   std::vector<std::shared_ptr<const VerificationKey>> usable;
   for (std::size_t index = 0; index < keys->get_array().size(); ++index) {
     const json::value& entry = keys->get_array()[index];
-    if (!entry.is_object()) return {nullptr, "JWKS keys[" + std::to_string(index) + "] is not an object", {}};
-    KeyResult parsed = parse_jwk(entry.get_object());
-    if (parsed.key) {
-      usable.push_back(std::move(parsed.key));
-    } else {
-      result.skipped.push_back(describe_key(index, entry.get_object()) + ": " + parsed.error);
+    if (!entry.is_object())
+      return {nullptr, "JWKS keys[" + std::to_string(index) + "] is not an object", {}, {}};
+    const json::object& jwk = entry.get_object();
+    std::string problem = set_member_problem(jwk, metadata_of(jwk));
+    if (problem.empty()) {
+      KeyResult parsed = parse_jwk(jwk);
+      problem = parsed.key ? selectable_problem(*parsed.key) : std::move(parsed.error);
+      if (problem.empty()) usable.push_back(std::move(parsed.key));
     }
+    if (!problem.empty()) result.skipped.push_back(describe_key(index, jwk) + ": " + problem);
   }
+  result.warnings = ambiguity_warnings(usable);
   result.key_set = std::make_shared<const KeySet>(std::move(usable));
   return result;
 }

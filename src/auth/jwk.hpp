@@ -20,12 +20,22 @@ KeyResult parse_jwk(const boost::json::object& jwk);
 struct JwksResult {
   std::shared_ptr<const KeySet> key_set;  // null when the document is not a JWK set
   std::string error;                      // why key_set is null
-  std::vector<std::string> skipped;       // one line per key left out (unknown kty or crv, bad key material)
+  // One line per key left out: "keys[i] (kid \"...\"): reason". Never key material.
+  std::vector<std::string> skipped;
+  std::vector<std::string> warnings;  // about the keys kept (several keys a token would select alike)
 };
 
 // {"keys": [...]}: keys that cannot be used are left out and listed in `skipped`; a document that is not
 // JSON, not an object, has no "keys" array, or has a member of "keys" that is not an object is an error.
+// Left out besides what parse_jwk refuses: `oct` keys (jose never uses them from a set; a public set must
+// not hold secrets), keys with private members (d, p, q, dp, dq, qi, oth), `use` other than "sig",
+// `key_ops` without "verify", and an `alg` that is unknown or does not fit the key's type or curve.
 JwksResult parse_jwks(std::string_view json);
 JwksResult parse_jwks_value(const boost::json::value& document);
+
+// `text` for a log line or message: printable ASCII is kept, anything else (and the quote and backslash)
+// becomes \xNN, cut after `max_length` characters. For names from documents (kid, use, alg), never for key
+// material.
+std::string printable(std::string_view text, std::size_t max_length = 64);
 
 }  // namespace workgate::auth

@@ -158,6 +158,9 @@ JwtVerifier::JwtVerifier(JwtVerifierOptions options) : options_(std::move(option
   const bool has_key = std::visit([](const auto& key) { return key != nullptr; }, options_.key);
   if (!has_key) throw std::invalid_argument("JwtVerifier needs a key or a key source");
   if (options_.leeway_seconds < 0) throw std::invalid_argument("JwtVerifier leeway must not be negative");
+  if (const auto* source = std::get_if<std::shared_ptr<const KeySource>>(&options_.key)) {
+    key_source_ = source->get();
+  }
   for (Algorithm algorithm : options_.algorithms) {
     allowed_algorithms_ |= 1U << static_cast<unsigned>(algorithm);
   }
@@ -242,7 +245,9 @@ VerifyResult JwtVerifier::verify_jose(std::string_view token, std::int64_t now) 
   if (!payload) return failure(kJwsInvalid);
   std::optional<json::object> claims = parse_object(*payload);
   if (!claims) return failure(kJwtInvalid);
-  return check_claims_jose(std::move(*claims), now);
+  VerifyResult result = check_claims_jose(std::move(*claims), now);
+  if (resolved.key_set) result.key_generation = resolved.key_set->generation();
+  return result;
 }
 
 // jose's validateClaimsSet: presence and values of iss and aud, then iat, nbf, exp.
@@ -306,7 +311,9 @@ VerifyResult JwtVerifier::verify_jsonwebtoken(std::string_view token, std::int64
   if (!signature || !resolved.key->verify(*algorithm, jws->signing_input, *signature)) {
     return jsonwebtoken_invalid("invalid signature");
   }
-  return check_claims_jsonwebtoken(std::move(*claims), now);
+  VerifyResult result = check_claims_jsonwebtoken(std::move(*claims), now);
+  if (resolved.key_set) result.key_generation = resolved.key_set->generation();
+  return result;
 }
 
 // jsonwebtoken's claim checks: nbf, exp, aud, iss.

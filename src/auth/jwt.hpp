@@ -45,6 +45,9 @@ class JwtVerifier final : public Verifier {
   explicit JwtVerifier(JwtVerifierOptions options);
 
   VerifyResult verify(std::string_view token, std::int64_t now) const override;
+  std::uint64_t key_generation() const override {
+    return key_source_ != nullptr ? key_source_->generation() : 0;
+  }
 
  private:
   enum class KeyLookup : std::uint8_t { kFound, kWrongKeyType, kNoMatch, kSeveralMatch, kUnavailable };
@@ -63,7 +66,8 @@ class JwtVerifier final : public Verifier {
   VerifyResult success(boost::json::object claims) const;
 
   JwtVerifierOptions options_;
-  std::uint32_t allowed_algorithms_ = 0;  // bit per Algorithm value
+  const KeySource* key_source_ = nullptr;  // the source in options_.key, if that is one
+  std::uint32_t allowed_algorithms_ = 0;   // bit per Algorithm value
 };
 
 }  // namespace workgate::auth

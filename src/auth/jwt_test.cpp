@@ -390,14 +390,25 @@ std::shared_ptr<const KeySource> source_of(std::string_view jwks_json) {
 }
 
 TEST(JoseStyle, Rfc7515A2AndA3ThroughAKeySet) {
+  json::object a2 = json::parse(rfc::kA2Jwk).as_object();
+  a2.erase("d");  // RFC 7515 prints the private key; a JWK set must not hold it
   JwtVerifierOptions options;
   options.algorithms = {all_algorithms().begin(), all_algorithms().end()};
-  options.key = source_of(std::string(R"({"keys":[)") + std::string(rfc::kA2Jwk) + "," +
-                          std::string(rfc::kA3Jwk) + "]}");
+  options.key =
+      source_of(std::string(R"({"keys":[)") + json::serialize(a2) + "," + std::string(rfc::kA3Jwk) + "]}");
   const JwtVerifier verifier(std::move(options));
   EXPECT_TRUE(Succeeds(verifier.verify(rfc::kA2Token, rfc::kBeforeRfc7515Exp)));
   EXPECT_TRUE(Succeeds(verifier.verify(rfc::kA3Token, rfc::kBeforeRfc7515Exp)));
   EXPECT_TRUE(Fails(verifier.verify(rfc::kA3Token, kNow), "Token has expired.", "ERR_JWT_EXPIRED"));
+}
+
+TEST(JoseStyle, APrivateJwkInTheSetIsNeverUsed) {
+  JwtVerifierOptions options;
+  options.algorithms = {Algorithm::kRS256};
+  options.key = source_of(std::string(R"({"keys":[)") + std::string(rfc::kA2Jwk) + "]}");
+  const JwtVerifier verifier(std::move(options));
+  EXPECT_TRUE(Fails(verifier.verify(rfc::kA2Token, rfc::kBeforeRfc7515Exp), "No matching key found in JWKS.",
+                    "ERR_JWKS_NO_MATCHING_KEY"));
 }
 
 TEST(JoseStyle, RfcExamplesWhosePayloadIsNotAClaimsSet) {
@@ -541,12 +552,28 @@ TEST_F(WithGeneratedKeys, IgnoresANonStringKidInTheToken) {
 }
 
 TEST_F(WithGeneratedKeys, SkipsKeysForEncryptionOtherAlgorithmsOrOtherOperations) {
-  const JwtVerifier verifier = verifier_for(std::make_shared<SwappableKeySource>(key_set({
+  const std::initializer_list<json::object> jwks = {
       jwk(rsa_a_, {{"kid", "enc"}, {"use", "enc"}}),
       jwk(rsa_a_, {{"kid", "ps256-only"}, {"alg", "PS256"}}),
       jwk(rsa_a_, {{"kid", "sign-only"}, {"key_ops", json::array{"sign"}}}),
       jwk(rsa_a_, {{"kid", "ok"}, {"use", "sig"}, {"alg", "RS256"}, {"key_ops", json::array{"verify"}}}),
-  })));
+  };
+  // parse_jwks leaves such keys out of the set...
+  json::array array;
+  for (const json::object& key : jwks)
+    array.push_back(key);
+  const JwksResult parsed = parse_jwks_value(json::object{{"keys", array}});
+  ASSERT_TRUE(parsed.key_set);
+  EXPECT_EQ(parsed.key_set->keys().size(), 2U);
+  EXPECT_EQ(parsed.skipped, (std::vector<std::string>{"keys[0] (kid \"enc\"): use is \"enc\", not \"sig\"",
+                                                      "keys[2] (kid \"sign-only\"): key_ops do not include "
+                                                      "\"verify\""}));
+  // ...and selection never picks them from a set built otherwise.
+  std::vector<std::shared_ptr<const VerificationKey>> keys;
+  for (const json::object& key : jwks)
+    keys.push_back(parse_jwk(key).key);
+  const JwtVerifier verifier =
+      verifier_for(std::make_shared<SwappableKeySource>(std::make_shared<const KeySet>(std::move(keys))));
   for (std::string_view kid : {"enc", "ps256-only", "sign-only"}) {
     EXPECT_TRUE(Fails(verifier.verify(token(rsa_a_, Algorithm::kRS256, kid), kNow),
                       "No matching key found in JWKS.", "ERR_JWKS_NO_MATCHING_KEY"))
@@ -597,12 +624,32 @@ TEST_F(WithGeneratedKeys, HmacTokenSignedWithThePublicKeyIsRefused) {
                     "ERR_JWKS_NO_MATCHING_KEY"));
 }
 
+TEST_F(WithGeneratedKeys, ForgedTokenForASmallOrderEd25519KeyIsRefused) {
+  std::string identity(32, '\0');
+  identity[0] = 1;
+  const json::object weak{
+      {"kty", "OKP"}, {"crv", "Ed25519"}, {"kid", "weak"}, {"x", base64url_encode(identity)}};
+  const JwksResult parsed =
+      parse_jwks_value(json::object{{"keys", json::array{weak, jwk(ed25519_, {{"kid", "good"}})}}});
+  ASSERT_TRUE(parsed.key_set);
+  EXPECT_EQ(parsed.key_set->keys().size(), 1U);
+  EXPECT_EQ(parsed.skipped,
+            std::vector<std::string>{"keys[0] (kid \"weak\"): Ed25519 public key is a point of "
+                                     "small order (it would accept forged signatures)"});
+  const JwtVerifier verifier = verifier_for(std::make_shared<SwappableKeySource>(parsed.key_set));
+  // R = the identity, S = 0: what OpenSSL accepts for any message under the identity key.
+  const std::string forged =
+      testing::compact(R"({"alg":"EdDSA","kid":"weak"})", R"({"sub":"admin"})",
+                       [&](std::string_view) { return identity + std::string(32, '\0'); });
+  EXPECT_TRUE(
+      Fails(verifier.verify(forged, kNow), "No matching key found in JWKS.", "ERR_JWKS_NO_MATCHING_KEY"));
+  EXPECT_TRUE(Succeeds(verifier.verify(token(ed25519_, Algorithm::kEdDSA, "good"), kNow)));
+}
+
 TEST(KeySourceConcurrency, VerifiersReadWhileTheKeySetIsReplaced) {
   auto jwks = [](std::string_view kid) {
-    return parse_jwks_value(
-               json::object{{"keys", json::array{json::object{
-                                         {"kty", "oct"}, {"k", base64url_encode(kSecret)}, {"kid", kid}}}}})
-        .key_set;
+    return std::make_shared<const KeySet>(std::vector<std::shared_ptr<const VerificationKey>>{
+        make_hmac_key(kSecret, KeyMetadata{std::string(kid), {}, {}, {}})});
   };
   const auto source = std::make_shared<SwappableKeySource>(jwks("k"));
   JwtVerifierOptions options;

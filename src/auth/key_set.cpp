@@ -1,6 +1,7 @@
 #include "auth/key_set.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace workgate::auth {
 namespace {
@@ -16,7 +17,15 @@ bool metadata_allows(const KeyMetadata& metadata, Algorithm algorithm, std::opti
   return true;
 }
 
+std::uint64_t next_generation() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
+
+KeySet::KeySet(std::vector<std::shared_ptr<const VerificationKey>> keys)
+    : keys_(std::move(keys)), generation_(next_generation()) {}
 
 KeySet::Selection KeySet::select(Algorithm algorithm, std::optional<std::string_view> kid) const {
   Selection selection;

@@ -253,22 +253,78 @@ ossl::PkeyPtr public_key_from_params(const char* type, const OSSL_PARAM* params)
   return ossl::PkeyPtr(key);
 }
 
+bool is_valid_public_key(EVP_PKEY* key) {
+  ossl::PkeyCtxPtr context(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  return context && EVP_PKEY_public_check(context.get()) == 1;
+}
+
 // Why an RSA key must not be used, or "" if it may.
-std::string rsa_key_problem(const EVP_PKEY* key) {
-  if (EVP_PKEY_get_bits(key) < 2048) return "RSA modulus is shorter than 2048 bits";
+std::string rsa_key_problem(EVP_PKEY* key) {
+  const int bits = EVP_PKEY_get_bits(key);
+  if (bits < 2048) return "RSA modulus is shorter than 2048 bits";
+  // OpenSSL refuses to verify with longer moduli; checking with one costs a lot of CPU.
+  if (bits > OPENSSL_RSA_MAX_MODULUS_BITS) return "RSA modulus is longer than 16384 bits";
   BIGNUM* exponent = nullptr;
   if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &exponent) != 1) {
     return "RSA key has no public exponent";
   }
   const ossl::BignumPtr owned_exponent(exponent);
-  // An exponent of 1 makes every message its own signature.
+  // An exponent of 1 makes every message its own signature; an even one is not an RSA key. 3 and up are
+  // safe for verification with OpenSSL's strict padding checks (RFC 8017 allows them), so they are kept.
   if (!BN_is_odd(exponent) || BN_is_one(exponent)) return "RSA public exponent is not an odd number above 1";
+  // OpenSSL refuses exponents above 64 bits for moduli above 3072 bits; no real key has one.
+  if (BN_num_bits(exponent) > 64) return "RSA public exponent is larger than 64 bits";
+  // OpenSSL's SP 800-56B public key check: an odd modulus with no factor below 752 that is neither prime nor
+  // a prime power (with a prime modulus anyone can compute the private key).
+  if (!is_valid_public_key(key))
+    return "RSA modulus is not a product of large primes (OpenSSL public key check)";
   return {};
 }
 
-bool is_valid_public_key(EVP_PKEY* key) {
-  ossl::PkeyCtxPtr context(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
-  return context && EVP_PKEY_public_check(context.get()) == 1;
+// Ed25519 public keys that must never be used, by their 32-byte encoding without the sign bit of x (the
+// top bit of the last byte), so both signs are covered. These are the curve's 8 points of small order
+// (libsodium's and ed25519-dalek's blocklist), canonical and not: with such a key a signature R = a
+// small-order point, S = 0 verifies for any message with probability 1/8 or (for the identity) always.
+constexpr std::array<std::array<unsigned char, 32>, 7> kSmallOrderEd25519{{
+    // 0 (y = 0: the two points of order 4)
+    {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+    // 1 (the identity, order 1)
+    {0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+     0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+    // order 8
+    {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+     0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+    // order 8
+    {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+     0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+    // p - 1 (y = -1, order 2)
+    {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    // p (y = 0 again, not canonical)
+    {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    // p + 1 (the identity again, not canonical)
+    {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+}};
+
+// Why a 32-byte Ed25519 public key must not be used, or "" if it may. (OpenSSL accepts any 32 bytes and
+// verifies the identity key's forged signatures.)
+std::string ed25519_key_problem(std::string_view public_key) {
+  std::array<unsigned char, 32> y{};
+  for (std::size_t i = 0; i < y.size(); ++i)
+    y[i] = static_cast<unsigned char>(public_key[i]);
+  y[31] &= 0x7f;
+  for (const auto& weak : kSmallOrderEd25519) {
+    if (y == weak) return "Ed25519 public key is a point of small order (it would accept forged signatures)";
+  }
+  // y >= p = 2^255 - 19: no key generator writes this; the same points have canonical encodings.
+  bool all_ones = y[31] == 0x7f && y[0] >= 0xed;
+  for (std::size_t i = 1; i < 31 && all_ones; ++i)
+    all_ones = y[i] == 0xff;
+  if (all_ones) return "Ed25519 public key is not canonically encoded";
+  return {};
 }
 
 KeyResult finish_ec_key(ossl::PkeyPtr key, EcCurve curve, KeyMetadata metadata) {
@@ -331,6 +387,8 @@ KeyResult make_ec_key(EcCurve curve, std::string_view x, std::string_view y, Key
 KeyResult make_ed25519_key(std::string_view public_key, KeyMetadata metadata) {
   ossl::ErrorQueueScope error_scope;
   if (public_key.size() != 32) return refuse("Ed25519 public key is not 32 bytes");
+  if (std::string problem = ed25519_key_problem(public_key); !problem.empty())
+    return refuse(std::move(problem));
   ossl::PkeyPtr key(
       EVP_PKEY_new_raw_public_key_ex(nullptr, "ED25519", nullptr, bytes_of(public_key), public_key.size()));
   if (!key) return refuse("OpenSSL refused the Ed25519 public key");
@@ -361,6 +419,17 @@ KeyResult parse_public_key_pem(std::string_view pem, KeyMetadata metadata) {
     return finish_ec_key(std::move(key), *curve, std::move(metadata));
   }
   if (EVP_PKEY_is_a(key.get(), "ED25519")) {
+    std::array<char, 32> raw{};
+    std::size_t raw_length = raw.size();
+    if (EVP_PKEY_get_raw_public_key(key.get(), reinterpret_cast<unsigned char*>(raw.data()), &raw_length) !=
+            1 ||
+        raw_length != raw.size()) {
+      return refuse("OpenSSL refused the Ed25519 public key");
+    }
+    if (std::string problem = ed25519_key_problem(std::string_view(raw.data(), raw.size()));
+        !problem.empty()) {
+      return refuse(std::move(problem));
+    }
     return {std::make_shared<Ed25519Key>(std::move(key), std::move(metadata)), {}};
   }
   return refuse("public key type is not RSA, EC or Ed25519");

@@ -55,17 +55,21 @@ struct KeyResult {
 // zero-length key in WebCrypto, which jose cannot import).
 std::shared_ptr<const VerificationKey> make_hmac_key(std::string_view secret, KeyMetadata metadata = {});
 
-// RS256/384/512 and PS256/384/512 from the big-endian modulus and public exponent; refused below 2048 bits.
+// RS256/384/512 and PS256/384/512 from the big-endian modulus and public exponent. Refused: a modulus below
+// 2048 or above 16384 bits or failing OpenSSL's public key check (even, small factors, prime); an even
+// exponent, 1, or one above 64 bits.
 KeyResult make_rsa_key(std::string_view modulus, std::string_view exponent, KeyMetadata metadata = {});
 
 // ES256, ES384 or ES512 (the one matching `curve`) from the big-endian affine coordinates, each exactly the
 // size of the curve's field; refused when the point is not on the curve.
 KeyResult make_ec_key(EcCurve curve, std::string_view x, std::string_view y, KeyMetadata metadata = {});
 
-// EdDSA from the 32-byte Ed25519 public key.
+// EdDSA from the 32-byte Ed25519 public key. Refused: the encodings of the 8 points of small order (either
+// sign bit, canonical or not), with which forged signatures verify, and any other non-canonical encoding.
 KeyResult make_ed25519_key(std::string_view public_key, KeyMetadata metadata = {});
 
-// A PEM SubjectPublicKeyInfo ("-----BEGIN PUBLIC KEY-----") with an RSA, EC P-256/384/521 or Ed25519 key.
+// A PEM SubjectPublicKeyInfo ("-----BEGIN PUBLIC KEY-----") with an RSA, EC P-256/384/521 or Ed25519 key,
+// refused for the same reasons as above.
 KeyResult parse_public_key_pem(std::string_view pem, KeyMetadata metadata = {});
 
 }  // namespace workgate::auth

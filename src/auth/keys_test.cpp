@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <string>
+#include <vector>
 
 #include "auth/base64url.hpp"
 #include "auth/jwk.hpp"
@@ -237,6 +238,131 @@ TEST_F(GeneratedKeys, RsaRefusesDegenerateExponents) {
   EXPECT_FALSE(make_rsa_key(modulus, std::string(1, '\0')).key);
 }
 
+TEST_F(GeneratedKeys, RsaRefusesExponentsAbove64Bits) {
+  const std::string modulus = testing::bignum_param(rsa_, OSSL_PKEY_PARAM_RSA_N);
+  EXPECT_TRUE(make_rsa_key(modulus, std::string("\xff\xff\xff\xff\xff\xff\xff\xff", 8)).key);
+  EXPECT_EQ(make_rsa_key(modulus, std::string("\x01\x00\x00\x00\x00\x00\x00\x00\x01", 9)).error,
+            "RSA public exponent is larger than 64 bits");
+}
+
+TEST_F(GeneratedKeys, RsaRefusesModuliThatAreNotAProductOfLargePrimes) {
+  const std::string e("\x01\x00\x01", 3);
+  const std::string modulus = testing::bignum_param(rsa_, OSSL_PKEY_PARAM_RSA_N);
+  const std::string reason = "RSA modulus is not a product of large primes (OpenSSL public key check)";
+  std::string even = modulus;
+  even.back() = static_cast<char>(even.back() ^ 0x01);
+  EXPECT_EQ(make_rsa_key(even, e).error, reason);
+  // n * 3: odd, long enough, with a small factor.
+  const openssl::BignumPtr n(
+      BN_bin2bn(testing::bytes_of(modulus), static_cast<int>(modulus.size()), nullptr));
+  ASSERT_TRUE(n && BN_mul_word(n.get(), 3) == 1);
+  std::string tripled(static_cast<std::size_t>(BN_num_bytes(n.get())), '\0');
+  BN_bn2bin(n.get(), reinterpret_cast<unsigned char*>(tripled.data()));
+  EXPECT_EQ(make_rsa_key(tripled, e).error, reason);
+  // A prime modulus: anyone can compute the private exponent.
+  const openssl::BignumPtr prime(BN_new());
+  ASSERT_TRUE(prime && BN_generate_prime_ex(prime.get(), 2048, 0, nullptr, nullptr, nullptr) == 1);
+  std::string prime_bytes(static_cast<std::size_t>(BN_num_bytes(prime.get())), '\0');
+  BN_bn2bin(prime.get(), reinterpret_cast<unsigned char*>(prime_bytes.data()));
+  EXPECT_EQ(make_rsa_key(prime_bytes, e).error, reason);
+}
+
+TEST(RsaKey, RefusesModulusAbove16384Bits) {
+  EXPECT_EQ(make_rsa_key(std::string(2049, '\xff'), std::string("\x01\x00\x01", 3)).error,
+            "RSA modulus is longer than 16384 bits");
+}
+
+// The 32-byte encodings of the 8 points of small order: canonical ones, the non-canonical y = p and
+// y = p + 1, each with both values of the sign bit.
+std::vector<std::string> small_order_ed25519_encodings() {
+  std::vector<std::string> out;
+  std::string zero(32, '\0');
+  std::string one = zero;
+  one[0] = 1;
+  const std::string order8a(
+      "\x26\xe8\x95\x8f\xc2\xb2\x27\xb0\x45\xc3\xf4\x89\xf2\xef\x98\xf0"
+      "\xd5\xdf\xac\x05\xd3\xc6\x33\x39\xb1\x38\x02\x88\x6d\x53\xfc\x05",
+      32);
+  const std::string order8b(
+      "\xc7\x17\x6a\x70\x3d\x4d\xd8\x4f\xba\x3c\x0b\x76\x0d\x10\x67\x0f"
+      "\x2a\x20\x53\xfa\x2c\x39\xcc\xc6\x4e\xc7\xfd\x77\x92\xac\x03\x7a",
+      32);
+  auto all_ones_but_first = [](unsigned char first) {
+    std::string value(32, '\xff');
+    value[0] = static_cast<char>(first);
+    value[31] = '\x7f';
+    return value;
+  };
+  for (std::string value : {zero, one, order8a, order8b, all_ones_but_first(0xec), all_ones_but_first(0xed),
+                            all_ones_but_first(0xee)}) {
+    out.push_back(value);
+    value[31] = static_cast<char>(value[31] | 0x80);
+    out.push_back(value);
+  }
+  return out;
+}
+
+TEST(Ed25519Key, OpenSslAloneAcceptsAForgeryWithTheIdentityKey) {
+  // Why the blocklist exists: R = identity, S = 0 verifies any message under the identity key.
+  std::string identity(32, '\0');
+  identity[0] = 1;
+  const openssl::PkeyPtr raw(
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, testing::bytes_of(identity), identity.size()));
+  ASSERT_TRUE(raw);
+  const std::string forged = identity + std::string(32, '\0');
+  const std::string message = R"(eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhZG1pbiJ9)";
+  const openssl::MdCtxPtr context(EVP_MD_CTX_new());
+  ASSERT_EQ(EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, raw.get()), 1);
+  EXPECT_EQ(EVP_DigestVerify(context.get(), testing::bytes_of(forged), forged.size(),
+                             testing::bytes_of(message), message.size()),
+            1);
+  EXPECT_EQ(make_ed25519_key(identity).error,
+            "Ed25519 public key is a point of small order (it would accept forged signatures)");
+}
+
+TEST(Ed25519Key, RefusesEveryEncodingOfASmallOrderPoint) {
+  const std::vector<std::string> encodings = small_order_ed25519_encodings();
+  ASSERT_EQ(encodings.size(), 14U);
+  for (const std::string& encoding : encodings) {
+    SCOPED_TRACE(base64url_encode(encoding));
+    const KeyResult result = make_ed25519_key(encoding);
+    EXPECT_FALSE(result.key);
+    EXPECT_EQ(result.error,
+              "Ed25519 public key is a point of small order (it would accept forged signatures)");
+    // The same through a JWK and a PEM SubjectPublicKeyInfo.
+    EXPECT_EQ(
+        parse_jwk(json::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", base64url_encode(encoding)}}).error,
+        result.error);
+    const openssl::PkeyPtr raw(
+        EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, testing::bytes_of(encoding), encoding.size()));
+    ASSERT_TRUE(raw);
+    EXPECT_EQ(parse_public_key_pem(testing::public_pem(raw.get())).error, result.error);
+  }
+}
+
+TEST(Ed25519Key, RefusesOtherNonCanonicalEncodings) {
+  for (unsigned first = 0xef; first <= 0xff; ++first) {
+    for (unsigned char sign : {0x00, 0x80}) {
+      std::string value(32, '\xff');
+      value[0] = static_cast<char>(first);
+      value[31] = static_cast<char>(0x7f | sign);
+      EXPECT_EQ(make_ed25519_key(value).error, "Ed25519 public key is not canonically encoded") << first;
+    }
+  }
+  // Just below p - 1 (y = p - 2) is canonical: not refused for its encoding.
+  std::string below(32, '\xff');
+  below[0] = '\xeb';
+  below[31] = '\x7f';
+  EXPECT_NE(make_ed25519_key(below).error, "Ed25519 public key is not canonically encoded");
+}
+
+TEST_F(GeneratedKeys, Ed25519KeysOfRealKeyPairsAreKept) {
+  const json::object jwk = testing::public_jwk(ed25519_);
+  EXPECT_TRUE(parse_jwk(jwk).key);
+  EXPECT_TRUE(parse_public_key_pem(testing::public_pem(ed25519_)).key);
+  EXPECT_TRUE(jwk_key(rfc::kEd25519Jwk));
+}
+
 TEST_F(GeneratedKeys, PemPublicKeysOfEveryType) {
   const std::string input = "header.payload";
   for (Algorithm algorithm :
@@ -347,16 +473,97 @@ TEST(Jwk, RefusesCoordinatesOfTheWrongSize) {
             "Ed25519 public key is not 32 bytes");
 }
 
+// RFC 7515 A.2's JWK without its private members.
+std::string public_a2_jwk() {
+  json::object jwk = json::parse(rfc::kA2Jwk).as_object();
+  for (const char* member : {"d", "p", "q", "dp", "dq", "qi"})
+    jwk.erase(member);
+  return json::serialize(jwk);
+}
+
 TEST(Jwks, ParsesUsableKeysAndListsTheOthers) {
   const JwksResult result = parse_jwks(
-      std::string(R"({"keys":[)") + std::string(rfc::kA2Jwk) + "," +
+      std::string(R"({"keys":[)") + public_a2_jwk() + "," +
       R"({"kty":"EC","crv":"secp256k1","kid":"k1","x":"AA","y":"AA"},)" + std::string(rfc::kA3Jwk) + "," +
       R"({"kty":"foo"},)" + std::string(rfc::kEd25519Jwk) + "," + R"({"kty":"oct","k":"c2VjcmV0"}]})");
   ASSERT_TRUE(result.key_set) << result.error;
-  EXPECT_EQ(result.key_set->keys().size(), 4U);
+  EXPECT_EQ(result.key_set->keys().size(), 3U);
   EXPECT_EQ(result.skipped,
             (std::vector<std::string>{"keys[1] (kid \"k1\"): EC crv is not P-256, P-384 or P-521",
-                                      "keys[3]: kty \"foo\" is not supported"}));
+                                      "keys[3]: kty \"foo\" is not supported",
+                                      "keys[5]: symmetric (oct) keys are not used from a JWK set"}));
+  EXPECT_TRUE(result.warnings.empty());
+}
+
+// What a JWK set must not hold, though parse_jwk reads it; the reason names no key material.
+TEST(Jwks, RefusesKeysASetMustNotHold) {
+  const std::string ed25519_x = R"("crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")";
+  const std::string p256_xy = R"("crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",)"
+                              R"("y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0")";
+  struct Case {
+    std::string jwk;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {R"({"kty":"oct","k":"c2VjcmV0LWtleS1tYXRlcmlhbC0zMi1ieXRlcyEh","alg":"HS256"})",
+       "symmetric (oct) keys are not used from a JWK set"},
+      {std::string(rfc::kA2Jwk), "the JWK holds private key members; a JWK set must hold public keys only"},
+      {R"({"kty":"EC",)" + p256_xy + R"(,"d":"AAAA"})",
+       "the JWK holds private key members; a JWK set must hold public keys only"},
+      {R"({"kty":"OKP",)" + ed25519_x + R"(,"d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"})",
+       "the JWK holds private key members; a JWK set must hold public keys only"},
+      {R"({"kty":"OKP",)" + ed25519_x + R"(,"use":"enc"})", "use is \"enc\", not \"sig\""},
+      {R"({"kty":"OKP",)" + ed25519_x + R"(,"key_ops":["sign"]})", "key_ops do not include \"verify\""},
+      {R"({"kty":"OKP",)" + ed25519_x + R"(,"alg":"RSA-OAEP"})",
+       "alg \"RSA-OAEP\" is not a signature algorithm of this gateway"},
+      {R"({"kty":"OKP",)" + ed25519_x + R"(,"alg":"RS256"})",
+       "alg \"RS256\" does not fit the key's type or curve"},
+      {R"({"kty":"EC",)" + p256_xy + R"(,"alg":"ES384"})",
+       "alg \"ES384\" does not fit the key's type or curve"},
+      {public_a2_jwk().insert(1, R"("alg":"ES256",)"), "alg \"ES256\" does not fit the key's type or curve"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.jwk);
+    const JwksResult result = parse_jwks(R"({"keys":[)" + c.jwk + "]}");
+    ASSERT_TRUE(result.key_set) << result.error;
+    EXPECT_TRUE(result.key_set->keys().empty());
+    EXPECT_EQ(result.skipped, std::vector<std::string>{"keys[0]: " + c.reason});
+  }
+  // The same members that are allowed keep the key.
+  const JwksResult fine = parse_jwks(R"({"keys":[{"kty":"OKP",)" + ed25519_x +
+                                     R"(,"use":"sig","key_ops":["verify"],"alg":"EdDSA"}]})");
+  ASSERT_TRUE(fine.key_set);
+  EXPECT_EQ(fine.key_set->keys().size(), 1U);
+  EXPECT_TRUE(fine.skipped.empty());
+}
+
+TEST(Jwks, WarnsAboutKeysATokenCannotTellApart) {
+  const std::string a3 = std::string(rfc::kA3Jwk);
+  auto with = [](std::string jwk, std::string_view members) { return jwk.insert(1, members); };
+  const JwksResult result = parse_jwks(
+      "{\"keys\":[" + with(a3, R"("kid":"dup",)") + "," + with(public_a2_jwk(), R"("kid":"dup",)") + "," +
+      with(std::string(rfc::kEd25519Jwk), R"("kid":"dup",)") + "," + with(a3, R"("kid":"dup",)") + "," +
+      with(a3, R"("kid":"other","alg":"ES256",)") + "," + with(a3, R"("kid":"other2",)") + "," +
+      std::string(rfc::kEd25519Jwk) + "," + std::string(rfc::kEd25519Jwk) + "]}");
+  ASSERT_TRUE(result.key_set) << result.error;
+  EXPECT_EQ(result.key_set->keys().size(), 8U);  // kept: such tokens are refused, as jose refuses them
+  EXPECT_EQ(result.warnings, (std::vector<std::string>{
+                                 "2 keys share the kid \"dup\" and fit the same algorithms: tokens with this "
+                                 "kid are refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)",
+                                 "2 keys have no kid and fit the same algorithms: tokens without a kid are "
+                                 "refused (ERR_JWKS_MULTIPLE_MATCHING_KEYS)"}));
+}
+
+TEST(Jwks, NamesFromTheDocumentArePrintableInMessages) {
+  const JwksResult result = parse_jwks(
+      R"({"keys":[{"kty":"foo","kid":"a\n\"b\\c\u00e9"},{"kty":"foo","kid":")" + std::string(100, 'k') +
+      R"("},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","use":"x\ty"}]})");
+  ASSERT_TRUE(result.key_set);
+  EXPECT_EQ(result.skipped,
+            (std::vector<std::string>{
+                "keys[0] (kid \"a\\x0a\\x22b\\x5cc\\xc3\\xa9\"): kty \"foo\" is not supported",
+                "keys[1] (kid \"" + std::string(64, 'k') + "...\"): kty \"foo\" is not supported",
+                "keys[2]: use is \"x\\x09y\", not \"sig\""}));
 }
 
 TEST(Jwks, AcceptsAnEmptySet) {
@@ -376,11 +583,17 @@ TEST(Jwks, RefusesWhatIsNotAKeySet) {
   EXPECT_FALSE(parse_jwks("{}").key_set);
 }
 
+// A key set of the keys as parse_jwk reads them, without the JWK set rules of parse_jwks: select() must
+// still honour the metadata of keys that reach a set some other way.
 std::shared_ptr<const KeySet> key_set(std::string_view jwks_json) {
-  JwksResult result = parse_jwks(jwks_json);
-  EXPECT_TRUE(result.key_set) << result.error;
-  EXPECT_TRUE(result.skipped.empty());
-  return result.key_set;
+  std::vector<std::shared_ptr<const VerificationKey>> keys;
+  const json::value document = json::parse(jwks_json);
+  for (const json::value& jwk : document.at("keys").as_array()) {
+    KeyResult parsed = parse_jwk(jwk.as_object());
+    EXPECT_TRUE(parsed.key) << parsed.error;
+    keys.push_back(std::move(parsed.key));
+  }
+  return std::make_shared<const KeySet>(std::move(keys));
 }
 
 TEST(KeySet, SelectsByKeyTypeAndKid) {
@@ -422,10 +635,24 @@ TEST(SwappableKeySource, ReplacesTheWholeSet) {
   const auto second = key_set(R"({"keys":[{"kty":"oct","k":"Yg"}]})");
   SwappableKeySource source;
   EXPECT_EQ(source.current(), nullptr);
+  EXPECT_EQ(source.generation(), 0U);
   source.replace(first);
   EXPECT_EQ(source.current(), first);
+  EXPECT_EQ(source.generation(), first->generation());
   source.replace(second);
   EXPECT_EQ(source.current(), second);
+  EXPECT_EQ(source.generation(), second->generation());
+  source.replace(nullptr);
+  EXPECT_EQ(source.generation(), 0U);
+  EXPECT_EQ(SwappableKeySource(first).generation(), first->generation());
+}
+
+TEST(KeySet, EverySetHasAGenerationOfItsOwn) {
+  const auto first = key_set(R"({"keys":[{"kty":"oct","k":"YQ"}]})");
+  const auto same_keys = std::make_shared<const KeySet>(first->keys());
+  EXPECT_NE(first->generation(), 0U);
+  EXPECT_NE(same_keys->generation(), 0U);
+  EXPECT_NE(first->generation(), same_keys->generation());
 }
 
 }  // namespace

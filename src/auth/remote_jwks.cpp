@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
+#include <functional>
 #include <future>
 #include <limits>
 
@@ -164,6 +165,8 @@ struct RemoteJwks::Fetched {
   milliseconds lifetime{0};
   std::string error;
   std::vector<std::string> skipped;
+  std::vector<std::string> warnings;
+  std::string document;  // the body, when it was parsed
 };
 
 RemoteJwks::RemoteJwks(RemoteJwksOptions options)
@@ -347,12 +350,16 @@ void RemoteJwks::fetch(Reason reason) {
             result.error = "not a JWK set: " + parsed.error;
           } else if (parsed.key_set->keys().empty()) {
             result.error = "the JWK set has no usable key";
+            if (!parsed.skipped.empty())
+              result.error += " (" + std::to_string(parsed.skipped.size()) + " refused)";
           } else {
             result.keys = std::move(parsed.key_set);
             result.lifetime =
                 cache_lifetime(response.headers.get("Cache-Control"), response.headers.get("Age"), options_);
           }
           result.skipped = std::move(parsed.skipped);
+          result.warnings = std::move(parsed.warnings);
+          result.document = std::move(response.body);
         }
         on_fetched(reason, std::move(result));
       },
@@ -361,16 +368,33 @@ void RemoteJwks::fetch(Reason reason) {
 
 void RemoteJwks::on_fetched(Reason reason, Fetched result) {
   in_flight_.store(false, std::memory_order_release);
+  // Refused keys are warned about once per document, not on every refresh of an unchanged one.
+  const std::size_t document_hash = std::hash<std::string>{}(result.document);
+  const bool new_document = document_hash != seen_document_hash_;
+  if (!result.document.empty()) seen_document_hash_ = document_hash;
   for (const auto& line : result.skipped) {
-    if (reason == Reason::kRoutine) {
-      observability::log_debug("JWKS {}: key skipped: {}", log_uri_, line);
-    } else {
+    if (new_document) {
       observability::log_warn("JWKS {}: key skipped: {}", log_uri_, line);
+    } else {
+      observability::log_debug("JWKS {}: key skipped: {}", log_uri_, line);
+    }
+  }
+  for (const auto& line : result.warnings) {
+    if (new_document) {
+      observability::log_warn("JWKS {}: {}", log_uri_, line);
+    } else {
+      observability::log_debug("JWKS {}: {}", log_uri_, line);
     }
   }
   if (result.keys) {
     const std::size_t count = result.keys->keys().size();
-    keys_.store(std::move(result.keys), std::memory_order_release);
+    // The same document again: keep the set, so verdicts cached with its generation stay valid.
+    if (result.document != loaded_document_ || !keys_.load(std::memory_order_acquire)) {
+      const std::uint64_t generation = result.keys->generation();
+      keys_.store(std::move(result.keys), std::memory_order_release);
+      generation_.store(generation, std::memory_order_release);
+      loaded_document_ = std::move(result.document);
+    }
     const milliseconds delay = refresh_delay(result.lifetime, options_);
     if (failed_attempts_ > 0 || reason != Reason::kRoutine) {
       observability::log_info("JWKS {}: loaded {} key(s); next refresh in {} s", log_uri_, count,

@@ -3,7 +3,12 @@
 // - The first fetch happens in start(), before the gateway serves: without keys it does not start.
 // - The set is kept for the response's Cache-Control max-age (minus Age), clamped to [min_ttl, max_ttl];
 //   without max-age for default_ttl. It is refetched in the background after refresh_fraction of that time.
-// - A failed refresh keeps the last good set and retries with exponential backoff.
+// - A failed refresh keeps the last good set and retries with exponential backoff. A set left without a
+//   usable key (every key refused, see parse_jwks) is a failed fetch.
+// - A refresh answering the same document keeps the current set (and its generation, so verdicts cached
+//   with it stay valid); any other document replaces it, and cached verdicts are checked again.
+// - Refused keys are logged with their index, kid and reason: as warnings the first time a document is
+//   seen, then at debug level.
 // - A token whose kid matches no key triggers one refetch, at most once per unknown_kid_interval and never
 //   while a fetch is in flight (single flight across threads), with a shorter timeout. The request itself
 //   is answered at once with the current set; the refetch helps the requests after it.
@@ -93,6 +98,7 @@ class RemoteJwks final : public KeySource {
   RemoteJwks& operator=(const RemoteJwks&) = delete;
 
   std::shared_ptr<const KeySet> current() const override { return keys_.load(std::memory_order_acquire); }
+  std::uint64_t generation() const override { return generation_.load(std::memory_order_acquire); }
   void on_unknown_kid(std::string_view kid) const override;
 
   RemoteJwksStats stats() const;
@@ -116,6 +122,7 @@ class RemoteJwks final : public KeySource {
   std::shared_ptr<const http::UpstreamTarget> unknown_kid_target_;  // unknown_kid_timeout
 
   std::atomic<std::shared_ptr<const KeySet>> keys_;
+  std::atomic<std::uint64_t> generation_{0};  // keys_'s; stored after it
   mutable std::atomic<bool> in_flight_{false};
   mutable std::atomic<std::int64_t> next_unknown_kid_fetch_ns_{0};
   std::atomic<std::uint64_t> fetches_{0};
@@ -124,6 +131,9 @@ class RemoteJwks final : public KeySource {
 
   // Touched only on the refresh thread (and in start() before the thread runs anything else).
   unsigned failed_attempts_ = 0;
+  std::string loaded_document_;  // the body keys_ was parsed from: the same body again keeps keys_
+  std::size_t seen_document_hash_ =
+      0;  // of the last body parsed: its skipped keys are logged once as warnings
   std::function<void(bool ok, const std::string& error)> initial_done_;
 
   mutable boost::asio::io_context io_;

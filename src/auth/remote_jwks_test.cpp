@@ -228,8 +228,8 @@ std::string jwks_with(std::initializer_list<std::string_view> kids) {
   for (std::string_view kid : kids) {
     if (!first) out += ",";
     first = false;
-    out +=
-        R"({"kty":"oct","alg":"HS256","k":"c2VjcmV0LWtleS1tYXRlcmlhbA","kid":")" + std::string(kid) + "\"}";
+    out += R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":")" +
+           std::string(kid) + "\"}";
   }
   return out + "]}";
 }
@@ -403,6 +403,52 @@ TEST(RemoteJwks, StopsPromptlyWhileAFetchIsInFlight) {
   const auto started = std::chrono::steady_clock::now();
   jwks.reset();
   EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(200));
+}
+
+// Ed25519's identity point as a JWK: refused (forged signatures would verify with it).
+constexpr std::string_view kWeakJwk =
+    R"({"kty":"OKP","crv":"Ed25519","kid":"weak","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})";
+
+TEST(RemoteJwks, StartFailsWhenEveryKeyIsRefused) {
+  JwksTestServer server;
+  server.answer(200, std::string(R"({"keys":[)") + std::string(kWeakJwk) + "]}");
+  std::string error;
+  EXPECT_FALSE(RemoteJwks::start(fast_options(server.uri()), error));
+  EXPECT_NE(error.find("the JWK set has no usable key (1 refused)"), std::string::npos) << error;
+}
+
+TEST(RemoteJwks, RefreshWithoutAUsableKeyFailsAndKeepsTheLastGoodSet) {
+  JwksTestServer server;
+  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
+  std::string error;
+  auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
+  ASSERT_TRUE(jwks) << error;
+  const std::uint64_t generation = jwks->generation();
+  server.answer(200, std::string(R"({"keys":[)") + std::string(kWeakJwk) + "]}",
+                "Cache-Control: max-age=1\r\n");
+  EXPECT_TRUE(eventually([&] { return jwks->stats().failures >= 1; }, seconds(3)));
+  EXPECT_EQ(kids_of(jwks->current()), std::vector<std::string>{"a"});
+  EXPECT_EQ(jwks->generation(), generation);
+}
+
+TEST(RemoteJwks, TheSameDocumentKeepsTheSetAndItsGeneration) {
+  JwksTestServer server;
+  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
+  std::string error;
+  auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
+  ASSERT_TRUE(jwks) << error;
+  const std::shared_ptr<const KeySet> first = jwks->current();
+  EXPECT_EQ(jwks->generation(), first->generation());
+  // Two routine refreshes with the same body: the third request starts only after the second was handled.
+  ASSERT_TRUE(server.wait_for_requests(3, seconds(5)));
+  EXPECT_EQ(jwks->stats().failures, 0U);
+  EXPECT_EQ(jwks->current(), first);
+  EXPECT_EQ(jwks->generation(), first->generation());
+
+  server.answer(200, jwks_with({"a", "b"}), "Cache-Control: max-age=600\r\n");  // another document
+  ASSERT_TRUE(eventually([&] { return kids_of(jwks->current()).size() == 2; }, seconds(3)));
+  EXPECT_NE(jwks->generation(), first->generation());
+  EXPECT_EQ(jwks->generation(), jwks->current()->generation());
 }
 
 }  // namespace

@@ -32,9 +32,16 @@ std::optional<VerifyResult> TokenCache::find(const Verifier& verifier, std::stri
     ++stats_.misses;
     return std::nullopt;
   }
+  if (entry->second.key_generation != verifier.key_generation()) {
+    erase(entry);
+    ++stats_.stale;
+    ++stats_.misses;
+    return std::nullopt;
+  }
   recency_.splice(recency_.begin(), recency_, entry->second.recency);
   ++stats_.hits;
-  return VerifyResult{entry->second.claims, std::nullopt, entry->second.valid_until};
+  return VerifyResult{entry->second.claims, std::nullopt, entry->second.valid_until,
+                      entry->second.key_generation};
 }
 
 void TokenCache::insert(const Verifier& verifier, std::string_view token, const VerifyResult& result,
@@ -49,6 +56,7 @@ void TokenCache::insert(const Verifier& verifier, std::string_view token, const 
     existing->second.claims = result.claims;
     existing->second.valid_until = result.valid_until;
     existing->second.expires_at = expires_at;
+    existing->second.key_generation = result.key_generation;
     recency_.splice(recency_.begin(), recency_, existing->second.recency);
     return;
   }
@@ -57,10 +65,11 @@ void TokenCache::insert(const Verifier& verifier, std::string_view token, const 
     erase(entries_.find(KeyView{oldest.verifier_identity, oldest.token}));
     ++stats_.evictions;
   }
-  const auto inserted = entries_
-                            .emplace(Key{verifier.identity(), std::string(token)},
-                                     Entry{result.claims, result.valid_until, expires_at, {}})
-                            .first;
+  const auto inserted =
+      entries_
+          .emplace(Key{verifier.identity(), std::string(token)},
+                   Entry{result.claims, result.valid_until, expires_at, result.key_generation, {}})
+          .first;
   try {
     recency_.push_front(&inserted->first);
   } catch (...) {

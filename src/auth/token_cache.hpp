@@ -24,6 +24,7 @@ struct TokenCacheStats {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
   std::uint64_t evictions = 0;  // entries dropped to make room (not counting expired ones)
+  std::uint64_t stale = 0;      // entries dropped because the verifier's key set changed since (also misses)
 };
 
 class TokenCache {
@@ -34,7 +35,10 @@ class TokenCache {
   // remembered, failures never.
   VerifyResult verify(const Verifier& verifier, std::string_view token, std::int64_t now);
 
-  // The remembered success, if one was stored under the same verifier and is still valid at `now`.
+  // The remembered success, if one was stored under the same verifier, is still valid at `now`, and was
+  // reached with the key set the verifier uses now (verifier.key_generation()): once a refresh or reload
+  // replaces the set, every success reached with the old one is verified again, so a token whose key was
+  // removed is refused at once instead of up to max_ttl_seconds later.
   std::optional<VerifyResult> find(const Verifier& verifier, std::string_view token, std::int64_t now);
   // Remembers `result` until min(result.valid_until, now + max_ttl_seconds); ignores failures.
   void insert(const Verifier& verifier, std::string_view token, const VerifyResult& result, std::int64_t now);
@@ -70,8 +74,9 @@ class TokenCache {
   using RecencyList = std::list<const Key*>;  // most recently used first
   struct Entry {
     Claims claims;
-    std::int64_t valid_until;  // the verification result's
-    std::int64_t expires_at;   // reusable while now < expires_at
+    std::int64_t valid_until;      // the verification result's
+    std::int64_t expires_at;       // reusable while now < expires_at
+    std::uint64_t key_generation;  // the verification result's
     RecencyList::iterator recency;
   };
   using Entries = std::unordered_map<Key, Entry, KeyHash, KeyEqual>;

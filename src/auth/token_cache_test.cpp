@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/jwk.hpp"
 #include "auth/jwt.hpp"
 #include "auth/test_signing.hpp"
 
@@ -31,6 +32,23 @@ class CountingVerifier final : public Verifier {
 
  private:
   std::int64_t valid_until_;
+};
+
+// Like CountingVerifier, but its successes carry the generation of a key set that tests change.
+class GenerationalVerifier final : public Verifier {
+ public:
+  VerifyResult verify(std::string_view token, std::int64_t) const override {
+    ++calls;
+    if (!token.starts_with("good")) return {nullptr, AuthFailure{401, "bad", "BAD"}};
+    auto claims = std::make_shared<boost::json::object>();
+    (*claims)["token"] = token;
+    return {std::move(claims), std::nullopt, INT64_MAX, verdict_generation};
+  }
+  std::uint64_t key_generation() const override { return current_generation; }
+
+  mutable int calls = 0;
+  std::uint64_t verdict_generation = 7;  // of the set verify() uses
+  std::uint64_t current_generation = 7;  // of the set the verifier would use now
 };
 
 std::string token_in(const VerifyResult& result) {
@@ -202,6 +220,85 @@ TEST(TokenCache, WorksWithJwtVerifier) {
   ASSERT_TRUE(cache.verify(verifier, token, kNow + 9).ok());
   EXPECT_EQ(cache.stats().hits, 1U);
   EXPECT_FALSE(cache.verify(verifier, token, kNow + 10).ok());
+}
+
+TEST(TokenCache, SuccessesOfAReplacedKeySetAreVerifiedAgain) {
+  TokenCache cache;
+  GenerationalVerifier verifier;
+  ASSERT_TRUE(cache.verify(verifier, "good-1", kNow).ok());
+  ASSERT_TRUE(cache.verify(verifier, "good-1", kNow).ok());
+  EXPECT_EQ(verifier.calls, 1);
+  EXPECT_EQ(cache.find(verifier, "good-1", kNow)->key_generation, 7U);
+
+  verifier.current_generation = verifier.verdict_generation = 8;  // a refresh replaced the set
+  EXPECT_FALSE(cache.find(verifier, "good-1", kNow));
+  EXPECT_EQ(cache.stats().stale, 1U);
+  EXPECT_EQ(cache.size(), 0U);
+  ASSERT_TRUE(cache.verify(verifier, "good-1", kNow).ok());
+  EXPECT_EQ(verifier.calls, 2);
+  ASSERT_TRUE(cache.verify(verifier, "good-1", kNow).ok());
+  EXPECT_EQ(verifier.calls, 2);  // remembered again, with the new generation
+}
+
+TEST(TokenCache, ASuccessReachedWithAnOlderSetIsNotReused) {
+  // verify() ran on the old set while a refresh swapped it: the result carries the old generation.
+  TokenCache cache;
+  GenerationalVerifier verifier;
+  verifier.current_generation = 9;
+  ASSERT_TRUE(cache.verify(verifier, "good-1", kNow).ok());
+  ASSERT_TRUE(cache.verify(verifier, "good-1", kNow).ok());
+  EXPECT_EQ(verifier.calls, 2);
+  EXPECT_EQ(cache.stats().hits, 0U);
+}
+
+TEST(TokenCache, OtherEntriesSurviveAStaleOne) {
+  TokenCache cache;
+  GenerationalVerifier verifier;
+  CountingVerifier fixed_key;  // key_generation() 0, its results 0: never stale
+  cache.verify(verifier, "good-1", kNow);
+  cache.verify(fixed_key, "good-1", kNow);
+  verifier.current_generation = 8;
+  EXPECT_FALSE(cache.find(verifier, "good-1", kNow));
+  EXPECT_TRUE(cache.find(fixed_key, "good-1", kNow));
+  EXPECT_EQ(fixed_key.calls, 1);
+}
+
+// The issue: a token accepted (and remembered) with a key that a refresh then removes is refused at once,
+// not for up to max_ttl_seconds more.
+TEST(TokenCache, ATokenWhoseKeyWasRemovedIsRefusedRightAfterTheSwap) {
+  const openssl::PkeyPtr signing = testing::generate_ed25519();
+  const openssl::PkeyPtr other = testing::generate_ed25519();
+  auto set_of = [](EVP_PKEY* key, const char* kid) {
+    boost::json::object jwk = testing::public_jwk(key);
+    jwk["kid"] = kid;
+    JwksResult parsed = parse_jwks_value(boost::json::object{{"keys", boost::json::array{jwk}}});
+    EXPECT_EQ(parsed.key_set->keys().size(), 1U);
+    return parsed.key_set;
+  };
+  const auto source = std::make_shared<SwappableKeySource>(set_of(signing.get(), "a"));
+  JwtVerifierOptions options;
+  options.algorithms = {Algorithm::kEdDSA};
+  options.key = std::shared_ptr<const KeySource>(source);
+  const JwtVerifier verifier(std::move(options));
+  const std::string token = testing::key_token(signing.get(), Algorithm::kEdDSA,
+                                               R"({"alg":"EdDSA","kid":"a"})", R"({"sub":"user-1"})");
+  TokenCache cache;
+  ASSERT_TRUE(cache.verify(verifier, token, kNow).ok());
+  ASSERT_TRUE(cache.verify(verifier, token, kNow + 1).ok());
+  EXPECT_EQ(cache.stats().hits, 1U);
+
+  source->replace(set_of(other.get(), "b"));  // key "a" rotated out
+  const VerifyResult refused = cache.verify(verifier, token, kNow + 2);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.failure->code, "ERR_JWKS_NO_MATCHING_KEY");
+  EXPECT_EQ(cache.stats().hits, 1U);
+  EXPECT_EQ(cache.stats().stale, 1U);
+
+  // A new set that still holds the key: verified once more, then remembered again.
+  source->replace(set_of(signing.get(), "a"));
+  ASSERT_TRUE(cache.verify(verifier, token, kNow + 3).ok());
+  ASSERT_TRUE(cache.verify(verifier, token, kNow + 4).ok());
+  EXPECT_EQ(cache.stats().hits, 2U);
 }
 
 }  // namespace

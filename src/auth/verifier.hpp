@@ -28,6 +28,8 @@ struct VerifyResult {
   // Seconds since the epoch from which a success must not be reused: the verifier would refuse the token at
   // any now >= valid_until (exp + leeway, rounded up), or INT64_MAX for a token without exp.
   std::int64_t valid_until = INT64_MAX;
+  // The generation of the key set the success was reached with (KeySet::generation()); 0 for a fixed key.
+  std::uint64_t key_generation = 0;
   bool ok() const { return failure.has_value() == false && claims != nullptr; }
 };
 
@@ -53,6 +55,11 @@ class Verifier {
   // Unique among all verifiers of the process, unlike an address (a reloaded config's verifier may reuse the
   // old one's): caches of verification results key on it.
   std::uint64_t identity() const { return identity_; }
+
+  // The generation of the key set the verifier would use now (0 for a fixed key). A remembered success
+  // whose key_generation differs is stale: the set changed since, and may no longer hold its key. Called
+  // on every cache hit: cheap, thread-safe, never blocks.
+  virtual std::uint64_t key_generation() const { return 0; }
 
  private:
   std::uint64_t identity_;

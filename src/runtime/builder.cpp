@@ -80,7 +80,7 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
   snapshot->limits = limits_from(cfg.gateway);
 
   if (cfg.authorizer) {
-    snapshot->verifier = make_verifier(*cfg.authorizer, options, *snapshot, result.errors);
+    snapshot->verifier = make_verifier(*cfg.authorizer, options, *snapshot, result.errors, result.warnings);
   }
 
   std::vector<std::shared_ptr<const http::UpstreamTarget>> targets(cfg.servers.size());

@@ -99,7 +99,7 @@ class SigningKey:
 
     _counter = 0
 
-    def __init__(self, kind, kid, directory):
+    def __init__(self, kind, kid, directory, bits=2048):
         require_openssl()
         SigningKey._counter += 1
         self.kind = kind
@@ -107,7 +107,8 @@ class SigningKey:
         self.dir = directory
         self.path = os.path.join(directory, f"key-{SigningKey._counter}-{kind}.pem")
         if kind == "RS256":
-            _openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", self.path], directory)
+            _openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}", "-out", self.path],
+                     directory)
         elif kind == "ES256":
             _openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", self.path],
                      directory)
@@ -153,6 +154,36 @@ class SigningKey:
             if self.kind == "ES256":
                 signature = _ecdsa_der_to_raw(signature, 32)
         return signing_input + "." + b64url(signature)
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# Ed25519's identity point (y = 1): OpenSSL verifies the signature R = identity, S = 0 for any message
+# under it, so a JWKS holding it lets anyone mint tokens.
+ED25519_IDENTITY = b"\x01" + b"\x00" * 31
+
+
+def identity_ed25519_jwk(kid):
+    return {"kty": "OKP", "crv": "Ed25519", "kid": kid, "use": "sig", "alg": "EdDSA", "x": b64url(ED25519_IDENTITY)}
+
+
+def forged_identity_token(claims, kid):
+    """A compact JWS that "verifies" under identity_ed25519_jwk(kid)."""
+    header = {"alg": "EdDSA", "typ": "JWT", "kid": kid}
+    signing_input = b64url(json.dumps(header, separators=(",", ":"))) + "." + \
+        b64url(json.dumps(claims, separators=(",", ":")))
+    return signing_input + "." + b64url(ED25519_IDENTITY + b"\x00" * 32)
+
+
+def off_curve_ec_jwk(key, kid):
+    """The public JWK of an ES256 SigningKey with the last bit of y flipped: not a point on P-256."""
+    jwk = dict(key.jwk, kid=kid)
+    y = bytearray(b64url_decode(jwk["y"]))
+    y[-1] ^= 1
+    jwk["y"] = b64url(bytes(y))
+    return jwk
 
 
 def jwks_document(*keys):
