@@ -218,7 +218,10 @@ http {{
             json.dump(config, f, indent=2)
         argv = self.pin(self.args.server_cpu) + [
             self.args.gateway, "serve", "--config", path, "--listen", f"127.0.0.1:{port}",
-            "--threads", str(self.args.threads), "--log-level", "warn", "--drain-timeout-ms", "1000"]
+            "--threads", str(self.args.threads), "--log-level", "warn", "--drain-timeout-ms", "1000",
+            # One process, so that the CPU and memory read from /proc/PID are the serving process's own
+            # (nginx runs with master_process off for the same reason).
+            "--no-supervise"]
         server = Server(name, argv, d, port)
         self.servers.append(server)
         if not server.wait_ready():

@@ -309,6 +309,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
   server_options.drain_timeout = std::chrono::milliseconds(o.drain_timeout_ms);
   server_options.inherited_fds = o.listen_fds;
   server_options.supervised = supervised;
+  server_options.housekeeping = [&source_of_truth] { source_of_truth.collect(); };
   if (o.ready_fd >= 0) {
     server_options.on_ready = [fd = o.ready_fd] {  // tell the supervisor: listening, handling signals
       char ready = 'R';

@@ -187,6 +187,7 @@ bool Server::run(const std::function<void()>& on_reload) {
   std::function<void(const error_code&)> on_flush = [&](const error_code& ec) {
     if (ec) return;
     observability::flush_repeated();
+    if (options_.housekeeping) options_.housekeeping();
     flush_timer.expires_after(kRepeatFlushInterval);
     flush_timer.async_wait(on_flush);
   };

@@ -29,6 +29,9 @@ struct ServerOptions {
   // Called by run() once the signal handlers are installed (the supervisor's readiness notification: a
   // signal it forwards from then on is handled, not fatal).
   std::function<void()> on_ready;
+  // Called on the main thread every ~250 ms while the server runs (work that must stay off the event
+  // loops, e.g. destroying a replaced config snapshot).
+  std::function<void()> housekeeping;
 };
 
 class ListenError : public std::runtime_error {

@@ -10,8 +10,27 @@ namespace workgate::pipeline {
 
 void SnapshotSource::publish(std::shared_ptr<const Snapshot> snapshot) {
   std::lock_guard lock(mutex_);
+  if (current_) retired_.push_back(std::move(current_));
   current_ = std::move(snapshot);
   generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::size_t SnapshotSource::collect() {
+  std::vector<std::shared_ptr<const Snapshot>> unused;
+  std::size_t held = 0;
+  {
+    std::lock_guard lock(mutex_);
+    // use_count() == 1: only this list holds it, and no new reference can appear (current_ moved on).
+    for (auto& snapshot : retired_) {
+      if (snapshot.use_count() == 1) {
+        unused.push_back(std::move(snapshot));
+      }
+    }
+    std::erase(retired_, nullptr);
+    held = retired_.size();
+  }
+  unused.clear();  // the destructors run here, outside the lock, on the caller's (main) thread
+  return held;
 }
 
 std::shared_ptr<const Snapshot> SnapshotSource::current() const {
@@ -149,8 +168,11 @@ http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::E
 }
 
 void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t bytes) {
-  if (!access_log_) return;
   auto& exchange = static_cast<GatewayExchange&>(base);
+  // The response is written: nothing of it views the snapshot any more. An idle keep-alive connection must
+  // not keep a replaced config alive.
+  exchange.snapshot_.reset();
+  if (!access_log_) return;
   const http::Request& request = exchange.request();
   auto elapsed = std::chrono::steady_clock::now() - exchange.started_;
   double ms = std::chrono::duration<double, std::milli>(elapsed).count();
@@ -159,6 +181,7 @@ void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t b
 }
 
 void GatewayHandler::on_tick() {
+  current();  // lets go of a replaced snapshot within one tick, with or without traffic
   upstream_.tick();
   if (access_log_) access_log_->flush();
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "auth/token_cache.hpp"
 #include "http/handler.hpp"
@@ -18,15 +19,23 @@ namespace workgate::pipeline {
 
 // The active snapshot, replaced atomically on reload. Readers check generation() (one atomic load) and
 // take the mutex only when it changed.
+//
+// A replaced snapshot is kept here until no thread holds it any more, and collect(), called on the main
+// thread, destroys it then: its destructor joins a JWKS refresher and runs workers' destroy(), which must
+// never happen on an event loop (nor depend on a request arriving there). Event-loop threads let go of a
+// replaced snapshot within one tick (GatewayHandler::on_tick), and an exchange when its response is written.
 class SnapshotSource {
  public:
   void publish(std::shared_ptr<const Snapshot> snapshot);
   std::shared_ptr<const Snapshot> current() const;
   std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // Destroys the replaced snapshots nobody holds any more; returns how many are still held.
+  std::size_t collect();
 
  private:
   mutable std::mutex mutex_;
   std::shared_ptr<const Snapshot> current_;
+  std::vector<std::shared_ptr<const Snapshot>> retired_;
   std::atomic<std::uint64_t> generation_{0};
 };
 
