@@ -349,6 +349,16 @@ TEST(Hostile, LengthsNoBufferHasAreRefusedWithoutReading) {
     EXPECT_EQ(o.status, Outcome::Status::kError) << which;
     EXPECT_NE(o.result.value.find("gateway.max_"), std::string::npos) << which << ": " << o.result.value;
   }
+  // The same from the worker's own thread.
+  boost::asio::io_context io;
+  Req req("", "which=async");
+  Pending p;
+  start(p, bogus, req.input, io, 2000ms);
+  ASSERT_TRUE(run_until(io, [&] { return p.got.has_value(); }));
+  EXPECT_EQ(p.got->status, Outcome::Status::kError);
+  EXPECT_NE(p.got->result.value.find("set_body(): 18446744073709551615 bytes exceed gateway.max_body_bytes"),
+            std::string::npos)
+      << p.got->result.value;
 }
 
 TEST(Hostile, HeaderChangesAreBounded) {
@@ -443,7 +453,7 @@ TEST(Hostile, LogMessagesAreOneBoundedLine) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text.substr(0, 300);
   EXPECT_EQ(text.find('\r'), std::string::npos);
   EXPECT_EQ(text.find('\x1b'), std::string::npos);
-  EXPECT_NE(text.find("worker: hostile-log-start\\n[2026-01-01 00:00:00.000] [error] FORGED-LF-LINE\\r\\n"),
+  EXPECT_NE(text.find("worker: hostile-log-start\\n2026-01-01T00:00:00.000Z error FORGED-LF-LINE\\r\\n"),
             std::string::npos)
       << text.substr(0, 300);
   EXPECT_NE(text.find("\\x00after-nul"), std::string::npos);

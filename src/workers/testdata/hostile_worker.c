@@ -68,7 +68,7 @@ static int query_is(const wg_call* call, const char* name, const char* value) {
 
 /* ------------------------------------------------------------------------------ asynchronous jobs */
 
-enum job_kind { JOB_ECHO, JOB_COMPLETE_TWICE, JOB_WRITE_AFTER_COMPLETE, JOB_LATE };
+enum job_kind { JOB_ECHO, JOB_COMPLETE_TWICE, JOB_WRITE_AFTER_COMPLETE, JOB_LATE, JOB_BOGUS };
 
 typedef struct job {
   enum job_kind kind;
@@ -138,6 +138,15 @@ static void* run_job(void* arg) {
       h->complete(j->result, WG_OK);
       __atomic_add_fetch(&g_late_done, 1, __ATOMIC_SEQ_CST);
       break;
+    case JOB_BOGUS: {
+      /* From the worker's own thread, where nothing would catch what the gateway throws. */
+      wg_str huge = {"x", SIZE_MAX};
+      h->set_body(j->result, huge);
+      h->add_header(j->result, huge, huge);
+      h->return_string(j->result, huge);
+      h->complete(j->result, WG_OK);
+      break;
+    }
   }
   free(j->body);
   free(j);
@@ -269,8 +278,8 @@ static int32_t log_huge(const wg_call* call, wg_result* result) {
   char* msg = (char*)malloc(size);
   if (msg == NULL) return WG_ERROR;
   static const char head[] =
-      "hostile-log-start\n[2026-01-01 00:00:00.000] [error] FORGED-LF-LINE\r\n"
-      "[2026-01-01 00:00:00.000] [error] FORGED-CRLF-LINE\r\x1b[2K\x1b[1AFORGED-CR-LINE\x7f\x01\xc2\x85"
+      "hostile-log-start\n2026-01-01T00:00:00.000Z error FORGED-LF-LINE\r\n"
+      "2026-01-01T00:00:00.000Z error FORGED-CRLF-LINE\r\x1b[2K\x1b[1AFORGED-CR-LINE\x7f\x01\xc2\x85"
       "\xe2\x80\xa8\xff\x00"
       "after-nul ";
   const size_t head_size = sizeof(head) - 1;
@@ -379,6 +388,7 @@ static int32_t bogus_sizes(const wg_call* call, wg_result* result) {
   const wg_host* h = call->host;
   wg_str huge = {"x", SIZE_MAX};
   wg_str half = {"x", SIZE_MAX / 2};
+  if (query_is(call, "which", "async")) return start_job(call, JOB_BOGUS, 0);
   if (query_is(call, "which", "header")) {
     h->set_header(result, wg("x-a"), huge);
   } else if (query_is(call, "which", "name")) {
