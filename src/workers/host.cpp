@@ -70,7 +70,8 @@ void report_stale(std::string_view label, std::string_view what) noexcept {
         "worker {}: {} used a result or call that is no longer live (already completed, timed out, "
         "abandoned or returned): ignored{}",
         label.empty() ? std::string_view("(unknown)") : label, what,
-        more == 0 ? std::string() : " (" + std::to_string(more) + " more such uses ignored since the last report)");
+        more == 0 ? std::string()
+                  : " (" + std::to_string(more) + " more such uses ignored since the last report)");
   } catch (...) {
   }
 }
@@ -360,10 +361,11 @@ ResultData* response_edit(ResultData& d) {
 }
 
 // Limits. A result that goes past one fails (the first failure is kept).
-bool fits(ResultData& d, std::string_view what, std::size_t size, std::size_t limit, std::string_view setting) {
+bool fits(ResultData& d, std::string_view what, std::size_t size, std::size_t limit,
+          std::string_view setting) {
   if (size <= limit) return true;
-  set_error(d, std::string(what) + ": " + std::to_string(size) + " bytes exceed gateway." + std::string(setting) +
-                   " (" + std::to_string(limit) + ")");
+  set_error(d, std::string(what) + ": " + std::to_string(size) + " bytes exceed gateway." +
+                   std::string(setting) + " (" + std::to_string(limit) + ")");
   return false;
 }
 
@@ -409,13 +411,15 @@ void host_set_status(wg_result* r, std::int32_t status) {
 
 void host_set_header(wg_result* r, wg_str name, wg_str value) {
   with_result(r, "set_header()", [&](ResultData& data, const ResultLimits& l) {
-    if (ResultData* d = response_edit(data)) header_op(*d, l, d->response_ops, HeaderOp::kSet, "set_header()", name, value);
+    if (ResultData* d = response_edit(data))
+      header_op(*d, l, d->response_ops, HeaderOp::kSet, "set_header()", name, value);
   });
 }
 
 void host_add_header(wg_result* r, wg_str name, wg_str value) {
   with_result(r, "add_header()", [&](ResultData& data, const ResultLimits& l) {
-    if (ResultData* d = response_edit(data)) header_op(*d, l, d->response_ops, HeaderOp::kAdd, "add_header()", name, value);
+    if (ResultData* d = response_edit(data))
+      header_op(*d, l, d->response_ops, HeaderOp::kAdd, "add_header()", name, value);
   });
 }
 
@@ -470,15 +474,16 @@ void host_request_add_header(wg_result* r, wg_str name, wg_str value) {
 void host_request_remove_header(wg_result* r, wg_str name) {
   with_result(r, "request_remove_header()", [&](ResultData& data, const ResultLimits& l) {
     if (ResultData* d = editable(data))
-      header_op(*d, l, d->request_ops, HeaderOp::kRemove, "request_remove_header()", name, wg_str{nullptr, 0});
+      header_op(*d, l, d->request_ops, HeaderOp::kRemove, "request_remove_header()", name,
+                wg_str{nullptr, 0});
   });
 }
 
 void host_request_set_path(wg_result* r, wg_str path) {
   with_result(r, "request_set_path()", [&](ResultData& data, const ResultLimits& l) {
     ResultData* d = editable(data);
-    if (d != nullptr && fits(*d, "request_set_path()", path.data == nullptr ? 0 : path.size, l.max_header_bytes,
-                             "max_header_bytes"))
+    if (d != nullptr && fits(*d, "request_set_path()", path.data == nullptr ? 0 : path.size,
+                             l.max_header_bytes, "max_header_bytes"))
       d->path.emplace(view(path));
   });
 }
@@ -632,7 +637,10 @@ std::string loggable_text(std::string_view text, std::size_t cap) {
     }
     // A UTF-8 sequence: well-formed ones are kept, except C1 controls, line/paragraph separators and
     // bidirectional overrides; anything else is escaped byte by byte.
-    std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                      : c >= 0xe0 && c <= 0xef ? 3
+                      : c >= 0xf0 && c <= 0xf4 ? 4
+                                               : 0;
     std::uint32_t cp = 0;
     bool ok = len != 0 && i + len <= n;
     if (ok) {
@@ -649,8 +657,8 @@ std::string loggable_text(std::string_view text, std::size_t cap) {
       ++i;
       continue;
     }
-    bool control = (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
-                   (cp >= 0x2066 && cp <= 0x2069);
+    bool control = (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+                   (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
     if (control) {
       out += "\\u";
       for (int shift = 12; shift >= 0; shift -= 4)

@@ -190,7 +190,8 @@ TEST(Hostile, CompletionsFromManyThreadsAtOnce) {
         std::vector<std::unique_ptr<Req>> reqs;
         std::vector<std::unique_ptr<Pending>> pending;
         for (int k = 0; k < 6; ++k) {
-          std::string body = "t" + std::to_string(t) + "-r" + std::to_string(round) + "-k" + std::to_string(k);
+          std::string body =
+              "t" + std::to_string(t) + "-r" + std::to_string(round) + "-k" + std::to_string(k);
           reqs.push_back(std::make_unique<Req>(body, k % 3 == 2 ? "d=3" : "d=0"));
           pending.push_back(std::make_unique<Pending>());
           const BoundFunction& fn = k % 3 == 0 ? twice : k % 3 == 1 ? writer : echo;
@@ -249,7 +250,8 @@ TEST(Hostile, CompletionAfterTheTimeoutIsStaleAndTheStateIsFreedAtTheTimeout) {
   EXPECT_EQ(open_async_calls(), open);
   EXPECT_EQ(late_completions(), late);
   ASSERT_TRUE(wait_for([&] { return late_completions() > late; }));
-  run_until(io, [] { return false; }, 20ms);
+  run_until(
+      io, [] { return false; }, 20ms);
   EXPECT_EQ(p.deliveries, 1);
   // 15 writes, return_string and two completions, all ignored.
   EXPECT_GE(stale_handle_uses() - stale, 18u);
@@ -374,8 +376,8 @@ TEST(Hostile, HeaderChangesAreBounded) {
 TEST(Hostile, OutOfRangeStatusesFail) {
   auto worker = hostile();
   auto bad = function(worker, "bad_status");
-  for (long long status : {-1LL, 1LL, 99LL, 100LL, 101LL, 199LL, 600LL, 1000LL, static_cast<long long>(INT_MAX),
-                           static_cast<long long>(INT_MIN)}) {
+  for (long long status : {-1LL, 1LL, 99LL, 100LL, 101LL, 199LL, 600LL, 1000LL,
+                           static_cast<long long>(INT_MAX), static_cast<long long>(INT_MIN)}) {
     for (std::string which : {"respond", "set"}) {
       Req req("", "s=" + std::to_string(status) + "&which=" + which);
       Outcome o = run_sync(bad, req.input);
@@ -410,12 +412,39 @@ TEST(Hostile, HeadersWithControlCharactersFail) {
   EXPECT_FALSE(valid_header_value("esc\x1b[31m"));
 }
 
+// ---------------------------------------------------------------------------------------- descriptor
+
+std::int32_t noop(const wg_call*, wg_result*) {
+  return WG_OK;
+}
+
+TEST(Hostile, DescriptorNamesAreBounded) {
+  std::string too_long(kMaxNameBytes + 1, 'n');
+  std::string longest(kMaxNameBytes, 'n');
+  wg_function fns[] = {{"ok", &noop}};
+  wg_module m{WORKGATE_ABI_VERSION, sizeof(wg_module), "m", nullptr, nullptr, fns, 1};
+  EXPECT_EQ(check_descriptor(&m), "");
+  fns[0].name = longest.c_str();
+  EXPECT_EQ(check_descriptor(&m), "");
+  fns[0].name = "";
+  EXPECT_NE(check_descriptor(&m).find("empty name"), std::string::npos);
+  fns[0].name = too_long.c_str();
+  EXPECT_NE(check_descriptor(&m).find("longer than 256 bytes"), std::string::npos);
+  fns[0].name = "ok";
+  m.name = too_long.c_str();
+  EXPECT_NE(check_descriptor(&m).find("its name is longer"), std::string::npos);
+  m.name = nullptr;
+  m.function_count = kMaxFunctions + 1;
+  EXPECT_NE(check_descriptor(&m).find("at most 4096"), std::string::npos);
+}
+
 // --------------------------------------------------------------------------------------------- log
 
 TEST(LogText, EscapesControlsAndCaps) {
   EXPECT_EQ(loggable_text("a\nb\r\tc\\d\x01\x7f"), "a\\nb\\r\\tc\\\\d\\x01\\x7f");
   EXPECT_EQ(loggable_text(std::string_view("nul\0x", 5)), "nul\\x00x");
-  EXPECT_EQ(loggable_text("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"), "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80");
+  EXPECT_EQ(loggable_text("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"),
+            "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80");
   EXPECT_EQ(loggable_text("nel\xc2\x85 ls\xe2\x80\xa8 ps\xe2\x80\xa9 rlo\xe2\x80\xae"),
             "nel\\u0085 ls\\u2028 ps\\u2029 rlo\\u202e");
   EXPECT_EQ(loggable_text("\xff\xc0\xaf\xed\xa0\x80"), "\\xff\\xc0\\xaf\\xed\\xa0\\x80");
@@ -441,7 +470,8 @@ TEST(Hostile, LogMessagesAreOneBoundedLine) {
   settle();
   std::ostringstream captured;
   auto previous = spdlog::default_logger();
-  auto logger = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
+  auto logger =
+      std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(captured));
   logger->set_pattern("[%l] %v");
   spdlog::set_default_logger(logger);
   Req req("");

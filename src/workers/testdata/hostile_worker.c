@@ -60,7 +60,8 @@ static int query_is(const wg_call* call, const char* name, const char* value) {
   const char* q = call->query.data;
   size_t n = call->query.size;
   for (size_t i = 0; q != NULL && i + len <= n; ++i) {
-    if ((i == 0 || q[i - 1] == '&') && memcmp(q + i, pattern, len) == 0 && (i + len == n || q[i + len] == '&'))
+    if ((i == 0 || q[i - 1] == '&') && memcmp(q + i, pattern, len) == 0 &&
+        (i + len == n || q[i + len] == '&'))
       return 1;
   }
   return 0;
@@ -257,9 +258,13 @@ static int32_t use_stash(const wg_call* call, wg_result* result) {
 static int32_t forged_handles(const wg_call* call, wg_result* result) {
   const wg_host* h = call->host;
   uintptr_t mine = (uintptr_t)result;
-  wg_result* forged[] = {(wg_result*)(uintptr_t)0x1000, (wg_result*)(uintptr_t)0xdeadbeef0,
-                         (wg_result*)(mine + 4), (wg_result*)(mine ^ 3), (wg_result*)(uintptr_t)(2 | (77u << 2)),
-                         (wg_result*)(uintptr_t)(2 | ((uintptr_t)1 << 40)), (wg_result*)(uintptr_t)UINTPTR_MAX};
+  wg_result* forged[] = {(wg_result*)(uintptr_t)0x1000,
+                         (wg_result*)(uintptr_t)0xdeadbeef0,
+                         (wg_result*)(mine + 4),
+                         (wg_result*)(mine ^ 3),
+                         (wg_result*)(uintptr_t)(2 | (77u << 2)),
+                         (wg_result*)(uintptr_t)(2 | ((uintptr_t)1 << 40)),
+                         (wg_result*)(uintptr_t)UINTPTR_MAX};
   for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); ++i) {
     h->set_body(forged[i], wg("forged"));
     h->fail(forged[i], wg("forged"));
@@ -440,7 +445,12 @@ static const wg_function kFunctions[] = {
     {"heap", heap},
 };
 
-static const wg_module kModule = {WORKGATE_ABI_VERSION, sizeof(wg_module), "hostile", NULL, NULL, kFunctions,
+static const wg_module kModule = {WORKGATE_ABI_VERSION,
+                                  sizeof(wg_module),
+                                  "hostile",
+                                  NULL,
+                                  NULL,
+                                  kFunctions,
                                   sizeof(kFunctions) / sizeof(kFunctions[0])};
 
 /* For the unit tests: completions made after the timeout so far. */
