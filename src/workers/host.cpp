@@ -27,7 +27,9 @@ wg_str str(std::string_view s) {
 // A wg_result* is a number, never dereferenced: bits 0-1 are its kind, then
 //   synchronous: a serial number unique in the process (20 bits of thread number, 40 bits of counter);
 //   deferred:    the slot in the async table (24 bits) and the slot's generation (38 bits).
-// Real pointers are at least 4-byte aligned, so a pointer a worker made up has kind 0 and is refused.
+// A value is only compared against the live calls, never dereferenced: a pointer a worker made up (real
+// pointers are aligned: kind 0) or kept from an earlier call resolves to nothing. (This guards against
+// buggy workers; a module is native code in the gateway's process and is trusted not to forge handles.)
 constexpr std::uintptr_t kKindMask = 3;
 constexpr std::uintptr_t kSyncKind = 1;
 constexpr std::uintptr_t kAsyncKind = 2;
