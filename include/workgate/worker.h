@@ -17,6 +17,13 @@
  * block. An asynchronous function calls host->defer(call) to get a deferred result, returns WG_PENDING,
  * and later (from any thread) fills that result and calls host->complete() exactly once.
  *
+ * Handles. A wg_result* is an opaque handle naming one call, never a pointer to dereference. The
+ * synchronous result (and the wg_call*) may be used only on the calling thread until the function
+ * returns; a deferred result until complete() or the timeout. Any later use -- a second complete(), a
+ * write after complete(), a completion after timeout_ms, a result or call kept past its function's
+ * return -- is ignored by the gateway (and logged, rate-limited): it never reaches another call. These
+ * rules only define what used to be undefined, so they need no new ABI version.
+ *
  * The C++ layer <workgate/worker.hpp> wraps all of this; see docs/workers.md.
  */
 #ifndef WORKGATE_WORKER_H
@@ -126,6 +133,11 @@ struct wg_host {
   /* The worker declaration's `config` as JSON text ("null" when absent). */
   wg_str (*config_json)(const wg_call* call);
 
+  /* Limits (the config's `gateway` block): a body, JSON value or string of more than max_body_bytes, a
+   * header name + value, path or query of more than max_header_bytes, or more than max_headers header
+   * changes (response or request) fail the call (500). A status outside 200-599 fails it too. Header
+   * names must be tokens, values free of control characters but TAB. */
+
   /* ---- results: a response ----
    * respond() starts a new response (status, no headers, empty body). The other response functions
    * change the response being built: in a post_process call without respond() they edit the response
@@ -161,11 +173,15 @@ struct wg_host {
    * defer(): a new result to fill later; the function must then return WG_PENDING. The deferred result
    * may be filled and completed from any thread; complete() must be called exactly once (status WG_OK
    * or WG_ERROR) and the result must not be touched afterwards. A completion that arrives after the
-   * worker's timeout_ms is ignored (the client already got 504). */
+   * worker's timeout_ms is ignored (the client already got 504), and so is a second completion or a
+   * result function called after complete(): the handle is dead. A call that never completes is freed at
+   * its timeout. */
   wg_result* (*defer)(const wg_call* call);
   void (*complete)(wg_result* deferred, int32_t status);
 
-  /* ---- logging through the gateway's log (thread-safe) ---- */
+  /* ---- logging through the gateway's log (thread-safe). One line: at most 4096 bytes of the message are
+   * kept ("...[truncated]" follows), and CR, LF, TAB, other control characters, DEL, backslash and invalid
+   * UTF-8 are escaped (\r, \n, \t, \xNN, \\). ---- */
   void (*log)(int32_t level, wg_str message);
 };
 

@@ -1,5 +1,12 @@
-// The gateway's side of the worker ABI: the wg_host function table, the result a function fills
-// (wg_result), and invoking a bound function synchronously or asynchronously with a timeout.
+// The gateway's side of the worker ABI: the wg_host function table, the result a function fills, and
+// invoking a bound function synchronously or asynchronously with a timeout.
+//
+// A wg_result* handed to a worker is a handle, never a pointer into gateway memory: it names one call
+// (a synchronous call by a serial number unique in the process, a deferred result by a slot of the
+// async table and the slot's generation). The host resolves it on every use; a handle whose call has
+// completed, timed out or been abandoned (or any other value) resolves to nothing, so a duplicate or
+// late completion, or a write after completion, is ignored (and logged, rate-limited) and can never
+// reach another request.
 #pragma once
 
 #include <workgate/worker.h>
@@ -50,17 +57,22 @@ struct ResultData {
   bool changes_request() const { return !request_ops.empty() || path || query || request_body; }
 };
 
-class AsyncState;
-
-}  // namespace workgate::workers
-
-// The opaque handle of worker.h.
-struct wg_result {
-  workgate::workers::ResultData data;
-  workgate::workers::AsyncState* async = nullptr;  // set for deferred results
+// What a result may hold (from the config's `gateway` block): a function that goes past a limit fails.
+struct ResultLimits {
+  std::size_t max_body_bytes = 10 * 1024 * 1024;  // each body, JSON value or string
+  std::size_t max_header_bytes = 16 * 1024;       // each header name + value, the path, the query
+  std::size_t max_headers = 100;                  // header changes per list (response, request)
 };
 
-namespace workgate::workers {
+// A failure message or a worker's log message is kept up to this many bytes.
+inline constexpr std::size_t kMaxWorkerMessageBytes = 4096;
+
+// `text` for one log line: at most `cap` bytes of it, then "...[truncated]"; CR, LF, TAB, other C0
+// controls, DEL, C1 controls, U+2028/U+2029, backslash and invalid UTF-8 escaped (\r, \n, \t, \\,
+// \xNN, \u2028).
+std::string loggable_text(std::string_view text, std::size_t cap = kMaxWorkerMessageBytes);
+
+class AsyncState;
 
 const wg_host& host_table();
 
@@ -76,6 +88,7 @@ struct CallInput {
   std::string_view (*request_id)(void* arg) = nullptr;
   void* request_id_arg = nullptr;
   const http::Response* response = nullptr;  // post_process
+  ResultLimits limits;
 };
 
 struct Outcome {
@@ -86,16 +99,19 @@ struct Outcome {
 
 class Waiter;
 
-// The shared state of one asynchronous call: the worker fills `result` and calls complete() from any
-// thread; the event loop delivers it unless the timeout fired first. Late or abandoned completions are
-// dropped. The worker's reference (self_) is released by complete().
+// The shared state of one asynchronous call. The gateway owns it (Invocation::pending, then the waiter on
+// the event loop); the worker only holds a handle that the async table resolves to it while the call is
+// open. complete() closes the handle; the event loop then delivers the result unless the timeout fired
+// first. At the timeout (or when the call is abandoned) the handle is closed and the state freed: a later
+// completion is a stale one.
 class AsyncState {
  public:
   enum class Phase { kCreated, kCompletedEarly, kArmed, kCompleted, kTimedOut, kAbandoned };
 
-  explicit AsyncState(std::string label) : label_(std::move(label)) { result_.async = this; }
+  AsyncState(std::string label, const ResultLimits& limits) : label_(std::move(label)), limits_(limits) {}
+  ~AsyncState();
 
-  wg_result* result() { return &result_; }
+  wg_result* handle() const { return handle_; }
   const std::string& label() const { return label_; }
   Phase phase();
 
@@ -110,16 +126,23 @@ class AsyncState {
   friend void arm(const std::shared_ptr<AsyncState>&, boost::asio::io_context&, std::chrono::milliseconds,
                   std::function<void(Outcome)>);
   friend wg_result* host_defer(const wg_call*);
+  friend struct AsyncAccess;
 
-  std::mutex mutex_;
+  std::mutex mutex_;  // guards everything below but handle_ (set once before the worker sees it)
   Phase phase_ = Phase::kCreated;
-  wg_result result_;
+  ResultData data_;
   std::int32_t status_ = WG_OK;
-  std::shared_ptr<AsyncState> self_;  // the worker's reference
   boost::asio::io_context* io_ = nullptr;
   std::weak_ptr<Waiter> waiter_;
   std::string label_;  // "BINDING.function" for logs
+  ResultLimits limits_;
+  wg_result* handle_ = nullptr;
 };
+
+// Diagnostics (tests): open deferred results in the async table, and the stale handle uses ignored so
+// far (duplicate or late completions, writes after completion, unknown handles, stale calls).
+std::size_t open_async_calls();
+std::uint64_t stale_handle_uses();
 
 struct Invocation {
   std::optional<Outcome> done;          // the function completed synchronously

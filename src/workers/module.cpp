@@ -17,9 +17,22 @@ std::string check_descriptor(const wg_module* d) {
   }
   if (d->size < sizeof(wg_module)) return "its module descriptor is truncated";
   if (d->function_count > 0 && d->functions == nullptr) return "its function table is missing";
+  if (d->function_count > kMaxFunctions) {
+    return "its function table has " + std::to_string(d->function_count) + " entries (at most " +
+           std::to_string(kMaxFunctions) + ")";
+  }
+  // Names are read with a bound: a name without its NUL within kMaxNameBytes is refused, not overrun.
+  if (d->name != nullptr && strnlen(d->name, kMaxNameBytes + 1) > kMaxNameBytes) {
+    return "its name is longer than " + std::to_string(kMaxNameBytes) + " bytes";
+  }
   for (std::size_t i = 0; i < d->function_count; ++i) {
     if (d->functions[i].name == nullptr || d->functions[i].fn == nullptr) {
       return "entry " + std::to_string(i) + " of its function table is incomplete";
+    }
+    std::size_t len = strnlen(d->functions[i].name, kMaxNameBytes + 1);
+    if (len == 0 || len > kMaxNameBytes) {
+      return "entry " + std::to_string(i) + " of its function table has an empty name or one longer than " +
+             std::to_string(kMaxNameBytes) + " bytes";
     }
   }
   return {};

@@ -37,6 +37,10 @@ class Module {
   std::string path_;
 };
 
+// Bounds on what a module descriptor may hold.
+inline constexpr std::size_t kMaxFunctions = 4096;
+inline constexpr std::size_t kMaxNameBytes = 256;  // module and function names, NUL not included
+
 // Checks a descriptor returned by a module's entry point; returns "" when the gateway can use it.
 std::string check_descriptor(const wg_module* descriptor);
 

@@ -218,8 +218,12 @@ bool valid_header_name(std::string_view name) {
   return true;
 }
 
+// RFC 9110 field-value: no control characters but HTAB (so no CR, LF or NUL to split the header block).
 bool valid_header_value(std::string_view value) {
-  return std::none_of(value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+  return std::none_of(value.begin(), value.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+  });
 }
 
 namespace {

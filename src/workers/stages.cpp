@@ -11,15 +11,9 @@ namespace {
 using pipeline::Flow;
 using pipeline::GatewayExchange;
 
-// A worker's message for the log: bounded, one line.
+// A worker's message for the log: bounded, one line, control characters escaped.
 std::string loggable(std::string_view message) {
-  constexpr std::size_t kMax = 300;
-  std::string out(message.substr(0, kMax));
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  if (message.size() > kMax) out += "...";
-  return out.empty() ? std::string("no message") : out;
+  return message.empty() ? std::string("no message") : loggable_text(message, 300);
 }
 
 std::string_view request_id_of(void* exchange) {
@@ -51,6 +45,10 @@ Flow WorkerStage::run_from(GatewayExchange& exchange, std::size_t index) {
     input.request_id = &request_id_of;
     input.request_id_arg = &exchange;
     if (role_ == Role::kPostProcess) input.response = &exchange.response;
+    const config::GatewaySettings& gateway = exchange.snapshot().config.gateway;
+    input.limits.max_body_bytes = gateway.max_body_bytes;
+    input.limits.max_header_bytes = gateway.max_header_bytes;
+    input.limits.max_headers = gateway.max_headers;
 
     Invocation invocation = invoke(functions_[index], input);
     if (invocation.pending) {
