@@ -714,7 +714,7 @@ const wg_host& host_table() {
 
 // The event-loop side of a pending call: the timeout timer and the continuation. Owned by the handlers
 // queued on the loop (never by the worker), so it is destroyed on the loop or when the loop goes away.
-class Waiter : public std::enable_shared_from_this<Waiter> {
+class Waiter final : public http::Cancellable, public std::enable_shared_from_this<Waiter> {
  public:
   Waiter(std::shared_ptr<AsyncState> state, boost::asio::io_context& io, std::function<void(Outcome)> on_done)
       : state_(std::move(state)), timer_(io), on_done_(std::move(on_done)) {}
@@ -728,6 +728,13 @@ class Waiter : public std::enable_shared_from_this<Waiter> {
       }
     }
     async_table().close_if_open(state_->handle_, state_->label_);
+  }
+
+  // The client went away: the continuation (which holds the exchange) is dropped; when the cancelled timer's
+  // handler lets go of this waiter, the destructor abandons the call.
+  void cancel() override {
+    on_done_ = nullptr;
+    timer_.cancel();
   }
 
   void start(std::chrono::milliseconds timeout) {
@@ -837,8 +844,9 @@ void AsyncState::abandon() {
   if (handle_ != nullptr) async_table().close_if_open(handle_, label_);
 }
 
-void arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io,
-         std::chrono::milliseconds timeout, std::function<void(Outcome)> on_done) {
+std::weak_ptr<http::Cancellable> arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io,
+                                     std::chrono::milliseconds timeout,
+                                     std::function<void(Outcome)> on_done) {
   auto waiter = std::make_shared<Waiter>(state, io, std::move(on_done));
   std::lock_guard lock(state->mutex_);
   state->io_ = &io;
@@ -850,6 +858,7 @@ void arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io,
     state->phase_ = AsyncState::Phase::kArmed;
     waiter->start(timeout);
   }
+  return waiter;
 }
 
 // --------------------------------------------------------------------------------------------- invoke

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/handler.hpp"
 #include "http/message.hpp"
 #include "router/router.hpp"
 #include "workers/module.hpp"
@@ -123,8 +124,8 @@ class AsyncState {
 
  private:
   friend class Waiter;
-  friend void arm(const std::shared_ptr<AsyncState>&, boost::asio::io_context&, std::chrono::milliseconds,
-                  std::function<void(Outcome)>);
+  friend std::weak_ptr<http::Cancellable> arm(const std::shared_ptr<AsyncState>&, boost::asio::io_context&,
+                                              std::chrono::milliseconds, std::function<void(Outcome)>);
   friend wg_result* host_defer(const wg_call*);
   friend struct AsyncAccess;
 
@@ -153,8 +154,9 @@ struct Invocation {
 Invocation invoke(const BoundFunction& fn, const CallInput& input);
 
 // Waits for a pending call on `io`: `on_done` runs on `io`'s thread exactly once, with the worker's outcome
-// or, after `timeout`, with Status::kTimeout. Must be called on `io`'s thread.
-void arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io,
-         std::chrono::milliseconds timeout, std::function<void(Outcome)> on_done);
+// or, after `timeout`, with Status::kTimeout. Must be called on `io`'s thread. The handle abandons the call
+// (the client went away): `on_done` never runs, the worker's handle is closed and the state freed.
+std::weak_ptr<http::Cancellable> arm(const std::shared_ptr<AsyncState>& state, boost::asio::io_context& io,
+                                     std::chrono::milliseconds timeout, std::function<void(Outcome)> on_done);
 
 }  // namespace workgate::workers

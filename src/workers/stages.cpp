@@ -54,13 +54,15 @@ Flow WorkerStage::run_from(GatewayExchange& exchange, std::size_t index) {
     if (invocation.pending) {
       // The snapshot (and so this stage) stays alive while the exchange waits: the exchange pins it.
       auto keep = exchange.retain();
-      arm(invocation.pending, exchange.handler().shard().io(), functions_[index].worker->timeout(),
-          [this, keep = std::move(keep), index](Outcome outcome) {
-            auto& ex = static_cast<GatewayExchange&>(*keep);
-            Flow flow = apply(ex, index, std::move(outcome));
-            if (flow == Flow::kContinue && index + 1 < functions_.size()) flow = run_from(ex, index + 1);
-            if (flow != Flow::kPending) ex.resume(flow);
-          });
+      auto waiting =
+          arm(invocation.pending, exchange.handler().shard().io(), functions_[index].worker->timeout(),
+              [this, keep = std::move(keep), index](Outcome outcome) {
+                auto& ex = static_cast<GatewayExchange&>(*keep);
+                Flow flow = apply(ex, index, std::move(outcome));
+                if (flow == Flow::kContinue && index + 1 < functions_.size()) flow = run_from(ex, index + 1);
+                if (flow != Flow::kPending) ex.resume(flow);
+              });
+      exchange.set_pending(std::move(waiting));
       return Flow::kPending;
     }
     Flow flow = apply(exchange, index, std::move(*invocation.done));

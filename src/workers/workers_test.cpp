@@ -362,6 +362,35 @@ TEST(Invoke, CompletionAfterTheLoopIsGoneIsSafe) {
   EXPECT_EQ(calls, 0);
 }
 
+TEST(Invoke, CancelledCallNeverContinuesAndIsFreed) {
+  auto worker = load(WG_TEST_WORKER);
+  Fixture f;
+  release_parked();
+  boost::asio::io_context io;
+  Invocation inv = invoke(function(worker, "park"), f.input);
+  ASSERT_TRUE(inv.pending);
+  std::weak_ptr<AsyncState> state = inv.pending;
+  int calls = 0;
+  auto held = std::make_shared<int>(7);  // stands for the exchange the continuation keeps alive
+  std::weak_ptr<int> held_weak = held;
+  std::weak_ptr<http::Cancellable> waiting =
+      arm(inv.pending, io, 5000ms, [&calls, held = std::move(held)](Outcome) { ++calls; });
+  inv.pending.reset();
+  auto waiter = waiting.lock();
+  ASSERT_TRUE(waiter);
+  waiter->cancel();  // the client went away
+  waiter.reset();
+  EXPECT_TRUE(held_weak.expired()) << "the continuation (and what it holds) is released at once";
+  bool never = false;
+  run_until(io, never, 50ms);  // the cancelled timer's handler lets go of the waiter
+  EXPECT_TRUE(state.expired()) << "the call's state is freed without waiting for timeout_ms";
+  std::uint64_t stale = stale_handle_uses();
+  EXPECT_EQ(release_parked(), 1);  // the worker completes later: a stale completion, ignored
+  EXPECT_GE(stale_handle_uses() - stale, 1u);
+  run_until(io, never, 50ms);
+  EXPECT_EQ(calls, 0);
+}
+
 TEST(Invoke, DeferThenSynchronousReturnIgnoresTheDeferredResult) {
   auto worker = load(WG_TEST_WORKER);
   Fixture f;

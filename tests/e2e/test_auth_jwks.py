@@ -307,5 +307,22 @@ class ReloadTest(JwksTestCase):
         self.assertAccepted(token("B"))
 
 
+    def test_reload_stops_the_old_key_source_without_traffic(self):
+        """The replaced config (and its JWKS refresher) is released within a tick of a reload, with no request
+        arriving: the old JWKS server is not polled any more."""
+        old = self.jwks("A", cache_control="max-age=1")
+        gw = self.serve(old, env={"WORKGATE_JWKS_MIN_CACHE_SECONDS": "1"})
+        self.assertTrue(old.wait_for(lambda: old.fetches() >= 2, timeout=5), "the old source refreshes every second")
+        new = self.jwks("B", cache_control="max-age=600")
+        gw.write_config(config(new.uri))
+        gw.signal(signal.SIGHUP)
+        self.assertIn("reloaded", gw.wait_for_output(lambda t: "reloaded" in t, timeout=10))
+        time.sleep(1.0)  # a refresh that had already begun may still complete
+        before = old.fetches()
+        time.sleep(3.0)
+        self.assertEqual(old.fetches(), before, f"the replaced key source keeps polling{gw.describe()}")
+        self.assertAccepted(token("B"))
+        self.assertNoMatchingKey(token("A"))
+
 if __name__ == "__main__":
     unittest.main()
