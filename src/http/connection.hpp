@@ -22,6 +22,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start();
 
+  // The exchange while the connection waits for its next request, else null.
+  Exchange* idle_exchange() { return phase_ == Phase::kIdle ? exchange_.get() : nullptr; }
+
   // Deadline enforcement and shutdown, called by the shard.
   bool expired(Shard::Clock::time_point now) const { return deadline_ <= now; }
   void on_deadline();

@@ -83,6 +83,12 @@ void Shard::sweep() {
   }
 }
 
+void Shard::for_each_idle_exchange(const std::function<void(Exchange&)>& visit) {
+  for (Connection* c = head_; c != nullptr; c = c->next) {
+    if (Exchange* exchange = c->idle_exchange()) visit(*exchange);
+  }
+}
+
 void Shard::update_date() {
   std::time_t t = std::time(nullptr);
   if (t == date_second_) return;

@@ -53,6 +53,9 @@ class Shard {
   // Connection registry (called by Connection).
   void add(Connection* connection);
   void remove(Connection* connection);
+  // The exchanges of connections waiting for their next request (e.g. to release per-request state a
+  // handler cached on them).
+  void for_each_idle_exchange(const std::function<void(Exchange&)>& visit);
 
  private:
   void accept();

@@ -68,6 +68,11 @@ const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
   if (generation != generation_ || !snapshot_) {
     snapshot_ = source_.current();
     generation_ = generation;
+    // Keep-alive connections between requests let go of the replaced snapshot now.
+    shard_.for_each_idle_exchange([this](http::Exchange& base) {
+      auto& exchange = static_cast<GatewayExchange&>(base);
+      if (exchange.snapshot_ != snapshot_) exchange.snapshot_.reset();
+    });
     if (snapshot_->config.gateway.access_log && !access_log_) {
       access_log_ = std::make_unique<observability::AccessLog>();
     } else if (!snapshot_->config.gateway.access_log && access_log_) {
@@ -169,9 +174,10 @@ http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::E
 
 void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t bytes) {
   auto& exchange = static_cast<GatewayExchange&>(base);
-  // The response is written: nothing of it views the snapshot any more. An idle keep-alive connection must
-  // not keep a replaced config alive.
-  exchange.snapshot_.reset();
+  // The response is written: nothing of it views the snapshot any more. A replaced one is let go now; the
+  // current one stays pinned (no reference count traffic per request) until a reload, when current()
+  // releases it from every idle exchange.
+  if (exchange.snapshot_ != snapshot_) exchange.snapshot_.reset();
   if (!access_log_) return;
   const http::Request& request = exchange.request();
   auto elapsed = std::chrono::steady_clock::now() - exchange.started_;
