@@ -21,23 +21,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
+using http::iequals;
+using http::trim_ows;
 
 // delta-seconds (RFC 9111 §1.2.2): 1*DIGIT; values beyond int64 saturate. nullopt when not digits.
 std::optional<std::int64_t> parse_delta_seconds(std::string_view text) {
@@ -100,12 +85,12 @@ CacheDirectives parse_cache_control(std::string_view value) {
       }
       ++end;
     }
-    std::string_view directive = trim(value.substr(0, std::min(end, value.size())));
+    std::string_view directive = trim_ows(value.substr(0, std::min(end, value.size())));
     value.remove_prefix(std::min(end + 1, value.size()));
     const std::size_t equals = directive.find('=');
-    const std::string_view name = trim(directive.substr(0, equals));
+    const std::string_view name = trim_ows(directive.substr(0, equals));
     const std::string_view argument =
-        equals == std::string_view::npos ? std::string_view() : trim(directive.substr(equals + 1));
+        equals == std::string_view::npos ? std::string_view() : trim_ows(directive.substr(equals + 1));
     if (iequals(name, "max-age")) {
       if (auto seconds = parse_delta_seconds(argument)) {
         // Repeated max-age: the most conservative one.
@@ -128,7 +113,7 @@ milliseconds cache_lifetime(std::optional<std::string_view> cache_control,
   if (!directives.max_age) return clamp_ttl(options.default_ttl, options);
   std::int64_t seconds = *directives.max_age;
   if (age) {
-    if (auto age_seconds = parse_delta_seconds(trim(*age)))
+    if (auto age_seconds = parse_delta_seconds(trim_ows(*age)))
       seconds = std::max<std::int64_t>(0, seconds - *age_seconds);
   }
   return clamp_ttl(seconds_to_ms(seconds), options);

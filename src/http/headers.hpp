@@ -12,6 +12,8 @@
 namespace workgate::http {
 
 bool iequals(std::string_view a, std::string_view b);
+// `s` without leading and trailing optional whitespace (SP / HTAB, RFC 9110 §5.6.3).
+std::string_view trim_ows(std::string_view s);
 
 class HeaderList {
  public:

@@ -9,14 +9,6 @@
 namespace workgate::http {
 namespace {
 
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 // Transfer codings of the IANA registry that we recognise but do not decode (RFC 9112 §7).
 constexpr std::array<std::string_view, 6> kKnownCodings = {"gzip",     "x-gzip",     "deflate",
                                                            "compress", "x-compress", "identity"};

@@ -28,11 +28,7 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
   // Fields the Connection header names are hop-by-hop too.
   while (!connection_tokens.empty()) {
     auto comma = connection_tokens.find(',');
-    std::string_view token = connection_tokens.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-      token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-      token.remove_suffix(1);
+    std::string_view token = http::trim_ows(connection_tokens.substr(0, comma));
     if (!token.empty() && http::iequals(token, name)) return true;
     if (comma == std::string_view::npos) break;
     connection_tokens.remove_prefix(comma + 1);

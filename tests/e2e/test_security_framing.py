@@ -57,6 +57,21 @@ def chunked(body, trailers=()):
     return out
 
 
+def drip(conn, piece, interval, pieces):
+    """Sends `piece` every `interval` seconds until the server answers (or closes), at most `pieces` times."""
+    conn.sock.settimeout(interval)
+    for _ in range(pieces):
+        try:
+            conn.sock.sendall(piece)
+            conn.buf += conn.sock.recv(65536)
+            break
+        except (socket.timeout, TimeoutError):
+            continue
+        except OSError:
+            break
+    conn.sock.settimeout(5)
+
+
 class FramingTest(GatewayTestCase):
     @classmethod
     def setUpClass(cls):
@@ -209,21 +224,7 @@ class FramingTest(GatewayTestCase):
         slower than min_body_rate_bytes: 408 soon after body_timeout_ms, not after 100 bytes x 0.3 s."""
         conn = self.send_raw(b"POST /submit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n")
         started = time.monotonic()
-        conn.sock.settimeout(0.3)
-        for _ in range(40):
-            try:
-                conn.sock.sendall(b"x")
-            except OSError:
-                break
-            try:
-                data = conn.sock.recv(65536)
-                conn.buf += data
-                break
-            except (socket.timeout, TimeoutError):
-                continue
-            except OSError:
-                break
-        conn.sock.settimeout(5)
+        drip(conn, b"x", interval=0.3, pieces=40)
         resp = conn.read_response()
         elapsed = time.monotonic() - started
         self.assertResponse(resp, 408, json_body=REQUEST_TIMEOUT)
@@ -429,17 +430,7 @@ class ProxyFramingTest(ProxyTestCase):
         conn.send(b"POST /up/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
                   b"%x\r\n" % 70000 + b"d" * 70000 + b"\r\n")
         started = time.monotonic()
-        conn.sock.settimeout(0.25)
-        for _ in range(40):
-            try:
-                conn.sock.sendall(b"1\r\nd\r\n")
-                conn.buf += conn.sock.recv(65536)
-                break
-            except (socket.timeout, TimeoutError):
-                continue
-            except OSError:
-                break
-        conn.sock.settimeout(5)
+        drip(conn, b"1\r\nd\r\n", interval=0.25, pieces=40)
         resp = conn.read_response()
         self.assertResponse(resp, 408, json_body=REQUEST_TIMEOUT, gw=gw)
         self.assertLess(time.monotonic() - started, 6)
