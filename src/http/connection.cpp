@@ -11,6 +11,7 @@
 #include <cstring>
 #include <span>
 
+#include "http/framing.hpp"
 #include "http/target.hpp"
 
 namespace workgate::http {
@@ -65,6 +66,34 @@ void Exchange::respond(Response&& response) {
 
 std::shared_ptr<Exchange> Exchange::retain() {
   return std::shared_ptr<Exchange>(connection_->shared_from_this(), this);
+}
+
+namespace {
+
+// A streamed request body as its consumer (the upstream client) sees it.
+class RequestBodySource final : public BodySource {
+ public:
+  explicit RequestBodySource(std::shared_ptr<Exchange> exchange) : exchange_(std::move(exchange)) {}
+  std::optional<std::uint64_t> length() const override {
+    return exchange_ ? exchange_->request().content_length : std::nullopt;
+  }
+  void pull(Handler handler) override {
+    if (!exchange_) {
+      handler(asio::error::operation_aborted, {}, true);
+      return;
+    }
+    exchange_->read_body(std::move(handler));
+  }
+  void cancel() override { exchange_.reset(); }
+
+ private:
+  std::shared_ptr<Exchange> exchange_;
+};
+
+}  // namespace
+
+std::shared_ptr<BodySource> Exchange::body_source() {
+  return std::make_shared<RequestBodySource>(retain());
 }
 
 void Exchange::read_body(BodyChunkHandler handler) {
@@ -223,22 +252,13 @@ void Connection::parse() {
     return;
   }
   // Phase::kBody
-  while (!parser_->is_done()) {
-    if (buffer_.size() == 0) {
-      read_more();
-      return;
-    }
-    std::size_t used = parser_->put(buffer_.data(), ec);
-    buffer_.consume(used);
-    if (ec == beast_http::error::need_more) {
-      read_more();
-      return;
-    }
-    if (ec) {
-      fail(ec == beast_http::error::body_limit ? ProtocolError::kPayloadTooLarge
-                                               : ProtocolError::kBadRequest);
-      return;
-    }
+  if ((ec = feed(*parser_, buffer_))) {
+    fail(ec == beast_http::error::body_limit ? ProtocolError::kPayloadTooLarge : ProtocolError::kBadRequest);
+    return;
+  }
+  if (!parser_->is_done()) {
+    read_more();
+    return;
   }
   dispatch();
 }
@@ -300,10 +320,7 @@ void Connection::pump_request_body() {
   Request& request = exchange_->request_;
   request.body.clear();
   if (buffer_.size() > 0) {
-    error_code ec;
-    std::size_t used = parser_->put(buffer_.data(), ec);
-    buffer_.consume(used);
-    if (ec && ec != beast_http::error::need_more) {
+    if (error_code ec = feed(*parser_, buffer_)) {
       deliver_body(ec, {}, false);
       return;
     }
@@ -488,19 +505,14 @@ void Connection::pump_response() {
       return;
     }
     self->body_bytes_sent_ += data.size();
-    std::array<asio::const_buffer, 4> buffers{};
+    // The buffer sequence must outlive the asynchronous write (a partial write goes on from it later).
+    ChunkFramer::Buffers& buffers = self->body_buffers_;
     std::size_t count = 0;
-    if (self->chunked_out_ && !data.empty()) {
-      char hex[20];
-      auto r = std::to_chars(hex, hex + sizeof(hex), data.size(), 16);
-      self->chunk_head_.assign(hex, r.ptr).append("\r\n");
-      buffers[count++] = asio::buffer(self->chunk_head_);
-      buffers[count++] = asio::buffer(data.data(), data.size());
-      buffers[count++] = asio::buffer("\r\n", 2);
+    if (self->chunked_out_) {
+      count = self->chunk_framer_.frame(data, last, buffers);
     } else if (!data.empty()) {
       buffers[count++] = asio::buffer(data.data(), data.size());
     }
-    if (last && self->chunked_out_) buffers[count++] = asio::buffer("0\r\n\r\n", 5);
     self->set_deadline(self->limits_->write_timeout);
     asio::async_write(self->socket_, std::span(buffers.data(), count),
                       [self, last](const error_code& write_ec, std::size_t) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "http/framing.hpp"
 #include "http/handler.hpp"
 #include "http/request_parser.hpp"
 #include "http/shard.hpp"
@@ -85,7 +86,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Streamed response body.
   std::shared_ptr<BodySource> source_;
   bool chunked_out_ = false;
-  std::string chunk_head_;
+  ChunkFramer chunk_framer_;
+  ChunkFramer::Buffers body_buffers_{};
 };
 
 }  // namespace workgate::http

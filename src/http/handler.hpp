@@ -47,18 +47,6 @@ enum class BodyMode { kBuffer, kStream };
 using BodyChunkHandler =
     std::function<void(const boost::system::error_code&, std::string_view chunk, bool last)>;
 
-// Work started for a request that must stop when its client goes away (an upstream call, its place in a
-// pool queue, a worker call). The request holds it weakly: the work owns itself while it runs.
-class Cancellable {
- public:
-  // Stops the work: no callback of it runs afterwards, and what it holds (sockets, its queue place, the
-  // exchange) is released. Called on the connection's thread; a no-op once the work has completed.
-  virtual void cancel() = 0;
-
- protected:
-  ~Cancellable() = default;
-};
-
 // One request/response on a connection. The pipeline derives from it to keep its per-request state; the
 // connection creates one per connection (RequestHandler::create_exchange) and reuses it for every request.
 class Exchange {
@@ -75,6 +63,10 @@ class Exchange {
 
   // Keeps the connection (and so this exchange) alive while an asynchronous operation is pending.
   std::shared_ptr<Exchange> retain();
+
+  // With BodyMode::kStream: the rest of the request body as a BodySource (pieces pulled through
+  // read_body(); length() is the declared Content-Length). It keeps the exchange alive until cancelled.
+  std::shared_ptr<BodySource> body_source();
 
   // The asynchronous work the request waits for: cancelled when the client goes away before the response
   // is complete (the connection closes, or the client closes its side while the request is handled).

@@ -45,6 +45,18 @@ struct Request {
   }
 };
 
+// Work started for a request that must stop when its client goes away (an upstream call, its place in a
+// pool queue, a worker call). The request holds it weakly: the work owns itself while it runs.
+class Cancellable {
+ public:
+  // Stops the work: no callback of it runs afterwards, and what it holds (sockets, its queue place, the
+  // exchange) is released. Called on the connection's thread; a no-op once the work has completed.
+  virtual void cancel() = 0;
+
+ protected:
+  ~Cancellable() = default;
+};
+
 // A response body produced while it is being sent (a proxied upstream body). The connection pulls one
 // piece at a time, so a slow client slows the producer down (backpressure).
 class BodySource {

@@ -15,7 +15,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "http/handler.hpp"
 #include "http/headers.hpp"
 #include "http/message.hpp"
 
@@ -44,9 +43,10 @@ std::shared_ptr<UpstreamTarget> make_upstream_target(bool tls, std::string host,
 struct UpstreamRequest {
   std::string head;  // request line and header fields, ending with the empty line
   std::string body;  // a body known in full (may be empty)
-  // When set, the body (after `body`) is pulled from the client through Exchange::read_body() and sent
-  // chunked if `chunked_body`, else as is (the head then carries the client's Content-Length).
-  std::shared_ptr<Exchange> stream_from;
+  // When set, the rest of the body (after `body`) is pulled from here while it is sent: chunked if
+  // `chunked_body`, else as is (the head then carries its Content-Length). An error it reports ends the
+  // call (see request_body_error) with the upstream connection closed.
+  std::shared_ptr<BodySource> body_source;
   bool chunked_body = false;
   bool idempotent = false;  // may be replayed on a fresh connection after a stale one failed
   bool head_request = false;

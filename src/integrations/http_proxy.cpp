@@ -131,7 +131,7 @@ class HttpProxy final : public pipeline::Stage {
       }
       out.body = request.body;
     } else {
-      out.stream_from = exchange.retain();
+      out.body_source = exchange.body_source();
       if (request.content_length) {
         char digits[24];
         auto r = std::to_chars(digits, digits + sizeof(digits), *request.content_length);

@@ -1,0 +1,80 @@
+// Parsing of one upstream response from a connection's read buffer: the head (interim 1xx responses
+// skipped), then body bytes collected into a piece the caller takes. Chunked trailer fields are dropped:
+// they are never response headers.
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "http/upstream.hpp"
+
+namespace workgate::http {
+
+class ResponseReader {
+ public:
+  // A new response (the head goes into `response`); a response to HEAD has no body whatever it declares.
+  void start(UpstreamResponse& response, bool head_request);
+
+  // Parses the buffered bytes of the head; interim responses (1xx but 101) are skipped. need_more until the
+  // final head is complete, then no error; any other error means the head is malformed.
+  boost::system::error_code parse_head(boost::beast::flat_buffer& buffer);
+  // Parses buffered body bytes into piece(); an error means the body is malformed.
+  boost::system::error_code parse_body(boost::beast::flat_buffer& buffer);
+  // The upstream closed the connection: the end of a body delimited by the close.
+  void finish_at_eof();
+
+  bool done() const { return parser_ && parser_->is_done(); }
+  bool needs_eof() const { return parser_ && parser_->need_eof(); }
+  bool keep_alive() const { return parser_ && parser_->keep_alive(); }
+  std::optional<std::uint64_t> content_length() const;
+  // The body bytes parsed since the last clear.
+  std::string& piece() { return piece_; }
+
+ private:
+  class Parser final : public boost::beast::http::basic_parser<false> {
+   public:
+    Parser(UpstreamResponse& response, std::string& body) : response_(response), body_(body) {}
+
+   private:
+    using error_code = boost::beast::error_code;
+    using string_view = boost::beast::string_view;
+    void on_request_impl(boost::beast::http::verb, string_view, string_view, int, error_code&) override {}
+    void on_response_impl(int code, string_view, int, error_code&) override {
+      response_.status = code;
+      response_.headers.clear();
+    }
+    void on_field_impl(boost::beast::http::field, string_view name, string_view value, error_code&) override {
+      if (in_trailers_) return;
+      response_.headers.add(std::string_view(name.data(), name.size()),
+                            std::string_view(value.data(), value.size()));
+    }
+    void on_header_impl(error_code&) override { in_trailers_ = true; }
+    void on_body_init_impl(boost::optional<std::uint64_t> const&, error_code&) override {}
+    std::size_t on_body_impl(string_view body, error_code&) override {
+      body_.append(body.data(), body.size());
+      return body.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override {
+      body_.append(body.data(), body.size());
+      return body.size();
+    }
+    void on_finish_impl(error_code&) override {}
+
+    UpstreamResponse& response_;
+    std::string& body_;
+    bool in_trailers_ = false;
+  };
+
+  void new_parser();
+
+  std::optional<Parser> parser_;
+  UpstreamResponse* response_ = nullptr;
+  std::string piece_;
+  bool head_request_ = false;
+};
+
+}  // namespace workgate::http

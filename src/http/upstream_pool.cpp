@@ -1,0 +1,115 @@
+#include "http/upstream_pool.hpp"
+
+namespace workgate::http {
+namespace asio = boost::asio;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+
+UpstreamConnection::UpstreamConnection(asio::io_context& io, const UpstreamTarget& target)
+    : buffer_(kMaxResponseHead + kReadChunk) {
+  if (target.tls) {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(io, *target.tls_context);
+  } else {
+    plain_ = std::make_unique<tcp::socket>(io);
+  }
+}
+
+void UpstreamConnection::close() {
+  error_code ignored;
+  socket().close(ignored);
+  open_ = false;
+}
+
+UpstreamPool::~UpstreamPool() {
+  for (auto& connection : idle_)
+    connection->close();
+}
+
+std::shared_ptr<UpstreamConnection> UpstreamPool::take_idle() {
+  while (!idle_.empty()) {
+    std::shared_ptr<UpstreamConnection> candidate = std::move(idle_.back());
+    idle_.pop_back();
+    if (!candidate->open_) {
+      if (open_ > 0) --open_;
+      continue;
+    }
+    candidate->idle_ = false;
+    error_code ignored;
+    candidate->socket().cancel(ignored);  // the idle watch
+    return candidate;
+  }
+  return nullptr;
+}
+
+bool UpstreamPool::reserve() {
+  if (open_ >= target_->max_connections) return false;
+  ++open_;
+  return true;
+}
+
+void UpstreamPool::leave_queue(const PoolWaiter* waiter) {
+  std::erase_if(waiters_, [waiter](const std::shared_ptr<PoolWaiter>& w) { return w.get() == waiter; });
+}
+
+void UpstreamPool::release(std::shared_ptr<UpstreamConnection> connection, bool reusable) {
+  if (!reusable) {
+    connection->close();
+    drop();
+    return;
+  }
+  connection->idle_ = true;
+  connection->idle_deadline_ = std::chrono::steady_clock::now() + target_->idle_timeout;
+  watch_idle(connection);
+  idle_.push_back(std::move(connection));
+  serve_waiters();
+}
+
+void UpstreamPool::drop() {
+  if (open_ > 0) --open_;
+  serve_waiters();
+}
+
+// An idle pooled connection becomes readable only when the upstream closes it (or misbehaves): close it
+// then, so the next call does not race a dead connection.
+void UpstreamPool::watch_idle(const std::shared_ptr<UpstreamConnection>& connection) {
+  std::weak_ptr<UpstreamConnection> weak = connection;
+  connection->socket().async_wait(tcp::socket::wait_read, [weak](const error_code& ec) {
+    auto c = weak.lock();
+    if (ec || !c || !c->idle_) return;
+    c->close();
+  });
+}
+
+void UpstreamPool::serve_waiters() {
+  while (!waiters_.empty() && (!idle_.empty() || open_ < target_->max_connections)) {
+    auto waiter = std::move(waiters_.front());
+    waiters_.pop_front();
+    if (waiter->waiting()) waiter->on_available();
+  }
+}
+
+void UpstreamPool::expire_idle(std::chrono::steady_clock::time_point now) {
+  for (std::size_t i = 0; i < idle_.size();) {
+    if (!idle_[i]->open_ || idle_[i]->idle_deadline_ <= now) {
+      idle_[i]->idle_ = false;
+      idle_[i]->close();
+      idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+      drop();
+      continue;
+    }
+    ++i;
+  }
+}
+
+UpstreamPool& UpstreamPools::for_target(const std::shared_ptr<const UpstreamTarget>& target) {
+  auto& slot = pools_[target->pool_key];
+  if (!slot) slot = std::make_unique<UpstreamPool>(target);
+  return *slot;
+}
+
+void UpstreamPools::expire_idle(std::chrono::steady_clock::time_point now) {
+  for (auto& [key, pool] : pools_)
+    pool->expire_idle(now);
+}
+
+}  // namespace workgate::http

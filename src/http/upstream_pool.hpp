@@ -1,0 +1,130 @@
+// The connections of the upstream client of one event-loop thread: one keep-alive pool per origin (plus
+// trust settings), a bound on connections per pool with a FIFO of waiting calls, and idle connections
+// watched so that an upstream closing one is noticed before it is reused.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "http/upstream.hpp"
+
+namespace workgate::http {
+
+// One connection to an upstream, plain or TLS, with its read buffer.
+class UpstreamConnection {
+ public:
+  static constexpr std::size_t kReadChunk = 16 * 1024;
+  static constexpr std::size_t kMaxResponseHead = 64 * 1024;
+
+  UpstreamConnection(boost::asio::io_context& io, const UpstreamTarget& target);
+
+  boost::asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket>* tls() { return tls_.get(); }
+  boost::beast::flat_buffer& buffer() { return buffer_; }
+  bool is_open() const { return open_; }
+
+  template <typename Buffers, typename Handler>
+  void write(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      boost::asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+    } else {
+      boost::asio::async_write(*plain_, buffers, std::forward<Handler>(handler));
+    }
+  }
+  // Reads what arrives into buffer() (at most kReadChunk); the caller commits the bytes.
+  template <typename Handler>
+  void read_some(Handler&& handler) {
+    std::size_t room = buffer_.max_size() - buffer_.size();
+    auto space = buffer_.prepare(std::min(room, kReadChunk));
+    if (tls_) {
+      tls_->async_read_some(space, std::forward<Handler>(handler));
+    } else {
+      plain_->async_read_some(space, std::forward<Handler>(handler));
+    }
+  }
+  void close();
+
+ private:
+  friend class UpstreamPool;
+  std::unique_ptr<boost::asio::ip::tcp::socket> plain_;
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
+  boost::beast::flat_buffer buffer_;
+  std::chrono::steady_clock::time_point idle_deadline_;
+  bool open_ = true;
+  bool idle_ = false;
+};
+
+// A call waiting in a pool's queue for a connection.
+class PoolWaiter {
+ public:
+  // Still waiting (not cancelled, timed out or served meanwhile).
+  virtual bool waiting() const = 0;
+  // A connection may be had now: take an idle one or open one (UpstreamPool::take_idle / reserve).
+  virtual void on_available() = 0;
+
+ protected:
+  ~PoolWaiter() = default;
+};
+
+class UpstreamPool {
+ public:
+  explicit UpstreamPool(std::shared_ptr<const UpstreamTarget> target) : target_(std::move(target)) {}
+  ~UpstreamPool();
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  const std::shared_ptr<const UpstreamTarget>& target() const { return target_; }
+
+  // The most recently used idle connection that is still open (its idle watch cancelled), or null.
+  std::shared_ptr<UpstreamConnection> take_idle();
+  // Counts a new connection against max_connections; false when the pool is full (then enqueue()).
+  bool reserve();
+  // Queued calls are owned by the queue until served or removed.
+  void enqueue(std::shared_ptr<PoolWaiter> waiter) { waiters_.push_back(std::move(waiter)); }
+  void leave_queue(const PoolWaiter* waiter);
+  // A response was read completely: keep the connection for the next call when `reusable` (watched while
+  // idle, closed after the target's idle_timeout), else close it. Serves the queue.
+  void release(std::shared_ptr<UpstreamConnection> connection, bool reusable);
+  // A counted connection is gone (failed, closed); serves the queue.
+  void drop();
+  // Closes idle connections past their idle deadline or closed by the upstream.
+  void expire_idle(std::chrono::steady_clock::time_point now);
+
+  std::size_t open_connections() const { return open_; }
+  std::size_t idle_connections() const { return idle_.size(); }
+  std::size_t queued() const { return waiters_.size(); }
+
+ private:
+  void serve_waiters();
+  static void watch_idle(const std::shared_ptr<UpstreamConnection>& connection);
+
+  std::shared_ptr<const UpstreamTarget> target_;
+  std::vector<std::shared_ptr<UpstreamConnection>> idle_;  // most recently used last
+  std::size_t open_ = 0;                                   // connections counted against max_connections
+  std::deque<std::shared_ptr<PoolWaiter>> waiters_;
+};
+
+// The pools of one thread, by UpstreamTarget::pool_key. Pools live as long as the client: a call keeps a
+// plain reference to its pool (safe because calls end before the client is destroyed with its thread's
+// event loop; a call's handlers that are still queued then are destroyed without running).
+class UpstreamPools {
+ public:
+  UpstreamPool& for_target(const std::shared_ptr<const UpstreamTarget>& target);
+  void expire_idle(std::chrono::steady_clock::time_point now);
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;
+};
+
+}  // namespace workgate::http
