@@ -73,12 +73,16 @@ std::shared_ptr<UpstreamTarget> make_upstream_target(bool tls, std::string host,
 struct Call;
 
 struct UpstreamClient::Impl {
-  explicit Impl(asio::io_context& io_context) : io(io_context), dns(io_context) {}
+  Impl(asio::io_context& io_context, UpstreamClient::Now now_source)
+      : io(io_context), dns(io_context), clock(std::move(now_source)) {}
+
+  Clock::time_point now() const { return clock ? clock() : Clock::now(); }
 
   asio::io_context& io;
   DnsCache dns;
   UpstreamPools pools;
   std::vector<std::weak_ptr<Call>> calls;  // for deadlines
+  UpstreamClient::Now clock;               // injected by tests; null: the steady clock
 };
 
 // One request/response exchange with an upstream. Owned by whatever operation is pending on its behalf
@@ -125,7 +129,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
 
   void start() {
     pool = &client.pools.for_target(target);
-    deadline = Clock::now() + target->timeout;
+    deadline = client.now() + target->timeout;
     acquire();
   }
 
@@ -153,7 +157,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     reused = false;
     conn = std::make_shared<UpstreamConnection>(client.io, *target);
     // One deadline for the name lookup and the connection: connect_timeout covers both.
-    deadline = Clock::now() + target->connect_timeout;
+    deadline = client.now() + target->connect_timeout;
     resolving = true;
     auto self = shared_from_this();
     client.dns.resolve(
@@ -207,7 +211,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
 
   void send_request() {
     state = State::kSending;
-    deadline = Clock::now() + target->timeout;
+    deadline = client.now() + target->timeout;
     auto self = shared_from_this();
     std::array<asio::const_buffer, 2> buffers{asio::buffer(request.head), asio::buffer(request.body)};
     conn->write(buffers, [self](const error_code& ec, std::size_t) {
@@ -232,7 +236,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
         return;
       }
       self->body_streamed = true;
-      self->deadline = Clock::now() + self->target->timeout;
+      self->deadline = self->client.now() + self->target->timeout;
       // The buffer sequence must outlive the asynchronous write (a partial write goes on from it later).
       ChunkFramer::Buffers& buffers = self->body_buffers;
       std::size_t count = 0;
@@ -260,7 +264,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
 
   void read_head() {
     state = State::kWaitingHead;
-    deadline = Clock::now() + target->timeout;
+    deadline = client.now() + target->timeout;
     reader.start(response, request.head_request);
     parse_head();
   }
@@ -333,7 +337,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       deliver(UpstreamError::kNone);
       return;
     }
-    deadline = Clock::now() + target->timeout;
+    deadline = client.now() + target->timeout;
     auto self = shared_from_this();
     conn->read_some([self](const error_code& ec, std::size_t n) {
       if (self->state == State::kDone) return;
@@ -373,7 +377,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       handler(error_code(), piece, done);
       return;
     }
-    deadline = Clock::now() + target->timeout;
+    deadline = client.now() + target->timeout;
     auto self = shared_from_this();
     conn->read_some([self, handler = std::move(handler)](const error_code& ec, std::size_t n) mutable {
       self->deadline = Clock::time_point::max();
@@ -405,7 +409,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   void finish_connection() {
     if (!conn) return;
     bool reusable = reader.done() && reader.keep_alive() && conn->buffer().size() == 0 && conn->is_open();
-    pool->release(std::move(conn), reusable);
+    pool->release(std::move(conn), reusable, client.now());
     conn.reset();
     deadline = Clock::time_point::max();
   }
@@ -506,7 +510,8 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   bool delivered = false;
 };
 
-UpstreamClient::UpstreamClient(asio::io_context& io) : impl_(std::make_unique<Impl>(io)) {}
+UpstreamClient::UpstreamClient(asio::io_context& io, Now now)
+    : impl_(std::make_unique<Impl>(io, std::move(now))) {}
 
 UpstreamClient::~UpstreamClient() = default;
 
@@ -521,7 +526,7 @@ std::weak_ptr<Cancellable> UpstreamClient::send(std::shared_ptr<const UpstreamTa
 }
 
 void UpstreamClient::tick() {
-  auto now = Clock::now();
+  auto now = impl_->now();
   auto& calls = impl_->calls;
   for (std::size_t i = 0; i < calls.size();) {
     auto call = calls[i].lock();

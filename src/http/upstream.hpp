@@ -79,7 +79,9 @@ class UpstreamClient {
  public:
   using Callback = std::function<void(UpstreamError, UpstreamResponse&&)>;
 
-  explicit UpstreamClient(boost::asio::io_context& io);
+  using Now = std::function<std::chrono::steady_clock::time_point()>;
+  // `now` replaces the steady clock for deadlines (tests advance time by hand and call tick()).
+  explicit UpstreamClient(boost::asio::io_context& io, Now now = nullptr);
   ~UpstreamClient();
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;

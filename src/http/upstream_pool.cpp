@@ -51,14 +51,15 @@ void UpstreamPool::leave_queue(const PoolWaiter* waiter) {
   std::erase_if(waiters_, [waiter](const std::shared_ptr<PoolWaiter>& w) { return w.get() == waiter; });
 }
 
-void UpstreamPool::release(std::shared_ptr<UpstreamConnection> connection, bool reusable) {
+void UpstreamPool::release(std::shared_ptr<UpstreamConnection> connection, bool reusable,
+                           std::chrono::steady_clock::time_point now) {
   if (!reusable) {
     connection->close();
     drop();
     return;
   }
   connection->idle_ = true;
-  connection->idle_deadline_ = std::chrono::steady_clock::now() + target_->idle_timeout;
+  connection->idle_deadline_ = now + target_->idle_timeout;
   watch_idle(connection);
   idle_.push_back(std::move(connection));
   serve_waiters();

@@ -95,7 +95,8 @@ class UpstreamPool {
   void leave_queue(const PoolWaiter* waiter);
   // A response was read completely: keep the connection for the next call when `reusable` (watched while
   // idle, closed after the target's idle_timeout), else close it. Serves the queue.
-  void release(std::shared_ptr<UpstreamConnection> connection, bool reusable);
+  void release(std::shared_ptr<UpstreamConnection> connection, bool reusable,
+               std::chrono::steady_clock::time_point now);
   // A counted connection is gone (failed, closed); serves the queue.
   void drop();
   // Closes idle connections past their idle deadline or closed by the upstream.

@@ -1,0 +1,293 @@
+// The upstream client against an in-process fake upstream on the same event loop, with injected time:
+// deadlines are tested by advancing a clock and calling tick(), not by sleeping.
+#include "http/upstream.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace workgate::http {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+// Accepts connections and answers each request head with what `answer` returns ("" = never answer).
+class FakeUpstream {
+ public:
+  using Answer = std::function<std::string(const std::string& head)>;
+
+  FakeUpstream(asio::io_context& io, Answer answer)
+      : io_(io),
+        acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        answer_(std::move(answer)) {
+    accept();
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int connections = 0;
+  int closed_by_client = 0;
+  std::vector<std::string> heads;
+
+ private:
+  struct Session {
+    explicit Session(asio::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    std::string buffer;
+    std::string out;
+  };
+
+  void accept() {
+    auto session = std::make_shared<Session>(io_);
+    acceptor_.async_accept(session->socket, [this, session](const error_code& ec) {
+      if (ec) return;
+      ++connections;
+      read(session);
+      accept();
+    });
+  }
+
+  void read(const std::shared_ptr<Session>& session) {
+    asio::async_read_until(session->socket, asio::dynamic_buffer(session->buffer), "\r\n\r\n",
+                           [this, session](const error_code& ec, std::size_t n) {
+                             if (ec) {
+                               ++closed_by_client;
+                               return;
+                             }
+                             std::string head = session->buffer.substr(0, n);
+                             session->buffer.erase(0, n);
+                             heads.push_back(head);
+                             session->out = answer_(head);
+                             if (session->out.empty()) {
+                               read(session);  // hold the request; notice the client closing
+                               return;
+                             }
+                             asio::async_write(session->socket, asio::buffer(session->out),
+                                               [this, session](const error_code& write_ec, std::size_t) {
+                                                 if (!write_ec) read(session);
+                                               });
+                           });
+  }
+
+  asio::io_context& io_;
+  tcp::acceptor acceptor_;
+  Answer answer_;
+};
+
+struct Result {
+  bool called = false;
+  UpstreamError error = UpstreamError::kNone;
+  UpstreamResponse response;
+};
+
+class UpstreamClientTest : public ::testing::Test {
+ protected:
+  UpstreamClientTest() : client_(io_, [this] { return now_; }) {}
+
+  std::shared_ptr<UpstreamTarget> target(std::uint16_t port, std::string host = "127.0.0.1") {
+    std::string error;
+    auto t = make_upstream_target(false, std::move(host), port, {}, error);
+    t->connect_timeout = 500ms;
+    t->timeout = 2000ms;
+    return t;
+  }
+
+  static UpstreamRequest get(std::string path) {
+    UpstreamRequest r;
+    r.head = "GET " + path + " HTTP/1.1\r\nHost: upstream\r\n\r\n";
+    r.idempotent = true;
+    return r;
+  }
+
+  std::weak_ptr<Cancellable> send(const std::shared_ptr<UpstreamTarget>& t, UpstreamRequest request,
+                                  Result& out, std::size_t buffer_limit = 1 << 20) {
+    return client_.send(
+        t, std::move(request),
+        [&out](UpstreamError error, UpstreamResponse&& response) {
+          out.called = true;
+          out.error = error;
+          out.response = std::move(response);
+        },
+        buffer_limit);
+  }
+
+  // Runs the loop until `done()` (bounded by real time only as a safety net).
+  template <typename Pred>
+  bool run_until(Pred done) {
+    auto limit = std::chrono::steady_clock::now() + 5s;
+    while (!done() && std::chrono::steady_clock::now() < limit)
+      io_.run_one_for(10ms);
+    return done();
+  }
+
+  void advance(std::chrono::milliseconds by) {
+    now_ += by;
+    client_.tick();
+  }
+
+  asio::io_context io_;
+  std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
+  UpstreamClient client_;
+};
+
+std::string ok(std::string_view body) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+TEST_F(UpstreamClientTest, KeepAliveConnectionIsReused) {
+  FakeUpstream up(io_, [](const std::string&) { return ok("hi"); });
+  auto t = target(up.port());
+  Result first, second;
+  send(t, get("/a"), first);
+  ASSERT_TRUE(run_until([&] { return first.called; }));
+  EXPECT_EQ(first.error, UpstreamError::kNone);
+  EXPECT_EQ(first.response.body, "hi");
+  send(t, get("/b"), second);
+  ASSERT_TRUE(run_until([&] { return second.called; }));
+  EXPECT_EQ(second.response.status, 200);
+  EXPECT_EQ(up.connections, 1);
+  EXPECT_EQ(up.heads.size(), 2u);
+}
+
+TEST_F(UpstreamClientTest, ResponseTimeoutOnInjectedTime) {
+  FakeUpstream up(io_, [](const std::string&) { return std::string(); });  // never answers
+  auto t = target(up.port());
+  Result result;
+  send(t, get("/slow"), result);
+  ASSERT_TRUE(run_until([&] { return up.heads.size() == 1; }));
+  advance(1999ms);
+  io_.poll();
+  EXPECT_FALSE(result.called) << "not before timeout_ms";
+  advance(2ms);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  EXPECT_EQ(result.error, UpstreamError::kTimeout);
+  EXPECT_TRUE(run_until([&] { return up.closed_by_client == 1; })) << "the timed-out connection is closed";
+}
+
+TEST_F(UpstreamClientTest, CancelledCallClosesItsConnectionAndNeverCallsBack) {
+  FakeUpstream up(io_, [](const std::string&) { return std::string(); });
+  auto t = target(up.port());
+  Result result;
+  auto handle = send(t, get("/slow"), result);
+  ASSERT_TRUE(run_until([&] { return up.heads.size() == 1; }));
+  auto call = handle.lock();
+  ASSERT_TRUE(call);
+  call->cancel();
+  call.reset();
+  EXPECT_TRUE(run_until([&] { return up.closed_by_client == 1; }));
+  advance(5000ms);
+  io_.poll();
+  EXPECT_FALSE(result.called);
+  EXPECT_TRUE(handle.expired()) << "nothing keeps a cancelled call";
+}
+
+TEST_F(UpstreamClientTest, CancelledWaiterLeavesThePoolQueue) {
+  bool release_first = false;
+  FakeUpstream up(io_, [&](const std::string& head) {
+    if (head.find("/first") != std::string::npos && !release_first) return std::string();
+    return ok("x");
+  });
+  auto t = target(up.port());
+  t->max_connections = 1;
+  Result first, queued, third;
+  send(t, get("/first"), first);
+  ASSERT_TRUE(run_until([&] { return up.heads.size() == 1; }));
+  auto waiting = send(t, get("/queued"), queued);
+  io_.poll();
+  EXPECT_EQ(up.connections, 1);
+  waiting.lock()->cancel();
+  // The first call times out (it is never answered); its connection is closed; the next call gets a fresh
+  // one.
+  advance(2001ms);
+  ASSERT_TRUE(run_until([&] { return first.called; }));
+  release_first = true;
+  send(t, get("/third"), third);
+  ASSERT_TRUE(run_until([&] { return third.called; }));
+  EXPECT_EQ(third.error, UpstreamError::kNone);
+  EXPECT_FALSE(queued.called);
+  for (const auto& head : up.heads)
+    EXPECT_EQ(head.find("/queued"), std::string::npos) << "a cancelled waiter was sent";
+}
+
+TEST_F(UpstreamClientTest, QueuedCallTimesOutOnInjectedTime) {
+  FakeUpstream up(io_, [](const std::string&) { return std::string(); });
+  auto t = target(up.port());
+  t->max_connections = 1;
+  Result first, queued;
+  send(t, get("/first"), first);
+  ASSERT_TRUE(run_until([&] { return up.heads.size() == 1; }));
+  send(t, get("/queued"), queued);
+  advance(2001ms);
+  ASSERT_TRUE(run_until([&] { return first.called && queued.called; }));
+  EXPECT_EQ(queued.error, UpstreamError::kTimeout);
+}
+
+TEST_F(UpstreamClientTest, UnrequestedSwitchingProtocolsIsABadResponse) {
+  FakeUpstream up(io_, [](const std::string&) {
+    return std::string("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\nraw");
+  });
+  Result result;
+  send(target(up.port()), get("/"), result);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  EXPECT_EQ(result.error, UpstreamError::kBadResponse);
+}
+
+TEST_F(UpstreamClientTest, InterimResponsesAreSkippedAndTrailersAreNotHeaders) {
+  FakeUpstream up(io_, [](const std::string&) {
+    return std::string(
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Head: 1\r\n\r\n"
+        "3\r\nabc\r\n0\r\nX-Trailer: evil\r\n\r\n");
+  });
+  Result result;
+  send(target(up.port()), get("/"), result);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  ASSERT_EQ(result.error, UpstreamError::kNone);
+  EXPECT_EQ(result.response.status, 200);
+  EXPECT_EQ(result.response.body, "abc");
+  EXPECT_TRUE(result.response.headers.contains("X-Head"));
+  EXPECT_FALSE(result.response.headers.contains("X-Trailer"));
+  EXPECT_FALSE(result.response.headers.contains("Link"));
+}
+
+TEST_F(UpstreamClientTest, LocalhostNamesNeedNoLookup) {
+  FakeUpstream up(io_, [](const std::string&) { return ok("local"); });
+  for (std::string host : {"localhost", "api.localhost", "LOCALHOST."}) {
+    Result result;
+    send(target(up.port(), host), get("/"), result);
+    ASSERT_TRUE(run_until([&] { return result.called; })) << host;
+    EXPECT_EQ(result.response.body, "local") << host;
+  }
+}
+
+TEST_F(UpstreamClientTest, BufferedResponseOverTheLimitIsABadResponse) {
+  FakeUpstream up(io_, [](const std::string&) { return ok(std::string(100, 'z')); });
+  Result result;
+  send(target(up.port()), get("/"), result, 10);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  EXPECT_EQ(result.error, UpstreamError::kBadResponse);
+}
+
+TEST_F(UpstreamClientTest, ConnectionRefusedIsUnavailable) {
+  std::uint16_t port;
+  {
+    tcp::acceptor probe(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = probe.local_endpoint().port();
+  }
+  Result result;
+  send(target(port), get("/"), result);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  EXPECT_EQ(result.error, UpstreamError::kUnavailable);
+}
+
+}  // namespace
+}  // namespace workgate::http
