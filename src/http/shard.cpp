@@ -72,7 +72,7 @@ void Shard::sweep() {
   update_date();
   observability::flush_repeated();
   if (handler_) handler_->on_tick();
-  auto now = Clock::now();
+  auto now = this->now();
   for (Connection* c = head_; c != nullptr;) {
     Connection* next = c->next;
     if (c->expired(now)) {

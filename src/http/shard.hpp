@@ -48,7 +48,11 @@ class Shard {
 
   bool draining() const { return draining_; }
   std::string_view http_date() const { return date_; }
-  Clock::time_point now() const { return Clock::now(); }
+  Clock::time_point now() const { return clock_ ? clock_() : Clock::now(); }
+  // Replaces the steady clock (tests advance time by hand, then call sweep()).
+  void set_clock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
+  // Enforces connection deadlines and runs the handler's tick; run() does it every ~100 ms.
+  void sweep();
 
   // Connection registry (called by Connection).
   void add(Connection* connection);
@@ -60,7 +64,6 @@ class Shard {
  private:
   void accept();
   void schedule_sweep();
-  void sweep();
   void update_date();
   void maybe_finish();
 
@@ -71,6 +74,7 @@ class Shard {
   boost::asio::steady_timer accept_retry_timer_;
   std::unique_ptr<RequestHandler> handler_;
   Connection* head_ = nullptr;  // intrusive doubly linked list of live connections
+  std::function<Clock::time_point()> clock_;
   std::size_t connections_ = 0;
   bool draining_ = false;
   std::int64_t date_second_ = -1;

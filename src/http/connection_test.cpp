@@ -1,0 +1,270 @@
+// Connection fed bytes over a loopback socket on the test's own event loop, with a fake handler and
+// injected time: framing, pipelining, body limits, body pace and cancellation without sleeping.
+#include "http/connection.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/shard.hpp"
+
+namespace workgate::http {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+struct CountingWork final : Cancellable {
+  void cancel() override { ++cancelled; }
+  int cancelled = 0;
+};
+
+// Answers "PATH BODY" synchronously, or holds the request (path "/hold") until the test responds.
+class FakeHandler final : public RequestHandler {
+ public:
+  std::unique_ptr<Exchange> create_exchange() override { return std::make_unique<Exchange>(); }
+  const ConnectionLimits& limits() override { return limits_; }
+  BodyMode body_mode(Exchange& exchange) override {
+    return exchange.request().path == "/stream" ? BodyMode::kStream : BodyMode::kBuffer;
+  }
+  void handle(Exchange& exchange) override {
+    const Request& request = exchange.request();
+    handled.push_back(request.path);
+    if (request.path == "/hold") {
+      held = exchange.retain();
+      exchange.set_pending(work);
+      return;
+    }
+    if (request.path == "/stream") {
+      streamed = exchange.retain();
+      return;
+    }
+    Response response;
+    response.set_body(request.path + " " + request.body);
+    exchange.respond(std::move(response));
+  }
+  Response protocol_error(ProtocolError error, Exchange&) override {
+    errors.push_back(error);
+    Response response;
+    response.status = error == ProtocolError::kNotImplemented    ? 501
+                      : error == ProtocolError::kRequestTimeout  ? 408
+                      : error == ProtocolError::kPayloadTooLarge ? 413
+                                                                 : 400;
+    return response;
+  }
+
+  ConnectionLimits limits_;
+  std::vector<std::string> handled;
+  std::vector<ProtocolError> errors;
+  std::shared_ptr<Exchange> held;
+  std::shared_ptr<Exchange> streamed;
+  std::shared_ptr<CountingWork> work = std::make_shared<CountingWork>();
+};
+
+class ConnectionTest : public ::testing::Test {
+ protected:
+  ConnectionTest() : shard_(0), client_(shard_.io()) {
+    auto handler = std::make_unique<FakeHandler>();
+    handler_ = handler.get();
+    handler_->limits_.max_body_bytes = 1000;
+    handler_->limits_.body_timeout = 1000ms;
+    handler_->limits_.min_body_rate = 100;
+    shard_.set_handler(std::move(handler));
+    shard_.set_clock([this] { return now_; });
+    tcp::acceptor acceptor(shard_.io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    client_.connect(acceptor.local_endpoint());
+    tcp::socket server(shard_.io());
+    acceptor.accept(server);
+    connection_ = std::make_shared<Connection>(shard_, std::move(server));
+    connection_->start();
+    connection_.reset();  // the connection owns itself through its pending operations
+  }
+
+  void send(std::string_view bytes) { asio::write(client_, asio::buffer(bytes.data(), bytes.size())); }
+
+  // Everything the server sent until it closed or went quiet for a moment (real time bounded).
+  std::string receive(std::chrono::milliseconds quiet = 50ms) {
+    std::string out;
+    auto limit = std::chrono::steady_clock::now() + 3s;
+    client_.non_blocking(true);
+    auto last = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() < limit) {
+      shard_.io().run_one_for(5ms);
+      char buf[4096];
+      error_code ec;
+      std::size_t n = client_.read_some(asio::buffer(buf), ec);
+      if (n > 0) {
+        out.append(buf, n);
+        last = std::chrono::steady_clock::now();
+      } else if (ec && ec != asio::error::would_block) {
+        closed_ = true;
+        break;
+      } else if (std::chrono::steady_clock::now() - last > quiet) {
+        break;
+      }
+    }
+    return out;
+  }
+
+  void advance(std::chrono::milliseconds by) {
+    now_ += by;
+    shard_.sweep();
+  }
+
+  static int count(const std::string& text, std::string_view what) {
+    int n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+      ++n;
+    return n;
+  }
+
+  Shard shard_;
+  // The loop may have nothing pending between steps of a test: keep it from stopping.
+  asio::executor_work_guard<asio::io_context::executor_type> work_guard_ = asio::make_work_guard(shard_.io());
+  FakeHandler* handler_ = nullptr;
+  tcp::socket client_;
+  std::shared_ptr<Connection> connection_;
+  std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
+  bool closed_ = false;
+};
+
+TEST_F(ConnectionTest, PipelinedRequestsAreAnsweredInOrder) {
+  send(
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyzGET /c "
+      "HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string out = receive();
+  EXPECT_EQ(count(out, "HTTP/1.1 200"), 3) << out;
+  EXPECT_LT(out.find("/a "), out.find("/b xyz"));
+  EXPECT_LT(out.find("/b xyz"), out.find("/c "));
+  EXPECT_EQ(handler_->handled, (std::vector<std::string>{"/a", "/b", "/c"}));
+}
+
+TEST_F(ConnectionTest, UnknownTransferCodingIs501AndCloses) {
+  send(
+      "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: "
+      "x\r\n\r\n");
+  std::string out = receive();
+  EXPECT_EQ(out.rfind("HTTP/1.1 501", 0), 0u) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(count(out, "HTTP/1.1 "), 1) << "the body never runs as a request";
+  EXPECT_TRUE(handler_->handled.empty());
+}
+
+TEST_F(ConnectionTest, TrailersNeverReachTheHandler) {
+  send(
+      "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nAuthorization: "
+      "Bearer x\r\n\r\n");
+  std::string out = receive();
+  EXPECT_NE(out.find("/a ok"), std::string::npos) << out;
+}
+
+TEST_F(ConnectionTest, DeclaredLengthOverTheLimitIs413BeforeTheBody) {
+  send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n");
+  std::string out = receive();
+  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+  EXPECT_TRUE(handler_->handled.empty());
+}
+
+TEST_F(ConnectionTest, StalledBodyTimesOutOnInjectedTime) {
+  send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+  EXPECT_EQ(receive(), "");
+  advance(999ms);
+  EXPECT_EQ(receive(), "") << "not before body_timeout";
+  advance(2ms);
+  std::string out = receive();
+  EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
+}
+
+TEST_F(ConnectionTest, DripFedBodyRunsOutOfCredit) {
+  // min_body_rate 100 B/s: each byte earns 10 ms; each 400 ms wait costs 400 ms of the 1 s credit.
+  send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n");
+  receive(10ms);
+  std::string out;
+  for (int i = 0; i < 10 && out.empty(); ++i) {
+    now_ += 400ms;
+    send("x");
+    receive(10ms);
+    shard_.sweep();
+    out = receive(10ms);
+  }
+  EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
+  EXPECT_TRUE(handler_->handled.empty());
+}
+
+TEST_F(ConnectionTest, ASteadyBodyAboveTheRateIsAccepted) {
+  send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\n\r\n");
+  std::string out = receive(10ms);
+  for (int i = 0; i < 4; ++i) {
+    now_ += 400ms;  // 50 bytes per 0.4 s = 125 B/s, above the 100 B/s minimum
+    send(std::string(50, 'y'));
+    out += receive(10ms);
+    shard_.sweep();
+  }
+  out += receive();
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+}
+
+TEST_F(ConnectionTest, ClientLeavingCancelsThePendingWork) {
+  send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+  receive(10ms);
+  ASSERT_EQ(handler_->handled, std::vector<std::string>{"/hold"});
+  EXPECT_EQ(handler_->work->cancelled, 0);
+  client_.close();
+  shard_.io().run_for(50ms);
+  EXPECT_EQ(handler_->work->cancelled, 1);
+}
+
+TEST_F(ConnectionTest, PipelinedBytesAreNotAClientLeaving) {
+  send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+  receive(20ms);
+  EXPECT_EQ(handler_->work->cancelled, 0);
+  Response response;
+  response.set_body("held");
+  handler_->held->respond(std::move(response));
+  handler_->held.reset();
+  std::string out = receive();
+  EXPECT_NE(out.find("held"), std::string::npos) << out;
+  EXPECT_NE(out.find("/next "), std::string::npos) << out;
+}
+
+TEST_F(ConnectionTest, StreamedBodyPastTheLimitFailsTheReader) {
+  send("POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  receive(10ms);
+  ASSERT_TRUE(handler_->streamed);
+  error_code failure;
+  std::size_t received = 0;
+  bool finished = false;
+  std::function<void()> pull = [&] {
+    handler_->streamed->read_body([&](const error_code& ec, std::string_view piece, bool last) {
+      received += piece.size();
+      if (ec || last) {
+        failure = ec;
+        finished = true;
+        return;
+      }
+      pull();
+    });
+  };
+  pull();
+  std::string chunk = "200\r\n" + std::string(0x200, 'q') + "\r\n";
+  for (int i = 0; i < 3 && !finished; ++i) {
+    send(chunk);
+    for (int j = 0; j < 20 && !finished; ++j)
+      shard_.io().run_one_for(5ms);
+  }
+  ASSERT_TRUE(finished) << "received " << received;
+  EXPECT_EQ(failure, boost::beast::http::error::body_limit);
+  EXPECT_LE(received, 1000u);
+}
+
+}  // namespace
+}  // namespace workgate::http
