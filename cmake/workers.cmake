@@ -74,6 +74,29 @@ if(WORKGATE_BUILD_TESTS AND TARGET workers_tests)
     WG_TEST_SIDECAR="$<TARGET_FILE:workgate-sidecar>")
 endif()
 
+# Every SDK header compiles on its own: one translation unit per header that includes only it (twice, for
+# the include guard), as C++17 with the SDK's warnings; <workgate/worker.h> also as C99. Part of the
+# default build, so a header that leans on another one's includes breaks the build.
+if(WORKGATE_BUILD_TESTS)
+  file(GLOB_RECURSE sdk_headers CONFIGURE_DEPENDS RELATIVE ${PROJECT_SOURCE_DIR}/include
+       ${PROJECT_SOURCE_DIR}/include/workgate/*.h ${PROJECT_SOURCE_DIR}/include/workgate/*.hpp)
+  set(sdk_header_tus)
+  foreach(header IN LISTS sdk_headers)
+    string(MAKE_C_IDENTIFIER "${header}" tu)
+    file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/sdk-headers/${tu}.cpp
+         CONTENT "#include <${header}>\n#include <${header}>\n")
+    list(APPEND sdk_header_tus ${CMAKE_BINARY_DIR}/sdk-headers/${tu}.cpp)
+  endforeach()
+  file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/sdk-headers/workgate_worker_h.c
+       CONTENT "#include <workgate/worker.h>\n#include <workgate/worker.h>\n")
+  add_library(workgate_sdk_headers OBJECT ${sdk_header_tus} ${CMAKE_BINARY_DIR}/sdk-headers/workgate_worker_h.c)
+  target_link_libraries(workgate_sdk_headers PRIVATE workgate_sdk)
+  set_target_properties(workgate_sdk_headers PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF
+                                                        C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+  target_compile_options(workgate_sdk_headers PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
+                         $<$<BOOL:${WORKGATE_WERROR}>:-Werror>)
+endif()
+
 # The crashing service module of the supervisor e2e tests (build/<preset>/workers/test/).
 if(WORKGATE_BUILD_TESTS)
   workgate_add_worker(workgate-test-crash ${PROJECT_SOURCE_DIR}/src/workers/testdata/crash_worker.c)
@@ -93,7 +116,8 @@ install(EXPORT workgateTargets NAMESPACE workgate:: DESTINATION ${CMAKE_INSTALL_
 set(WORKGATE_PACKAGE_DIR ${CMAKE_BINARY_DIR}/cmake/workgate-package)
 file(WRITE ${WORKGATE_PACKAGE_DIR}/workgateConfig.cmake.in [=[
 # CMake package of the workgate worker SDK: find_package(workgate) gives the INTERFACE target
-# workgate::sdk (headers <workgate/worker.h> and <workgate/worker.hpp>) and workgate_add_worker().
+# workgate::sdk (headers <workgate/worker.h>, the umbrella <workgate/worker.hpp> and its parts under
+# <workgate/worker/>) and workgate_add_worker().
 @PACKAGE_INIT@
 
 include("${CMAKE_CURRENT_LIST_DIR}/workgateTargets.cmake")
