@@ -60,17 +60,23 @@ if(WORKGATE_BUILD_TESTS AND TARGET workers_tests)
   workgate_add_worker(workgate-test-no-entry ${PROJECT_SOURCE_DIR}/src/workers/testdata/no_entry.c)
   # Breaks the completion contract and every other rule (tests/e2e/test_workers_hostile.py uses it too).
   workgate_add_worker(workgate-test-hostile ${PROJECT_SOURCE_DIR}/src/workers/testdata/hostile_worker.c)
+  # Built against an older, smaller wg_module (its own copy), and one smaller than any version.
+  workgate_add_worker(workgate-test-old-abi ${PROJECT_SOURCE_DIR}/src/workers/testdata/old_abi_module.c)
+  workgate_add_worker(workgate-test-truncated ${PROJECT_SOURCE_DIR}/src/workers/testdata/old_abi_module.c)
+  target_compile_definitions(workgate-test-truncated PRIVATE WG_OLD_ABI_TRUNCATED=1)
   find_package(Threads REQUIRED)
   target_link_libraries(workgate-test-hostile PRIVATE Threads::Threads)
   set_target_properties(workgate-test-worker workgate-test-abi-mismatch workgate-test-no-entry workgate-test-hostile
-                        PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/workers/test)
+                        workgate-test-old-abi workgate-test-truncated PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/workers/test)
   add_dependencies(workers_tests workgate-test-worker workgate-test-abi-mismatch workgate-test-no-entry
-                   workgate-test-hostile workgate-sidecar)
+                   workgate-test-hostile workgate-test-old-abi workgate-test-truncated workgate-sidecar)
   target_compile_definitions(workers_tests PRIVATE
     WG_TEST_WORKER="$<TARGET_FILE:workgate-test-worker>"
     WG_TEST_HOSTILE="$<TARGET_FILE:workgate-test-hostile>"
     WG_TEST_ABI_MISMATCH="$<TARGET_FILE:workgate-test-abi-mismatch>"
     WG_TEST_NO_ENTRY="$<TARGET_FILE:workgate-test-no-entry>"
+    WG_TEST_OLD_ABI="$<TARGET_FILE:workgate-test-old-abi>"
+    WG_TEST_TRUNCATED="$<TARGET_FILE:workgate-test-truncated>"
     WG_TEST_SIDECAR="$<TARGET_FILE:workgate-sidecar>")
 endif()
 

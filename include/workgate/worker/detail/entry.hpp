@@ -36,6 +36,19 @@ struct method_class<R (C::*)(A) const noexcept> {
   using type = C;
 };
 
+// "Structs only grow": the SDK reads the members of the first version of wg_call, wg_host and wg_init
+// only. These check that the gateway's structs declare at least that much before anything else is read
+// (a member added later would be read only under WG_HAS_MEMBER).
+inline bool host_fits(const wg_host* host) {
+  return host != nullptr && host->size >= WG_HOST_SIZE_V1;
+}
+inline bool call_fits(const wg_call* c) {
+  return c != nullptr && c->size >= WG_CALL_SIZE_V1 && host_fits(c->host);
+}
+inline bool init_fits(const wg_init* i) {
+  return i != nullptr && i->size >= WG_INIT_SIZE_V1 && host_fits(i->host);
+}
+
 inline std::int32_t fail_with(const wg_call* c, wg_result* r, const char* message) {
   c->host->fail(r, wg_str{message, std::strlen(message)});
   return WG_ERROR;
@@ -43,6 +56,7 @@ inline std::int32_t fail_with(const wg_call* c, wg_result* r, const char* messag
 
 template <auto F>
 std::int32_t trampoline(const wg_call* c, wg_result* r) noexcept {
+  if (!call_fits(c)) return WG_ERROR;  // nothing to report the failure with
   try {
     Call call(c);
     if constexpr (std::is_member_function_pointer<decltype(F)>::value) {
@@ -72,6 +86,10 @@ inline void copy_message(char* error, std::size_t size, const char* message) {
 template <typename T>
 std::int32_t init_instance(const wg_init* init, void** instance, char* error,
                            std::size_t error_size) noexcept {
+  if (!init_fits(init)) {
+    copy_message(error, error_size, "the gateway's wg_init or wg_host is smaller than their first version");
+    return WG_ERROR;
+  }
   try {
     if constexpr (std::is_constructible<T, const Init&>::value) {
       *instance = new T(Init(init));
