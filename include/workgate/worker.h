@@ -33,10 +33,11 @@
  *   - init runs once per binding when a config is loaded (at startup on the main thread, at a reload on
  *     the reload thread), one init at a time, while the event loops may be calling the functions of the
  *     instances of the previous config -- of the same module, too. `workgate validate` calls no init.
- *   - destroy runs once per successful init, on a thread that is not an event loop (the main thread,
- *     or the loading thread when the config it was created for failed), when no config uses the binding
- *     any more: no function of that instance is running or will be called again, but a deferred result
- *     it handed out may still be open (a worker with its own threads stops them in destroy).
+ *   - destroy runs at most once per successful init (a process that exits may skip it), on a thread
+ *     that is not an event loop (the main thread, or the loading thread when the config it was created
+ *     for failed), when no config uses the binding any more: no function of that instance is running or
+ *     will be called again, but a deferred result it handed out may still be open (a worker with its own
+ *     threads stops them in destroy).
  *   - Bound functions run on the event-loop threads. The same function of the same instance may run on
  *     all of them at the same time: state shared between calls (the instance, globals) must be
  *     thread-safe. Calls on one thread never overlap and never nest (no host function calls back into
