@@ -81,7 +81,7 @@ if(WORKGATE_BUILD_TESTS AND TARGET workers_tests)
 endif()
 
 # Every SDK header compiles on its own: one translation unit per header that includes only it (twice, for
-# the include guard), as C++17 with the SDK's warnings; <workgate/worker.h> also as C99. Part of the
+# the include guard), as C++17; <workgate/worker.h> also as C99. Part of the
 # default build, so a header that leans on another one's includes breaks the build.
 if(WORKGATE_BUILD_TESTS)
   file(GLOB_RECURSE sdk_headers CONFIGURE_DEPENDS RELATIVE ${PROJECT_SOURCE_DIR}/include
@@ -99,7 +99,9 @@ if(WORKGATE_BUILD_TESTS)
   target_link_libraries(workgate_sdk_headers PRIVATE workgate_sdk)
   set_target_properties(workgate_sdk_headers PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF
                                                         C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
-  target_compile_options(workgate_sdk_headers PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
+  # Stricter than the gateway: the headers end up in other people's builds.
+  target_compile_options(workgate_sdk_headers PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+                         $<$<COMPILE_LANGUAGE:CXX>:-Wold-style-cast -Wzero-as-null-pointer-constant>
                          $<$<BOOL:${WORKGATE_WERROR}>:-Werror>)
 endif()
 

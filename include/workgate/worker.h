@@ -256,8 +256,12 @@ typedef const wg_module* (*wg_entry_fn)(void);
 
 /* ---- compatibility (see the header comment): the first version's size of each struct, and whether a
  * struct filled by the other side includes a member. ---- */
+#ifdef __cplusplus
+#define WG_SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(type::member))
+#else
 #define WG_SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type*)0)->member))
-#define WG_HAS_MEMBER(ptr, type, member) ((size_t)(ptr)->size >= WG_SIZE_THROUGH(type, member))
+#endif
+#define WG_HAS_MEMBER(ptr, type, member) ((ptr)->size >= WG_SIZE_THROUGH(type, member))
 #define WG_MODULE_SIZE_V1 WG_SIZE_THROUGH(wg_module, function_count)
 #define WG_CALL_SIZE_V1 WG_SIZE_THROUGH(wg_call, host_data)
 #define WG_HOST_SIZE_V1 WG_SIZE_THROUGH(wg_host, log)
