@@ -21,17 +21,17 @@
 // Synchronous functions run on the gateway's event loop: they must not block. See docs/workers.md.
 //
 // This header includes the whole SDK. Its parts, each usable on its own:
-//   <workgate/worker.h>                    the C ABI
-//   <workgate/worker/string.hpp>           to_view / to_wg (wg_str <-> std::string_view), iequals
-//   <workgate/worker/query.hpp>            form_decode, query_param
-//   <workgate/worker/json_writer.hpp>      JsonWriter, json_quote, append_json_string (standard library only)
-//   <workgate/worker/kinds.hpp>            CallKind, LogLevel
-//   <workgate/worker/views.hpp>            Pairs, Request, ResponseView, Env, Context
-//   <workgate/worker/result.hpp>           Result
-//   <workgate/worker/call.hpp>             Call, Completion
-//   <workgate/worker/init.hpp>             Init
-//   <workgate/worker/module.hpp>           WORKGATE_WORKER, WORKGATE_METHOD, WORKGATE_FUNCTIONS, fn,
-//   Stateless <workgate/worker/detail/entry.hpp>     the generated C entry points (implementation detail)
+//   <workgate/worker.h>                  the C ABI
+//   <workgate/worker/string.hpp>         to_view / to_wg (wg_str <-> std::string_view), iequals
+//   <workgate/worker/query.hpp>          form_decode, query_param
+//   <workgate/worker/json_writer.hpp>    JsonWriter, json_quote, append_json_string (standard library only)
+//   <workgate/worker/kinds.hpp>          CallKind, LogLevel
+//   <workgate/worker/views.hpp>          Pairs, Request, ResponseView, Env, Context
+//   <workgate/worker/result.hpp>         Result
+//   <workgate/worker/call.hpp>           Call, Completion
+//   <workgate/worker/init.hpp>           Init
+//   <workgate/worker/module.hpp>         WORKGATE_WORKER, WORKGATE_METHOD, WORKGATE_FUNCTIONS, fn, Stateless
+//   <workgate/worker/detail/entry.hpp>   the generated C entry points (implementation detail)
 #ifndef WORKGATE_WORKER_HPP
 #define WORKGATE_WORKER_HPP
 
