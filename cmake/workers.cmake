@@ -60,18 +60,49 @@ if(WORKGATE_BUILD_TESTS AND TARGET workers_tests)
   workgate_add_worker(workgate-test-no-entry ${PROJECT_SOURCE_DIR}/src/workers/testdata/no_entry.c)
   # Breaks the completion contract and every other rule (tests/e2e/test_workers_hostile.py uses it too).
   workgate_add_worker(workgate-test-hostile ${PROJECT_SOURCE_DIR}/src/workers/testdata/hostile_worker.c)
+  # Built against an older, smaller wg_module (its own copy), and one smaller than any version.
+  workgate_add_worker(workgate-test-old-abi ${PROJECT_SOURCE_DIR}/src/workers/testdata/old_abi_module.c)
+  workgate_add_worker(workgate-test-truncated ${PROJECT_SOURCE_DIR}/src/workers/testdata/old_abi_module.c)
+  target_compile_definitions(workgate-test-truncated PRIVATE WG_OLD_ABI_TRUNCATED=1)
   find_package(Threads REQUIRED)
   target_link_libraries(workgate-test-hostile PRIVATE Threads::Threads)
   set_target_properties(workgate-test-worker workgate-test-abi-mismatch workgate-test-no-entry workgate-test-hostile
-                        PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/workers/test)
+                        workgate-test-old-abi workgate-test-truncated PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/workers/test)
   add_dependencies(workers_tests workgate-test-worker workgate-test-abi-mismatch workgate-test-no-entry
-                   workgate-test-hostile workgate-sidecar)
+                   workgate-test-hostile workgate-test-old-abi workgate-test-truncated workgate-sidecar)
   target_compile_definitions(workers_tests PRIVATE
     WG_TEST_WORKER="$<TARGET_FILE:workgate-test-worker>"
     WG_TEST_HOSTILE="$<TARGET_FILE:workgate-test-hostile>"
     WG_TEST_ABI_MISMATCH="$<TARGET_FILE:workgate-test-abi-mismatch>"
     WG_TEST_NO_ENTRY="$<TARGET_FILE:workgate-test-no-entry>"
+    WG_TEST_OLD_ABI="$<TARGET_FILE:workgate-test-old-abi>"
+    WG_TEST_TRUNCATED="$<TARGET_FILE:workgate-test-truncated>"
     WG_TEST_SIDECAR="$<TARGET_FILE:workgate-sidecar>")
+endif()
+
+# Every SDK header compiles on its own: one translation unit per header that includes only it (twice, for
+# the include guard), as C++17; <workgate/worker.h> also as C99. Part of the
+# default build, so a header that leans on another one's includes breaks the build.
+if(WORKGATE_BUILD_TESTS)
+  file(GLOB_RECURSE sdk_headers CONFIGURE_DEPENDS RELATIVE ${PROJECT_SOURCE_DIR}/include
+       ${PROJECT_SOURCE_DIR}/include/workgate/*.h ${PROJECT_SOURCE_DIR}/include/workgate/*.hpp)
+  set(sdk_header_tus)
+  foreach(header IN LISTS sdk_headers)
+    string(MAKE_C_IDENTIFIER "${header}" tu)
+    file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/sdk-headers/${tu}.cpp
+         CONTENT "#include <${header}>\n#include <${header}>\n")
+    list(APPEND sdk_header_tus ${CMAKE_BINARY_DIR}/sdk-headers/${tu}.cpp)
+  endforeach()
+  file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/sdk-headers/workgate_worker_h.c
+       CONTENT "#include <workgate/worker.h>\n#include <workgate/worker.h>\n")
+  add_library(workgate_sdk_headers OBJECT ${sdk_header_tus} ${CMAKE_BINARY_DIR}/sdk-headers/workgate_worker_h.c)
+  target_link_libraries(workgate_sdk_headers PRIVATE workgate_sdk)
+  set_target_properties(workgate_sdk_headers PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF
+                                                        C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+  # Stricter than the gateway: the headers end up in other people's builds.
+  target_compile_options(workgate_sdk_headers PRIVATE -Wall -Wextra -Wpedantic -Wshadow
+                         $<$<COMPILE_LANGUAGE:CXX>:-Wold-style-cast -Wzero-as-null-pointer-constant>
+                         $<$<BOOL:${WORKGATE_WERROR}>:-Werror>)
 endif()
 
 # The crashing service module of the supervisor e2e tests (build/<preset>/workers/test/).
@@ -93,7 +124,8 @@ install(EXPORT workgateTargets NAMESPACE workgate:: DESTINATION ${CMAKE_INSTALL_
 set(WORKGATE_PACKAGE_DIR ${CMAKE_BINARY_DIR}/cmake/workgate-package)
 file(WRITE ${WORKGATE_PACKAGE_DIR}/workgateConfig.cmake.in [=[
 # CMake package of the workgate worker SDK: find_package(workgate) gives the INTERFACE target
-# workgate::sdk (headers <workgate/worker.h> and <workgate/worker.hpp>) and workgate_add_worker().
+# workgate::sdk (headers <workgate/worker.h>, the umbrella <workgate/worker.hpp> and its parts under
+# <workgate/worker/>) and workgate_add_worker().
 @PACKAGE_INIT@
 
 include("${CMAKE_CURRENT_LIST_DIR}/workgateTargets.cmake")

@@ -7,8 +7,20 @@
  * functions. The gateway refuses a module whose abi_version differs from its own WORKGATE_ABI_VERSION.
  *
  * Only plain C types cross the boundary: a module may be built with another compiler, other flags or
- * another C++ standard library than the gateway. Within one ABI version, structs only grow at their end;
- * their `size` member says how much of them the other side filled in.
+ * another C++ standard library than the gateway.
+ *
+ * Compatibility: structs only grow. Within one ABI version a struct is never reordered and no member
+ * changes its type or meaning; new members are only appended. Every struct with a `size` member carries
+ * the size the side that filled it was built with, and the other side reads only within that size:
+ *   - wg_module (filled by the module): the gateway reads the first `size` bytes the module declares. A
+ *     module built against an older, smaller header loads; the members it does not know are absent (NULL,
+ *     0) for the gateway. A size below the first version's (WG_MODULE_SIZE_V1) is refused at load; a
+ *     larger size (a module built against a newer header) is accepted and the unknown tail ignored.
+ *   - wg_call, wg_host, wg_init (filled by the gateway): a member appended after the first version exists
+ *     only when the gateway's `size` covers it -- test WG_HAS_MEMBER(ptr, type, member) before using it.
+ *     The gateway always provides at least the first version (WG_*_SIZE_V1); the C++ SDK checks that and
+ *     reads nothing beyond.
+ * An incompatible change bumps WORKGATE_ABI_VERSION; the gateway refuses modules of another version.
  *
  * Calls. For every request a bound function sees a `wg_call` (views into the gateway's request, the
  * worker's environment, the routing context, and for post_process the response) and a `wg_result` it
@@ -16,6 +28,29 @@
  * returns. A synchronous function returns WG_OK or WG_ERROR on the gateway's event loop and must not
  * block. An asynchronous function calls host->defer(call) to get a deferred result, returns WG_PENDING,
  * and later (from any thread) fills that result and calls host->complete() exactly once.
+ *
+ * Threads. The gateway serves requests on several event-loop threads and never serializes a worker:
+ *   - init runs once per binding when a config is loaded (at startup on the main thread, at a reload on
+ *     the reload thread), one init at a time, while the event loops may be calling the functions of the
+ *     instances of the previous config -- of the same module, too. `workgate validate` calls no init.
+ *   - destroy runs at most once per successful init (a process that exits may skip it), on a thread
+ *     that is not an event loop (the main thread, or the loading thread when the config it was created
+ *     for failed), when no config uses the binding any more: no function of that instance is running or
+ *     will be called again, but a deferred result it handed out may still be open (a worker with its own
+ *     threads stops them in destroy).
+ *   - Bound functions run on the event-loop threads. The same function of the same instance may run on
+ *     all of them at the same time: state shared between calls (the instance, globals) must be
+ *     thread-safe. Calls on one thread never overlap and never nest (no host function calls back into
+ *     the worker), and all calls for one request (its hooks and its integration, and the gateway's
+ *     continuation after a completion) run on the event-loop thread of that request's connection.
+ *   - A wg_call and its synchronous wg_result, and every host function that takes a wg_call (request_id,
+ *     claims_json, claim_json, claim_string, variables_json, config_json, defer), may be used only on the
+ *     calling thread before the function returns (elsewhere they are ignored, see Handles).
+ *   - A deferred result may be filled and completed from any thread, at any time until complete() or
+ *     the timeout; the gateway locks per call, so several threads may write to it, in an unspecified
+ *     order. complete() may come before the function has returned WG_PENDING; it never calls into the
+ *     worker: the result is delivered later on the request's event loop.
+ *   - log() may be called from any thread at any time, also in init and destroy.
  *
  * Handles. A wg_result* is an opaque handle naming one call, never a pointer to dereference. The
  * synchronous result (and the wg_call*) may be used only on the calling thread until the function
@@ -187,7 +222,7 @@ struct wg_host {
 
 /* Given once per binding when the gateway loads its config (not for `workgate validate`). */
 typedef struct wg_init {
-  uint32_t size;
+  uint32_t size; /* sizeof(wg_init) as the gateway knows it */
   const wg_host* host;
   wg_str binding;     /* the worker binding, or the service alias */
   wg_str config_json; /* the declaration's `config` as JSON text, "null" when absent */
@@ -205,7 +240,7 @@ typedef struct wg_function {
 
 typedef struct wg_module {
   uint32_t abi_version; /* WORKGATE_ABI_VERSION; stays the first member in every version */
-  uint32_t size;        /* sizeof(wg_module) */
+  uint32_t size;        /* sizeof(wg_module) as the module knows it; at least WG_MODULE_SIZE_V1 */
   const char* name;     /* for logs; may be NULL */
   /* Optional. Creates the instance of one binding; on failure writes a NUL-terminated message into
    * `error` (at most error_size bytes) and returns WG_ERROR. The views in `init` are valid during the
@@ -218,6 +253,19 @@ typedef struct wg_module {
 } wg_module;
 
 typedef const wg_module* (*wg_entry_fn)(void);
+
+/* ---- compatibility (see the header comment): the first version's size of each struct, and whether a
+ * struct filled by the other side includes a member. ---- */
+#ifdef __cplusplus
+#define WG_SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(type::member))
+#else
+#define WG_SIZE_THROUGH(type, member) (offsetof(type, member) + sizeof(((type*)0)->member))
+#endif
+#define WG_HAS_MEMBER(ptr, type, member) ((ptr)->size >= WG_SIZE_THROUGH(type, member))
+#define WG_MODULE_SIZE_V1 WG_SIZE_THROUGH(wg_module, function_count)
+#define WG_CALL_SIZE_V1 WG_SIZE_THROUGH(wg_call, host_data)
+#define WG_HOST_SIZE_V1 WG_SIZE_THROUGH(wg_host, log)
+#define WG_INIT_SIZE_V1 WG_SIZE_THROUGH(wg_init, module_path)
 
 #ifdef __cplusplus
 }

@@ -2,20 +2,42 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "workers/host.hpp"
 
 namespace workgate::workers {
 
-std::string check_descriptor(const wg_module* d) {
-  if (d == nullptr) return "its entry point returned no module descriptor";
-  if (d->abi_version != WORKGATE_ABI_VERSION) {
-    return "it was built for worker ABI version " + std::to_string(d->abi_version) +
+static_assert(WG_MODULE_SIZE_V1 <= sizeof(wg_module) && WG_CALL_SIZE_V1 <= sizeof(wg_call) &&
+                  WG_HOST_SIZE_V1 <= sizeof(wg_host) && WG_INIT_SIZE_V1 <= sizeof(wg_init),
+              "the first version of a worker struct is a prefix of its current version");
+
+std::string read_descriptor(const wg_module* raw, void* out, std::size_t known) {
+  std::memset(out, 0, known);
+  if (raw == nullptr) return "its entry point returned no module descriptor";
+  // abi_version and size are the first members of every version.
+  if (raw->abi_version != WORKGATE_ABI_VERSION) {
+    return "it was built for worker ABI version " + std::to_string(raw->abi_version) +
            ", this gateway supports version " + std::to_string(WORKGATE_ABI_VERSION) +
            " (rebuild the worker against this gateway's SDK)";
   }
-  if (d->size < sizeof(wg_module)) return "its module descriptor is truncated";
+  if (raw->size < WG_MODULE_SIZE_V1) {
+    return "its module descriptor declares a size of " + std::to_string(raw->size) +
+           " bytes, less than the " + std::to_string(WG_MODULE_SIZE_V1) +
+           " of the first version of wg_module (not built with <workgate/worker.h>?)";
+  }
+  // Only what the module declares: members its (older) header did not have stay zero, i.e. absent; the
+  // tail of a newer, larger descriptor is not read.
+  std::memcpy(out, raw, std::min<std::size_t>(raw->size, known));
+  return {};
+}
+
+std::string check_descriptor(const wg_module* raw, wg_module* out) {
+  wg_module copy;
+  wg_module* d = out != nullptr ? out : &copy;
+  std::string problem = read_descriptor(raw, d, sizeof(wg_module));
+  if (!problem.empty()) return problem;
   if (d->function_count > 0 && d->functions == nullptr) return "its function table is missing";
   if (d->function_count > kMaxFunctions) {
     return "its function table has " + std::to_string(d->function_count) + " entries (at most " +
@@ -55,8 +77,8 @@ std::shared_ptr<Module> Module::open(const std::string& path, std::string& error
   wg_entry_fn entry;
   static_assert(sizeof(entry) == sizeof(symbol));
   std::memcpy(&entry, &symbol, sizeof(entry));
-  const wg_module* descriptor = entry();
-  std::string problem = check_descriptor(descriptor);
+  wg_module descriptor;
+  std::string problem = check_descriptor(entry(), &descriptor);
   if (!problem.empty()) {
     dlclose(handle);
     error = "cannot use worker module \"" + path + "\": " + problem;
@@ -70,8 +92,8 @@ Module::~Module() {
 }
 
 wg_function_fn Module::find(std::string_view name) const {
-  for (std::size_t i = 0; i < descriptor_->function_count; ++i) {
-    if (name == descriptor_->functions[i].name) return descriptor_->functions[i].fn;
+  for (std::size_t i = 0; i < descriptor_.function_count; ++i) {
+    if (name == descriptor_.functions[i].name) return descriptor_.functions[i].fn;
   }
   return nullptr;
 }

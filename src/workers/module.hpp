@@ -14,7 +14,8 @@ namespace workgate::workers {
 
 // An opened module whose descriptor passed the ABI check. Modules are opened with RTLD_NODELETE: their
 // code stays mapped for the life of the process, so a late completion from a worker thread never runs
-// unmapped code.
+// unmapped code. The gateway keeps its own copy of the descriptor, read within the size the module
+// declares (see read_descriptor).
 class Module {
  public:
   // Opens `path`; on failure returns null and sets `error` (dlerror text, missing entry point, ABI mismatch).
@@ -25,15 +26,17 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   const std::string& path() const { return path_; }
-  const wg_module& descriptor() const { return *descriptor_; }
+  // The module's descriptor as this gateway's wg_module: members the module's header did not have are
+  // zero (absent).
+  const wg_module& descriptor() const { return descriptor_; }
   // The function exported under `name`, null when there is none.
   wg_function_fn find(std::string_view name) const;
 
  private:
-  Module(void* handle, const wg_module* descriptor, std::string path)
+  Module(void* handle, const wg_module& descriptor, std::string path)
       : handle_(handle), descriptor_(descriptor), path_(std::move(path)) {}
   void* handle_;
-  const wg_module* descriptor_;
+  wg_module descriptor_;
   std::string path_;
 };
 
@@ -41,8 +44,18 @@ class Module {
 inline constexpr std::size_t kMaxFunctions = 4096;
 inline constexpr std::size_t kMaxNameBytes = 256;  // module and function names, NUL not included
 
-// Checks a descriptor returned by a module's entry point; returns "" when the gateway can use it.
-std::string check_descriptor(const wg_module* descriptor);
+// Reads the descriptor a module's entry point returned ("structs only grow"): checks its ABI version and
+// that its `size` covers at least the first version of wg_module (WG_MODULE_SIZE_V1), then copies its
+// first `size` bytes, at most `known`, into `out` (`known` bytes, zeroed first). Members that the
+// module's older header did not have are left zero: absent. Nothing beyond the declared size is read,
+// and nothing beyond `known` of a module built against a newer, larger header. Returns "" or why the
+// descriptor cannot be used. The gateway passes sizeof(wg_module); tests pass a larger descriptor to
+// play a newer gateway.
+std::string read_descriptor(const wg_module* raw, void* out, std::size_t known);
+
+// read_descriptor() into `out` (when given), then checks what the descriptor holds (function table,
+// names); returns "" when the gateway can use it.
+std::string check_descriptor(const wg_module* raw, wg_module* out = nullptr);
 
 // One binding (a `workers` entry, or a `services` alias) of a module: the instance its init created, the
 // environment variables it may see and its config.

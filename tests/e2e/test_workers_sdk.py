@@ -18,6 +18,16 @@ def run(args, **kw):
     return proc
 
 
+def sdk_headers(include_dir):
+    """The SDK headers under include_dir/workgate, as paths relative to include_dir."""
+    out = set()
+    for root, _, files in os.walk(os.path.join(include_dir, "workgate")):
+        for f in files:
+            if f.endswith((".h", ".hpp")):
+                out.add(os.path.relpath(os.path.join(root, f), include_dir).replace(os.sep, "/"))
+    return out
+
+
 class OutOfTreeWorkerTest(GatewayTestCase):
     @classmethod
     def setUpClass(cls):
@@ -41,8 +51,29 @@ class OutOfTreeWorkerTest(GatewayTestCase):
     def test_installed_layout(self):
         for rel in ("include/workgate/worker.h", "include/workgate/worker.hpp"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)), rel)
+        # Every header of the source tree is installed, the umbrella and its parts under workgate/worker/.
+        source = sdk_headers(os.path.join(REPO, "include"))
+        self.assertIn("workgate/worker/json_writer.hpp", source)
+        self.assertIn("workgate/worker/detail/entry.hpp", source)
+        self.assertEqual(sdk_headers(os.path.join(self.prefix, "include")), source)
         found = [f for _, _, files in os.walk(self.prefix) for f in files if f == "workgateConfig.cmake"]
         self.assertEqual(found, ["workgateConfig.cmake"])
+
+    def test_installed_headers_compile_alone(self):
+        # Each installed header is self-contained: one translation unit that includes only it, as C++17
+        # with the installed include directory alone; worker.h also as C99.
+        cxx = shutil.which("c++") or shutil.which("g++")
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cxx is None:
+            self.skipTest("no C++ compiler")
+        include = os.path.join(self.prefix, "include")
+        for rel in sorted(sdk_headers(include)):
+            with self.subTest(header=rel):
+                run([cxx, "-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only",
+                     "-I", include, "-x", "c++", "-"], input=f"#include <{rel}>\n")
+        if cc is not None:
+            run([cc, "-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-fsyntax-only",
+                 "-I", include, "-x", "c", "-"], input="#include <workgate/worker.h>\n")
 
     def test_module_loads_and_answers(self):
         self.assertTrue(os.path.exists(self.module))
