@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "http/message.hpp"
+#include "http/message_parser.hpp"
 
 namespace workgate::http {
 
@@ -29,16 +30,15 @@ FramingError check_transfer_encoding(std::string_view value);
 // host [ ":" port ] per RFC 3986 §3.2.2/3.2.3 (reg-name, IPv4 or a bracketed IPv6 literal; port 0-65535).
 bool valid_host_header(std::string_view value);
 
-class RequestParser final : public boost::beast::http::basic_parser<true> {
+class RequestParser final : public MessageParser<true> {
  public:
-  RequestParser(Request& request, std::size_t max_fields) : request_(request), max_fields_(max_fields) {}
+  RequestParser(Request& request, std::size_t max_fields)
+      : MessageParser<true>(request.body), request_(request), max_fields_(max_fields) {}
 
   bool too_many_fields() const { return too_many_fields_; }
   FramingError framing_error() const { return framing_error_; }
 
  private:
-  using error_code = boost::beast::error_code;
-  using string_view = boost::beast::string_view;
   using field = boost::beast::http::field;
 
   void on_request_impl(boost::beast::http::verb, string_view method, string_view target, int version,
@@ -54,7 +54,7 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
       ec = boost::beast::http::error::header_limit;
       return;
     }
-    if (in_trailers_) return;  // a trailer field: never a request header
+    if (in_trailers()) return;  // a trailer field: never a request header
     std::string_view v(value.data(), value.size());
     switch (f) {
       case field::host:
@@ -73,7 +73,7 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
     request_.headers.add(std::string_view(name.data(), name.size()), v);
   }
   void on_header_impl(error_code& ec) override {
-    in_trailers_ = true;
+    head_complete();
     if (auto te = request_.headers.get("Transfer-Encoding")) {
       FramingError error = check_transfer_encoding(*te);
       // Beast's own reading of the field must agree with ours: a request it would not frame as chunked is
@@ -82,18 +82,6 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
       if (error != FramingError::kNone) refuse(error, ec);
     }
   }
-  void on_body_init_impl(boost::optional<std::uint64_t> const&, error_code&) override {}
-  std::size_t on_body_impl(string_view body, error_code&) override {
-    request_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override {
-    request_.body.append(body.data(), body.size());
-    return body.size();
-  }
-  void on_finish_impl(error_code&) override {}
-
   void refuse(FramingError error, error_code& ec) {
     framing_error_ = error;
     ec = boost::beast::http::error::bad_field;
@@ -105,7 +93,6 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   unsigned hosts_ = 0;
   unsigned authorizations_ = 0;
   unsigned origins_ = 0;
-  bool in_trailers_ = false;
   bool too_many_fields_ = false;
   FramingError framing_error_ = FramingError::kNone;
 };

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "http/message_parser.hpp"
 #include "http/upstream.hpp"
 
 namespace workgate::http {
@@ -34,39 +35,24 @@ class ResponseReader {
   std::string& piece() { return piece_; }
 
  private:
-  class Parser final : public boost::beast::http::basic_parser<false> {
+  class Parser final : public MessageParser<false> {
    public:
-    Parser(UpstreamResponse& response, std::string& body) : response_(response), body_(body) {}
+    Parser(UpstreamResponse& response, std::string& body) : MessageParser<false>(body), response_(response) {}
 
    private:
-    using error_code = boost::beast::error_code;
-    using string_view = boost::beast::string_view;
     void on_request_impl(boost::beast::http::verb, string_view, string_view, int, error_code&) override {}
     void on_response_impl(int code, string_view, int, error_code&) override {
       response_.status = code;
       response_.headers.clear();
     }
     void on_field_impl(boost::beast::http::field, string_view name, string_view value, error_code&) override {
-      if (in_trailers_) return;
+      if (in_trailers()) return;
       response_.headers.add(std::string_view(name.data(), name.size()),
                             std::string_view(value.data(), value.size()));
     }
-    void on_header_impl(error_code&) override { in_trailers_ = true; }
-    void on_body_init_impl(boost::optional<std::uint64_t> const&, error_code&) override {}
-    std::size_t on_body_impl(string_view body, error_code&) override {
-      body_.append(body.data(), body.size());
-      return body.size();
-    }
-    void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override {
-      body_.append(body.data(), body.size());
-      return body.size();
-    }
-    void on_finish_impl(error_code&) override {}
+    void on_header_impl(error_code&) override { head_complete(); }
 
     UpstreamResponse& response_;
-    std::string& body_;
-    bool in_trailers_ = false;
   };
 
   void new_parser();
