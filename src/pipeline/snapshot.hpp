@@ -24,7 +24,8 @@ enum class Flow {
   kPending,   // the stage completes later and calls RequestContext::resume()
 };
 
-// An integration (http_proxy, service_binding, ...) or a hook (pre_process, post_process).
+// An integration (http_proxy, service_binding, ...) or a hook (pre_process, post_process) compiled for one
+// route: what the table's integrate, pre_process and post_process stages (stage_table.hpp) run for it.
 class Stage {
  public:
   virtual ~Stage() = default;
