@@ -106,6 +106,24 @@ const ErrorSpec& error_spec(ErrorKind kind) {
   return kTable[static_cast<std::size_t>(kind)];
 }
 
+ErrorKind error_kind(http::ProtocolError error) {
+  switch (error) {
+    case http::ProtocolError::kBadRequest:
+      return ErrorKind::kBadRequest;
+    case http::ProtocolError::kRequestTimeout:
+      return ErrorKind::kRequestTimeout;
+    case http::ProtocolError::kPayloadTooLarge:
+      return ErrorKind::kPayloadTooLarge;
+    case http::ProtocolError::kHeadersTooLarge:
+      return ErrorKind::kHeadersTooLarge;
+    case http::ProtocolError::kVersionNotSupported:
+      return ErrorKind::kVersionNotSupported;
+    case http::ProtocolError::kNotImplemented:
+      return ErrorKind::kNotImplemented;
+  }
+  return ErrorKind::kBadRequest;
+}
+
 http::Response error_response(ErrorKind kind) {
   const ErrorSpec& spec = error_spec(kind);
   http::Response response;

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "auth/verifier.hpp"
+#include "http/handler.hpp"
 #include "http/message.hpp"
 
 namespace workgate::pipeline {
@@ -65,6 +66,9 @@ struct ErrorSpec {
 std::span<const ErrorSpec> error_table();
 
 const ErrorSpec& error_spec(ErrorKind kind);
+
+// The kind of a request the connection could not read.
+ErrorKind error_kind(http::ProtocolError error);
 
 inline constexpr std::string_view kJsonContentType = "application/json";
 

@@ -123,6 +123,15 @@ TEST(ErrorTable, BodiesAreTheMessageAndCode) {
   }
 }
 
+TEST(ErrorKindOf, ProtocolErrors) {
+  EXPECT_EQ(error_kind(http::ProtocolError::kBadRequest), ErrorKind::kBadRequest);
+  EXPECT_EQ(error_kind(http::ProtocolError::kRequestTimeout), ErrorKind::kRequestTimeout);
+  EXPECT_EQ(error_kind(http::ProtocolError::kPayloadTooLarge), ErrorKind::kPayloadTooLarge);
+  EXPECT_EQ(error_kind(http::ProtocolError::kHeadersTooLarge), ErrorKind::kHeadersTooLarge);
+  EXPECT_EQ(error_kind(http::ProtocolError::kVersionNotSupported), ErrorKind::kVersionNotSupported);
+  EXPECT_EQ(error_kind(http::ProtocolError::kNotImplemented), ErrorKind::kNotImplemented);
+}
+
 TEST(ErrorResponse, BodySurvivesTheResponse) {
   std::string_view body;
   {

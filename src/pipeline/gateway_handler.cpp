@@ -167,28 +167,7 @@ void GatewayHandler::send(RequestContext& exchange) {
 http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::Exchange& base) {
   RequestContext& exchange = begin(base);
   const Snapshot& snapshot = exchange.snapshot();
-  ErrorKind kind = ErrorKind::kBadRequest;
-  switch (error) {
-    case http::ProtocolError::kBadRequest:
-      kind = ErrorKind::kBadRequest;
-      break;
-    case http::ProtocolError::kRequestTimeout:
-      kind = ErrorKind::kRequestTimeout;
-      break;
-    case http::ProtocolError::kPayloadTooLarge:
-      kind = ErrorKind::kPayloadTooLarge;
-      break;
-    case http::ProtocolError::kHeadersTooLarge:
-      kind = ErrorKind::kHeadersTooLarge;
-      break;
-    case http::ProtocolError::kVersionNotSupported:
-      kind = ErrorKind::kVersionNotSupported;
-      break;
-    case http::ProtocolError::kNotImplemented:
-      kind = ErrorKind::kNotImplemented;
-      break;
-  }
-  http::Response response = error_response(kind);
+  http::Response response = error_response(error_kind(error));
   if (snapshot.cors) snapshot.cors->apply(exchange.request().headers.get("Origin"), response);
   response.fixed_lines = snapshot.fixed_lines;
   return response;
