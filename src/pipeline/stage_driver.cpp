@@ -4,6 +4,7 @@
 #include "pipeline/stage_table.hpp"
 
 namespace workgate::pipeline {
+
 void RequestContext::resume(Flow flow) {
   StageDriver::resume(*this, flow);
 }
@@ -57,13 +58,12 @@ void StageDriver::drive(RequestContext& exchange) {
     walk.in_stage = true;
     Flow flow = table.stages[walk.next].run(exchange);
     walk.in_stage = false;
-    if (flow == Flow::kPending) {
-      if (!walk.resumed_early) {
-        walk.pending = true;
-        return;
-      }
+    if (walk.resumed_early) {
       walk.resumed_early = false;
-      flow = walk.early_flow;
+      if (flow == Flow::kPending) flow = walk.early_flow;
+    } else if (flow == Flow::kPending) {
+      walk.pending = true;
+      return;
     }
     advance(exchange, table, flow);
   }
