@@ -14,7 +14,7 @@
 #include "config/loader.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
-#include "pipeline/handler.hpp"
+#include "pipeline/gateway_handler.hpp"
 #include "runtime/builder.hpp"
 
 namespace workgate::app {

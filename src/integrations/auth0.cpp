@@ -8,8 +8,8 @@
 #include "integrations/auth_support.hpp"
 #include "observability/log.hpp"
 #include "pipeline/errors.hpp"
-#include "pipeline/exchange.hpp"
-#include "pipeline/handler.hpp"
+#include "pipeline/gateway_handler.hpp"
+#include "pipeline/request_context.hpp"
 
 namespace workgate::integrations {
 namespace {
@@ -39,10 +39,6 @@ ActionText text_of(Action action) {
   return {"call", "Auth0 call failed", "Auth0 request failed"};
 }
 
-http::Response auth0_internal_error() {
-  return pipeline::coded_error(500, "Internal Server Error", "AUTH0_ERROR");
-}
-
 // The JSON of a 2xx Auth0 answer; otherwise sets `failure` to the original's SAGError rendering.
 std::optional<json::value> provider_json(Action action, http::UpstreamError error,
                                          const http::UpstreamResponse& response, http::Response& failure) {
@@ -51,14 +47,13 @@ std::optional<json::value> provider_json(Action action, http::UpstreamError erro
     observability::log_warn(
         "auth0 {}: no usable answer from Auth0 ({})", text.name,
         error == http::UpstreamError::kTimeout ? "timed out" : "unreachable or invalid response");
-    failure = pipeline::coded_error(502, text.network, "AUTH0_NETWORK_ERROR");
+    failure = pipeline::error_response(pipeline::ErrorKind::kAuth0Network, text.network);
     return std::nullopt;
   }
   if (!auth_support::is_success(response.status)) {
     observability::log_warn("auth0 {}: Auth0 answered HTTP {}", text.name, response.status);
-    // A status the client could misread (1xx, 3xx without a Location) becomes 502.
-    const int status = response.status >= 400 && response.status <= 599 ? response.status : 502;
-    failure = pipeline::coded_error(status, text.upstream, "AUTH0_UPSTREAM_ERROR");
+    failure =
+        pipeline::relayed_error_response(pipeline::ErrorKind::kAuth0Upstream, response.status, text.upstream);
     return std::nullopt;
   }
   boost::system::error_code ec;
@@ -66,7 +61,7 @@ std::optional<json::value> provider_json(Action action, http::UpstreamError erro
   if (ec) {
     observability::log_warn("auth0 {}: Auth0 answered HTTP {} with a body that is not JSON", text.name,
                             response.status);
-    failure = auth0_internal_error();
+    failure = pipeline::error_response(pipeline::ErrorKind::kAuth0Internal);
     return std::nullopt;
   }
   return value;
@@ -95,13 +90,13 @@ class Auth0Stage : public pipeline::Stage {
 
  protected:
   // POST /oauth/token with a form body; `done` gets the JSON of a 2xx answer.
-  void token_request(pipeline::GatewayExchange& exchange, Action action, std::string body,
-                     std::function<void(pipeline::GatewayExchange&, json::value&&)> done) const {
+  void token_request(pipeline::RequestContext& exchange, Action action, std::string body,
+                     std::function<void(pipeline::RequestContext&, json::value&&)> done) const {
     std::string head = auth_support::request_head("POST", "/oauth/token", *target_, {},
                                                   "application/x-www-form-urlencoded", body.size());
     auth_support::send(
         exchange, target_, std::move(head), std::move(body),
-        [action, done = std::move(done)](pipeline::GatewayExchange& ex, http::UpstreamError error,
+        [action, done = std::move(done)](pipeline::RequestContext& ex, http::UpstreamError error,
                                          http::UpstreamResponse&& response) {
           http::Response failure;
           auto value = provider_json(action, error, response, failure);
@@ -129,10 +124,10 @@ class Auth0Callback final : public Auth0Stage {
  public:
   using Auth0Stage::Auth0Stage;
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+  pipeline::Flow run(pipeline::RequestContext& exchange) override {
     auto code = auth_support::query_parameter(exchange.request().query, "code");
     if (!code || code->empty()) {
-      exchange.response = pipeline::coded_error(400, "Missing authorization code", "missing_code");
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kAuth0MissingCode);
       return pipeline::Flow::kRespond;
     }
     std::string body = "grant_type=authorization_code" + client_credentials() +
@@ -140,24 +135,23 @@ class Auth0Callback final : public Auth0Stage {
                        "&redirect_uri=" + form_component(authorizer_.redirect_uri);
     token_request(
         exchange, Action::kTokenExchange, std::move(body),
-        [this](pipeline::GatewayExchange& ex, json::value&& tokens) { on_tokens(ex, std::move(tokens)); });
+        [this](pipeline::RequestContext& ex, json::value&& tokens) { on_tokens(ex, std::move(tokens)); });
     return pipeline::Flow::kPending;
   }
 
  private:
-  void on_tokens(pipeline::GatewayExchange& exchange, json::value&& tokens) const {
+  void on_tokens(pipeline::RequestContext& exchange, json::value&& tokens) const {
     const json::value* id_token = tokens.is_object() ? tokens.get_object().if_contains("id_token") : nullptr;
     if (id_token == nullptr || !id_token->is_string()) {
       observability::log_warn(
           "auth0 token exchange: the answer has no id_token (is \"openid\" in the scope?)");
-      finish(exchange, auth0_internal_error());
+      finish(exchange, pipeline::error_response(pipeline::ErrorKind::kAuth0Internal));
       return;
     }
     auth::VerifyResult result = exchange.handler().verify_token(
         verifier_, std::string_view(id_token->get_string()), std::time(nullptr));
     if (!result.ok()) {
-      finish(exchange, pipeline::auth_error(result.failure.value_or(
-                           auth::AuthFailure{401, "JWT verification failed", "AUTH_ERROR"})));
+      finish(exchange, pipeline::auth_error(result.failure));
       return;
     }
     exchange.set_claims(std::move(result.claims));
@@ -170,7 +164,7 @@ class Auth0Userinfo final : public Auth0Stage {
  public:
   using Auth0Stage::Auth0Stage;
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+  pipeline::Flow run(pipeline::RequestContext& exchange) override {
     const http::Request& request = exchange.request();
     std::optional<std::string> token = header_value(request, "X-Access-Token");
     if (!token) {
@@ -179,14 +173,14 @@ class Auth0Userinfo final : public Auth0Stage {
         token = std::string(*bearer);
     }
     if (!token) {
-      exchange.response = pipeline::coded_error(401, "Missing bearer token", "missing_access_token");
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kAuth0MissingAccessToken);
       return pipeline::Flow::kRespond;
     }
     std::string head = auth_support::request_head("GET", "/userinfo", *target_,
                                                   "Authorization: Bearer " + *token + "\r\n", {}, 0);
     auth_support::send(
         exchange, target_, std::move(head), {},
-        [](pipeline::GatewayExchange& ex, http::UpstreamError error, http::UpstreamResponse&& response) {
+        [](pipeline::RequestContext& ex, http::UpstreamError error, http::UpstreamResponse&& response) {
           http::Response failure;
           auto profile = provider_json(Action::kUserinfo, error, response, failure);
           if (!profile) {
@@ -204,10 +198,10 @@ class Auth0CallbackRedirect final : public pipeline::Stage {
  public:
   explicit Auth0CallbackRedirect(const config::Authorizer& authorizer) : authorizer_(authorizer) {}
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+  pipeline::Flow run(pipeline::RequestContext& exchange) override {
     auto state = auth_support::query_parameter(exchange.request().query, "state");
     if (!state || state->empty()) {
-      exchange.response = pipeline::coded_error(400, "Missing state", "missing_state");
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kAuth0MissingState);
       return pipeline::Flow::kRespond;
     }
     exchange.response = http::Response();
@@ -226,7 +220,7 @@ class Auth0Refresh final : public Auth0Stage {
  public:
   using Auth0Stage::Auth0Stage;
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+  pipeline::Flow run(pipeline::RequestContext& exchange) override {
     const http::Request& request = exchange.request();
     std::optional<std::string> refresh_token = header_value(request, "X-Refresh-Token");
     if (!refresh_token && request.method == "POST") {
@@ -240,7 +234,7 @@ class Auth0Refresh final : public Auth0Stage {
       }
     }
     if (!refresh_token) {
-      exchange.response = pipeline::coded_error(400, "Missing refresh token", "missing_refresh_token");
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kAuth0MissingRefreshToken);
       return pipeline::Flow::kRespond;
     }
     auto authorization = request.headers.get("Authorization");
@@ -255,16 +249,14 @@ class Auth0Refresh final : public Auth0Stage {
           json_response(200, R"({"message":"Token is still valid","code":"token_still_valid"})");
       return pipeline::Flow::kContinue;
     }
-    auth::AuthFailure failure =
-        result.failure.value_or(auth::AuthFailure{401, "JWT verification failed", "AUTH_ERROR"});
-    if (failure.code != "ERR_JWT_EXPIRED") {
-      exchange.response = pipeline::auth_error(failure);
+    if (!result.failure || result.failure->code != "ERR_JWT_EXPIRED") {
+      exchange.response = pipeline::auth_error(result.failure);
       return pipeline::Flow::kRespond;
     }
     std::string body = "grant_type=refresh_token" + client_credentials() +
                        "&refresh_token=" + form_component(*refresh_token);
     token_request(exchange, Action::kRefresh, std::move(body),
-                  [](pipeline::GatewayExchange& ex, json::value&& tokens) {
+                  [](pipeline::RequestContext& ex, json::value&& tokens) {
                     finish(ex, json_response(200, json::serialize(tokens)));
                   });
     return pipeline::Flow::kPending;

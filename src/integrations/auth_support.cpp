@@ -6,7 +6,7 @@
 
 #include "integrations/mapping.hpp"
 #include "pipeline/errors.hpp"
-#include "pipeline/handler.hpp"
+#include "pipeline/gateway_handler.hpp"
 
 #ifndef WORKGATE_VERSION
 #define WORKGATE_VERSION "dev"
@@ -90,7 +90,7 @@ std::string request_head(std::string_view method, std::string_view path, const h
   return head;
 }
 
-void send(pipeline::GatewayExchange& exchange, const std::shared_ptr<const http::UpstreamTarget>& target,
+void send(pipeline::RequestContext& exchange, const std::shared_ptr<const http::UpstreamTarget>& target,
           std::string head, std::string body, Completion done) {
   http::UpstreamRequest request;
   request.head = std::move(head);
@@ -100,7 +100,7 @@ void send(pipeline::GatewayExchange& exchange, const std::shared_ptr<const http:
   auto call = exchange.handler().upstream().send(
       target, std::move(request),
       [keep, done = std::move(done)](http::UpstreamError error, http::UpstreamResponse&& response) {
-        auto& ex = static_cast<pipeline::GatewayExchange&>(*keep);
+        auto& ex = static_cast<pipeline::RequestContext&>(*keep);
         if (ex.responded()) return;
         done(ex, error, std::move(response));
       },
@@ -116,7 +116,7 @@ http::Response json_response(int status, std::string body) {
   return response;
 }
 
-void finish(pipeline::GatewayExchange& exchange, http::Response response) {
+void finish(pipeline::RequestContext& exchange, http::Response response) {
   const bool ok = response.status < 400;
   exchange.response = std::move(response);
   exchange.resume(ok ? pipeline::Flow::kContinue : pipeline::Flow::kRespond);

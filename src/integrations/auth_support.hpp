@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "http/upstream.hpp"
-#include "pipeline/exchange.hpp"
+#include "pipeline/request_context.hpp"
 
 namespace workgate::integrations::auth_support {
 
@@ -40,15 +40,15 @@ std::string request_head(std::string_view method, std::string_view path, const h
                          std::string_view extra_lines, std::string_view content_type, std::size_t body_size);
 
 using Completion =
-    std::function<void(pipeline::GatewayExchange&, http::UpstreamError, http::UpstreamResponse&&)>;
+    std::function<void(pipeline::RequestContext&, http::UpstreamError, http::UpstreamResponse&&)>;
 
 // Sends the request with the exchange's thread's upstream client, the response read whole; `done` runs on
 // that thread unless the client went away in the meantime.
-void send(pipeline::GatewayExchange& exchange, const std::shared_ptr<const http::UpstreamTarget>& target,
+void send(pipeline::RequestContext& exchange, const std::shared_ptr<const http::UpstreamTarget>& target,
           std::string head, std::string body, Completion done);
 
 // Ends a pending stage: sets the response and resumes (kContinue for a 2xx JSON body, else kRespond).
-void finish(pipeline::GatewayExchange& exchange, http::Response response);
+void finish(pipeline::RequestContext& exchange, http::Response response);
 http::Response json_response(int status, std::string body);
 
 bool is_success(int status);

@@ -5,8 +5,8 @@
 
 #include "observability/log.hpp"
 #include "pipeline/errors.hpp"
-#include "pipeline/exchange.hpp"
-#include "pipeline/handler.hpp"
+#include "pipeline/gateway_handler.hpp"
+#include "pipeline/request_context.hpp"
 
 namespace workgate::integrations {
 namespace {

@@ -12,7 +12,7 @@
 #include "integrations/auth_support.hpp"
 #include "observability/log.hpp"
 #include "pipeline/errors.hpp"
-#include "pipeline/exchange.hpp"
+#include "pipeline/request_context.hpp"
 
 namespace workgate::integrations {
 namespace {
@@ -90,10 +90,6 @@ std::string random_uuid() {
   return out;
 }
 
-http::Response env_missing() {
-  return pipeline::coded_error(500, "Supabase environment is not configured.", "SUPABASE_ENV_MISSING");
-}
-
 Outcome interpret(std::string_view operation, http::UpstreamError error,
                   const http::UpstreamResponse& response) {
   Outcome outcome;
@@ -127,15 +123,15 @@ class SupabaseStage : public pipeline::Stage {
   explicit SupabaseStage(std::shared_ptr<const SupabaseApi> api) : api_(std::move(api)) {}
 
  protected:
-  using Done = std::function<void(pipeline::GatewayExchange&, Outcome&&)>;
+  using Done = std::function<void(pipeline::RequestContext&, Outcome&&)>;
 
   // The request body as a JSON object (other JSON values count as an object without members); nullopt after
   // setting a 400 response when the body is not JSON.
-  static std::optional<json::object> request_json(pipeline::GatewayExchange& exchange) {
+  static std::optional<json::object> request_json(pipeline::RequestContext& exchange) {
     boost::system::error_code ec;
     json::value body = json::parse(exchange.request().body, ec);
     if (ec) {
-      exchange.response = pipeline::coded_error(400, "Invalid JSON body", "invalid_json");
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseInvalidJson);
       return std::nullopt;
     }
     return body.is_object() ? std::move(body.get_object()) : json::object();
@@ -144,7 +140,7 @@ class SupabaseStage : public pipeline::Stage {
   bool configured() const { return api_->target != nullptr; }
 
   // POST {SUPABASE_URL}{path} with the JSON body and the service role key.
-  void call(pipeline::GatewayExchange& exchange, std::string_view operation, std::string_view path,
+  void call(pipeline::RequestContext& exchange, std::string_view operation, std::string_view path,
             const json::object& body, Done done) const {
     std::string payload = json::serialize(body);
     std::string head =
@@ -152,7 +148,7 @@ class SupabaseStage : public pipeline::Stage {
                                    api_->key_lines, "application/json;charset=UTF-8", payload.size());
     auth_support::send(
         exchange, api_->target, std::move(head), std::move(payload),
-        [operation, done = std::move(done)](pipeline::GatewayExchange& ex, http::UpstreamError error,
+        [operation, done = std::move(done)](pipeline::RequestContext& ex, http::UpstreamError error,
                                             http::UpstreamResponse&& response) {
           done(ex, interpret(operation, error, response));
         });
@@ -166,17 +162,17 @@ class PasswordlessAuth final : public SupabaseStage {
  public:
   using SupabaseStage::SupabaseStage;
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+  pipeline::Flow run(pipeline::RequestContext& exchange) override {
     auto body = request_json(exchange);
     if (!body) return pipeline::Flow::kRespond;
     const json::value* email = body->if_contains("email");
     const json::value* phone = body->if_contains("phone");
     if (!truthy(email) && !truthy(phone)) {
-      exchange.response = pipeline::coded_error(400, "Missing email or phone", "missing_email_or_phone");
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseMissingEmailOrPhone);
       return pipeline::Flow::kRespond;
     }
     if (!configured()) {
-      exchange.response = env_missing();
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseEnvMissing);
       return pipeline::Flow::kRespond;
     }
     if (truthy(email)) {
@@ -188,7 +184,7 @@ class PasswordlessAuth final : public SupabaseStage {
   }
 
  private:
-  void send_email_otp(pipeline::GatewayExchange& exchange, const json::value& email) const {
+  void send_email_otp(pipeline::RequestContext& exchange, const json::value& email) const {
     json::object otp{{"email", email},
                      {"data", json::object()},
                      {"create_user", true},
@@ -197,7 +193,7 @@ class PasswordlessAuth final : public SupabaseStage {
                      {"code_challenge_method", nullptr}};
     call(
         exchange, "email OTP", "/auth/v1/otp", otp,
-        [this, email](pipeline::GatewayExchange& ex, Outcome&& sent) {
+        [this, email](pipeline::RequestContext& ex, Outcome&& sent) {
           if (sent.ok) {
             finish(
                 ex,
@@ -210,34 +206,34 @@ class PasswordlessAuth final : public SupabaseStage {
           }
           json::object link{{"type", "magiclink"}, {"email", email}, {"redirectTo", "otp://verify"}};
           call(ex, "admin generate_link", "/auth/v1/admin/generate_link?redirect_to=otp%3A%2F%2Fverify", link,
-               [first = std::move(sent.message)](pipeline::GatewayExchange& ex2, Outcome&& fallback) {
+               [first = std::move(sent.message)](pipeline::RequestContext& ex2, Outcome&& fallback) {
                  if (fallback.ok) {
                    finish(ex2, json_response(200, R"j({"message":"Email OTP request sent via admin API",)j"
                                                   R"j("note":"Check your email for verification code"})j"));
                    return;
                  }
-                 finish(ex2, pipeline::coded_error(
-                                 502,
+                 finish(ex2, pipeline::error_response(
+                                 pipeline::ErrorKind::kSupabaseEmailOtpFailed,
                                  "Failed to send OTP: Supabase OTP Error: " + first +
-                                     ". Admin fallback failed: Admin API Error: " + fallback.message,
-                                 "SUPABASE_OTP_SEND_FAILED"));
+                                     ". Admin fallback failed: Admin API Error: " + fallback.message));
                });
         });
   }
 
-  void send_phone_otp(pipeline::GatewayExchange& exchange, const json::value& phone) const {
+  void send_phone_otp(pipeline::RequestContext& exchange, const json::value& phone) const {
     json::object otp{{"phone", phone},
                      {"data", json::object()},
                      {"create_user", true},
                      {"gotrue_meta_security", json::object()},
                      {"channel", "sms"}};
-    call(exchange, "phone OTP", "/auth/v1/otp", otp, [](pipeline::GatewayExchange& ex, Outcome&& sent) {
+    call(exchange, "phone OTP", "/auth/v1/otp", otp, [](pipeline::RequestContext& ex, Outcome&& sent) {
       if (sent.ok) {
         finish(ex, json_response(200, R"j({"message":"SMS OTP sent successfully",)j"
                                       R"j("note":"Check your phone for a 6-digit verification code"})j"));
         return;
       }
-      finish(ex, pipeline::coded_error(400, "Phone OTP Error: " + sent.message, "SUPABASE_OTP_SEND_FAILED"));
+      finish(ex, pipeline::error_response(pipeline::ErrorKind::kSupabasePhoneOtpFailed,
+                                          "Phone OTP Error: " + sent.message));
     });
   }
 };
@@ -247,19 +243,18 @@ class PasswordlessVerify final : public SupabaseStage {
  public:
   using SupabaseStage::SupabaseStage;
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+  pipeline::Flow run(pipeline::RequestContext& exchange) override {
     auto body = request_json(exchange);
     if (!body) return pipeline::Flow::kRespond;
     const json::value* token = body->if_contains("token");
     const json::value* email = body->if_contains("email");
     const json::value* phone = body->if_contains("phone");
     if (!truthy(token) || (!truthy(email) && !truthy(phone))) {
-      exchange.response =
-          pipeline::coded_error(400, "Missing token, email, or phone", "missing_token_or_contact");
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseMissingTokenOrContact);
       return pipeline::Flow::kRespond;
     }
     if (!configured()) {
-      exchange.response = env_missing();
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseEnvMissing);
       return pipeline::Flow::kRespond;
     }
     const bool by_email = truthy(email);
@@ -269,10 +264,10 @@ class PasswordlessVerify final : public SupabaseStage {
     verify["type"] = by_email ? "email" : "sms";
     verify["gotrue_meta_security"] = json::object();
     call(exchange, "verify OTP", "/auth/v1/verify", verify,
-         [](pipeline::GatewayExchange& ex, Outcome&& verified) {
+         [](pipeline::RequestContext& ex, Outcome&& verified) {
            if (!verified.ok) {
-             finish(ex, pipeline::coded_error(401, "OTP Verification Error: " + verified.message,
-                                              "SUPABASE_OTP_VERIFY_FAILED"));
+             finish(ex, pipeline::error_response(pipeline::ErrorKind::kSupabaseVerifyFailed,
+                                                 "OTP Verification Error: " + verified.message));
              return;
            }
            finish(ex, json_response(200, json::serialize(session_of(verified.body))));
@@ -305,17 +300,16 @@ class PasswordlessAuthAlt final : public SupabaseStage {
  public:
   using SupabaseStage::SupabaseStage;
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+  pipeline::Flow run(pipeline::RequestContext& exchange) override {
     auto body = request_json(exchange);
     if (!body) return pipeline::Flow::kRespond;
     const json::value* email = body->if_contains("email");
     if (!truthy(email)) {
-      exchange.response = pipeline::coded_error(400, "Missing email - alternative method only supports email",
-                                                "missing_email");
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseMissingEmail);
       return pipeline::Flow::kRespond;
     }
     if (!configured()) {
-      exchange.response = env_missing();
+      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseEnvMissing);
       return pipeline::Flow::kRespond;
     }
     json::object signup{{"email", *email},
@@ -325,18 +319,18 @@ class PasswordlessAuthAlt final : public SupabaseStage {
                         {"code_challenge", nullptr},
                         {"code_challenge_method", nullptr}};
     call(exchange, "signup", "/auth/v1/signup", signup,
-         [](pipeline::GatewayExchange& ex, Outcome&& signed_up) {
+         [](pipeline::RequestContext& ex, Outcome&& signed_up) {
            if (signed_up.ok || signed_up.message.find("already registered") != std::string::npos) {
              finish(ex, json_response(200, R"j({"message":"Alternative OTP method attempted",)j"
                                            R"j("note":"Check your email for verification code"})j"));
              return;
            }
            if (!signed_up.answered) {
-             finish(ex, pipeline::coded_error(502, "Alternative OTP method failed: " + signed_up.message,
-                                              "SUPABASE_OTP_ALT_FAILED"));
+             finish(ex, pipeline::error_response(pipeline::ErrorKind::kSupabaseAltUnanswered,
+                                                 "Alternative OTP method failed: " + signed_up.message));
              return;
            }
-           finish(ex, pipeline::coded_error(400, signed_up.message, "SUPABASE_OTP_ALT_FAILED"));
+           finish(ex, pipeline::error_response(pipeline::ErrorKind::kSupabaseAltRefused, signed_up.message));
          });
     return pipeline::Flow::kPending;
   }

@@ -55,7 +55,7 @@ bool is_plain_origin(std::string_view origin) {
   return true;
 }
 
-CorsPolicy::CorsPolicy(const config::CorsPolicy& config) : credentials_(config.allow_credentials) {
+CompiledCors::CompiledCors(const config::CorsPolicy& config) : credentials_(config.allow_credentials) {
   for (const std::string& text : config.allow_origins) {
     Entry entry;
     entry.text = text;
@@ -81,7 +81,7 @@ CorsPolicy::CorsPolicy(const config::CorsPolicy& config) : credentials_(config.a
 }
 
 // pieces = the pattern split at '*'; each '*' matches one or more host characters.
-bool CorsPolicy::glob_match(const std::vector<std::string>& pieces, std::string_view origin) {
+bool CompiledCors::glob_match(const std::vector<std::string>& pieces, std::string_view origin) {
   if (!origin.starts_with(pieces.front())) return false;
   std::string_view rest = origin.substr(pieces.front().size());
   // Match the remaining pieces left to right; each preceding '*' consumes a non-empty run of host
@@ -101,7 +101,7 @@ bool CorsPolicy::glob_match(const std::vector<std::string>& pieces, std::string_
   return Matcher{pieces}.run(1, rest);
 }
 
-std::optional<std::string_view> CorsPolicy::allow_origin_value(std::string_view origin) const {
+std::optional<std::string_view> CompiledCors::allow_origin_value(std::string_view origin) const {
   if (!is_plain_origin(origin)) return std::nullopt;
   for (const Entry& entry : entries_) {
     if (entry.any) return credentials_ ? origin : std::string_view("*");
@@ -114,7 +114,7 @@ std::optional<std::string_view> CorsPolicy::allow_origin_value(std::string_view 
   return std::nullopt;
 }
 
-void CorsPolicy::apply(std::optional<std::string_view> request_origin, http::Response& response) const {
+void CompiledCors::apply(std::optional<std::string_view> request_origin, http::Response& response) const {
   if (!response.headers.empty()) {
     for (std::string_view name :
          {"Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers",

@@ -15,9 +15,9 @@ namespace workgate::pipeline {
 // scheme "://" host [":" port], nothing else (no path, query, credentials, or trailing slash).
 bool is_plain_origin(std::string_view origin);
 
-class CorsPolicy {
+class CompiledCors {
  public:
-  explicit CorsPolicy(const config::CorsPolicy& config);
+  explicit CompiledCors(const config::CorsPolicy& config);
 
   // The Access-Control-Allow-Origin value for a request's Origin, or nullopt when it is not allowed.
   std::optional<std::string_view> allow_origin_value(std::string_view origin) const;

@@ -23,7 +23,7 @@ config::CorsPolicy make_config(std::initializer_list<std::string> origins, bool 
   return c;
 }
 
-std::optional<std::string> allowed(const CorsPolicy& policy, std::string_view origin) {
+std::optional<std::string> allowed(const CompiledCors& policy, std::string_view origin) {
   auto v = policy.allow_origin_value(origin);
   if (!v) return std::nullopt;
   return std::string(*v);
@@ -84,8 +84,8 @@ TEST(IsPlainOrigin, Invalid) {
   EXPECT_FALSE(is_plain_origin("https://example.com\r\nX: y"));
 }
 
-TEST(CorsPolicy, ExactEntry) {
-  CorsPolicy p(make_config({"https://app.example.com", "http://localhost:3000"}));
+TEST(CompiledCors, ExactEntry) {
+  CompiledCors p(make_config({"https://app.example.com", "http://localhost:3000"}));
   EXPECT_EQ(allowed(p, "https://app.example.com"), "https://app.example.com");
   EXPECT_EQ(allowed(p, "http://localhost:3000"), "http://localhost:3000");
   EXPECT_EQ(allowed(p, "https://APP.example.com"), std::nullopt);
@@ -97,8 +97,8 @@ TEST(CorsPolicy, ExactEntry) {
   EXPECT_EQ(allowed(p, "null"), std::nullopt);
 }
 
-TEST(CorsPolicy, AnyWithoutCredentials) {
-  CorsPolicy p(make_config({"*"}, false));
+TEST(CompiledCors, AnyWithoutCredentials) {
+  CompiledCors p(make_config({"*"}, false));
   EXPECT_EQ(allowed(p, "https://anything.test"), "*");
   EXPECT_EQ(allowed(p, "http://[::1]:8080"), "*");
   // Not a plain origin: no header at all.
@@ -106,20 +106,20 @@ TEST(CorsPolicy, AnyWithoutCredentials) {
   EXPECT_EQ(allowed(p, "https://a.test/path"), std::nullopt);
 }
 
-TEST(CorsPolicy, AnyWithCredentialsEchoesOrigin) {
-  CorsPolicy p(make_config({"*"}, true));
+TEST(CompiledCors, AnyWithCredentialsEchoesOrigin) {
+  CompiledCors p(make_config({"*"}, true));
   EXPECT_EQ(allowed(p, "https://anything.test"), "https://anything.test");
   EXPECT_EQ(allowed(p, "null"), std::nullopt);
 }
 
-TEST(CorsPolicy, FirstMatchingEntryDecides) {
-  CorsPolicy p(make_config({"https://a.test", "*"}, false));
+TEST(CompiledCors, FirstMatchingEntryDecides) {
+  CompiledCors p(make_config({"https://a.test", "*"}, false));
   EXPECT_EQ(allowed(p, "https://a.test"), "https://a.test");
   EXPECT_EQ(allowed(p, "https://b.test"), "*");
 }
 
-TEST(CorsPolicy, SubdomainWildcard) {
-  CorsPolicy p(make_config({"https://*.example.com"}));
+TEST(CompiledCors, SubdomainWildcard) {
+  CompiledCors p(make_config({"https://*.example.com"}));
   EXPECT_EQ(allowed(p, "https://a.example.com"), "https://a.example.com");
   EXPECT_EQ(allowed(p, "https://a.b.example.com"), "https://a.b.example.com");
   EXPECT_EQ(allowed(p, "https://x-y.example.com"), "https://x-y.example.com");
@@ -134,27 +134,27 @@ TEST(CorsPolicy, SubdomainWildcard) {
   EXPECT_EQ(allowed(p, "https://aexample.com"), std::nullopt);
 }
 
-TEST(CorsPolicy, SeveralStars) {
-  CorsPolicy two_labels(make_config({"https://*.*.example.com"}));
+TEST(CompiledCors, SeveralStars) {
+  CompiledCors two_labels(make_config({"https://*.*.example.com"}));
   EXPECT_EQ(allowed(two_labels, "https://a.b.example.com"), "https://a.b.example.com");
   EXPECT_EQ(allowed(two_labels, "https://a.b.c.example.com"), "https://a.b.c.example.com");
   EXPECT_EQ(allowed(two_labels, "https://a.example.com"), std::nullopt);
 
   // Needs backtracking: the first '*' must not swallow the last '-'.
-  CorsPolicy dashes(make_config({"https://*-*.example.com"}));
+  CompiledCors dashes(make_config({"https://*-*.example.com"}));
   EXPECT_EQ(allowed(dashes, "https://a-b-c.example.com"), "https://a-b-c.example.com");
   EXPECT_EQ(allowed(dashes, "https://a-b.example.com"), "https://a-b.example.com");
   EXPECT_EQ(allowed(dashes, "https://ab.example.com"), std::nullopt);
   EXPECT_EQ(allowed(dashes, "https://-b.example.com"), std::nullopt);
 
-  CorsPolicy host_and_port(make_config({"http://*:*"}));
+  CompiledCors host_and_port(make_config({"http://*:*"}));
   EXPECT_EQ(allowed(host_and_port, "http://h:80"), "http://h:80");
   EXPECT_EQ(allowed(host_and_port, "http://h"), std::nullopt);
   EXPECT_EQ(allowed(host_and_port, "https://h:80"), std::nullopt);
 }
 
-TEST(CorsPolicy, PortWildcard) {
-  CorsPolicy p(make_config({"http://localhost:*"}));
+TEST(CompiledCors, PortWildcard) {
+  CompiledCors p(make_config({"http://localhost:*"}));
   EXPECT_EQ(allowed(p, "http://localhost:3000"), "http://localhost:3000");
   EXPECT_EQ(allowed(p, "http://localhost:1"), "http://localhost:1");
   EXPECT_EQ(allowed(p, "http://localhost"), std::nullopt);
@@ -163,16 +163,16 @@ TEST(CorsPolicy, PortWildcard) {
   EXPECT_EQ(allowed(p, "https://localhost:3000"), std::nullopt);
 }
 
-TEST(CorsPolicy, StarNeverMatchesPathOrUserinfoCharacters) {
-  CorsPolicy p(make_config({"https://*"}));
+TEST(CompiledCors, StarNeverMatchesPathOrUserinfoCharacters) {
+  CompiledCors p(make_config({"https://*"}));
   EXPECT_EQ(allowed(p, "https://a.test"), "https://a.test");
   EXPECT_EQ(allowed(p, "https://a.test:8443"), std::nullopt);
   EXPECT_EQ(allowed(p, "https://a.test/x"), std::nullopt);
   EXPECT_EQ(allowed(p, "https://u@a.test"), std::nullopt);
 }
 
-TEST(CorsPolicy, FixedLinesWithCredentials) {
-  CorsPolicy p(make_config({"*"}, true));
+TEST(CompiledCors, FixedLinesWithCredentials) {
+  CompiledCors p(make_config({"*"}, true));
   EXPECT_EQ(p.fixed_lines(),
             "Access-Control-Allow-Methods: GET,POST\r\n"
             "Access-Control-Allow-Headers: Content-Type,Authorization\r\n"
@@ -182,7 +182,7 @@ TEST(CorsPolicy, FixedLinesWithCredentials) {
             "Vary: Origin\r\n");
 }
 
-TEST(CorsPolicy, FixedLinesWithoutCredentials) {
+TEST(CompiledCors, FixedLinesWithoutCredentials) {
   config::CorsPolicy c;
   c.allow_origins = {"*"};
   c.allow_methods = {"*"};
@@ -190,7 +190,7 @@ TEST(CorsPolicy, FixedLinesWithoutCredentials) {
   c.expose_headers = {"X-D", "X-E"};
   c.allow_credentials = false;
   c.max_age = 0;
-  CorsPolicy p(c);
+  CompiledCors p(c);
   EXPECT_EQ(p.fixed_lines(),
             "Access-Control-Allow-Methods: *\r\n"
             "Access-Control-Allow-Headers: X-A,X-B,X-C\r\n"
@@ -200,8 +200,8 @@ TEST(CorsPolicy, FixedLinesWithoutCredentials) {
             "Vary: Origin\r\n");
 }
 
-TEST(CorsPolicy, ApplyReplacesUpstreamCorsFields) {
-  CorsPolicy p(make_config({"https://app.test"}));
+TEST(CompiledCors, ApplyReplacesUpstreamCorsFields) {
+  CompiledCors p(make_config({"https://app.test"}));
   http::Response r;
   r.headers.add("Access-Control-Allow-Origin", "*");
   r.headers.add("X-Keep", "1");
@@ -218,8 +218,8 @@ TEST(CorsPolicy, ApplyReplacesUpstreamCorsFields) {
       (Fields{{"X-Keep", "1"}, {"Vary", "Accept"}, {"Access-Control-Allow-Origin", "https://app.test"}}));
 }
 
-TEST(CorsPolicy, ApplyWithoutAllowedOriginAddsNothing) {
-  CorsPolicy p(make_config({"https://app.test"}));
+TEST(CompiledCors, ApplyWithoutAllowedOriginAddsNothing) {
+  CompiledCors p(make_config({"https://app.test"}));
   for (std::optional<std::string_view> origin :
        {std::optional<std::string_view>(), std::optional<std::string_view>("https://other.test"),
         std::optional<std::string_view>("null")}) {
@@ -232,8 +232,8 @@ TEST(CorsPolicy, ApplyWithoutAllowedOriginAddsNothing) {
   }
 }
 
-TEST(CorsPolicy, ApplyOnEmptyHeaders) {
-  CorsPolicy p(make_config({"*"}));
+TEST(CompiledCors, ApplyOnEmptyHeaders) {
+  CompiledCors p(make_config({"*"}));
   http::Response r;
   p.apply(std::string_view("https://x.test"), r);
   EXPECT_EQ(fields(r.headers), (Fields{{"Access-Control-Allow-Origin", "*"}}));

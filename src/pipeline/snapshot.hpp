@@ -16,20 +16,21 @@
 
 namespace workgate::pipeline {
 
-class GatewayExchange;
+class RequestContext;
 
 enum class Flow {
   kContinue,  // go on with the next stage
   kRespond,   // exchange.response is final: skip to the response stage
-  kPending,   // the stage completes later and calls GatewayExchange::resume()
+  kPending,   // the stage completes later and calls RequestContext::resume()
 };
 
-// An integration (http_proxy, service_binding, ...) or a hook (pre_process, post_process).
+// An integration (http_proxy, service_binding, ...) or a hook (pre_process, post_process) compiled for one
+// route: what the table's integrate, pre_process and post_process stages (stage_table.hpp) run for it.
 class Stage {
  public:
   virtual ~Stage() = default;
   // Reads the exchange's request (and, for post_process, its response) and sets exchange.response.
-  virtual Flow run(GatewayExchange& exchange) = 0;
+  virtual Flow run(RequestContext& exchange) = 0;
 };
 
 struct CompiledRoute {
@@ -45,7 +46,7 @@ struct Snapshot {
   config::Config config;
   router::Router router;
   std::vector<CompiledRoute> routes;  // same order as config.paths
-  std::optional<CorsPolicy> cors;
+  std::optional<CompiledCors> cors;
   std::unique_ptr<auth::Verifier> verifier;  // set when an authorizer is configured
   http::ConnectionLimits limits;
   std::string fixed_lines;  // CORS fixed lines + identity header

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "pipeline/handler.hpp"
+#include "pipeline/gateway_handler.hpp"
 
 namespace workgate::pipeline {
 namespace {

@@ -2,14 +2,14 @@
 
 #include "observability/log.hpp"
 #include "pipeline/errors.hpp"
-#include "pipeline/handler.hpp"
+#include "pipeline/gateway_handler.hpp"
 #include "workers/results.hpp"
 
 namespace workgate::workers {
 namespace {
 
 using pipeline::Flow;
-using pipeline::GatewayExchange;
+using pipeline::RequestContext;
 
 // A worker's message for the log: bounded, one line, control characters escaped.
 std::string loggable(std::string_view message) {
@@ -17,7 +17,7 @@ std::string loggable(std::string_view message) {
 }
 
 std::string_view request_id_of(void* exchange) {
-  return static_cast<GatewayExchange*>(exchange)->request_id();
+  return static_cast<RequestContext*>(exchange)->request_id();
 }
 
 }  // namespace
@@ -29,11 +29,11 @@ WorkerStage::WorkerStage(Role role, std::uint32_t call_kind, std::vector<BoundFu
       functions_(std::move(functions)),
       variables_json_(std::move(variables_json)) {}
 
-Flow WorkerStage::run(GatewayExchange& exchange) {
+Flow WorkerStage::run(RequestContext& exchange) {
   return run_from(exchange, 0);
 }
 
-Flow WorkerStage::run_from(GatewayExchange& exchange, std::size_t index) {
+Flow WorkerStage::run_from(RequestContext& exchange, std::size_t index) {
   for (; index < functions_.size(); ++index) {
     CallInput input;
     input.kind = call_kind_;
@@ -57,7 +57,7 @@ Flow WorkerStage::run_from(GatewayExchange& exchange, std::size_t index) {
       auto waiting =
           arm(invocation.pending, exchange.handler().shard().io(), functions_[index].worker->timeout(),
               [this, keep = std::move(keep), index](Outcome outcome) {
-                auto& ex = static_cast<GatewayExchange&>(*keep);
+                auto& ex = static_cast<RequestContext&>(*keep);
                 Flow flow = apply(ex, index, std::move(outcome));
                 if (flow == Flow::kContinue && index + 1 < functions_.size()) flow = run_from(ex, index + 1);
                 if (flow != Flow::kPending) ex.resume(flow);
@@ -71,14 +71,14 @@ Flow WorkerStage::run_from(GatewayExchange& exchange, std::size_t index) {
   return Flow::kContinue;
 }
 
-Flow WorkerStage::fail(GatewayExchange& exchange, std::size_t index, std::string_view message) {
+Flow WorkerStage::fail(RequestContext& exchange, std::size_t index, std::string_view message) {
   const BoundFunction& fn = functions_[index];
   observability::log_error("worker {}.{} failed: {}", fn.worker->binding(), fn.name, loggable(message));
   exchange.response = pipeline::error_response(pipeline::ErrorKind::kInternal);
   return Flow::kRespond;
 }
 
-Flow WorkerStage::apply(GatewayExchange& exchange, std::size_t index, Outcome outcome) {
+Flow WorkerStage::apply(RequestContext& exchange, std::size_t index, Outcome outcome) {
   const BoundFunction& fn = functions_[index];
   if (outcome.status == Outcome::Status::kTimeout) {
     observability::log_warn("worker {}.{} timed out after {} ms", fn.worker->binding(), fn.name,

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/exchange.hpp"
+#include "pipeline/request_context.hpp"
 #include "pipeline/snapshot.hpp"
 #include "workers/host.hpp"
 #include "workers/module.hpp"
@@ -22,15 +22,15 @@ class WorkerStage final : public pipeline::Stage {
   WorkerStage(Role role, std::uint32_t call_kind, std::vector<BoundFunction> functions,
               std::string variables_json);
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override;
+  pipeline::Flow run(pipeline::RequestContext& exchange) override;
 
   Role role() const { return role_; }
   const std::vector<BoundFunction>& functions() const { return functions_; }
 
  private:
-  pipeline::Flow run_from(pipeline::GatewayExchange& exchange, std::size_t index);
-  pipeline::Flow apply(pipeline::GatewayExchange& exchange, std::size_t index, Outcome outcome);
-  pipeline::Flow fail(pipeline::GatewayExchange& exchange, std::size_t index, std::string_view message);
+  pipeline::Flow run_from(pipeline::RequestContext& exchange, std::size_t index);
+  pipeline::Flow apply(pipeline::RequestContext& exchange, std::size_t index, Outcome outcome);
+  pipeline::Flow fail(pipeline::RequestContext& exchange, std::size_t index, std::string_view message);
 
   Role role_;
   std::uint32_t call_kind_;

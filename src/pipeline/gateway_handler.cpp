@@ -1,10 +1,10 @@
-#include "pipeline/handler.hpp"
+#include "pipeline/gateway_handler.hpp"
 
 #include <charconv>
 
 #include "pipeline/errors.hpp"
-#include "pipeline/exchange.hpp"
-#include "pipeline/pipeline.hpp"
+#include "pipeline/request_context.hpp"
+#include "pipeline/stage_driver.hpp"
 
 namespace workgate::pipeline {
 
@@ -38,7 +38,7 @@ std::shared_ptr<const Snapshot> SnapshotSource::current() const {
   return current_;
 }
 
-const std::string& GatewayExchange::request_id() {
+const std::string& RequestContext::request_id() {
   if (request_id_.empty()) {
     char buf[32];
     auto r = std::to_chars(buf, buf + sizeof(buf), handler_.next_request_number(), 36);
@@ -48,16 +48,32 @@ const std::string& GatewayExchange::request_id() {
   return request_id_;
 }
 
-void GatewayExchange::reset() {
+bool RequestContext::replace_path(std::string path) {
+  const router::Router& router = snapshot().router;
+  const std::string& method = request().method;
+  auto same_route = [&](std::string_view p, router::RouteMatch& m) {
+    bool found = router.match(method, p, m);
+    if (!found && method == "HEAD") found = router.match("GET", p, m);
+    return found && m.route == match_.route;
+  };
+  router::RouteMatch probe;
+  if (route_ == nullptr || !same_route(path, probe)) return false;
+  request().path = std::move(path);
+  same_route(request().path, match_);  // params and wildcard_tail now view the new path
+  return true;
+}
+
+void RequestContext::reset() {
   response = http::Response();
   route_ = nullptr;
   claims_.reset();
-  stage_ = StageId::kPreflight;
+  walk_ = Walk();
+  begun_ = false;
   request_id_.clear();
 }
 
-GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source)
-    : shard_(shard), source_(source), upstream_(shard.io()) {
+GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source, const StageTable& table)
+    : shard_(shard), source_(source), table_(table), upstream_(shard.io()) {
   current();
 }
 
@@ -70,7 +86,7 @@ const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
     generation_ = generation;
     // Keep-alive connections between requests let go of the replaced snapshot now.
     shard_.for_each_idle_exchange([this](http::Exchange& base) {
-      auto& exchange = static_cast<GatewayExchange&>(base);
+      auto& exchange = static_cast<RequestContext&>(base);
       if (exchange.snapshot_ != snapshot_) exchange.snapshot_.reset();
     });
     if (snapshot_->config.gateway.access_log && !access_log_) {
@@ -83,46 +99,50 @@ const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
 }
 
 std::unique_ptr<http::Exchange> GatewayHandler::create_exchange() {
-  return std::make_unique<GatewayExchange>(*this);
+  return std::make_unique<RequestContext>(*this);
 }
 
 const http::ConnectionLimits& GatewayHandler::limits() {
   return current()->limits;
 }
 
+RequestContext& GatewayHandler::begin(http::Exchange& base) {
+  auto& exchange = static_cast<RequestContext&>(base);
+  if (exchange.begun_) return exchange;
+  exchange.begun_ = true;
+  exchange.started_ = std::chrono::steady_clock::now();
+  const auto& snapshot = current();
+  if (exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
+  const http::Request& request = exchange.request();
+  const router::Router& router = snapshot->router;
+  bool found = router.match(request.method, request.path, exchange.match_);
+  if (!found && request.method == "HEAD") found = router.match("GET", request.path, exchange.match_);
+  if (found) exchange.route_ = &snapshot->routes[exchange.match_.route];
+  return exchange;
+}
+
 // Large or chunked bodies of proxied routes stream to the upstream; everything else is read whole first
 // (hooks and workers see the body, and small bodies can be replayed on a retry).
 http::BodyMode GatewayHandler::body_mode(http::Exchange& base) {
   constexpr std::uint64_t kStreamAbove = 64 * 1024;
-  auto& exchange = static_cast<GatewayExchange&>(base);
+  RequestContext& exchange = begin(base);
   const http::Request& request = exchange.request();
   if (!request.chunked && request.content_length.value_or(0) <= kStreamAbove) return http::BodyMode::kBuffer;
-  const auto& snapshot = current();
-  if (snapshot->cors && request.method == "OPTIONS") return http::BodyMode::kBuffer;
-  exchange.snapshot_ = snapshot;
-  if (!Pipeline::match_route(exchange)) return http::BodyMode::kBuffer;
+  if (exchange.snapshot().cors && request.method == "OPTIONS") return http::BodyMode::kBuffer;  // a preflight
+  if (!exchange.has_route()) return http::BodyMode::kBuffer;
   const CompiledRoute& route = exchange.route();
   bool proxied =
       route.config->integration && route.config->integration->type == config::IntegrationType::kHttpProxy;
   return proxied && !route.pre_process ? http::BodyMode::kStream : http::BodyMode::kBuffer;
 }
 
-// Routing and authentication before a client sends its body: a 404 or 401 then costs no upload.
+// The head stages before a client sends its body: a 404 or 401 then costs no upload.
 void GatewayHandler::before_body(http::Exchange& base) {
-  auto& exchange = static_cast<GatewayExchange&>(base);
-  exchange.started_ = std::chrono::steady_clock::now();
-  if (exchange.route_ == nullptr) exchange.snapshot_ = current();
-  Pipeline::run_head_stages(exchange);
+  StageDriver::run_head(begin(base));
 }
 
 void GatewayHandler::handle(http::Exchange& base) {
-  auto& exchange = static_cast<GatewayExchange&>(base);
-  if (exchange.stage_ == StageId::kPreflight) {
-    const auto& snapshot = current();
-    if (exchange.route_ == nullptr && exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
-    exchange.started_ = std::chrono::steady_clock::now();
-  }
-  Pipeline::run(exchange);
+  StageDriver::run(begin(base));
 }
 
 auth::VerifyResult GatewayHandler::verify_token(const auth::Verifier& verifier, std::string_view token,
@@ -130,7 +150,11 @@ auth::VerifyResult GatewayHandler::verify_token(const auth::Verifier& verifier, 
   return token_cache_.verify(verifier, token, now);
 }
 
-void GatewayHandler::send(GatewayExchange& exchange) {
+void stages::respond(RequestContext& exchange) {
+  exchange.handler().send(exchange);
+}
+
+void GatewayHandler::send(RequestContext& exchange) {
   http::Response& response = exchange.response;
   const Snapshot& snapshot = *exchange.snapshot_;
   if (snapshot.cors) snapshot.cors->apply(exchange.request().headers.get("Origin"), response);
@@ -141,39 +165,16 @@ void GatewayHandler::send(GatewayExchange& exchange) {
 }
 
 http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::Exchange& base) {
-  auto& exchange = static_cast<GatewayExchange&>(base);
-  const auto& snapshot = current();
-  exchange.snapshot_ = snapshot;
-  exchange.started_ = std::chrono::steady_clock::now();
-  ErrorKind kind = ErrorKind::kBadRequest;
-  switch (error) {
-    case http::ProtocolError::kBadRequest:
-      kind = ErrorKind::kBadRequest;
-      break;
-    case http::ProtocolError::kRequestTimeout:
-      kind = ErrorKind::kRequestTimeout;
-      break;
-    case http::ProtocolError::kPayloadTooLarge:
-      kind = ErrorKind::kPayloadTooLarge;
-      break;
-    case http::ProtocolError::kHeadersTooLarge:
-      kind = ErrorKind::kHeadersTooLarge;
-      break;
-    case http::ProtocolError::kVersionNotSupported:
-      kind = ErrorKind::kVersionNotSupported;
-      break;
-    case http::ProtocolError::kNotImplemented:
-      kind = ErrorKind::kNotImplemented;
-      break;
-  }
-  http::Response response = error_response(kind);
-  if (snapshot->cors) snapshot->cors->apply(exchange.request().headers.get("Origin"), response);
-  response.fixed_lines = snapshot->fixed_lines;
+  RequestContext& exchange = begin(base);
+  const Snapshot& snapshot = exchange.snapshot();
+  http::Response response = error_response(error_kind(error));
+  if (snapshot.cors) snapshot.cors->apply(exchange.request().headers.get("Origin"), response);
+  response.fixed_lines = snapshot.fixed_lines;
   return response;
 }
 
 void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t bytes) {
-  auto& exchange = static_cast<GatewayExchange&>(base);
+  auto& exchange = static_cast<RequestContext&>(base);
   // The response is written: nothing of it views the snapshot any more. A replaced one is let go now; the
   // current one stays pinned (no reference count traffic per request) until a reload, when current()
   // releases it from every idle exchange.

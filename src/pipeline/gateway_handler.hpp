@@ -1,5 +1,6 @@
-// The request handler of one event-loop thread: pins the active config snapshot for each request, runs
-// the pipeline, and owns the thread's caches (verified tokens, access log buffer, upstream pools).
+// The request handler of one event-loop thread: begins each exchange (pins the active config snapshot,
+// matches the route, notes the start time), hands it to the stage driver, and owns the thread's caches
+// (verified tokens, access log buffer, upstream pools).
 #pragma once
 
 #include <atomic>
@@ -14,6 +15,8 @@
 #include "http/upstream.hpp"
 #include "observability/log.hpp"
 #include "pipeline/snapshot.hpp"
+#include "pipeline/stage_table.hpp"
+#include "router/router.hpp"
 
 namespace workgate::pipeline {
 
@@ -39,9 +42,12 @@ class SnapshotSource {
   std::atomic<std::uint64_t> generation_{0};
 };
 
+class RequestContext;
+
 class GatewayHandler final : public http::RequestHandler {
  public:
-  GatewayHandler(http::Shard& shard, SnapshotSource& source);
+  // `table`: the stages its exchanges run (tests drive fake ones).
+  GatewayHandler(http::Shard& shard, SnapshotSource& source, const StageTable& table = kGatewayTable);
   ~GatewayHandler() override;
 
   std::unique_ptr<http::Exchange> create_exchange() override;
@@ -56,24 +62,32 @@ class GatewayHandler final : public http::RequestHandler {
   http::Shard& shard() { return shard_; }
   http::UpstreamClient& upstream() { return upstream_; }
   std::uint64_t next_request_number() { return ++request_counter_; }
+  const StageTable& stage_table() const { return table_; }
+  // A RouteMatch for lookups that must not touch an exchange's match (kept to reuse its capacity).
+  router::RouteMatch& scratch_match() { return scratch_match_; }
 
-  // Adds CORS and identity headers and hands the response to the connection.
-  void send(class GatewayExchange& exchange);
+  // The respond step: adds CORS and identity headers and hands the response to the connection.
+  void send(RequestContext& exchange);
 
   // Verifies a bearer token, reusing this thread's cache of verified tokens.
   auth::VerifyResult verify_token(const auth::Verifier& verifier, std::string_view token, std::int64_t now);
 
  private:
   const std::shared_ptr<const Snapshot>& current();
+  // The one place an exchange begins (first of body_mode, before_body, handle, protocol_error): pins the
+  // current snapshot, notes the start time and matches the route, once per request.
+  RequestContext& begin(http::Exchange& base);
 
   http::Shard& shard_;
   SnapshotSource& source_;
+  const StageTable& table_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::uint64_t generation_ = 0;
   std::uint64_t request_counter_ = 0;
   std::unique_ptr<observability::AccessLog> access_log_;
   http::UpstreamClient upstream_;
   auth::TokenCache token_cache_;
+  router::RouteMatch scratch_match_;
 };
 
 }  // namespace workgate::pipeline

@@ -1,0 +1,82 @@
+// The pipeline's state of one request (the http::Exchange the gateway's connections carry), reused for
+// every request of a connection. Stages read and write it; StageDriver walks it through the stage table.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "auth/verifier.hpp"
+#include "http/handler.hpp"
+#include "pipeline/snapshot.hpp"
+#include "router/router.hpp"
+
+namespace workgate::pipeline {
+
+class GatewayHandler;
+
+class RequestContext final : public http::Exchange {
+ public:
+  explicit RequestContext(GatewayHandler& handler) : handler_(handler) {}
+
+  GatewayHandler& handler() { return handler_; }
+  const Snapshot& snapshot() const { return *snapshot_; }
+  const CompiledRoute& route() const { return *route_; }
+  bool has_route() const { return route_ != nullptr; }
+  const router::RouteMatch& match() const { return match_; }
+  const auth::Claims& claims() const { return claims_; }
+  // The authenticate stage, and integrations that verify a token themselves (auth0_callback's id_token),
+  // make its claims visible to later stages (the proxy's mapping, post_process).
+  void set_claims(auth::Claims claims) { claims_ = std::move(claims); }
+  const std::string& request_id();
+  std::chrono::steady_clock::time_point started() const { return started_; }
+
+  // The response being built; stages set it, the respond step sends it.
+  http::Response response;
+
+  // For a stage that returned Flow::kPending: continue the pipeline with `flow` (on the connection's thread).
+  void resume(Flow flow);
+
+  // Replaces the request path (a pre_process hook rewrote it) and matches it again, so that the path
+  // parameters and the wildcard tail follow the new path. Returns false and changes nothing when the
+  // new path does not select the same route.
+  bool replace_path(std::string path);
+
+  void reset() override;
+
+ private:
+  friend class GatewayHandler;
+  friend class StageDriver;
+
+  // Where the request is in the stage table (StageDriver's state).
+  enum class Body : std::uint8_t {
+    kComplete,   // handle() was called (or no head-stage run came first): every stage may run
+    kHeadRun,    // inside before_body(): only the head stages, and an answer is sent at once
+    kBeingRead,  // after before_body(): the connection reads the body; nothing beyond the head stages
+  };
+  struct Walk {
+    std::uint8_t next = 0;  // index of the next stage; the table's size: respond
+    Body body = Body::kComplete;
+    bool pending = false;        // a stage returned kPending and has not resumed yet
+    bool in_stage = false;       // a stage's run() is on the stack
+    bool resumed_early = false;  // ... and it resumed before returning kPending
+    Flow early_flow = Flow::kContinue;
+  };
+
+  GatewayHandler& handler_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  const CompiledRoute* route_ = nullptr;
+  router::RouteMatch match_;
+  auth::Claims claims_;
+  Walk walk_;
+  bool begun_ = false;  // GatewayHandler::begin ran for this request
+  std::string request_id_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// The name http_proxy.cpp still uses (the lead's refactor of its upstream request moves it over).
+using GatewayExchange = RequestContext;
+
+}  // namespace workgate::pipeline

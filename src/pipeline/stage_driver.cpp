@@ -1,0 +1,72 @@
+#include "pipeline/stage_driver.hpp"
+
+#include "pipeline/gateway_handler.hpp"
+#include "pipeline/stage_table.hpp"
+
+namespace workgate::pipeline {
+
+void RequestContext::resume(Flow flow) {
+  StageDriver::resume(*this, flow);
+}
+
+void StageDriver::run_head(RequestContext& exchange) {
+  RequestContext::Walk& walk = exchange.walk_;
+  walk.body = RequestContext::Body::kHeadRun;
+  drive(exchange);
+  // Not answered at once: the connection reads the body now; handle() goes on from here.
+  if (walk.body == RequestContext::Body::kHeadRun) walk.body = RequestContext::Body::kBeingRead;
+}
+
+void StageDriver::run(RequestContext& exchange) {
+  RequestContext::Walk& walk = exchange.walk_;
+  walk.body = RequestContext::Body::kComplete;
+  if (walk.pending) return;  // a head stage is still pending: its resume() goes on
+  drive(exchange);
+}
+
+void StageDriver::resume(RequestContext& exchange, Flow flow) {
+  RequestContext::Walk& walk = exchange.walk_;
+  if (walk.in_stage) {
+    // Resumed from inside its own run(), before returning kPending: drive() takes it from there.
+    walk.resumed_early = true;
+    walk.early_flow = flow;
+    return;
+  }
+  walk.pending = false;
+  advance(exchange, exchange.handler().stage_table(), flow);
+  drive(exchange);
+}
+
+void StageDriver::advance(RequestContext& exchange, const StageTable& table, Flow flow) {
+  RequestContext::Walk& walk = exchange.walk_;
+  walk.next = flow == Flow::kRespond ? static_cast<std::uint8_t>(table.stages.size())
+                                     : static_cast<std::uint8_t>(walk.next + 1);
+}
+
+void StageDriver::drive(RequestContext& exchange) {
+  const StageTable& table = exchange.handler().stage_table();
+  RequestContext::Walk& walk = exchange.walk_;
+  while (true) {
+    if (walk.next >= table.stages.size()) {
+      // A head stage that answered after before_body() returned waits for the body being read.
+      if (walk.body == RequestContext::Body::kBeingRead) return;
+      walk.body = RequestContext::Body::kComplete;
+      table.respond(exchange);
+      return;
+    }
+    if (walk.body != RequestContext::Body::kComplete && walk.next >= table.head_stages) return;
+    walk.in_stage = true;
+    Flow flow = table.stages[walk.next].run(exchange);
+    walk.in_stage = false;
+    if (walk.resumed_early) {
+      walk.resumed_early = false;
+      if (flow == Flow::kPending) flow = walk.early_flow;
+    } else if (flow == Flow::kPending) {
+      walk.pending = true;
+      return;
+    }
+    advance(exchange, table, flow);
+  }
+}
+
+}  // namespace workgate::pipeline
