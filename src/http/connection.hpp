@@ -10,7 +10,7 @@
 #include <string>
 
 #include "http/framing.hpp"
-#include "http/handler.hpp"
+#include "http/request_handler.hpp"
 #include "http/request_parser.hpp"
 #include "http/shard.hpp"
 

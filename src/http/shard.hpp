@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "http/handler.hpp"
+#include "http/request_handler.hpp"
 
 namespace workgate::http {
 

@@ -66,7 +66,7 @@ class HttpProxy final : public pipeline::Stage {
         mapping_(std::move(mapping)),
         buffer_response_(buffer_response) {}
 
-  pipeline::Flow run(pipeline::GatewayExchange& exchange) override {
+  pipeline::Flow run(pipeline::RequestContext& exchange) override {
     const http::Request& request = exchange.request();
     ValueTemplate::Context context{request, exchange.claims(), exchange.match()};
 
@@ -150,7 +150,7 @@ class HttpProxy final : public pipeline::Stage {
     auto call = exchange.handler().upstream().send(
         target_, std::move(out),
         [keep](http::UpstreamError error, http::UpstreamResponse&& response) {
-          auto& ex = static_cast<pipeline::GatewayExchange&>(*keep);
+          auto& ex = static_cast<pipeline::RequestContext&>(*keep);
           if (ex.responded()) return;
           on_response(ex, error, std::move(response));
         },
@@ -160,7 +160,7 @@ class HttpProxy final : public pipeline::Stage {
   }
 
  private:
-  static void on_response(pipeline::GatewayExchange& exchange, http::UpstreamError error,
+  static void on_response(pipeline::RequestContext& exchange, http::UpstreamError error,
                           http::UpstreamResponse&& upstream) {
     switch (error) {
       case http::UpstreamError::kNone:

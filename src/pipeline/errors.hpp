@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "auth/verifier.hpp"
-#include "http/handler.hpp"
+#include "http/request_handler.hpp"
 #include "http/message.hpp"
 
 namespace workgate::pipeline {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "auth/token_cache.hpp"
-#include "http/handler.hpp"
+#include "http/request_handler.hpp"
 #include "http/shard.hpp"
 #include "http/upstream.hpp"
 #include "observability/log.hpp"

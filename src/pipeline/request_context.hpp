@@ -9,7 +9,7 @@
 #include <string>
 
 #include "auth/verifier.hpp"
-#include "http/handler.hpp"
+#include "http/request_handler.hpp"
 #include "pipeline/snapshot.hpp"
 #include "router/router.hpp"
 
@@ -75,8 +75,5 @@ class RequestContext final : public http::Exchange {
   std::string request_id_;
   std::chrono::steady_clock::time_point started_;
 };
-
-// The name http_proxy.cpp still uses (the lead's refactor of its upstream request moves it over).
-using GatewayExchange = RequestContext;
 
 }  // namespace workgate::pipeline

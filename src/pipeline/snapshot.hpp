@@ -10,7 +10,7 @@
 
 #include "auth/verifier.hpp"
 #include "config/config.hpp"
-#include "http/handler.hpp"
+#include "http/request_handler.hpp"
 #include "pipeline/cors.hpp"
 #include "router/router.hpp"
 

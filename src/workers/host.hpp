@@ -24,7 +24,7 @@
 #include <string_view>
 #include <vector>
 
-#include "http/handler.hpp"
+#include "http/request_handler.hpp"
 #include "http/message.hpp"
 #include "router/router.hpp"
 #include "workers/module.hpp"
