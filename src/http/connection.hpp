@@ -29,6 +29,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Deadline enforcement and shutdown, called by the shard.
   bool expired(Shard::Clock::time_point now) const { return deadline_ <= now; }
   void on_deadline();
+  // Called by the shard's sweep (~100 ms) for connections whose deadline has not passed.
+  void on_sweep();
   void on_drain();
   void close();
 

@@ -218,6 +218,7 @@ TEST_F(ConnectionTest, ClientLeavingCancelsThePendingWork) {
   receive(10ms);
   ASSERT_EQ(handler_->handled, std::vector<std::string>{"/hold"});
   EXPECT_EQ(handler_->work->cancelled, 0);
+  shard_.sweep();  // a request still waiting at a sweep has its client watched
   client_.close();
   shard_.io().run_for(50ms);
   EXPECT_EQ(handler_->work->cancelled, 1);
@@ -225,6 +226,8 @@ TEST_F(ConnectionTest, ClientLeavingCancelsThePendingWork) {
 
 TEST_F(ConnectionTest, PipelinedBytesAreNotAClientLeaving) {
   send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n");
+  receive(20ms);
+  shard_.sweep();
   receive(20ms);
   EXPECT_EQ(handler_->work->cancelled, 0);
   Response response;

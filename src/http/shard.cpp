@@ -78,6 +78,8 @@ void Shard::sweep() {
     if (c->expired(now)) {
       auto keep = c->shared_from_this();
       c->on_deadline();
+    } else {
+      c->on_sweep();
     }
     c = next;
   }
