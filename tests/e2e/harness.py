@@ -247,7 +247,13 @@ class Gateway:
         """One request on a fresh connection (Connection: close); returns the Response."""
         with self.connect() as conn:
             conn.send(build_request(method, path, headers=headers, body=body, version=version, close=True))
-            return conn.read_response(head=(method == "HEAD"))
+            resp = conn.read_response(head=(method == "HEAD"))
+            # A response that announces the close is followed by the gateway's FIN: wait for it, so that the
+            # gateway closes first (its side keeps the TIME-WAIT state, as with real clients) however slow it
+            # is (asan), instead of racing it with our own close.
+            if "close" in ",".join(resp.header_all("Connection")).lower() and not conn.buf:
+                conn.closed_by_server()
+            return resp
 
     def get(self, path, headers=None):
         return self.request("GET", path, headers=headers)
