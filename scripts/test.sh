@@ -29,6 +29,15 @@ summary() {
   echo "== phase times"
   printf '%s\n' "${timings[@]}"
 }
+on_exit() {
+  local status=$?
+  if [ "$status" -ne 0 ]; then
+    local failed="$phase_name"
+    summary
+    echo "== FAILED (exit $status) in phase: ${failed:-?}"
+  fi
+}
+trap on_exit EXIT
 
 phase "dependencies"
 scripts/install-deps.sh
