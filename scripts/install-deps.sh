@@ -9,6 +9,7 @@ packages=(
   libboost-context1.81-dev libboost-program-options1.81-dev
   libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libspdlog-dev libfmt-dev
   clang-format nginx-light wrk util-linux procps
+  clang libclang-rt-14-dev   # the fuzz preset: clang 14 and its libFuzzer runtime
 )
 
 missing=()
