@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "http/connection.hpp"
-#include "http/handler.hpp"
+#include "http/request_handler.hpp"
 #include "http/request_parser.hpp"
 #include "http/shard.hpp"
 

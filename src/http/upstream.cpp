@@ -93,11 +93,10 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
 
   // The response body streamed to the client connection.
   struct ResponseStream final : BodySource {
-    explicit ResponseStream(std::shared_ptr<Call> c) : call(std::move(c)) {}
+    ResponseStream(std::shared_ptr<Call> c, std::optional<std::uint64_t> body_length)
+        : call(std::move(c)), declared_length(body_length) {}
     ~ResponseStream() override { cancel(); }
-    std::optional<std::uint64_t> length() const override {
-      return call ? call->response.content_length : std::nullopt;
-    }
+    std::optional<std::uint64_t> length() const override { return call ? declared_length : std::nullopt; }
     void pull(Handler handler) override {
       if (!call) {
         handler(asio::error::operation_aborted, {}, true);
@@ -114,6 +113,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       c->state = State::kDone;
     }
     std::shared_ptr<Call> call;
+    std::optional<std::uint64_t> declared_length;
     bool first = true;
   };
 
@@ -294,6 +294,11 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   }
 
   void on_head() {
+    if (response.status < 100) {
+      observability::log_warn("upstream {}: invalid status code {}", target->host, response.status);
+      fail(UpstreamError::kBadResponse);
+      return;
+    }
     if (response.status == 101) {
       // Switching protocols was never asked for (the proxy strips Upgrade): forwarding it would hand the
       // client a raw upstream connection.
@@ -309,7 +314,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     }
     // Stream the rest: what is parsed so far is the first piece.
     response.complete = false;
-    response.stream = std::make_shared<ResponseStream>(shared_from_this());
+    response.stream = std::make_shared<ResponseStream>(shared_from_this(), response.content_length);
     deliver(UpstreamError::kNone);
   }
 
@@ -478,6 +483,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   }
 
   void deliver(UpstreamError error) {
+    auto self = shared_from_this();  // releasing an ignored response stream below may drop the last owner
     if (delivered) {
       state = State::kDone;
       return;
@@ -485,7 +491,10 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     delivered = true;
     if (error != UpstreamError::kNone || response.complete) state = State::kDone;
     auto cb = std::move(callback);
-    cb(error, std::move(response));
+    // The call keeps nothing of what it delivers: a response stream the caller ignores (the client had
+    // already been answered, say) is released here, not kept in a cycle through this call.
+    UpstreamResponse delivered_response = std::move(response);
+    cb(error, std::move(delivered_response));
   }
 
   UpstreamClient::Impl& client;

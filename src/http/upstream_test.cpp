@@ -241,6 +241,27 @@ TEST_F(UpstreamClientTest, UnrequestedSwitchingProtocolsIsABadResponse) {
   EXPECT_EQ(result.error, UpstreamError::kBadResponse);
 }
 
+TEST_F(UpstreamClientTest, StatusBelow100IsABadResponse) {
+  FakeUpstream up(
+      io_, [](const std::string&) { return std::string("HTTP/1.1 042 Odd\r\nContent-Length: 0\r\n\r\n"); });
+  Result result;
+  send(target(up.port()), get("/"), result);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  EXPECT_EQ(result.error, UpstreamError::kBadResponse);
+}
+
+TEST_F(UpstreamClientTest, AnIgnoredResponseStreamIsReleased) {
+  FakeUpstream up(io_, [](const std::string&) {
+    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");  // streams: body incomplete
+  });
+  bool called = false;
+  auto handle = client_.send(
+      target(up.port()), get("/"), [&called](UpstreamError, UpstreamResponse&&) { called = true; }, 0);
+  ASSERT_TRUE(run_until([&] { return called; }));
+  EXPECT_TRUE(handle.expired()) << "a stream the caller did not take must not keep the call alive";
+  EXPECT_TRUE(run_until([&] { return up.closed_by_client == 1; })) << "and its connection is closed";
+}
+
 TEST_F(UpstreamClientTest, InterimResponsesAreSkippedAndTrailersAreNotHeaders) {
   FakeUpstream up(io_, [](const std::string&) {
     return std::string(
