@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "auth/verifier.hpp"
-#include "http/request_handler.hpp"
 #include "http/message.hpp"
+#include "http/request_handler.hpp"
 
 namespace workgate::pipeline {
 

@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "http/request_handler.hpp"
 #include "http/message.hpp"
+#include "http/request_handler.hpp"
 #include "router/router.hpp"
 #include "workers/module.hpp"
 
