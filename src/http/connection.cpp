@@ -273,7 +273,7 @@ void Connection::on_head_complete() {
   request.keep_alive = parser_->keep_alive();
   request.chunked = parser_->chunked();
   // A chunked HTTP/1.0 request: whoever sent it may frame the rest of the connection differently.
-  if (request.version < 11 && request.headers.contains("Transfer-Encoding")) request.keep_alive = false;
+  if (request.version < 11 && parser_->has_transfer_encoding()) request.keep_alive = false;
   if (auto length = parser_->content_length()) request.content_length = *length;
   stream_mode_ = false;
   body_done_ = true;

@@ -36,6 +36,7 @@ class RequestParser final : public MessageParser<true> {
       : MessageParser<true>(request.body), request_(request), max_fields_(max_fields) {}
 
   bool too_many_fields() const { return too_many_fields_; }
+  bool has_transfer_encoding() const { return has_transfer_encoding_; }
   FramingError framing_error() const { return framing_error_; }
 
  private:
@@ -66,6 +67,9 @@ class RequestParser final : public MessageParser<true> {
       case field::origin:
         if (++origins_ > 1) refuse(FramingError::kBadRequest, ec);
         break;
+      case field::transfer_encoding:
+        has_transfer_encoding_ = true;  // checked once the head is complete (no lookup per request)
+        break;
       default:
         break;
     }
@@ -74,6 +78,7 @@ class RequestParser final : public MessageParser<true> {
   }
   void on_header_impl(error_code& ec) override {
     head_complete();
+    if (!has_transfer_encoding_) return;
     if (auto te = request_.headers.get("Transfer-Encoding")) {
       FramingError error = check_transfer_encoding(*te);
       // Beast's own reading of the field must agree with ours: a request it would not frame as chunked is
@@ -93,6 +98,7 @@ class RequestParser final : public MessageParser<true> {
   unsigned hosts_ = 0;
   unsigned authorizations_ = 0;
   unsigned origins_ = 0;
+  bool has_transfer_encoding_ = false;
   bool too_many_fields_ = false;
   FramingError framing_error_ = FramingError::kNone;
 };

@@ -51,10 +51,4 @@ void ResponseReader::finish_at_eof() {
   parser_->put_eof(ignored);
 }
 
-std::optional<std::uint64_t> ResponseReader::content_length() const {
-  if (!parser_) return std::nullopt;
-  if (auto length = parser_->content_length()) return *length;
-  return std::nullopt;
-}
-
 }  // namespace workgate::http

@@ -30,7 +30,6 @@ class ResponseReader {
   bool done() const { return parser_ && parser_->is_done(); }
   bool needs_eof() const { return parser_ && parser_->need_eof(); }
   bool keep_alive() const { return parser_ && parser_->keep_alive(); }
-  std::optional<std::uint64_t> content_length() const;
   // The body bytes parsed since the last clear.
   std::string& piece() { return piece_; }
 

@@ -102,10 +102,6 @@ class UpstreamPool {
   // Closes idle connections past their idle deadline or closed by the upstream.
   void expire_idle(std::chrono::steady_clock::time_point now);
 
-  std::size_t open_connections() const { return open_; }
-  std::size_t idle_connections() const { return idle_.size(); }
-  std::size_t queued() const { return waiters_.size(); }
-
  private:
   void serve_waiters();
   static void watch_idle(const std::shared_ptr<UpstreamConnection>& connection);
