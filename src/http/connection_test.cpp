@@ -36,6 +36,13 @@ class FakeHandler final : public RequestHandler {
   BodyMode body_mode(Exchange& exchange) override {
     return exchange.request().path == "/stream" ? BodyMode::kStream : BodyMode::kBuffer;
   }
+  // "/wait": the head needs asynchronous work; the test continues or answers it through `waiting`.
+  BodyWait before_body(Exchange& exchange) override {
+    if (exchange.request().path != "/wait") return BodyWait::kProceed;
+    waiting = exchange.retain();
+    exchange.set_pending(work);
+    return BodyWait::kWait;
+  }
   void handle(Exchange& exchange) override {
     const Request& request = exchange.request();
     handled.push_back(request.path);
@@ -67,6 +74,7 @@ class FakeHandler final : public RequestHandler {
   std::vector<ProtocolError> errors;
   std::shared_ptr<Exchange> held;
   std::shared_ptr<Exchange> streamed;
+  std::shared_ptr<Exchange> waiting;
   std::shared_ptr<CountingWork> work = std::make_shared<CountingWork>();
 };
 
@@ -211,6 +219,45 @@ TEST_F(ConnectionTest, ASteadyBodyAboveTheRateIsAccepted) {
   }
   out += receive();
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+}
+
+// Expect: 100-continue with asynchronous head work: no "100 Continue" (so no upload) until the handler asks.
+TEST_F(ConnectionTest, ContinueWaitsForTheHandlerThenTheBodyIsRead) {
+  send("POST /wait HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(receive(), "");
+  ASSERT_TRUE(handler_->waiting);
+  advance(5000ms);  // far past body_timeout: while the handler decides, the client is not timed
+  EXPECT_EQ(receive(), "");
+  handler_->waiting->continue_body();
+  EXPECT_EQ(receive(), "HTTP/1.1 100 Continue\r\n\r\n");
+  send("hello");
+  std::string out = receive();
+  EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << out;
+  EXPECT_NE(out.find("/wait hello"), std::string::npos) << out;
+  EXPECT_EQ(handler_->handled, (std::vector<std::string>{"/wait"}));
+}
+
+TEST_F(ConnectionTest, AnAnswerWhileTheBodyWaitsIsSentWithoutIt) {
+  send("POST /wait HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(receive(), "");
+  ASSERT_TRUE(handler_->waiting);
+  Response response;
+  response.status = 429;
+  handler_->waiting->respond(std::move(response));
+  std::string out = receive();
+  EXPECT_EQ(out.rfind("HTTP/1.1 429", 0), 0u) << out;
+  EXPECT_EQ(count(out, "100 Continue"), 0) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << "the unread body ends the connection";
+  EXPECT_TRUE(handler_->handled.empty());
+}
+
+TEST_F(ConnectionTest, ClientLeavingWhileTheBodyWaitsCancelsTheWork) {
+  send("POST /wait HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(receive(), "");
+  client_.shutdown(tcp::socket::shutdown_send);
+  advance(200ms);  // the sweep watches the waiting client
+  receive();
+  EXPECT_EQ(handler_->work->cancelled, 1);
 }
 
 TEST_F(ConnectionTest, ClientLeavingCancelsThePendingWork) {
