@@ -318,3 +318,60 @@ TEST_F(ConnectionTest, StreamedBodyPastTheLimitFailsTheReader) {
 
 }  // namespace
 }  // namespace workgate::http
+
+namespace workgate::http {
+namespace {
+
+// Records whether the handler still existed when its pending work was cancelled.
+struct HandlerAliveWork final : Cancellable {
+  explicit HandlerAliveWork(const bool* alive) : handler_alive(alive) {}
+  void cancel() override { cancelled_with_handler_alive = *handler_alive; }
+  const bool* handler_alive;
+  bool cancelled_with_handler_alive = false;
+};
+
+class HoldingHandler final : public RequestHandler {
+ public:
+  explicit HoldingHandler(bool* alive) : alive_(alive) { *alive_ = true; }
+  ~HoldingHandler() override { *alive_ = false; }
+  std::unique_ptr<Exchange> create_exchange() override { return std::make_unique<Exchange>(); }
+  const ConnectionLimits& limits() override { return limits_; }
+  void handle(Exchange& exchange) override {
+    held = exchange.retain();  // as a pending stage does
+    exchange.set_pending(work);
+  }
+  Response protocol_error(ProtocolError, Exchange&) override { return Response{}; }
+
+  ConnectionLimits limits_;
+  bool* alive_;
+  std::shared_ptr<Exchange> held;
+  std::shared_ptr<HandlerAliveWork> work = std::make_shared<HandlerAliveWork>(alive_);
+};
+
+// A shard destroyed with a request in flight (a forced stop, a test) closes its connections first, so that
+// their pending work is cancelled while the handler (and its pools) still exists.
+TEST(ShardTeardown, PendingWorkIsCancelledBeforeTheHandlerGoes) {
+  bool handler_alive = false;
+  auto shard = std::make_unique<Shard>(0);
+  auto handler = std::make_unique<HoldingHandler>(&handler_alive);
+  std::shared_ptr<HandlerAliveWork> work = handler->work;
+  shard->set_handler(std::move(handler));
+  tcp::acceptor acceptor(shard->io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket client(shard->io());
+  client.connect(acceptor.local_endpoint());
+  tcp::socket server(shard->io());
+  acceptor.accept(server);
+  std::make_shared<Connection>(*shard, std::move(server))->start();
+  std::string_view request = "GET /held HTTP/1.1\r\nHost: a\r\n\r\n";
+  asio::write(client, asio::buffer(request.data(), request.size()));
+  for (int i = 0; i < 20; ++i)
+    shard->io().poll();
+  client.close();
+  acceptor.close();
+  shard.reset();
+  EXPECT_TRUE(work->cancelled_with_handler_alive);
+  EXPECT_FALSE(handler_alive);
+}
+
+}  // namespace
+}  // namespace workgate::http

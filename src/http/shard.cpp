@@ -23,7 +23,32 @@ Shard::Shard(unsigned index)
   update_date();
 }
 
-Shard::~Shard() = default;
+// Teardown has an order: a connection refers to this registry and to the handler (its exchange, the
+// upstream calls and response streams it holds refer to the handler's pools), so every connection is
+// closed and its cancelled operations are run to completion while both are alive; then the handler goes
+// (its pools and timers are I/O objects of io_, which must outlive them); io_ goes last, destroying
+// without running whatever handlers the handler's objects still had queued (they own only shared state
+// of their own, never a connection).
+Shard::~Shard() {
+  tearing_down_ = true;
+  draining_ = true;
+  error_code ignored;
+  acceptor_.close(ignored);
+  sweep_timer_.cancel();
+  accept_retry_timer_.cancel();
+  for (Connection* c = head_; c != nullptr;) {
+    Connection* next = c->next;
+    auto keep = c->shared_from_this();
+    c->close();
+    c = next;
+  }
+  io_.restart();
+  // Bounded: a completion may start another operation (a cancelled call answering its caller), but the
+  // chain ends once every connection is closed.
+  for (int round = 0; round < 1000 && io_.poll() > 0; ++round) {
+  }
+  handler_.reset();
+}
 
 void Shard::adopt(int fd, int backlog) {
   sockaddr_storage addr{};
@@ -147,7 +172,7 @@ void Shard::remove(Connection* connection) {
   if (connection->next != nullptr) connection->next->prev = connection->prev;
   if (head_ == connection) head_ = connection->next;
   --connections_;
-  if (draining_) asio::post(io_, [this] { maybe_finish(); });
+  if (draining_ && !tearing_down_) asio::post(io_, [this] { maybe_finish(); });
 }
 
 void Shard::maybe_finish() {

@@ -77,6 +77,7 @@ class Shard {
   std::function<Clock::time_point()> clock_;
   std::size_t connections_ = 0;
   bool draining_ = false;
+  bool tearing_down_ = false;  // ~Shard: connections closing now must not schedule more work
   std::int64_t date_second_ = -1;
   std::string date_;
 };
