@@ -66,6 +66,9 @@ class Shard {
   void schedule_sweep();
   void update_date();
   void maybe_finish();
+  void close_everything();  // the acceptor, the timers and every connection
+  template <typename Visit>
+  void each_connection(Visit visit);
 
   unsigned index_;
   boost::asio::io_context io_;
