@@ -286,6 +286,15 @@ bool eventually(const std::function<bool()>& condition, milliseconds timeout = m
   return condition();
 }
 
+// Started on `clock` with the set {"a"} and a lifetime of 1 s (the routine refresh is due after 1 s).
+std::shared_ptr<RemoteJwks> start_with_short_lifetime(JwksTestServer& server, const ManualClock& clock) {
+  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
+  std::string error;
+  auto jwks = RemoteJwks::start(fast_options(server.uri(), &clock), error);
+  EXPECT_TRUE(jwks) << error;
+  return jwks;
+}
+
 TEST(RemoteJwks, FetchesAtStart) {
   JwksTestServer server;
   server.answer(200, jwks_with({"a", "b"}));
@@ -389,11 +398,9 @@ TEST(RemoteJwks, UnknownKidNeverBlocksTheCaller) {
 
 TEST(RemoteJwks, BackgroundRefreshFollowsMaxAge) {
   JwksTestServer server;
-  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
   ManualClock clock;
-  std::string error;
-  auto jwks = RemoteJwks::start(fast_options(server.uri(), &clock), error);
-  ASSERT_TRUE(jwks) << error;
+  auto jwks = start_with_short_lifetime(server, clock);
+  ASSERT_TRUE(jwks);
   server.answer(200, jwks_with({"b"}), "Cache-Control: max-age=600\r\n");
   // Refreshed after 1 s (80 % of the 1 s lifetime, floored at 1 s), not before.
   clock.advance(milliseconds(999));
@@ -411,11 +418,9 @@ TEST(RemoteJwks, BackgroundRefreshFollowsMaxAge) {
 
 TEST(RemoteJwks, FailedRefreshKeepsTheLastGoodSetAndBacksOff) {
   JwksTestServer server;
-  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
   ManualClock clock;
-  std::string error;
-  auto jwks = RemoteJwks::start(fast_options(server.uri(), &clock), error);
-  ASSERT_TRUE(jwks) << error;
+  auto jwks = start_with_short_lifetime(server, clock);
+  ASSERT_TRUE(jwks);
   server.answer(503, "down");
   clock.advance(seconds(1));
   ASSERT_TRUE(eventually([&] { return jwks->stats().failures == 1; }));  // the routine refresh
@@ -463,11 +468,9 @@ TEST(RemoteJwks, StartFailsWhenEveryKeyIsRefused) {
 
 TEST(RemoteJwks, RefreshWithoutAUsableKeyFailsAndKeepsTheLastGoodSet) {
   JwksTestServer server;
-  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
   ManualClock clock;
-  std::string error;
-  auto jwks = RemoteJwks::start(fast_options(server.uri(), &clock), error);
-  ASSERT_TRUE(jwks) << error;
+  auto jwks = start_with_short_lifetime(server, clock);
+  ASSERT_TRUE(jwks);
   const std::uint64_t generation = jwks->generation();
   server.answer(200, std::string(R"({"keys":[)") + std::string(kWeakJwk) + "]}",
                 "Cache-Control: max-age=1\r\n");
@@ -479,11 +482,9 @@ TEST(RemoteJwks, RefreshWithoutAUsableKeyFailsAndKeepsTheLastGoodSet) {
 
 TEST(RemoteJwks, TheSameDocumentKeepsTheSetAndItsGeneration) {
   JwksTestServer server;
-  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
   ManualClock clock;
-  std::string error;
-  auto jwks = RemoteJwks::start(fast_options(server.uri(), &clock), error);
-  ASSERT_TRUE(jwks) << error;
+  auto jwks = start_with_short_lifetime(server, clock);
+  ASSERT_TRUE(jwks);
   const std::shared_ptr<const KeySet> first = jwks->current();
   EXPECT_EQ(jwks->generation(), first->generation());
   // Two routine refreshes with the same body.
