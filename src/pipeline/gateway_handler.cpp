@@ -64,12 +64,17 @@ bool RequestContext::replace_path(std::string path) {
 }
 
 void RequestContext::reset() {
-  response = http::Response();
+  response.reset_for_reuse();
   route_ = nullptr;
   claims_.reset();
   walk_ = Walk();
   begun_ = false;
   request_id_.clear();
+}
+
+void RequestContext::recycle(http::Response&& written) {
+  response = std::move(written);
+  response.reset_for_reuse();
 }
 
 GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source, const StageTable& table)

@@ -45,6 +45,7 @@ class RequestContext final : public http::Exchange {
   bool replace_path(std::string path);
 
   void reset() override;
+  void recycle(http::Response&& written) override;
 
  private:
   friend class GatewayHandler;
