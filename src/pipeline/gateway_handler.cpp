@@ -65,6 +65,7 @@ bool RequestContext::replace_path(std::string path) {
 
 void RequestContext::reset() {
   response = http::Response();
+  response_fields.clear();
   route_ = nullptr;
   claims_.reset();
   walk_ = Walk();
@@ -161,6 +162,8 @@ void GatewayHandler::send(RequestContext& exchange) {
   if (snapshot.config.gateway.identity_header && !response.headers.empty())
     response.headers.remove("X-Powered-By");
   response.fixed_lines = snapshot.fixed_lines;
+  exchange.response_fields.for_each(
+      [&](const http::HeaderList::Field& f) { response.headers.add(f.name, f.value); });
   exchange.respond(std::move(response));
 }
 
