@@ -61,6 +61,45 @@ std::string error_text(const redisReply* reply) {
   return std::string(reply->str, std::min<std::size_t>(reply->len, 200));
 }
 
+redisReplyObjectFunctions* default_reply_functions = nullptr;
+
+}  // namespace
+
+// A top-level reply (the start of one) is only accepted while a command waits for it.
+bool RedisConnection::accept_reply(const void* read_task) {
+  const auto* task = static_cast<const redisReadTask*>(read_task);
+  if (task->parent != nullptr) return true;
+  auto* self = static_cast<RedisConnection*>(task->privdata);
+  if (self->awaited_replies_ == 0) {
+    self->unsolicited_reply_ = true;
+    return false;  // hiredis then reports a read error and disconnects
+  }
+  --self->awaited_replies_;
+  return true;
+}
+
+namespace {
+
+void* create_string(const redisReadTask* task, char* text, size_t length) {
+  return RedisConnection::accept_reply(task) ? default_reply_functions->createString(task, text, length)
+                                             : nullptr;
+}
+void* create_array(const redisReadTask* task, int elements) {
+  return RedisConnection::accept_reply(task) ? default_reply_functions->createArray(task, elements) : nullptr;
+}
+void* create_integer(const redisReadTask* task, long long value) {
+  return RedisConnection::accept_reply(task) ? default_reply_functions->createInteger(task, value) : nullptr;
+}
+void* create_nil(const redisReadTask* task) {
+  return RedisConnection::accept_reply(task) ? default_reply_functions->createNil(task) : nullptr;
+}
+void free_object(void* reply) {
+  default_reply_functions->freeObject(reply);
+}
+
+redisReplyObjectFunctions kCountingFunctions = {&create_string, &create_array, &create_integer, &create_nil,
+                                                &free_object};
+
 }  // namespace
 
 std::string RedisEndpoint::identity() const {
@@ -164,6 +203,15 @@ void RedisConnection::connect() {
     schedule_reconnect();
     return;
   }
+  // hiredis 0.14 aborts the process (an assert in redisProcessCallbacks) on a reply no command asked for.
+  // A broken or hostile server must not crash the gateway: the reader counts top-level replies against
+  // the commands sent, and an extra one fails the read (so the connection is dropped and made again).
+  static redisReplyObjectFunctions* const hiredis_functions = context->c.reader->fn;
+  default_reply_functions = hiredis_functions;
+  context->c.reader->fn = &kCountingFunctions;
+  context->c.reader->privdata = this;
+  awaited_replies_ = 0;
+  unsolicited_reply_ = false;
   context_ = context;
   state_ = State::kConnecting;
   redisAsyncSetConnectCallback(context, &on_connect);
@@ -179,7 +227,8 @@ void RedisConnection::connect() {
       argv[argc] = a.data();
       lengths[argc++] = a.size();
     }
-    redisAsyncCommandArgv(context, &on_setup_reply, tag, argc, argv, lengths);
+    if (redisAsyncCommandArgv(context, &on_setup_reply, tag, argc, argv, lengths) == REDIS_OK)
+      ++awaited_replies_;
   };
   static char kAuth, kSelect, kLoad;
   if (!endpoint_.password.empty()) command({"AUTH", endpoint_.password}, &kAuth);
@@ -307,6 +356,7 @@ bool RedisConnection::send(const std::shared_ptr<Pending>& pending, bool with_so
     in_flight_.pop_back();
     return false;
   }
+  ++awaited_replies_;
   return true;
 }
 
@@ -339,7 +389,9 @@ void RedisConnection::on_decision_reply(redisAsyncContext* context, void* reply_
 // Deadlines: entries are in deadline order, so the first one with a handler is the next to expire. The
 // timer is armed once for it and re-armed from its handler, not per decision.
 void RedisConnection::arm_timer() {
-  if (deadline_armed_) return;
+  // Armed for an earlier deadline already (decisions are in deadline order): nothing to do. Armed only
+  // for the stall check of older, answered decisions: this decision's deadline comes first.
+  if (deadline_armed_ && deadline_at_ <= in_flight_.back()->deadline) return;
   Clock::time_point next{};
   bool found = false;
   for (const auto& pending : in_flight_) {
@@ -352,6 +404,7 @@ void RedisConnection::arm_timer() {
   if (!found && in_flight_.empty()) return;
   if (!found) next = in_flight_.front()->deadline;  // only answered ones left: check for a stall then
   deadline_armed_ = true;
+  deadline_at_ = next;
   deadline_timer_.expires_at(next);
   deadline_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     auto self = weak.lock();
@@ -387,6 +440,7 @@ void RedisConnection::on_timer() {
     }
   }
   deadline_armed_ = true;
+  deadline_at_ = next;
   deadline_timer_.expires_at(next);
   deadline_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     auto self = weak.lock();

@@ -97,6 +97,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   void remember_over_limit(const std::string& key, OverLimit entry, Clock::time_point now);
 
   const RedisEndpoint& endpoint() const { return endpoint_; }
+  // hiredis' reader calls this (through the reply object functions) for each reply it starts to build.
+  static bool accept_reply(const void* read_task);
   std::size_t in_flight() const { return in_flight_.size(); }
 
  private:
@@ -136,9 +138,12 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   bool want_read_ = false, want_write_ = false;
   bool read_armed_ = false, write_armed_ = false;
   bool deadline_armed_ = false;
+  Clock::time_point deadline_at_;  // when the armed deadline timer fires
   bool closing_ = false;
   std::chrono::milliseconds backoff_{0};
   std::deque<std::shared_ptr<Pending>> in_flight_;  // in the order Redis answers
+  std::size_t awaited_replies_ = 0;                 // commands sent (set-up too) not answered yet
+  bool unsolicited_reply_ = false;
   std::unordered_map<std::string, OverLimit> over_limit_;
   static constexpr std::size_t kMaxOverLimitKeys = 16384;
 };
