@@ -27,7 +27,7 @@ std::string decimal(std::int64_t n) {
 // destroyed on that thread's loop, and outlives config reloads that keep the same endpoint).
 RedisConnection& thread_connection(RequestContext& exchange, const RedisEndpoint& endpoint) {
   pipeline::GatewayHandler& handler = exchange.handler();
-  std::shared_ptr<void>& slot = handler.extension_state("ratelimit.redis:" + endpoint.identity());
+  std::shared_ptr<void>& slot = handler.extension_state(endpoint.identity);
   if (!slot) slot = std::make_shared<RedisConnection>(handler.shard().io(), endpoint);
   return *static_cast<RedisConnection*>(slot.get());
 }
@@ -267,6 +267,7 @@ RateLimitBuild prepare_rate_limits(const config::Config& config, bool connect,
   } else {
     endpoint->description = "unix:" + settings.unix_path;
   }
+  endpoint->identity = "ratelimit.redis:" + endpoint->make_identity();
   build.redis = std::move(endpoint);
   return build;
 }

@@ -102,7 +102,7 @@ redisReplyObjectFunctions kCountingFunctions = {&create_string, &create_array, &
 
 }  // namespace
 
-std::string RedisEndpoint::identity() const {
+std::string RedisEndpoint::make_identity() const {
   return (unix_path.empty() ? address + ":" + number(port) : "unix:" + unix_path) + "/" + number(database) +
          "|" + sha1_hex(password) + "|" + number(timeout.count());
 }
@@ -486,19 +486,32 @@ void RedisConnection::arm_read() {
       });
 }
 
+// Commands are written from a posted handler rather than after waiting for writability: the socket of a
+// connected context is nearly always writable, so this saves a trip through epoll per command, and every
+// command issued in the same turn of the loop (one batch of requests) goes out in one write. Only while
+// connecting, or after a write that did not complete, is writability waited for.
 void RedisConnection::arm_write() {
   if (write_armed_ || !want_write_ || context_ == nullptr) return;
   write_armed_ = true;
-  socket_.async_wait(
-      boost::asio::posix::stream_descriptor::wait_write,
-      [weak = weak_from_this(), generation = socket_generation_](const boost::system::error_code& ec) {
-        auto self = weak.lock();
-        if (!self || self->socket_generation_ != generation) return;
-        self->write_armed_ = false;
-        if (ec || self->context_ == nullptr || !self->want_write_) return;
-        redisAsyncHandleWrite(self->context_);
-        if (self->socket_generation_ == generation) self->arm_write();
-      });
+  auto on_writable = [weak = weak_from_this(),
+                      generation = socket_generation_](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (!self || self->socket_generation_ != generation) return;
+    self->write_armed_ = false;
+    if (ec || self->context_ == nullptr || !self->want_write_) return;
+    self->write_blocked_ = false;
+    redisAsyncHandleWrite(self->context_);
+    if (self->socket_generation_ != generation) return;
+    // Still wanted after a write: the socket buffer is full (or the connect is still in progress).
+    self->write_blocked_ = self->want_write_;
+    self->arm_write();
+  };
+  const bool connected = (context_->c.flags & REDIS_CONNECTED) != 0;
+  if (connected && !write_blocked_) {
+    boost::asio::post(io_, [on_writable] { on_writable({}); });
+  } else {
+    socket_.async_wait(boost::asio::posix::stream_descriptor::wait_write, std::move(on_writable));
+  }
 }
 
 void RedisConnection::ev_add_read(void* p) {
@@ -529,6 +542,7 @@ void RedisConnection::ev_cleanup(void* p) {
   self->want_read_ = self->want_write_ = false;
   self->read_armed_ = self->write_armed_ = false;
   ++self->socket_generation_;
+  self->write_blocked_ = false;
   if (self->socket_.is_open()) self->socket_.release();
 }
 

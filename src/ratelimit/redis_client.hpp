@@ -40,8 +40,10 @@ struct RedisEndpoint {
   std::chrono::milliseconds timeout{20};
   std::string description;  // for logs: "127.0.0.1:6379/0" or "unix:/path" (never the password)
 
-  // What distinguishes two endpoints (a changed password is a new connection).
-  std::string identity() const;
+  // What distinguishes two endpoints (a changed password is a new connection): set once, by the
+  // builder, from make_identity().
+  std::string identity;
+  std::string make_identity() const;
 };
 
 // The script's answer: whether the request passed and the key's TAT relative to Redis' now.
@@ -137,6 +139,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   std::uint64_t socket_generation_ = 0;  // per freed context: socket waits of an old one do nothing
   bool want_read_ = false, want_write_ = false;
   bool read_armed_ = false, write_armed_ = false;
+  bool write_blocked_ = false;  // the last write left data behind: wait for writability
   bool deadline_armed_ = false;
   Clock::time_point deadline_at_;  // when the armed deadline timer fires
   bool closing_ = false;
