@@ -91,7 +91,10 @@ class RateLimitStage final : public pipeline::Stage {
     exchange.response_fields.add("RateLimit-Policy", policy_header_);
     thread_local std::string key;
     thread_local std::string redis_key_text;
-    std::vector<Outcome> outcomes(policies_.size());
+    // Reused per thread (the request path allocates nothing for local policies); a request that waits
+    // for Redis takes the vector with it.
+    thread_local std::vector<Outcome> outcomes;
+    outcomes.assign(policies_.size(), Outcome{});
     const integrations::ValueTemplate::Context request{exchange.request(), exchange.claims(),
                                                        exchange.match()};
     const KeyTemplate::Context context{request, exchange.snapshot().config.gateway.trusted_proxies};
@@ -143,7 +146,8 @@ class RateLimitStage final : public pipeline::Stage {
 
   // Ends the request's rate limiting: the RateLimit field, and 429 or 503 when a policy says so.
   Flow finish(RequestContext& exchange, const std::vector<Outcome>& outcomes) const {
-    std::string field;
+    thread_local std::string field;
+    field.clear();
     const Verdict* denied = nullptr;
     const CompiledPolicy* unavailable_closed = nullptr;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {

@@ -355,6 +355,28 @@ class HostileRedisTest(RateLimitTestCase):
     def test_wrong_replies(self):
         self.run_against("wrong")
 
+    def test_client_gone_while_its_decision_waits(self):
+        fake = FakeRedis("stall")
+        self.addCleanup(fake.close)
+        gw = self.start({"redis": {"url": f"redis://127.0.0.1:{fake.port}", "timeout_ms": 1000},
+                         "rate_limits": [policy("o", 5, 1, 5, store="redis")],
+                         "paths": [route("/open", "o")]})
+        # Clients that give up while their decision is on the wire: the wait is cancelled (the exchange is
+        # released), and the late timeout finds nothing to resume.
+        conns = []
+        for _ in range(20):
+            conn = gw.connect()
+            conn.send(build_request("GET", "/open"))
+            conns.append(conn)
+        time.sleep(0.3)
+        for conn in conns:
+            conn.close()
+        time.sleep(1.2)
+        t0 = time.monotonic()
+        self.assertResponse(gw.get("/open"), 200)  # fail_open after timeout_ms
+        self.assertLess(time.monotonic() - t0, 1.0 + 0.3)
+        self.assertIsNone(gw.proc.poll())
+
     def test_stall(self):
         fake, gw = self.run_against("stall")
         # The stalled connection is dropped and made again (with backoff), not waited on for ever.
