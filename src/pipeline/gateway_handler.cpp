@@ -65,7 +65,7 @@ bool RequestContext::replace_path(std::string path) {
 
 void RequestContext::reset() {
   response = http::Response();
-  response_fields.clear();
+  response_lines.clear();
   route_ = nullptr;
   claims_.reset();
   walk_ = Walk();
@@ -162,8 +162,12 @@ void GatewayHandler::send(RequestContext& exchange) {
   if (snapshot.config.gateway.identity_header && !response.headers.empty())
     response.headers.remove("X-Powered-By");
   response.fixed_lines = snapshot.fixed_lines;
-  exchange.response_fields.for_each(
-      [&](const http::HeaderList::Field& f) { response.headers.add(f.name, f.value); });
+  if (!exchange.response_lines.empty()) {
+    // The connection copies the lines into the head before respond() returns, so one per-exchange buffer
+    // (its capacity reused) can carry both.
+    exchange.response_lines.append(snapshot.fixed_lines);
+    response.fixed_lines = exchange.response_lines;
+  }
   exchange.respond(std::move(response));
 }
 

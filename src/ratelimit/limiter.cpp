@@ -81,14 +81,14 @@ class RedisWait final : public http::Cancellable, public std::enable_shared_from
 class RateLimitStage final : public pipeline::Stage {
  public:
   RateLimitStage(std::vector<CompiledPolicy> policies) : policies_(std::move(policies)) {
-    for (const auto& p : policies_) {
-      if (!policy_header_.empty()) policy_header_ += ", ";
-      policy_header_ += policy_field(*p.config);
-    }
+    policy_line_ = "RateLimit-Policy: ";
+    for (std::size_t i = 0; i < policies_.size(); ++i)
+      policy_line_.append(i == 0 ? "" : ", ").append(policy_field(*policies_[i].config));
+    policy_line_ += "\r\n";
   }
 
   Flow run(RequestContext& exchange) override {
-    exchange.response_fields.add("RateLimit-Policy", policy_header_);
+    exchange.response_lines.append(policy_line_);
     thread_local std::string key;
     thread_local std::string redis_key_text;
     // Reused per thread (the request path allocates nothing for local policies); a request that waits
@@ -171,7 +171,7 @@ class RateLimitStage final : public pipeline::Stage {
           break;
       }
     }
-    if (!field.empty()) exchange.response_fields.add("RateLimit", field);
+    if (!field.empty()) exchange.response_lines.append("RateLimit: ").append(field).append("\r\n");
     if (denied != nullptr) {
       exchange.response = pipeline::error_response(pipeline::ErrorKind::kTooManyRequests);
       exchange.response.headers.add("Retry-After",
@@ -190,7 +190,7 @@ class RateLimitStage final : public pipeline::Stage {
 
  private:
   std::vector<CompiledPolicy> policies_;
-  std::string policy_header_;
+  std::string policy_line_;  // "RateLimit-Policy: ...\r\n", the same for every response of the route
   friend class RedisWait;
 };
 

@@ -79,12 +79,23 @@ class Load:
     def max_latency(self, status=None):
         return max((lat for s, lat, _ in self.results if status is None or s == status), default=0.0)
 
+    def latency_quantile(self, q):
+        lat = sorted(l for _, l, _ in self.results)
+        return lat[min(len(lat) - 1, int(q * len(lat)))] if lat else 0.0
+
 
 class RateLimitTestCase(GatewayTestCase):
     def redis(self, **kw):
         server = RedisServer(**kw)
         self.addCleanup(server.cleanup)
         return server
+
+    def assertBoundedWait(self, load, timeout_s):
+        """Nobody waited for Redis beyond its timeout: the client-side latency includes the HTTP round trip
+        and this (shared, busy) machine's scheduling, hence the slack; a wait for the stall detection or
+        a reconnect (>= 250 ms) would still show."""
+        self.assertLess(load.latency_quantile(0.99), timeout_s + 0.1, "p99 latency")
+        self.assertLess(load.max_latency(), timeout_s + 0.2, "max latency")
 
     def assertWithinBound(self, admitted, burst, rate, period, elapsed, lower=0.9):
         bound = burst + rate * elapsed / period
@@ -262,8 +273,8 @@ class RedisLimitsTest(RateLimitTestCase):
         self.assertEqual(closed_load.count(503), len(closed_load.results), "fail_open false: 503")
         self.assertEqual(gw.get("/closed").json(), {"message": "Rate limit unavailable"})
         # Nobody waits for the dead Redis (timeout 20 ms, plus the HTTP round trip on a busy machine).
-        self.assertLess(open_load.max_latency(), 0.02 + 0.1)
-        self.assertLess(closed_load.max_latency(), 0.02 + 0.1)
+        self.assertBoundedWait(open_load, 0.02)
+        self.assertBoundedWait(closed_load, 0.02)
         self.assertIn("request admitted (fail_open)", gw.stderr())
 
         redis.start()  # the same port
@@ -289,8 +300,8 @@ class RedisLimitsTest(RateLimitTestCase):
         self.assertEqual(open_load.errors + closed_load.errors, [])
         self.assertEqual(open_load.count(200), len(open_load.results))
         self.assertEqual(closed_load.count(503), len(closed_load.results))
-        self.assertLess(open_load.max_latency(), 0.02 + 0.1, "waited longer than timeout_ms")
-        self.assertLess(closed_load.max_latency(), 0.02 + 0.1, "waited longer than timeout_ms")
+        self.assertBoundedWait(open_load, 0.02)
+        self.assertBoundedWait(closed_load, 0.02)
 
     def test_password_and_database(self):
         redis = self.redis(password="p@ss word")
@@ -344,8 +355,8 @@ class HostileRedisTest(RateLimitTestCase):
         self.assertEqual(open_load.errors + closed_load.errors, [])
         self.assertEqual(open_load.count(200), len(open_load.results))
         self.assertEqual(closed_load.count(503), len(closed_load.results))
-        self.assertLess(open_load.max_latency(), 0.03 + 0.1)
-        self.assertLess(closed_load.max_latency(), 0.03 + 0.1)
+        self.assertBoundedWait(open_load, 0.03)
+        self.assertBoundedWait(closed_load, 0.03)
         self.assertIsNone(gw.proc.poll(), "the gateway is still running")
         return fake, gw
 
