@@ -131,7 +131,8 @@ void parse_policies(const json::object& root, Config& cfg, Errors& errors) {
     bool ok = true;
     if (auto name = errors.string(*obj, "name", ptr, true)) {
       if (!valid_policy_name(*name)) {
-        errors.add(ptr + "/name", "must be 1-64 characters of A-Z a-z 0-9 - _ . (got " + quote_name(*name) + ")");
+        errors.add(ptr + "/name",
+                   "must be 1-64 characters of A-Z a-z 0-9 - _ . (got " + quote_name(*name) + ")");
         ok = false;
       } else if (!names.insert(*name).second) {
         errors.add(ptr + "/name", "duplicate policy name " + quote_name(*name));
