@@ -134,7 +134,7 @@ struct RedisConnection::Pending final : http::Cancellable {
   Handler handler;  // cleared once called or cancelled
   Clock::time_point deadline;
   std::string key;
-  std::string interval, tolerance;
+  std::int64_t interval_us = 0, tolerance_us = 0;
   bool retried_with_source = false;
 
   void cancel() override { handler = nullptr; }
@@ -335,24 +335,55 @@ std::shared_ptr<http::Cancellable> RedisConnection::decide(const std::string& ke
   pending->handler = std::move(handler);
   pending->deadline = Clock::now() + endpoint_.timeout;
   pending->key = key;
-  pending->interval = number(params.interval_us);
-  pending->tolerance = number(params.tolerance_us);
+  pending->interval_us = params.interval_us;
+  pending->tolerance_us = params.tolerance_us;
   if (!send(pending, false)) return nullptr;
   arm_timer();
   return pending;
 }
 
+namespace {
+
+void append_bulk(std::string& out, std::string_view arg) {
+  char digits[24];
+  auto r = std::to_chars(digits, digits + sizeof(digits), arg.size());
+  out.push_back('$');
+  out.append(digits, r.ptr).append("\r\n").append(arg).append("\r\n");
+}
+
+void append_bulk(std::string& out, std::int64_t n) {
+  char digits[24];
+  auto r = std::to_chars(digits, digits + sizeof(digits), n);
+  append_bulk(out, std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
+}
+
+}  // namespace
+
+// The request is written in RESP here rather than through redisAsyncCommandArgv: its first three arguments
+// (EVALSHA, the SHA-1, the key count) are the same for every decision, and hiredis' general formatter
+// (an sds printf per argument) cost more instructions than the rest of the request's handling.
 bool RedisConnection::send(const std::shared_ptr<Pending>& pending, bool with_source) {
-  const std::string& script = with_source ? gcra_script() : gcra_script_sha();
-  const char* argv[6] = {
-      with_source ? "EVAL" : "EVALSHA", script.data(), "1", pending->key.data(), pending->interval.data(),
-      pending->tolerance.data()};
-  std::size_t lengths[6] = {
-      std::strlen(argv[0]),     script.size(), 1, pending->key.size(), pending->interval.size(),
-      pending->tolerance.size()};
+  static const std::string evalsha_prefix = [] {
+    std::string prefix = "*6\r\n";
+    append_bulk(prefix, "EVALSHA");
+    append_bulk(prefix, gcra_script_sha());
+    append_bulk(prefix, "1");
+    return prefix;
+  }();
+  static const std::string eval_prefix = [] {
+    std::string prefix = "*6\r\n";
+    append_bulk(prefix, "EVAL");
+    append_bulk(prefix, gcra_script());
+    append_bulk(prefix, "1");
+    return prefix;
+  }();
+  command_.assign(with_source ? eval_prefix : evalsha_prefix);
+  append_bulk(command_, pending->key);
+  append_bulk(command_, pending->interval_us);
+  append_bulk(command_, pending->tolerance_us);
   in_flight_.push_back(pending);
-  if (context_ == nullptr ||
-      redisAsyncCommandArgv(context_, &on_decision_reply, this, 6, argv, lengths) != REDIS_OK) {
+  if (context_ == nullptr || redisAsyncFormattedCommand(context_, &on_decision_reply, this, command_.data(),
+                                                        command_.size()) != REDIS_OK) {
     in_flight_.pop_back();
     return false;
   }

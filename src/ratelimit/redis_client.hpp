@@ -145,6 +145,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   bool closing_ = false;
   std::chrono::milliseconds backoff_{0};
   std::deque<std::shared_ptr<Pending>> in_flight_;  // in the order Redis answers
+  std::string command_;                             // the request being written (capacity reused)
   std::size_t awaited_replies_ = 0;                 // commands sent (set-up too) not answered yet
   bool unsolicited_reply_ = false;
   std::unordered_map<std::string, OverLimit> over_limit_;
