@@ -867,7 +867,8 @@ def scenario_ratelimit(ctx, conns_list):
     everything = {"rate": 1000000, "period_seconds": 1, "burst": 1000000000, "key": "$request.client_ip"}
     wg = ctx.start_workgate("workgate-ratelimit", {
         "title": "bench rate limits",
-        "redis": {"url": f"redis://127.0.0.1:{port}/0", "timeout_ms": 50},
+        # A long timeout: on a busy machine a slow decision must show as an error, not as a fail_open 200.
+        "redis": {"url": f"redis://127.0.0.1:{port}/0", "timeout_ms": 1000},
         "rate_limits": [dict(everything, name="local-all", store="local"),
                         dict(everything, name="redis-all", store="redis", fail_open=False)],
         "paths": [{"method": "GET", "path": "/open", "response": {"status": "ok"}},
