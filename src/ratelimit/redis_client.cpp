@@ -206,8 +206,9 @@ void RedisConnection::connect() {
   // hiredis 0.14 aborts the process (an assert in redisProcessCallbacks) on a reply no command asked for.
   // A broken or hostile server must not crash the gateway: the reader counts top-level replies against
   // the commands sent, and an extra one fails the read (so the connection is dropped and made again).
-  static redisReplyObjectFunctions* const hiredis_functions = context->c.reader->fn;
-  default_reply_functions = hiredis_functions;
+  // hiredis' own functions, saved once (every context has the same); the guarded static initialization
+  // orders the write before any thread's use of them.
+  [[maybe_unused]] static const bool saved = (default_reply_functions = context->c.reader->fn, true);
   context->c.reader->fn = &kCountingFunctions;
   context->c.reader->privdata = this;
   awaited_replies_ = 0;
