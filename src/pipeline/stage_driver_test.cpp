@@ -117,7 +117,7 @@ TEST_F(StageDriverTest, TheGatewayTableAndItsHeadStages) {
                          "pre_process", "integrate", "post_process"};
   for (std::size_t i = 0; i < 7; ++i)
     EXPECT_EQ(kGatewayTable.stages[i].name, names[i]);
-  EXPECT_EQ(kGatewayTable.head_stages, 3u) << "the head stages end with authenticate";
+  EXPECT_EQ(kGatewayTable.head_stages, 4u) << "the head stages end with rate_limit";
 }
 
 TEST_F(StageDriverTest, WithoutHeadRunEveryStageRunsInOrderThenRespond) {

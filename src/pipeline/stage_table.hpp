@@ -1,8 +1,8 @@
 // The request pipeline: its stages, in order. This table is the one place that says what runs when; the
 // driver (stage_driver.cpp) walks it and nothing else knows the order.
 //
-//   preflight -> route -> authenticate | rate_limit -> pre_process -> integrate -> post_process -> respond
-//   `------------ head stages -------'
+//   preflight -> route -> authenticate -> rate_limit | pre_process -> integrate -> post_process -> respond
+//   `------------------ head stages -----------------'
 //
 // A stage returns Flow::kContinue (next stage), Flow::kRespond (exchange.response is final: go straight to
 // respond) or Flow::kPending (it finishes asynchronously and calls RequestContext::resume()). The head
@@ -67,7 +67,9 @@ inline constexpr StageSlot kGatewayStages[] = {
     {"post_process", &stages::post_process},  // worker hook on the integration's response
 };
 
-inline constexpr StageTable kGatewayTable{kGatewayStages, stages_through(kGatewayStages, "authenticate"),
+// The head stages end with rate_limit: a refused upload (401, 429) is never read, and a Redis decision holds
+// the upload until it is made.
+inline constexpr StageTable kGatewayTable{kGatewayStages, stages_through(kGatewayStages, "rate_limit"),
                                           &stages::respond};
 
 }  // namespace workgate::pipeline

@@ -128,6 +128,16 @@ class LocalLimitsTest(RateLimitTestCase):
         # A route without a policy carries no fields.
         self.assertResponse(gw.get("/free"), 200, headers={"RateLimit-Policy": None, "RateLimit": None})
 
+    def test_expect_continue_over_the_limit_is_refused_before_the_upload(self):
+        gw = self.start({"rate_limits": [policy("uploads", 1, 60, 1)],
+                         "paths": [route("/up", "uploads", method="POST")]})
+        self.assertResponse(gw.request("POST", "/up", body=b"first"), 200)
+        with gw.connect() as conn:
+            conn.send(build_request("POST", "/up", headers=[("Content-Length", "5"), ("Expect", "100-continue")]))
+            resp = conn.read_response(skip_interim=False)
+            self.assertEqual(resp.status, 429, "answered without asking for the body: " + repr(resp))
+            self.assertTrue(conn.closed_by_server(timeout=3))
+
     def test_two_policies_on_one_route(self):
         gw = self.start({"rate_limits": [policy("a", 100, 1, 5), policy("b", 1, 60, 2)],
                          "paths": [route("/a", ["a", "b"])]})
@@ -242,6 +252,25 @@ class RedisLimitsTest(RateLimitTestCase):
             for _ in range(4):
                 gw.get(path)
         time.sleep(0.3)
+
+    def test_expect_continue_waits_for_the_decision(self):
+        # The decision is asynchronous: "100 Continue" (the upload) only once Redis has admitted the request;
+        # a refusal is sent without it.
+        redis = self.redis()
+        gw = self.start({"redis": {"url": f"redis://127.0.0.1:{redis.port}/0", "timeout_ms": 500},
+                         "rate_limits": [policy("up", 1, 60, 1, store="redis", fail_open=False)],
+                         "paths": [route("/up", "up", method="POST")]})
+        with gw.connect() as conn:
+            conn.send(build_request("POST", "/up", headers=[("Content-Length", "5"), ("Expect", "100-continue")]))
+            _, _, _, _, raw = conn.read_head()
+            self.assertEqual(raw, b"HTTP/1.1 100 Continue\r\n\r\n")
+            conn.send(b"hello")
+            self.assertResponse(conn.read_response(skip_interim=False), 200, gw=gw)
+        with gw.connect() as conn:
+            conn.send(build_request("POST", "/up", headers=[("Content-Length", "5"), ("Expect", "100-continue")]))
+            resp = conn.read_response(skip_interim=False)
+            self.assertEqual(resp.status, 429, repr(resp))
+            self.assertTrue(conn.closed_by_server(timeout=3))
 
     def test_three_gateways_share_one_limit(self):
         redis = self.redis()
