@@ -149,6 +149,7 @@ struct GatewaySettings {
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds write_timeout{30000};
   bool access_log = false;
+  std::string admin_listen;  // gateway.admin.listen, "HOST:PORT"; empty: no admin listener
 };
 
 struct Config {

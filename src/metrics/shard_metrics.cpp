@@ -115,6 +115,14 @@ void ShardMetrics::remap(const std::vector<RouteLabels>& routes) {
   }
 }
 
+RouteSeries& ShardMetrics::route_by_pattern(std::string_view pattern) {
+  std::lock_guard lock(mutex_);
+  auto it = routes_.find(pattern);
+  if (it == routes_.end())
+    it = routes_.emplace(std::string(pattern), std::make_unique<RouteSeries>(std::string(pattern))).first;
+  return *it->second;
+}
+
 void ShardMetrics::for_each_route(const std::function<void(const RouteSeries&)>& f) const {
   std::lock_guard lock(mutex_);
   for (const auto& [pattern, series] : routes_)

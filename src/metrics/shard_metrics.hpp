@@ -125,6 +125,8 @@ class ShardMetrics {
   void remap(const std::vector<RouteLabels>& routes);
   RouteSeries& route(std::size_t index) { return index < by_index_.size() ? *by_index_[index] : *unmatched_; }
   RouteSeries& unmatched() { return *unmatched_; }
+  // The series of `pattern` (created when new); takes the structure lock, so not for every request.
+  RouteSeries& route_by_pattern(std::string_view pattern);
   // The upstream series of a route's http_proxy server, or null.
   UpstreamSeries* upstream(std::size_t index) {
     return index < upstream_by_index_.size() ? upstream_by_index_[index] : nullptr;

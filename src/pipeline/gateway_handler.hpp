@@ -13,7 +13,9 @@
 #include "http/request_handler.hpp"
 #include "http/shard.hpp"
 #include "http/upstream.hpp"
+#include "metrics/shard_metrics.hpp"
 #include "observability/log.hpp"
+#include "observability/request_id.hpp"
 #include "pipeline/snapshot.hpp"
 #include "pipeline/stage_table.hpp"
 #include "router/router.hpp"
@@ -59,6 +61,15 @@ class GatewayHandler final : public http::RequestHandler {
   void on_complete(http::Exchange& exchange, int status, std::size_t bytes) override;
   void on_tick() override;
 
+  // Counts this thread's requests into `metrics` (null: not counted, the default when no admin listener
+  // serves them). Call before the first request.
+  void enable_metrics(std::shared_ptr<metrics::ShardMetrics> metrics);
+  // This thread's metrics, or null when they are off.
+  metrics::ShardMetrics* metrics() { return metrics_.get(); }
+  // The upstream series of the exchange's http_proxy route, or null (metrics off, no proxy route, or a
+  // request that began under a replaced snapshot).
+  metrics::UpstreamSeries* upstream_metrics(const RequestContext& exchange);
+
   http::Shard& shard() { return shard_; }
   http::UpstreamClient& upstream() { return upstream_; }
   std::uint64_t next_request_number() { return ++request_counter_; }
@@ -74,6 +85,9 @@ class GatewayHandler final : public http::RequestHandler {
 
  private:
   const std::shared_ptr<const Snapshot>& current();
+  void remap_metrics();
+  // The request/response counting of the respond step's completion (metrics on).
+  void count(RequestContext& exchange, int status, std::size_t bytes);
   // The one place an exchange begins (first of body_mode, before_body, handle, protocol_error): pins the
   // current snapshot, notes the start time and matches the route, once per request.
   RequestContext& begin(http::Exchange& base);
@@ -88,6 +102,8 @@ class GatewayHandler final : public http::RequestHandler {
   http::UpstreamClient upstream_;
   auth::TokenCache token_cache_;
   router::RouteMatch scratch_match_;
+  std::shared_ptr<metrics::ShardMetrics> metrics_;
+  observability::RequestIdGenerator request_ids_;
 };
 
 }  // namespace workgate::pipeline
