@@ -356,6 +356,13 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
   pipeline::SnapshotSource source_of_truth;
   source_of_truth.publish(std::move(snapshot));
   admin_state.set_source(&source_of_truth);
+  // The admin thread reads source_of_truth: stop it before that goes, on every way out of here.
+  struct StopAdmin {
+    std::unique_ptr<admin::AdminServer>& server;
+    ~StopAdmin() {
+      if (server) server->stop();
+    }
+  } stop_admin{admin_server};
   admin_state.publish_config(config_text, source);
   const bool metrics_on = admin_server != nullptr;
 
@@ -432,7 +439,6 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     std::_Exit(0);
   }
   server.reset();
-  if (admin_server) admin_server->stop();
   return 0;
 }
 

@@ -534,6 +534,12 @@ std::weak_ptr<Cancellable> UpstreamClient::send(std::shared_ptr<const UpstreamTa
   return call;
 }
 
+void UpstreamClient::for_each_pool(const std::function<void(const PoolState&)>& visit) const {
+  impl_->pools.for_each([&](const UpstreamPool& pool) {
+    visit({pool.target().get(), pool.open_count(), pool.idle_count(), pool.waiting_count()});
+  });
+}
+
 void UpstreamClient::tick() {
   auto now = impl_->now();
   auto& calls = impl_->calls;

@@ -90,6 +90,31 @@ TEST(ShardMetrics, SumsShardsByPattern) {
   EXPECT_NE(t.find("workgate_auth_token_cache_hits_total 1\n"), std::string::npos);
 }
 
+TEST(ShardMetrics, PoolsAndWorkersSummed) {
+  auto a = std::make_shared<ShardMetrics>();
+  auto b = std::make_shared<ShardMetrics>();
+  a->set_pools({{"http://u:80", 3, 2, 0}});
+  b->set_pools({{"http://u:80", 1, 0, 4}});
+  int key_a = 0, key_b = 0;
+  a->worker(&key_a, "W", "run").call(1000);
+  a->worker(&key_a, "W", "run").timeout();
+  b->worker(&key_b, "W", "run").call(1000);
+  b->worker(&key_b, "W", "run").failure();
+  // The same address for another function (a reload reused it): another series.
+  a->worker(&key_a, "W", "other").call(1000);
+  TextWriter w;
+  write_shard_metrics({a, b}, w);
+  const std::string& t = w.text();
+  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"open\"} 4\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"idle\"} 2\n"), std::string::npos);
+  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"pending\"} 4\n"), std::string::npos);
+  EXPECT_NE(t.find("workgate_worker_calls_total{binding=\"W\",function=\"run\"} 2\n"), std::string::npos);
+  EXPECT_NE(t.find("workgate_worker_calls_total{binding=\"W\",function=\"other\"} 1\n"), std::string::npos);
+  EXPECT_NE(t.find("workgate_worker_timeouts_total{binding=\"W\",function=\"run\"} 1\n"), std::string::npos);
+  EXPECT_NE(t.find("workgate_worker_failures_total{binding=\"W\",function=\"run\"} 1\n"), std::string::npos);
+  EXPECT_NE(t.find("workgate_worker_duration_seconds_count{binding=\"W\",function=\"run\"} 2\n"), std::string::npos);
+}
+
 TEST(ShardMetrics, ReloadKeepsCountsOfAPattern) {
   ShardMetrics m;
   m.remap({{"/a", ""}, {"/b", ""}});

@@ -123,6 +123,40 @@ RouteSeries& ShardMetrics::route_by_pattern(std::string_view pattern) {
   return *it->second;
 }
 
+void ShardMetrics::set_pools(const std::vector<PoolGauges>& pools) {
+  std::lock_guard lock(mutex_);
+  pools_ = pools;
+}
+
+WorkerSeries& ShardMetrics::worker(const void* key, std::string_view binding, std::string_view function) {
+  auto hit = worker_by_key_.find(key);
+  if (hit != worker_by_key_.end() && hit->second->binding() == binding && hit->second->function() == function)
+    return *hit->second;
+  WorkerSeries* series = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = workers_[{std::string(binding), std::string(function)}];
+    if (!slot) slot = std::make_unique<WorkerSeries>(std::string(binding), std::string(function));
+    series = slot.get();
+  }
+  // Bounded like the route series: one entry per function object this thread has called.
+  if (worker_by_key_.size() > 4096) worker_by_key_.clear();
+  worker_by_key_[key] = series;
+  return *series;
+}
+
+void ShardMetrics::for_each_pool(const std::function<void(const PoolGauges&)>& f) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& pool : pools_)
+    f(pool);
+}
+
+void ShardMetrics::for_each_worker(const std::function<void(const WorkerSeries&)>& f) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, series] : workers_)
+    f(*series);
+}
+
 void ShardMetrics::for_each_route(const std::function<void(const RouteSeries&)>& f) const {
   std::lock_guard lock(mutex_);
   for (const auto& [pattern, series] : routes_)
@@ -156,6 +190,10 @@ struct UpstreamTotals {
   HistogramValues duration;
   std::array<std::uint64_t, kUpstreamErrorKinds> errors{};
 };
+struct WorkerTotals {
+  std::uint64_t calls = 0, failures = 0, timeouts = 0;
+  HistogramValues duration;
+};
 }  // namespace
 
 void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>& shards, TextWriter& out) {
@@ -163,7 +201,22 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
   std::map<std::string, UpstreamTotals, std::less<>> upstreams;
   std::uint64_t auth_valid = 0, auth_invalid = 0, cache_hits = 0;
   std::int64_t connections = 0;
+  std::map<std::string, PoolGauges, std::less<>> pools;
+  std::map<std::pair<std::string, std::string>, WorkerTotals> workers;
   for (const auto& shard : shards) {
+    shard->for_each_pool([&](const PoolGauges& p) {
+      PoolGauges& total = pools[p.upstream];
+      total.open += p.open;
+      total.idle += p.idle;
+      total.pending += p.pending;
+    });
+    shard->for_each_worker([&](const WorkerSeries& w) {
+      WorkerTotals& total = workers[{w.binding(), w.function()}];
+      total.calls += w.calls();
+      total.failures += w.failures();
+      total.timeouts += w.timeouts();
+      w.read_duration(total.duration);
+    });
     shard->for_each_route([&](const RouteSeries& series) {
       RouteTotals& totals = routes[series.route()];
       series.for_each_status([&](Method m, int status, std::uint64_t n) {
@@ -228,6 +281,38 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
                  {{"server", server}, {"kind", upstream_error_kind_name(static_cast<UpstreamErrorKind>(k))}},
                  totals.errors[k]);
   }
+
+  out.family("workgate_upstream_connections", "gauge",
+             "Upstream connections by upstream origin and state: open (busy + idle, counted against "
+             "max_connections), idle, pending (calls queued for a connection). Sampled every 100 ms.");
+  for (const auto& [upstream, p] : pools) {
+    out.sample("workgate_upstream_connections", {{"upstream", upstream}, {"state", "open"}},
+               static_cast<double>(p.open));
+    out.sample("workgate_upstream_connections", {{"upstream", upstream}, {"state", "idle"}},
+               static_cast<double>(p.idle));
+    out.sample("workgate_upstream_connections", {{"upstream", upstream}, {"state", "pending"}},
+               static_cast<double>(p.pending));
+  }
+
+  out.family("workgate_worker_calls_total", "counter", "Worker function calls, by binding and function.");
+  for (const auto& [key, w] : workers)
+    out.sample("workgate_worker_calls_total", {{"binding", key.first}, {"function", key.second}}, w.calls);
+  out.family(
+      "workgate_worker_failures_total", "counter",
+      "Worker calls that failed (an error, a crash contained, an invalid result), by binding and function.");
+  for (const auto& [key, w] : workers)
+    out.sample("workgate_worker_failures_total", {{"binding", key.first}, {"function", key.second}},
+               w.failures);
+  out.family("workgate_worker_timeouts_total", "counter",
+             "Worker calls that timed out, by binding and function.");
+  for (const auto& [key, w] : workers)
+    out.sample("workgate_worker_timeouts_total", {{"binding", key.first}, {"function", key.second}},
+               w.timeouts);
+  out.family("workgate_worker_duration_seconds", "histogram",
+             "Worker call duration, by binding and function.");
+  for (const auto& [key, w] : workers)
+    out.histogram("workgate_worker_duration_seconds", {{"binding", key.first}, {"function", key.second}},
+                  w.duration);
 
   out.family("workgate_auth_verifications_total", "counter", "Bearer token verifications, by result.");
   out.sample("workgate_auth_verifications_total", {{"result", "valid"}}, auth_valid);

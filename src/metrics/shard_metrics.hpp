@@ -20,6 +20,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "metrics/counter.hpp"
@@ -110,6 +112,43 @@ class UpstreamSeries {
 
 enum class AuthResult : std::uint8_t { kValid, kInvalid };
 
+// One upstream pool of one thread, as last sampled by that thread (ShardMetrics::set_pools).
+struct PoolGauges {
+  std::string upstream;  // scheme://host:port
+  std::int64_t open = 0;
+  std::int64_t idle = 0;
+  std::int64_t pending = 0;
+};
+
+// Calls of one worker function (a service, service_binding or hook), by binding and function.
+class WorkerSeries {
+ public:
+  WorkerSeries(std::string binding, std::string function)
+      : binding_(std::move(binding)), function_(std::move(function)) {}
+  const std::string& binding() const { return binding_; }
+  const std::string& function() const { return function_; }
+  // Owning thread only.
+  void call(std::uint64_t duration_ns) {
+    calls_.add();
+    duration_.observe_ns(duration_ns);
+  }
+  void failure() { failures_.add(); }
+  void timeout() { timeouts_.add(); }
+  // Any thread.
+  std::uint64_t calls() const { return calls_.value(); }
+  std::uint64_t failures() const { return failures_.value(); }
+  std::uint64_t timeouts() const { return timeouts_.value(); }
+  void read_duration(HistogramValues& out) const { duration_.read_into(out); }
+
+ private:
+  std::string binding_;
+  std::string function_;
+  Counter calls_;
+  Counter failures_;
+  Counter timeouts_;
+  Histogram duration_;
+};
+
 // What one route of a snapshot is counted as.
 struct RouteLabels {
   std::string pattern;          // the route's path as written
@@ -135,10 +174,19 @@ class ShardMetrics {
   void token_cache_hit() { token_cache_hits_.add(); }
   // Open client connections of this shard (set by the owning thread on its tick).
   void set_connections(std::int64_t open) { connections_.set(open); }
+  // The pools' state (set by the owning thread on its tick; takes the structure lock, uncontended but
+  // for a scrape: never per request).
+  void set_pools(const std::vector<PoolGauges>& pools);
+  // The series of a worker function. `key` identifies the function object cheaply (its address); the
+  // labels are checked on every hit, so an address reused by another function after a reload still
+  // finds the right series. Worker calls cost microseconds: one small hash lookup is noise there.
+  WorkerSeries& worker(const void* key, std::string_view binding, std::string_view function);
 
   // ---- any thread
   void for_each_route(const std::function<void(const RouteSeries&)>& f) const;
   void for_each_upstream(const std::function<void(const UpstreamSeries&)>& f) const;
+  void for_each_pool(const std::function<void(const PoolGauges&)>& f) const;
+  void for_each_worker(const std::function<void(const WorkerSeries&)>& f) const;
   std::uint64_t auth_count(AuthResult result) const {
     return auth_[static_cast<std::size_t>(result)].value();
   }
@@ -152,8 +200,11 @@ class ShardMetrics {
   std::map<std::string, std::unique_ptr<RouteSeries>, std::less<>> routes_;
   std::map<std::string, std::unique_ptr<UpstreamSeries>, std::less<>> upstreams_;
   RouteSeries* unmatched_ = nullptr;
-  std::vector<RouteSeries*> by_index_;              // owning thread only
-  std::vector<UpstreamSeries*> upstream_by_index_;  // owning thread only
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<WorkerSeries>> workers_;
+  std::vector<PoolGauges> pools_;
+  std::vector<RouteSeries*> by_index_;                            // owning thread only
+  std::unordered_map<const void*, WorkerSeries*> worker_by_key_;  // owning thread only
+  std::vector<UpstreamSeries*> upstream_by_index_;                // owning thread only
   std::array<Counter, 2> auth_;
   Counter token_cache_hits_;
   Gauge connections_;

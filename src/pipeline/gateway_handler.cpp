@@ -240,8 +240,22 @@ void GatewayHandler::count(RequestContext& exchange, int status, std::size_t byt
       request_bytes, bytes);
 }
 
+void GatewayHandler::sample_gauges() {
+  metrics_->set_connections(static_cast<std::int64_t>(shard_.connection_count()));
+  pool_gauges_.clear();
+  upstream_.for_each_pool([this](const http::UpstreamClient::PoolState& pool) {
+    metrics::PoolGauges& g = pool_gauges_.emplace_back();
+    const http::UpstreamTarget& t = *pool.target;
+    g.upstream.assign(t.tls ? "https://" : "http://").append(t.authority);
+    g.open = static_cast<std::int64_t>(pool.open);
+    g.idle = static_cast<std::int64_t>(pool.idle);
+    g.pending = static_cast<std::int64_t>(pool.waiting);
+  });
+  metrics_->set_pools(pool_gauges_);
+}
+
 void GatewayHandler::on_tick() {
-  if (metrics_) metrics_->set_connections(static_cast<std::int64_t>(shard_.connection_count()));
+  if (metrics_) sample_gauges();
   current();  // lets go of a replaced snapshot within one tick, with or without traffic
   upstream_.tick();
   if (access_log_) access_log_->flush();

@@ -86,6 +86,8 @@ class GatewayHandler final : public http::RequestHandler {
  private:
   const std::shared_ptr<const Snapshot>& current();
   void remap_metrics();
+  // Connection and pool gauges, sampled on the thread's tick.
+  void sample_gauges();
   // The request/response counting of the respond step's completion (metrics on).
   void count(RequestContext& exchange, int status, std::size_t bytes);
   // The one place an exchange begins (first of body_mode, before_body, handle, protocol_error): pins the
@@ -103,6 +105,7 @@ class GatewayHandler final : public http::RequestHandler {
   auth::TokenCache token_cache_;
   router::RouteMatch scratch_match_;
   std::shared_ptr<metrics::ShardMetrics> metrics_;
+  std::vector<metrics::PoolGauges> pool_gauges_;  // reused by sample_gauges()
   observability::RequestIdGenerator request_ids_;
 };
 
