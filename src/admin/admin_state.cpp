@@ -60,6 +60,16 @@ std::optional<LoadedConfig> AdminState::config() const {
   return config_;
 }
 
+void AdminState::add_listener(std::string name, std::string url) {
+  std::lock_guard lock(mutex_);
+  listeners_.emplace_back(std::move(name), std::move(url));
+}
+
+std::vector<std::pair<std::string, std::string>> AdminState::listeners() const {
+  std::lock_guard lock(mutex_);
+  return listeners_;
+}
+
 std::deque<ReloadRecord> AdminState::reloads() const {
   std::lock_guard lock(mutex_);
   return reloads_;

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "metrics/shard_metrics.hpp"
 #include "pipeline/gateway_handler.hpp"
@@ -49,6 +51,8 @@ class AdminState {
   // A reload finished (ok or not), with a one-line message.
   void record_reload(bool ok, std::string message);
   void set_draining() { draining_.store(true, std::memory_order_release); }
+  // A listener the dashboard lists (name "public" / "admin", URL "http://HOST:PORT").
+  void add_listener(std::string name, std::string url);
 
   // For the endpoints (admin thread).
   metrics::Registry& registry() { return registry_; }
@@ -57,6 +61,7 @@ class AdminState {
   std::shared_ptr<const pipeline::Snapshot> snapshot() const;
   std::optional<LoadedConfig> config() const;
   std::deque<ReloadRecord> reloads() const;
+  std::vector<std::pair<std::string, std::string>> listeners() const;
   std::uint64_t reloads_ok() const { return reloads_ok_.load(std::memory_order_relaxed); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(std::memory_order_relaxed); }
 
@@ -74,6 +79,7 @@ class AdminState {
   mutable std::mutex mutex_;
   std::optional<LoadedConfig> config_;
   std::deque<ReloadRecord> reloads_;  // newest last, at most kReloadHistory
+  std::vector<std::pair<std::string, std::string>> listeners_;
   std::uint64_t publications_ = 0;
 };
 

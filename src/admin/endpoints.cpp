@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <ctime>
 
+#include "admin/dashboard.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/process.hpp"
 
@@ -68,13 +69,23 @@ AdminResponse readyz(const AdminState& state) {
     body["config"] = nullptr;
   }
   auto reloads = state.reloads();
+  auto reload_json = [](const ReloadRecord& r) {
+    return json::object{
+        {"time", iso_time(r.unix_ms)}, {"result", r.ok ? "ok" : "failed"}, {"message", r.message}};
+  };
   if (reloads.empty()) {
     body["last_reload"] = nullptr;
   } else {
-    const ReloadRecord& last = reloads.back();
-    body["last_reload"] = json::object{
-        {"time", iso_time(last.unix_ms)}, {"result", last.ok ? "ok" : "failed"}, {"message", last.message}};
+    body["last_reload"] = reload_json(reloads.back());
   }
+  json::array history;
+  for (const ReloadRecord& r : reloads)
+    history.push_back(reload_json(r));
+  body["reloads"] = std::move(history);  // oldest first, the last 20
+  json::array listeners;
+  for (const auto& [name, url] : state.listeners())
+    listeners.push_back(json::object{{"name", name}, {"url", url}});
+  body["listeners"] = std::move(listeners);
   body["jwks"] = std::move(key_sets);
   body["draining"] = state.draining();
   return json_response(body.at("status") == "ready" ? 200 : 503, body);
@@ -164,6 +175,12 @@ AdminResponse handle_admin_request(AdminState& state, std::string_view method, s
     r.allow = "GET, HEAD";
     return r;
   }
+  if (path == "/" || path == "/dashboard") {
+    AdminResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(dashboard_html());
+    return r;
+  }
   if (path == "/livez") return json_response(200, json::object{{"status", "alive"}});
   if (path == "/readyz") return readyz(state);
   if (path == "/metrics") {
@@ -188,8 +205,9 @@ AdminResponse handle_admin_request(AdminState& state, std::string_view method, s
     return r;
   }
   return json_response(
-      404, json::object{{"error", "not found"},
-                        {"endpoints", json::array{"/livez", "/readyz", "/metrics", "/config", "/routes"}}});
+      404,
+      json::object{{"error", "not found"},
+                   {"endpoints", json::array{"/", "/livez", "/readyz", "/metrics", "/config", "/routes"}}});
 }
 
 }  // namespace workgate::admin

@@ -321,8 +321,10 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     try {
       std::uint16_t admin_port = admin_server->bind();
       const std::string& h = admin_options.host;
-      observability::log_info("admin listener on http://{}:{}",
-                              h.find(':') != std::string::npos ? "[" + h + "]" : h, admin_port);
+      std::string url = "http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
+                        std::to_string(admin_port);
+      observability::log_info("admin listener on {}", url);
+      admin_state.add_listener("admin", url);
     } catch (const admin::AdminListenError& e) {
       observability::log_error("{}", e.what());
       return false;
@@ -402,6 +404,9 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s)",
       WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
       host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads);
+  admin_state.add_listener("public", "http://" +
+                                         (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                                         ":" + std::to_string(bound));
 
   auto reload = [&] {
     config::Environment fresh;

@@ -356,6 +356,78 @@ class UpstreamPoolMetricsTest(GatewayTestCase):
         self.assertEqual(metric_value(text, "workgate_upstream_connections", {"upstream": origin, "state": "open"}), 1)
 
 
+def chromium_binary():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def artifacts_dir():
+    """Where test artifacts (the dashboard screenshot) are kept: $WG_E2E_ARTIFACTS, else e2e-artifacts/ next
+    to the binary under test."""
+    from harness import workgate_bin
+    path = os.environ.get("WG_E2E_ARTIFACTS") or os.path.join(os.path.dirname(workgate_bin()), "e2e-artifacts")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+class DashboardTest(GatewayTestCase):
+    def chromium(self, url, *args, budget_ms=5000):
+        profile = tempfile.TemporaryDirectory(prefix="wg-chromium-")
+        self.addCleanup(profile.cleanup)
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        argv = [self.browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-proxy-server",
+                "--disable-dev-shm-usage", f"--user-data-dir={profile.name}", "--window-size=1400,1100",
+                f"--virtual-time-budget={budget_ms}", *args, url]
+        result = subprocess.run(argv, capture_output=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+        return result
+
+    def dom_cell(self, dom, route, field):
+        row = re.search(r'<tr data-route="' + re.escape(route) + r'">(.*?)</tr>', dom, re.S)
+        self.assertIsNotNone(row, f"no row for {route} in the DOM:\n{dom[:3000]}")
+        cell = re.search(r'data-field="' + field + r'"[^>]*>([^<]*)<', row.group(1))
+        self.assertIsNotNone(cell, row.group(1))
+        return cell.group(1)
+
+    def test_dashboard_shows_live_numbers(self):
+        self.browser = chromium_binary()
+        if self.browser is None:
+            self.skipTest("chromium not installed")
+        upstream = EchoUpstream()
+        self.addCleanup(upstream.stop)
+        gw = self.start(base_config(upstream.url), env=ENV)
+        port = admin_port(gw)
+        resp = admin_get(port, "/")
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.header("Content-Type"), "text/html; charset=utf-8")
+        for external in (b"http://", b"https://", b"src=", b"<link"):  # no external assets
+            self.assertNotIn(external, resp.body)
+        for _ in range(5):
+            gw.get("/health")
+        gw.get("/echo/x")
+        url = f"http://127.0.0.1:{port}/"
+        first = self.chromium(url, "--dump-dom")
+        dom = first.stdout.decode("utf-8", "replace")
+        self.assertIn('id="routes"', dom, first.stderr.decode()[-2000:])
+        self.assertEqual(self.dom_cell(dom, "/health", "requests"), "5", dom[:4000])
+        self.assertNotEqual(self.dom_cell(dom, "/health", "p50"), "-")
+        self.assertIn("ready", re.search(r'<span id="status"[^>]*>([^<]*)<', dom).group(1))
+        self.assertIn('data-server="echo"', dom)
+        self.assertIn('data-listener="public"', dom)
+        for _ in range(7):
+            gw.get("/health")
+        second = self.chromium(url, "--dump-dom")
+        dom = second.stdout.decode("utf-8", "replace")
+        self.assertEqual(self.dom_cell(dom, "/health", "requests"), "12", dom[:4000])
+        shot = os.path.join(artifacts_dir(), "dashboard.png")
+        if os.path.exists(shot):
+            os.unlink(shot)
+        result = self.chromium(url, f"--screenshot={shot}")
+        self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 1000, result.stderr.decode()[-2000:])
+
+
 class AdminLifecycleTest(GatewayTestCase):
     def test_admin_flag_wins_and_off_by_default(self):
         upstream = EchoUpstream()
