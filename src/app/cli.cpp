@@ -306,6 +306,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       metrics_registry, {WORKGATE_VERSION, WORKGATE_GIT_COMMIT, std::to_string(WORKGATE_ABI_VERSION)});
   std::unique_ptr<admin::AdminServer> admin_server;
   std::string admin_listen;
+  std::string admin_url;  // http://HOST:PORT once listening
   auto start_admin = [&](const config::Config& cfg) {
     admin_listen = !o.admin.empty() ? o.admin : cfg.gateway.admin_listen;
     if (admin_listen.empty()) return true;
@@ -325,6 +326,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
                         std::to_string(admin_port);
       observability::log_info("admin listener on {}", url);
       admin_state.add_listener("admin", url);
+      admin_url = url;
     } catch (const admin::AdminListenError& e) {
       observability::log_error("{}", e.what());
       return false;
@@ -401,9 +403,10 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     return 1;
   }
   observability::log_info(
-      "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s)",
+      "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s){}",
       WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
-      host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads);
+      host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads,
+      admin_url.empty() ? std::string() : ", admin on " + admin_url);
   admin_state.add_listener("public", "http://" +
                                          (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
                                          ":" + std::to_string(bound));

@@ -73,6 +73,7 @@ class RequestContext final : public http::Exchange {
   Walk walk_;
   bool begun_ = false;  // GatewayHandler::begin ran for this request
   std::string request_id_;
+  std::string response_lines_;  // X-Request-Id + the snapshot's fixed lines (Response::fixed_lines views it)
   std::chrono::steady_clock::time_point started_;
 };
 

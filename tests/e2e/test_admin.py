@@ -98,6 +98,11 @@ class AdminEndpointsTest(GatewayTestCase):
         gw = cls.start_shared(cls.config, env=ENV, args=["--access-log"])
         cls.admin = admin_port(gw)
 
+    def test_serving_line_names_both_listeners(self):
+        line = [l for l in self.gw.stderr().splitlines() if " serving " in l][0]
+        self.assertRegex(line, rf"on http://127\.0\.0\.1:{self.gw.port} with 2 thread\(s\), admin on "
+                               rf"http://127\.0\.0\.1:{self.admin}$")
+
     def test_livez(self):
         resp = admin_get(self.admin, "/livez")
         self.assertEqual(resp.status, 200, resp)
