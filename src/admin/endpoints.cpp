@@ -127,13 +127,14 @@ std::string metrics_text(AdminState& state) {
 
   auto snapshot = state.snapshot();
   out.family("workgate_jwks_fetches_total", "counter",
-             "Fetches of remote JWKS documents, by key set URI and result (started, failed).");
+             "Completed fetches of remote JWKS documents, by key set URI and result (success: a usable set, "
+             "an unchanged document included; failure).");
   if (snapshot) {
     for (const auto& jwks : snapshot->remote_key_sets) {
       auto stats = jwks->stats();
-      out.sample("workgate_jwks_fetches_total", {{"uri", jwks->log_uri()}, {"result", "started"}},
-                 stats.fetches);
-      out.sample("workgate_jwks_fetches_total", {{"uri", jwks->log_uri()}, {"result", "failed"}},
+      out.sample("workgate_jwks_fetches_total", {{"uri", jwks->log_uri()}, {"result", "success"}},
+                 stats.successes);
+      out.sample("workgate_jwks_fetches_total", {{"uri", jwks->log_uri()}, {"result", "failure"}},
                  stats.failures);
     }
   }

@@ -105,14 +105,19 @@ TEST(ShardMetrics, PoolsAndWorkersSummed) {
   TextWriter w;
   write_shard_metrics({a, b}, w);
   const std::string& t = w.text();
-  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"open\"} 4\n"), std::string::npos) << t;
-  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"idle\"} 2\n"), std::string::npos);
-  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"pending\"} 4\n"), std::string::npos);
+  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"open\"} 4\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"idle\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"pending\"} 4\n"),
+            std::string::npos);
   EXPECT_NE(t.find("workgate_worker_calls_total{binding=\"W\",function=\"run\"} 2\n"), std::string::npos);
   EXPECT_NE(t.find("workgate_worker_calls_total{binding=\"W\",function=\"other\"} 1\n"), std::string::npos);
   EXPECT_NE(t.find("workgate_worker_timeouts_total{binding=\"W\",function=\"run\"} 1\n"), std::string::npos);
   EXPECT_NE(t.find("workgate_worker_failures_total{binding=\"W\",function=\"run\"} 1\n"), std::string::npos);
-  EXPECT_NE(t.find("workgate_worker_duration_seconds_count{binding=\"W\",function=\"run\"} 2\n"), std::string::npos);
+  EXPECT_NE(t.find("workgate_worker_duration_seconds_count{binding=\"W\",function=\"run\"} 2\n"),
+            std::string::npos);
 }
 
 TEST(ShardMetrics, ReloadKeepsCountsOfAPattern) {

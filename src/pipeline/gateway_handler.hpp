@@ -55,7 +55,7 @@ class GatewayHandler final : public http::RequestHandler {
   std::unique_ptr<http::Exchange> create_exchange() override;
   const http::ConnectionLimits& limits() override;
   http::BodyMode body_mode(http::Exchange& exchange) override;
-  void before_body(http::Exchange& exchange) override;
+  http::BodyWait before_body(http::Exchange& exchange) override;
   void handle(http::Exchange& exchange) override;
   http::Response protocol_error(http::ProtocolError error, http::Exchange& exchange) override;
   void on_complete(http::Exchange& exchange, int status, std::size_t bytes) override;
@@ -72,7 +72,6 @@ class GatewayHandler final : public http::RequestHandler {
 
   http::Shard& shard() { return shard_; }
   http::UpstreamClient& upstream() { return upstream_; }
-  std::uint64_t next_request_number() { return ++request_counter_; }
   const StageTable& stage_table() const { return table_; }
   // A RouteMatch for lookups that must not touch an exchange's match (kept to reuse its capacity).
   router::RouteMatch& scratch_match() { return scratch_match_; }
@@ -99,7 +98,6 @@ class GatewayHandler final : public http::RequestHandler {
   const StageTable& table_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::uint64_t generation_ = 0;
-  std::uint64_t request_counter_ = 0;
   std::unique_ptr<observability::AccessLog> access_log_;
   http::UpstreamClient upstream_;
   auth::TokenCache token_cache_;
