@@ -10,6 +10,7 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libspdlog-dev libfmt-dev
   clang-format nginx-light wrk util-linux procps
   clang libclang-rt-14-dev   # the fuzz preset: clang 14 and its libFuzzer runtime
+  prometheus chromium valgrind   # tests/e2e/test_admin.py (promtool, a real scrape, the dashboard); bench/instructions.py
 )
 
 missing=()
@@ -35,4 +36,6 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The nginx package starts a system service on port 80; tests and benchmarks run their own instances.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
 if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1; then /usr/sbin/nginx -s quit >/dev/null 2>&1 || true; fi
+# Likewise the prometheus package's service (port 9090): the admin e2e test starts its own server.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 echo "install-deps: done"
