@@ -106,6 +106,9 @@ class UpstreamPool {
   std::size_t open_count() const { return open_; }
   std::size_t idle_count() const { return idle_.size(); }
   std::size_t waiting_count() const { return waiters_.size(); }
+  // Requests replayed on a fresh connection after a pooled one failed (see Call::on_transport_error).
+  void count_replay() { ++replays_; }
+  std::uint64_t replay_count() const { return replays_; }
 
  private:
   void serve_waiters();
@@ -114,6 +117,7 @@ class UpstreamPool {
   std::shared_ptr<const UpstreamTarget> target_;
   std::vector<std::shared_ptr<UpstreamConnection>> idle_;  // most recently used last
   std::size_t open_ = 0;                                   // connections counted against max_connections
+  std::uint64_t replays_ = 0;
   std::deque<std::shared_ptr<PoolWaiter>> waiters_;
 };
 

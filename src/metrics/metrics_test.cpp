@@ -93,8 +93,8 @@ TEST(ShardMetrics, SumsShardsByPattern) {
 TEST(ShardMetrics, PoolsAndWorkersSummed) {
   auto a = std::make_shared<ShardMetrics>();
   auto b = std::make_shared<ShardMetrics>();
-  a->set_pools({{"http://u:80", 3, 2, 0}});
-  b->set_pools({{"http://u:80", 1, 0, 4}});
+  a->set_pools({{"http://u:80", 3, 2, 0, 5}});
+  b->set_pools({{"http://u:80", 1, 0, 4, 1}});
   int key_a = 0, key_b = 0;
   a->worker(&key_a, "W", "run").call(1000);
   a->worker(&key_a, "W", "run").timeout();
@@ -112,6 +112,7 @@ TEST(ShardMetrics, PoolsAndWorkersSummed) {
             std::string::npos);
   EXPECT_NE(t.find("workgate_upstream_connections{upstream=\"http://u:80\",state=\"pending\"} 4\n"),
             std::string::npos);
+  EXPECT_NE(t.find("workgate_upstream_retries_total{upstream=\"http://u:80\"} 6\n"), std::string::npos);
   EXPECT_NE(t.find("workgate_worker_calls_total{binding=\"W\",function=\"run\"} 2\n"), std::string::npos);
   EXPECT_NE(t.find("workgate_worker_calls_total{binding=\"W\",function=\"other\"} 1\n"), std::string::npos);
   EXPECT_NE(t.find("workgate_worker_timeouts_total{binding=\"W\",function=\"run\"} 1\n"), std::string::npos);

@@ -209,6 +209,7 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
       total.open += p.open;
       total.idle += p.idle;
       total.pending += p.pending;
+      total.retries += p.retries;
     });
     shard->for_each_worker([&](const WorkerSeries& w) {
       WorkerTotals& total = workers[{w.binding(), w.function()}];
@@ -293,6 +294,12 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
     out.sample("workgate_upstream_connections", {{"upstream", upstream}, {"state", "pending"}},
                static_cast<double>(p.pending));
   }
+
+  out.family("workgate_upstream_retries_total", "counter",
+             "Requests replayed once on a fresh connection after a pooled connection the upstream had closed "
+             "failed (idempotent, nothing of the response received), by upstream origin.");
+  for (const auto& [upstream, p] : pools)
+    out.sample("workgate_upstream_retries_total", {{"upstream", upstream}}, p.retries);
 
   out.family("workgate_worker_calls_total", "counter", "Worker function calls, by binding and function.");
   for (const auto& [key, w] : workers)

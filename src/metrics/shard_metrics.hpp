@@ -118,6 +118,7 @@ struct PoolGauges {
   std::int64_t open = 0;
   std::int64_t idle = 0;
   std::int64_t pending = 0;
+  std::uint64_t retries = 0;  // since the thread started (a counter)
 };
 
 // Calls of one worker function (a service, service_binding or hook), by binding and function.

@@ -254,6 +254,7 @@ void GatewayHandler::sample_gauges() {
     g.open = static_cast<std::int64_t>(pool.open);
     g.idle = static_cast<std::int64_t>(pool.idle);
     g.pending = static_cast<std::int64_t>(pool.waiting);
+    g.retries = pool.replays;
   });
   metrics_->set_pools(pool_gauges_);
 }

@@ -433,6 +433,27 @@ class DashboardTest(GatewayTestCase):
         self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 1000, result.stderr.decode()[-2000:])
 
 
+class UpstreamRetryMetricsTest(GatewayTestCase):
+    def test_replay_on_a_reused_connection_is_counted(self):
+        upstream = EchoUpstream()
+        self.addCleanup(upstream.stop)
+        gw = self.start(base_config(upstream.url), env=ENV, threads=1)
+        port = admin_port(gw)
+        origin = f"http://127.0.0.1:{upstream.port}"
+        self.assertEqual(gw.get("/echo/warm").status, 200)  # leaves a pooled keep-alive connection
+        # The upstream resets the reused connection after reading the request: the GET is replayed once on a
+        # fresh connection (which resets too, so the client gets a 502).
+        self.assertEqual(gw.get("/echo/reset", headers={"X-Echo-Mode": "reset"}).status, 502)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # sampled on the thread's 100 ms tick
+            text = admin_get(port, "/metrics").body.decode()
+            if metric_value(text, "workgate_upstream_retries_total", {"upstream": origin}) == 1:
+                break
+            time.sleep(0.05)
+        self.assertEqual(metric_value(text, "workgate_upstream_retries_total", {"upstream": origin}), 1, text)
+        self.assertEqual(metric_value(text, "workgate_upstream_errors_total", {"server": "echo", "kind": "unavailable"}), 1)
+
+
 class AdminLifecycleTest(GatewayTestCase):
     def test_admin_flag_wins_and_off_by_default(self):
         upstream = EchoUpstream()
