@@ -12,6 +12,8 @@ Scenarios:
   ratelimit workgate only: a static route with a rate-limit policy that admits everything vs the same route
            without; `local` (target >= 0.95x) and `redis` (target >= 0.6x; a redis-server on the client CPU,
            Redis commands per request from INFO commandstats)
+  metrics  static route: nginx, workgate without the admin listener (metrics off), workgate with it (metrics
+           on, /metrics scraped every second during the runs), alternated in one run (target: on/off >= 0.97)
 """
 
 import argparse
@@ -36,7 +38,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
-SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit"]
+SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics"]
 STATIC_BODY = '{"status":"ok"}'
 UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
 START_TIMEOUT = 10.0
@@ -488,12 +490,18 @@ def measure_case(ctx, case):
         result["sides"][side["name"]] = {"role": side["role"], "median": med, "runs": rs,
                                          "valid_runs": sum(1 for r in rs if r["valid"]),
                                          "invalid_runs": sum(1 for r in rs if not r["valid"])}
-    base, test = (result["sides"][s["name"]]["median"] for s in sides)
+    base, test = (result["sides"][s["name"]]["median"] for s in (sides[0], sides[-1]))
 
-    def ratio(k):
-        return test[k] / base[k] if test.get(k) and base.get(k) else None
+    def ratio(k, t=test, b=base):
+        return t[k] / b[k] if t.get(k) and b.get(k) else None
 
     result["ratio"] = {"rps": ratio("rps"), "p99": ratio("p99_us"), "cpu_us_per_req": ratio("cpu_us_per_req")}
+    # With more than two sides: further ratios between named sides, e.g. ("metrics on", "metrics off").
+    result["extra_ratios"] = {}
+    for test_name, base_name in case.get("extra_ratios", []):
+        t, b = result["sides"][test_name]["median"], result["sides"][base_name]["median"]
+        result["extra_ratios"][f"{test_name} / {base_name}"] = {
+            "rps": ratio("rps", t, b), "p99": ratio("p99_us", t, b), "cpu_us_per_req": ratio("cpu_us_per_req", t, b)}
     result["valid"] = all(v["invalid_runs"] == 0 for v in result["sides"].values())
     if case.get("target") is not None and result["ratio"]["rps"] is not None:
         result["target"] = case["target"]
@@ -906,12 +914,79 @@ def scenario_ratelimit(ctx, conns_list):
             detail = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items()))
             log(f"{res['label']:<14} Redis commands per request: {total:.2f} ({detail}); redis-server cpu "
                 f"{fmt_f(res.get('redis_cpu_us_per_req'), '.2f', 'us/req')}")
+
+
+class Scraper(threading.Thread):
+    """GETs the admin listener's /metrics every `interval` seconds (as Prometheus would) until stop()."""
+
+    def __init__(self, port, interval=1.0):
+        super().__init__(daemon=True)
+        self.port, self.interval = port, interval
+        self.scrapes, self.failures, self.bytes = 0, 0, 0
+        self._stop_event = threading.Event()
+
+    def run(self):
+        while not self._stop_event.wait(self.interval):
+            try:
+                status, body = http_check(self.port, "GET", "/metrics")
+                self.scrapes += 1
+                self.bytes = len(body)
+                if status != 200:
+                    self.failures += 1
+            except (OSError, http.client.HTTPException):
+                self.failures += 1
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(5)
+
+
+def scenario_metrics(ctx, conns_list):
+    config = {"title": "bench metrics", "paths": [{"method": "GET", "path": "/bench", "response": {"status": "ok"}}]}
+    off = ctx.start_workgate("workgate-metrics-off", config)
+    expect_ok("workgate", off.port, "GET", "/bench", want_body=STATIC_BODY)
+    admin = free_port()
+    on = ctx.start_workgate("workgate-metrics-on", {**config, "gateway": {"admin": {"listen": f"127.0.0.1:{admin}"}}})
+    expect_ok("workgate", on.port, "GET", "/bench", want_body=STATIC_BODY)
+    status, body = http_check(admin, "GET", "/metrics")
+    if status != 200 or "workgate_http_requests_total" not in body:
+        raise RuntimeError(f"admin /metrics answered {status}")
+    ng = ctx.start_nginx("nginx-metrics", nginx_static_block())
+    expect_ok("nginx", ng.port, "GET", "/bench", want_body=STATIC_BODY, gateway=False)
+    sides = [{"name": "nginx", "role": "base", "server": ng, "path": "/bench"},
+             {"name": "workgate metrics off", "role": "test", "server": off, "path": "/bench"},
+             {"name": "workgate metrics on", "role": "test", "server": on, "path": "/bench"}]
+    scraper = Scraper(admin)
+    scraper.start()
+    try:
+        results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides,
+                                      "ratio_name": "metrics on/nginx",
+                                      "extra_ratios": [("workgate metrics off", "nginx"),
+                                                       ("workgate metrics on", "workgate metrics off")]})
+                   for c in conns_list]
+    finally:
+        scraper.stop()
+    print_table("metrics", results)
+    for res in results:
+        for name, r in res["extra_ratios"].items():
+            verdict = ""
+            if name.startswith("workgate metrics on") and r["rps"] is not None:
+                verdict = f"   target >= 0.97x: {'MET' if r['rps'] >= 0.97 else 'NOT MET'}"
+            log(f"{res['label']:<14} {'ratio ' + name:<42} req/s {fmt_x(r['rps']):>7}  p99 {fmt_x(r['p99']):>7}  "
+                f"cpu/req {fmt_x(r['cpu_us_per_req']):>7}{verdict}")
+    with_counts = http_check(admin, "GET", "/metrics")[1]
+    served = sum(float(l.rsplit(" ", 1)[1]) for l in with_counts.splitlines()
+                 if l.startswith('workgate_http_requests_total{route="/bench"'))
+    log(f"scrapes during the runs: {scraper.scrapes} ({scraper.failures} failed, {scraper.bytes} bytes each); "
+        f"requests counted by the metrics-on gateway: {served:.0f}")
+    for res in results:
+        res["scrapes"] = {"count": scraper.scrapes, "failures": scraper.failures, "bytes": scraper.bytes}
     return results
 
 
 SCENARIO_FUNCS = {"static": (scenario_static, [64]), "proxy": (scenario_proxy, [64, 256]),
                   "auth": (scenario_auth, [64]), "workers": (scenario_workers, [64]),
-                  "ratelimit": (scenario_ratelimit, [64])}
+                  "ratelimit": (scenario_ratelimit, [64]), "metrics": (scenario_metrics, [64])}
 
 
 # --------------------------------------------------------------------------------------------- main

@@ -11,6 +11,7 @@ packages=(
   clang-format nginx-light wrk util-linux procps
   libhiredis-dev redis-server   # the rate limiter's Redis store (client library; server for tests, bench)
   clang libclang-rt-14-dev   # the fuzz preset: clang 14 and its libFuzzer runtime
+  prometheus chromium valgrind   # tests/e2e/test_admin.py (promtool, a real scrape, the dashboard); bench/instructions.py
 )
 
 missing=()
@@ -38,4 +39,6 @@ if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/de
 # Likewise redis-server: tests and benchmarks start their own on free ports.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
 if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1; then /usr/sbin/nginx -s quit >/dev/null 2>&1 || true; fi
+# Likewise the prometheus package's service (port 9090): the admin e2e test starts its own server.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 echo "install-deps: done"

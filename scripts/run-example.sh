@@ -15,6 +15,8 @@ workgate is starting on http://127.0.0.1:8787 with examples/api-config.json. Try
   curl -i -H "Authorization: Bearer $(python3 scripts/mint-jwt.py)" http://127.0.0.1:8787/private
   curl -i 'http://127.0.0.1:8787/proxy/users/7?client=cli'   # http_proxy to the gateway itself
   curl -i -H 'x-api-key: example-api-key' http://127.0.0.1:8787/orders/42   # workers: hook + binding + post
+  curl -s http://127.0.0.1:9901/readyz                       # admin listener (docs/operations.md)
+  curl -s http://127.0.0.1:9901/metrics | grep workgate_http_requests_total
 
 TRY
 export EXAMPLE_JWT_SECRET="${EXAMPLE_JWT_SECRET:-example-secret-change-me-0123456789}"

@@ -6,16 +6,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <thread>
 
+#include "admin/admin_server.hpp"
 #include "app/supervisor.hpp"
 #include "config/loader.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "pipeline/gateway_handler.hpp"
 #include "runtime/builder.hpp"
+#include "workgate/worker.h"
 
 namespace workgate::app {
 namespace {
@@ -25,7 +28,7 @@ constexpr std::string_view kUsage = R"(workgate: a self-hosted API gateway for S
 Usage:
   workgate serve --config FILE [--listen HOST:PORT] [--threads N] [--env-file FILE]
                  [--ca-file FILE] [--log-level debug|info|warn|error] [--access-log]
-                 [--drain-timeout-ms N] [--no-supervise]
+                 [--drain-timeout-ms N] [--admin HOST:PORT] [--no-supervise]
   workgate validate FILE [--env-file FILE]
   workgate routes FILE [--env-file FILE]
   workgate --version
@@ -33,6 +36,8 @@ Usage:
 The inline config in SAG_API_CONFIG_JSON, when set and not blank, wins over --config.
 Environment files fill in variables the process environment does not set.
 SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config.
+--admin (or gateway.admin.listen) serves /livez, /readyz, /metrics, /config and /routes on a separate
+listener (docs/operations.md); off unless configured.
 serve runs a supervisor that holds the listening sockets and restarts the serving process at once when
 it crashes (a worker module); --no-supervise runs a single process.
 )";
@@ -48,6 +53,7 @@ struct Options {
   bool access_log = false;
   long drain_timeout_ms = 30000;
   bool no_supervise = false;
+  std::string admin;  // --admin HOST:PORT; wins over gateway.admin.listen
   // Set by the supervisor for the serving process it runs (hidden flags).
   std::vector<int> listen_fds;
   int ready_fd = -1;
@@ -97,6 +103,14 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
       o.ca_files.push_back(v);
     } else if (a == "--log-level") {
       if (!value(o.log_level)) return std::nullopt;
+    } else if (a == "--admin") {
+      if (!value(o.admin)) return std::nullopt;
+      std::string admin_host;
+      std::uint16_t admin_port = 0;
+      if (!admin::split_host_port(o.admin, admin_host, admin_port)) {
+        error = "--admin must be HOST:PORT (got \"" + o.admin + "\")";
+        return std::nullopt;
+      }
     } else if (a == "--no-supervise") {
       o.no_supervise = true;
     } else if (a == "--listen-fds") {  // hidden: the serving process under the supervisor
@@ -177,14 +191,20 @@ void print_problems(const std::vector<config::ConfigError>& errors,
 }
 
 // Loads and compiles the config; prints every problem. Returns null on errors.
-std::shared_ptr<pipeline::Snapshot> load_snapshot(const Options& o, const config::Environment& env,
-                                                  bool connect, std::string& source) {
+// `text`, when given, receives the document's bytes; `before_build` runs once the document is valid and
+// before it is compiled (which fetches remote JWKS: the admin listener starts there, so /readyz can say
+// "not ready" meanwhile).
+std::shared_ptr<pipeline::Snapshot> load_snapshot(
+    const Options& o, const config::Environment& env, bool connect, std::string& source,
+    std::string* text = nullptr, const std::function<bool(const config::Config&)>& before_build = nullptr) {
   config::LoadResult loaded = config::load_gateway_config(o.config, env, source);
   if (!loaded.errors.empty()) {
     print_problems(loaded.errors, loaded.warnings);
     std::cerr << source << ": " << loaded.errors.size() << " error(s)\n";
     return nullptr;
   }
+  if (text) *text = std::move(loaded.text);
+  if (before_build && !before_build(*loaded.config)) return nullptr;
   runtime::BuildOptions build_options;
   build_options.environment = &env;
   build_options.connect = connect;
@@ -278,8 +298,46 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
 
   config::Environment env;
   if (!load_environment(o, env)) return 1;
+
+  // The admin listener (off unless --admin or gateway.admin.listen): started before the config is
+  // compiled, so that /livez answers and /readyz says 503 while remote JWKS are fetched.
+  metrics::Registry metrics_registry;
+  admin::AdminState admin_state(
+      metrics_registry, {WORKGATE_VERSION, WORKGATE_GIT_COMMIT, std::to_string(WORKGATE_ABI_VERSION)});
+  std::unique_ptr<admin::AdminServer> admin_server;
+  std::string admin_listen;
+  std::string admin_url;  // http://HOST:PORT once listening
+  auto start_admin = [&](const config::Config& cfg) {
+    admin_listen = !o.admin.empty() ? o.admin : cfg.gateway.admin_listen;
+    if (admin_listen.empty()) return true;
+    admin::AdminServerOptions admin_options;
+    if (!admin::split_host_port(admin_listen, admin_options.host, admin_options.port)) {
+      observability::log_error("admin listen address must be HOST:PORT (got \"{}\")", admin_listen);
+      return false;
+    }
+    admin_server = std::make_unique<admin::AdminServer>(
+        admin_options, [&admin_state](std::string_view method, std::string_view target) {
+          return admin::handle_admin_request(admin_state, method, target);
+        });
+    try {
+      std::uint16_t admin_port = admin_server->bind();
+      const std::string& h = admin_options.host;
+      std::string url = "http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
+                        std::to_string(admin_port);
+      observability::log_info("admin listener on {}", url);
+      admin_state.add_listener("admin", url);
+      admin_url = url;
+    } catch (const admin::AdminListenError& e) {
+      observability::log_error("{}", e.what());
+      return false;
+    }
+    admin_server->start();
+    return true;
+  };
+
   std::string source;
-  auto snapshot = load_snapshot(o, env, /*connect=*/true, source);
+  std::string config_text;
+  auto snapshot = load_snapshot(o, env, /*connect=*/true, source, &config_text, start_admin);
   if (!snapshot) return 1;
   if (o.access_log) snapshot->config.gateway.access_log = true;
   std::size_t route_count = snapshot->config.paths.size();
@@ -301,6 +359,16 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
 
   pipeline::SnapshotSource source_of_truth;
   source_of_truth.publish(std::move(snapshot));
+  admin_state.set_source(&source_of_truth);
+  // The admin thread reads source_of_truth: stop it before that goes, on every way out of here.
+  struct StopAdmin {
+    std::unique_ptr<admin::AdminServer>& server;
+    ~StopAdmin() {
+      if (server) server->stop();
+    }
+  } stop_admin{admin_server};
+  admin_state.publish_config(config_text, source);
+  const bool metrics_on = admin_server != nullptr;
 
   http::ServerOptions server_options;
   server_options.host = host;
@@ -310,6 +378,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
   server_options.inherited_fds = o.listen_fds;
   server_options.supervised = supervised;
   server_options.housekeeping = [&source_of_truth] { source_of_truth.collect(); };
+  server_options.on_drain = [&admin_state] { admin_state.set_draining(); };
   if (o.ready_fd >= 0) {
     server_options.on_ready = [fd = o.ready_fd] {  // tell the supervisor: listening, handling signals
       char ready = 'R';
@@ -317,8 +386,14 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       ::close(fd);
     };
   }
-  auto server = std::make_unique<http::Server>(server_options, [&source_of_truth](http::Shard& shard) {
-    return std::make_unique<pipeline::GatewayHandler>(shard, source_of_truth);
+  auto server = std::make_unique<http::Server>(server_options, [&](http::Shard& shard) {
+    auto handler = std::make_unique<pipeline::GatewayHandler>(shard, source_of_truth);
+    if (metrics_on) {
+      auto shard_metrics = std::make_shared<metrics::ShardMetrics>();
+      metrics_registry.add(shard_metrics);
+      handler->enable_metrics(std::move(shard_metrics));
+    }
+    return handler;
   });
   std::uint16_t bound = 0;
   try {
@@ -328,26 +403,37 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     return 1;
   }
   observability::log_info(
-      "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s)",
+      "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s){}",
       WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
-      host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads);
+      host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads,
+      admin_url.empty() ? std::string() : ", admin on " + admin_url);
+  admin_state.add_listener("public", "http://" +
+                                         (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                                         ":" + std::to_string(bound));
 
   auto reload = [&] {
     config::Environment fresh;
     if (!load_environment(o, fresh)) {
       observability::log_error(
           "reload failed: environment files could not be read; keeping the current config");
+      admin_state.record_reload(false, "environment files could not be read");
       return;
     }
     std::string reload_source;
-    auto next = load_snapshot(o, fresh, /*connect=*/true, reload_source);
+    std::string reload_text;
+    auto next = load_snapshot(o, fresh, /*connect=*/true, reload_source, &reload_text);
     if (!next) {
       observability::log_error(
           "reload failed: the config has errors (printed above); keeping the current config");
+      admin_state.record_reload(false, "the config has errors; the current config is kept");
       return;
     }
     if (o.access_log) next->config.gateway.access_log = true;
+    if (o.admin.empty() && next->config.gateway.admin_listen != admin_listen)
+      observability::log_warn("gateway.admin.listen changed: the admin listener moves only on a restart");
     source_of_truth.publish(std::move(next));
+    admin_state.publish_config(reload_text, reload_source);
+    admin_state.record_reload(true, "reloaded " + reload_source);
     observability::log_info("reloaded {}", reload_source);
   };
   if (server->run(reload)) {
@@ -360,6 +446,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     spdlog::default_logger_raw()->flush();
     std::_Exit(0);
   }
+  server.reset();
   return 0;
 }
 

@@ -174,6 +174,11 @@ std::int64_t RemoteJwks::now_ns() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(now().time_since_epoch()).count();
 }
 
+std::chrono::nanoseconds RemoteJwks::since_last_success() const {
+  const std::int64_t last = last_success_ns_.load(std::memory_order_acquire);
+  return std::chrono::nanoseconds(last == 0 ? 0 : now_ns() - last);
+}
+
 bool RemoteJwks::prepare(std::string& error) {
   auto parsed = boost::urls::parse_absolute_uri(options_.uri);
   if (!parsed || (parsed->scheme_id() != boost::urls::scheme::https &&
@@ -395,6 +400,7 @@ void RemoteJwks::on_fetched(Reason reason, Fetched result) {
     }
     failed_attempts_ = 0;
     successes_.fetch_add(1, std::memory_order_relaxed);
+    last_success_ns_.store(now_ns(), std::memory_order_release);
     schedule_refresh(delay);
     if (initial_done_) {
       initial_done_(true, {});

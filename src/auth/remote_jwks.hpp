@@ -108,6 +108,12 @@ class RemoteJwks final : public KeySource {
   void on_unknown_kid(std::string_view kid) const override;
 
   RemoteJwksStats stats() const;
+  // Whether a fetch has succeeded at least once (the admin listener's readiness), and how long ago the
+  // last one did (the key set's age; confirmed unchanged counts as fetched).
+  bool fetched_once() const { return last_success_ns_.load(std::memory_order_acquire) != 0; }
+  std::chrono::nanoseconds since_last_success() const;
+  // The URI as logged (redact_uri).
+  const std::string& log_uri() const { return log_uri_; }
 
  private:
   enum class Reason { kInitial, kRoutine, kUnknownKid };
@@ -136,6 +142,7 @@ class RemoteJwks final : public KeySource {
   std::atomic<std::uint64_t> successes_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> unknown_kid_fetches_{0};
+  std::atomic<std::int64_t> last_success_ns_{0};  // now_ns() of the last successful fetch; 0: none yet
 
   // Touched only on the refresh thread (and in start() before the thread runs anything else).
   unsigned failed_attempts_ = 0;

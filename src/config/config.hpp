@@ -185,6 +185,7 @@ struct GatewaySettings {
   std::chrono::milliseconds write_timeout{30000};
   bool access_log = false;
   std::vector<IpNetwork> trusted_proxies;  // peers whose X-Forwarded-For is believed (rate-limit keys)
+  std::string admin_listen;  // gateway.admin.listen, "HOST:PORT"; empty: no admin listener
 };
 
 struct Config {

@@ -761,10 +761,28 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   check.known_keys(*obj, ptr,
                    {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers",
                     "header_timeout_ms", "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms",
-                    "write_timeout_ms", "access_log", "trusted_proxies"});
+                    "write_timeout_ms", "access_log", "trusted_proxies", "admin"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
+  if (const json::value* admin = obj->if_contains("admin")) {
+    const std::string admin_ptr = ptr + "/admin";
+    if (const json::object* a = check.object(*admin, admin_ptr)) {
+      check.known_keys(*a, admin_ptr, {"listen"});
+      if (auto listen = check.string(*a, "listen", admin_ptr, false)) {
+        std::string_view l = *listen;
+        auto colon = l.rfind(':');
+        bool ok = colon != std::string_view::npos && colon > 0 && colon + 1 < l.size() &&
+                  l.find_first_not_of("0123456789", colon + 1) == std::string_view::npos &&
+                  colon + 6 >= l.size();
+        if (!ok) {
+          check.error(admin_ptr + "/listen", "must be HOST:PORT, e.g. \"127.0.0.1:9901\"");
+        } else {
+          g.admin_listen = std::string(l);
+        }
+      }
+    }
+  }
   if (auto n = check.integer(*obj, "max_body_bytes", ptr, 0, INT64_MAX)) g.max_body_bytes = std::size_t(*n);
   if (auto n = check.integer(*obj, "max_header_bytes", ptr, 1024, 1 << 20))
     g.max_header_bytes = std::size_t(*n);
@@ -862,6 +880,7 @@ void check_references(Config& cfg, Checker& check) {
 LoadResult load_config_text(std::string_view text, const Environment& env,
                             const std::filesystem::path& base_dir) {
   LoadResult result;
+  result.text = std::string(text);
   Checker check(result);
   auto doc = parse_json(text, check);
   if (!doc) return result;

@@ -16,6 +16,7 @@ struct LoadResult {
   std::optional<Config> config;     // set only when `errors` is empty
   std::vector<ConfigError> errors;  // every problem found, in document order
   std::vector<ConfigError> warnings;
+  std::string text;  // the document as read (the admin listener's /config and its SHA-256)
 };
 
 // `text` is the JSON document; `base_dir` is where relative module paths resolve.

@@ -202,6 +202,7 @@ bool Server::run(const std::function<void()>& on_reload) {
       drain_started = std::chrono::steady_clock::now();
       observability::log_info("received {}, draining connections (up to {} ms)",
                               signo == SIGTERM ? "SIGTERM" : "SIGINT", options_.drain_timeout.count());
+      if (options_.on_drain) options_.on_drain();
       for (auto& shard : shards_)
         shard->begin_drain();
       drain_timer.expires_after(options_.drain_timeout);

@@ -32,6 +32,8 @@ struct ServerOptions {
   // Called on the main thread every ~250 ms while the server runs (work that must stay off the event
   // loops, e.g. destroying a replaced config snapshot).
   std::function<void()> housekeeping;
+  // Called on the main thread when a drain begins (SIGTERM/SIGINT), e.g. to fail readiness checks.
+  std::function<void()> on_drain;
 };
 
 class ListenError : public std::runtime_error {

@@ -47,6 +47,8 @@ class Shard {
   void force_stop();
 
   bool draining() const { return draining_; }
+  // Live client connections (on the shard's thread).
+  std::size_t connection_count() const { return connections_; }
   std::string_view http_date() const { return date_; }
   Clock::time_point now() const { return clock_ ? clock_() : Clock::now(); }
   // Replaces the steady clock (tests advance time by hand, then call sweep()).

@@ -432,6 +432,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     bool replayable = !body_streamed;
     if (reused && !retried && !received_bytes && !timed_out && request.idempotent && replayable) {
       retried = true;
+      pool->count_replay();
       conn->close();
       conn.reset();
       connect();  // the fresh connection takes over the failed one's place in the pool's count
@@ -537,6 +538,13 @@ std::weak_ptr<Cancellable> UpstreamClient::send(std::shared_ptr<const UpstreamTa
   impl_->calls.push_back(call);
   call->start();
   return call;
+}
+
+void UpstreamClient::for_each_pool(const std::function<void(const PoolState&)>& visit) const {
+  impl_->pools.for_each([&](const UpstreamPool& pool) {
+    visit({pool.target().get(), pool.open_count(), pool.idle_count(), pool.waiting_count(),
+           pool.replay_count()});
+  });
 }
 
 void UpstreamClient::tick() {

@@ -97,6 +97,16 @@ class UpstreamClient {
   // Enforces deadlines; call every ~100 ms.
   void tick();
 
+  // The state of each pool (for metrics), on this client's thread.
+  struct PoolState {
+    const UpstreamTarget* target = nullptr;
+    std::size_t open = 0;       // connections counted against max_connections (busy + idle)
+    std::size_t idle = 0;       // of which idle
+    std::size_t waiting = 0;    // calls queued for a connection
+    std::uint64_t replays = 0;  // requests replayed on a fresh connection after a stale pooled one failed
+  };
+  void for_each_pool(const std::function<void(const PoolState&)>& visit) const;
+
   struct Impl;
 
  private:

@@ -102,6 +102,14 @@ class UpstreamPool {
   // Closes idle connections past their idle deadline or closed by the upstream.
   void expire_idle(std::chrono::steady_clock::time_point now);
 
+  // For metrics: connections counted against max_connections (busy + idle), idle ones, queued calls.
+  std::size_t open_count() const { return open_; }
+  std::size_t idle_count() const { return idle_.size(); }
+  std::size_t waiting_count() const { return waiters_.size(); }
+  // Requests replayed on a fresh connection after a pooled one failed (see Call::on_transport_error).
+  void count_replay() { ++replays_; }
+  std::uint64_t replay_count() const { return replays_; }
+
  private:
   void serve_waiters();
   static void watch_idle(const std::shared_ptr<UpstreamConnection>& connection);
@@ -109,6 +117,7 @@ class UpstreamPool {
   std::shared_ptr<const UpstreamTarget> target_;
   std::vector<std::shared_ptr<UpstreamConnection>> idle_;  // most recently used last
   std::size_t open_ = 0;                                   // connections counted against max_connections
+  std::uint64_t replays_ = 0;
   std::deque<std::shared_ptr<PoolWaiter>> waiters_;
 };
 
@@ -119,6 +128,11 @@ class UpstreamPools {
  public:
   UpstreamPool& for_target(const std::shared_ptr<const UpstreamTarget>& target);
   void expire_idle(std::chrono::steady_clock::time_point now);
+  template <class F>
+  void for_each(F&& visit) const {
+    for (const auto& [key, pool] : pools_)
+      visit(*pool);
+  }
 
  private:
   std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <chrono>
 
 #include "observability/log.hpp"
 #include "pipeline/errors.hpp"
@@ -102,6 +103,7 @@ class HttpProxy final : public pipeline::Stage {
         return;
       }
       if (http::iequals(f.name, "X-Forwarded-Proto") || http::iequals(f.name, "X-Forwarded-Host")) return;
+      if (http::iequals(f.name, "X-Request-Id")) return;  // the gateway's (the client's when well-formed)
       for (const auto& mapped : mapping_.headers) {
         if (http::iequals(mapped.first, f.name)) return;  // a mapped name belongs to the gateway
       }
@@ -113,6 +115,10 @@ class HttpProxy final : public pipeline::Stage {
     head.append("X-Forwarded-Proto: http\r\n");
     if (auto host = request.headers.get("Host"))
       head.append("X-Forwarded-Host: ").append(*host).append("\r\n");
+    bool id_mapped = false;
+    for (const auto& mapped : mapping_.headers)
+      id_mapped = id_mapped || http::iequals(mapped.first, "X-Request-Id");
+    if (!id_mapped) head.append("X-Request-Id: ").append(exchange.request_id()).append("\r\n");
     for (const auto& [name, value_template] : mapping_.headers) {
       auto value = value_template.resolve(context);
       if (!value) continue;
@@ -153,10 +159,13 @@ class HttpProxy final : public pipeline::Stage {
 
     auto keep = exchange.retain();
     std::size_t limit = buffer_response_ ? exchange.snapshot().config.gateway.max_body_bytes : 0;
+    metrics::UpstreamSeries* series = exchange.handler().upstream_metrics(exchange);
+    auto sent = series ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     auto call = exchange.handler().upstream().send(
         target_, std::move(out),
-        [keep](http::UpstreamError error, http::UpstreamResponse&& response) {
+        [keep, series, sent](http::UpstreamError error, http::UpstreamResponse&& response) {
           auto& ex = static_cast<pipeline::RequestContext&>(*keep);
+          if (series) count_upstream(*series, error, sent);
           if (ex.responded()) return;
           on_response(ex, error, std::move(response));
         },
@@ -166,6 +175,28 @@ class HttpProxy final : public pipeline::Stage {
   }
 
  private:
+  static void count_upstream(metrics::UpstreamSeries& series, http::UpstreamError error,
+                             std::chrono::steady_clock::time_point sent) {
+    switch (error) {
+      case http::UpstreamError::kNone:
+        series.observe(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - sent)
+                .count()));
+        break;
+      case http::UpstreamError::kUnavailable:
+        series.error(metrics::UpstreamErrorKind::kUnavailable);
+        break;
+      case http::UpstreamError::kTimeout:
+        series.error(metrics::UpstreamErrorKind::kTimeout);
+        break;
+      case http::UpstreamError::kBadResponse:
+        series.error(metrics::UpstreamErrorKind::kBadResponse);
+        break;
+      default:  // the client's body or connection failed: not the upstream's error
+        break;
+    }
+  }
+
   static void on_response(pipeline::RequestContext& exchange, http::UpstreamError error,
                           http::UpstreamResponse&& upstream) {
     switch (error) {

@@ -39,13 +39,7 @@ std::shared_ptr<const Snapshot> SnapshotSource::current() const {
 }
 
 const std::string& RequestContext::request_id() {
-  if (request_id_.empty()) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof(buf), handler_.next_request_number(), 36);
-    request_id_.assign("wg").append(std::to_string(handler_.shard().index())).push_back('-');
-    request_id_.append(buf, r.ptr);
-  }
-  return request_id_;
+  return request_id_;  // set by GatewayHandler::begin
 }
 
 bool RequestContext::replace_path(std::string path) {
@@ -95,6 +89,7 @@ const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
       auto& exchange = static_cast<RequestContext&>(base);
       if (exchange.snapshot_ != snapshot_) exchange.snapshot_.reset();
     });
+    if (metrics_) remap_metrics();
     if (snapshot_->config.gateway.access_log && !access_log_) {
       access_log_ = std::make_unique<observability::AccessLog>();
     } else if (!snapshot_->config.gateway.access_log && access_log_) {
@@ -102,6 +97,23 @@ const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
     }
   }
   return snapshot_;
+}
+
+void GatewayHandler::enable_metrics(std::shared_ptr<metrics::ShardMetrics> metrics) {
+  metrics_ = std::move(metrics);
+  if (metrics_) remap_metrics();
+}
+
+void GatewayHandler::remap_metrics() {
+  std::vector<metrics::RouteLabels> labels;
+  labels.reserve(snapshot_->config.paths.size());
+  for (const config::Route& route : snapshot_->config.paths) {
+    metrics::RouteLabels& l = labels.emplace_back();
+    l.pattern = route.path;
+    if (route.integration && route.integration->type == config::IntegrationType::kHttpProxy)
+      l.upstream_server = route.integration->server;
+  }
+  metrics_->remap(labels);
 }
 
 std::unique_ptr<http::Exchange> GatewayHandler::create_exchange() {
@@ -117,6 +129,13 @@ RequestContext& GatewayHandler::begin(http::Exchange& base) {
   if (exchange.begun_) return exchange;
   exchange.begun_ = true;
   exchange.started_ = std::chrono::steady_clock::now();
+  // X-Request-Id: the client's when well-formed (observability/request_id.hpp), else a new one.
+  auto client_id = exchange.request().headers.get("X-Request-Id");
+  if (client_id && observability::valid_request_id(*client_id)) {
+    exchange.request_id_.assign(*client_id);
+  } else {
+    request_ids_.next(exchange.request_id_);
+  }
   const auto& snapshot = current();
   if (exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
   const http::Request& request = exchange.request();
@@ -153,7 +172,12 @@ void GatewayHandler::handle(http::Exchange& base) {
 
 auth::VerifyResult GatewayHandler::verify_token(const auth::Verifier& verifier, std::string_view token,
                                                 std::int64_t now) {
-  return token_cache_.verify(verifier, token, now);
+  if (!metrics_) return token_cache_.verify(verifier, token, now);
+  const std::uint64_t hits = token_cache_.stats().hits;
+  auth::VerifyResult result = token_cache_.verify(verifier, token, now);
+  if (token_cache_.stats().hits != hits) metrics_->token_cache_hit();
+  metrics_->auth(result.ok() ? metrics::AuthResult::kValid : metrics::AuthResult::kInvalid);
+  return result;
 }
 
 void stages::respond(RequestContext& exchange) {
@@ -166,13 +190,14 @@ void GatewayHandler::send(RequestContext& exchange) {
   if (snapshot.cors) snapshot.cors->apply(exchange.request().headers.get("Origin"), response);
   if (snapshot.config.gateway.identity_header && !response.headers.empty())
     response.headers.remove("X-Powered-By");
-  response.fixed_lines = snapshot.fixed_lines;
-  if (!exchange.response_lines.empty()) {
-    // The connection copies the lines into the head before respond() returns, so one per-exchange buffer
-    // (its capacity reused) can carry both.
-    exchange.response_lines.append(snapshot.fixed_lines);
-    response.fixed_lines = exchange.response_lines;
-  }
+  // One per-exchange buffer (its capacity reused) carries what goes out as complete lines: the stages'
+  // (rate-limit fields), X-Request-Id (cheaper than a header-list field; the request's id replaces one an
+  // upstream or worker set) and the config's fixed lines. The connection copies it into the head before
+  // respond() returns.
+  if (!response.headers.empty()) response.headers.remove("X-Request-Id");
+  exchange.response_lines.append("X-Request-Id: ").append(exchange.request_id()).append("\r\n");
+  exchange.response_lines.append(snapshot.fixed_lines);
+  response.fixed_lines = exchange.response_lines;
   exchange.respond(std::move(response));
 }
 
@@ -180,6 +205,7 @@ http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::E
   RequestContext& exchange = begin(base);
   const Snapshot& snapshot = exchange.snapshot();
   http::Response response = error_response(error_kind(error));
+  response.headers.set("X-Request-Id", exchange.request_id());
   if (snapshot.cors) snapshot.cors->apply(exchange.request().headers.get("Origin"), response);
   response.fixed_lines = snapshot.fixed_lines;
   return response;
@@ -187,6 +213,7 @@ http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::E
 
 void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t bytes) {
   auto& exchange = static_cast<RequestContext&>(base);
+  if (metrics_) count(exchange, status, bytes);
   // The response is written: nothing of it views the snapshot any more. A replaced one is let go now; the
   // current one stays pinned (no reference count traffic per request) until a reload, when current()
   // releases it from every idle exchange.
@@ -199,7 +226,49 @@ void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t b
                       exchange.request_id());
 }
 
+metrics::UpstreamSeries* GatewayHandler::upstream_metrics(const RequestContext& exchange) {
+  if (!metrics_ || exchange.route_ == nullptr || exchange.snapshot_ != snapshot_) return nullptr;
+  return metrics_->upstream(exchange.match_.route);
+}
+
+void GatewayHandler::count(RequestContext& exchange, int status, std::size_t bytes) {
+  const http::Request& request = exchange.request();
+  metrics::RouteSeries* series = &metrics_->unmatched();
+  if (exchange.route_ != nullptr) {
+    if (exchange.snapshot_ == snapshot_) {
+      series = &metrics_->route(exchange.match_.route);  // the index is the current snapshot's
+    } else {
+      // A request that began before this thread swapped snapshots: its index is the old snapshot's. Rare
+      // (only requests in flight across a reload), so the series is looked up by its pattern.
+      series = &metrics_->route_by_pattern(exchange.route_->config->path);
+    }
+  }
+  auto elapsed = std::chrono::steady_clock::now() - exchange.started_;
+  std::uint64_t request_bytes =
+      request.body.empty() ? request.content_length.value_or(0) : request.body.size();
+  series->count(
+      metrics::method_of(request.method), status,
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count()),
+      request_bytes, bytes);
+}
+
+void GatewayHandler::sample_gauges() {
+  metrics_->set_connections(static_cast<std::int64_t>(shard_.connection_count()));
+  pool_gauges_.clear();
+  upstream_.for_each_pool([this](const http::UpstreamClient::PoolState& pool) {
+    metrics::PoolGauges& g = pool_gauges_.emplace_back();
+    const http::UpstreamTarget& t = *pool.target;
+    g.upstream.assign(t.tls ? "https://" : "http://").append(t.authority);
+    g.open = static_cast<std::int64_t>(pool.open);
+    g.idle = static_cast<std::int64_t>(pool.idle);
+    g.pending = static_cast<std::int64_t>(pool.waiting);
+    g.retries = pool.replays;
+  });
+  metrics_->set_pools(pool_gauges_);
+}
+
 void GatewayHandler::on_tick() {
+  if (metrics_) sample_gauges();
   current();  // lets go of a replaced snapshot within one tick, with or without traffic
   upstream_.tick();
   if (access_log_) access_log_->flush();

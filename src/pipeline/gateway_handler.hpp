@@ -15,7 +15,9 @@
 #include "http/request_handler.hpp"
 #include "http/shard.hpp"
 #include "http/upstream.hpp"
+#include "metrics/shard_metrics.hpp"
 #include "observability/log.hpp"
+#include "observability/request_id.hpp"
 #include "pipeline/snapshot.hpp"
 #include "pipeline/stage_table.hpp"
 #include "router/router.hpp"
@@ -61,9 +63,17 @@ class GatewayHandler final : public http::RequestHandler {
   void on_complete(http::Exchange& exchange, int status, std::size_t bytes) override;
   void on_tick() override;
 
+  // Counts this thread's requests into `metrics` (null: not counted, the default when no admin listener
+  // serves them). Call before the first request.
+  void enable_metrics(std::shared_ptr<metrics::ShardMetrics> metrics);
+  // This thread's metrics, or null when they are off.
+  metrics::ShardMetrics* metrics() { return metrics_.get(); }
+  // The upstream series of the exchange's http_proxy route, or null (metrics off, no proxy route, or a
+  // request that began under a replaced snapshot).
+  metrics::UpstreamSeries* upstream_metrics(const RequestContext& exchange);
+
   http::Shard& shard() { return shard_; }
   http::UpstreamClient& upstream() { return upstream_; }
-  std::uint64_t next_request_number() { return ++request_counter_; }
   const StageTable& stage_table() const { return table_; }
   // A RouteMatch for lookups that must not touch an exchange's match (kept to reuse its capacity).
   router::RouteMatch& scratch_match() { return scratch_match_; }
@@ -80,6 +90,11 @@ class GatewayHandler final : public http::RequestHandler {
 
  private:
   const std::shared_ptr<const Snapshot>& current();
+  void remap_metrics();
+  // Connection and pool gauges, sampled on the thread's tick.
+  void sample_gauges();
+  // The request/response counting of the respond step's completion (metrics on).
+  void count(RequestContext& exchange, int status, std::size_t bytes);
   // The one place an exchange begins (first of body_mode, before_body, handle, protocol_error): pins the
   // current snapshot, notes the start time and matches the route, once per request.
   RequestContext& begin(http::Exchange& base);
@@ -89,12 +104,14 @@ class GatewayHandler final : public http::RequestHandler {
   const StageTable& table_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::uint64_t generation_ = 0;
-  std::uint64_t request_counter_ = 0;
   std::unique_ptr<observability::AccessLog> access_log_;
   http::UpstreamClient upstream_;
   auth::TokenCache token_cache_;
   router::RouteMatch scratch_match_;
   std::unordered_map<std::string, std::shared_ptr<void>> extension_state_;
+  std::shared_ptr<metrics::ShardMetrics> metrics_;
+  std::vector<metrics::PoolGauges> pool_gauges_;  // reused by sample_gauges()
+  observability::RequestIdGenerator request_ids_;
 };
 
 }  // namespace workgate::pipeline

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/remote_jwks.hpp"
 #include "auth/verifier.hpp"
 #include "config/config.hpp"
 #include "http/request_handler.hpp"
@@ -51,6 +52,8 @@ struct Snapshot {
   std::unique_ptr<auth::Verifier> verifier;  // set when an authorizer is configured
   http::ConnectionLimits limits;
   std::string fixed_lines;  // CORS fixed lines + identity header
+  // The remote JWKS key sets the verifier uses (also in keep_alive): readiness and metrics read them.
+  std::vector<std::shared_ptr<const auth::RemoteJwks>> remote_key_sets;
   // Objects the compiled stages depend on (worker modules, key sources, ...) kept alive with the snapshot.
   std::vector<std::shared_ptr<void>> keep_alive;
 };

@@ -67,6 +67,7 @@ std::shared_ptr<const auth::KeySource> remote_key_source(const std::string& uri,
     return nullptr;
   }
   snapshot.keep_alive.push_back(source);
+  snapshot.remote_key_sets.push_back(source);
   return source;
 }
 

@@ -50,22 +50,23 @@ Flow WorkerStage::run_from(RequestContext& exchange, std::size_t index) {
     input.limits.max_header_bytes = gateway.max_header_bytes;
     input.limits.max_headers = gateway.max_headers;
 
+    const auto started = std::chrono::steady_clock::now();
     Invocation invocation = invoke(functions_[index], input);
     if (invocation.pending) {
       // The snapshot (and so this stage) stays alive while the exchange waits: the exchange pins it.
       auto keep = exchange.retain();
       auto waiting =
           arm(invocation.pending, exchange.handler().shard().io(), functions_[index].worker->timeout(),
-              [this, keep = std::move(keep), index](Outcome outcome) {
+              [this, keep = std::move(keep), index, started](Outcome outcome) {
                 auto& ex = static_cast<RequestContext&>(*keep);
-                Flow flow = apply(ex, index, std::move(outcome));
+                Flow flow = apply(ex, index, std::move(outcome), started);
                 if (flow == Flow::kContinue && index + 1 < functions_.size()) flow = run_from(ex, index + 1);
                 if (flow != Flow::kPending) ex.resume(flow);
               });
       exchange.set_pending(std::move(waiting));
       return Flow::kPending;
     }
-    Flow flow = apply(exchange, index, std::move(*invocation.done));
+    Flow flow = apply(exchange, index, std::move(*invocation.done), started);
     if (flow != Flow::kContinue) return flow;
   }
   return Flow::kContinue;
@@ -73,13 +74,23 @@ Flow WorkerStage::run_from(RequestContext& exchange, std::size_t index) {
 
 Flow WorkerStage::fail(RequestContext& exchange, std::size_t index, std::string_view message) {
   const BoundFunction& fn = functions_[index];
+  if (metrics::ShardMetrics* m = exchange.handler().metrics())
+    m->worker(&fn, fn.worker->binding(), fn.name).failure();
   observability::log_error("worker {}.{} failed: {}", fn.worker->binding(), fn.name, loggable(message));
   exchange.response = pipeline::error_response(pipeline::ErrorKind::kInternal);
   return Flow::kRespond;
 }
 
-Flow WorkerStage::apply(RequestContext& exchange, std::size_t index, Outcome outcome) {
+Flow WorkerStage::apply(RequestContext& exchange, std::size_t index, Outcome outcome,
+                        std::chrono::steady_clock::time_point started) {
   const BoundFunction& fn = functions_[index];
+  if (metrics::ShardMetrics* m = exchange.handler().metrics()) {
+    metrics::WorkerSeries& series = m->worker(&fn, fn.worker->binding(), fn.name);
+    series.call(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started)
+            .count()));
+    if (outcome.status == Outcome::Status::kTimeout) series.timeout();
+  }
   if (outcome.status == Outcome::Status::kTimeout) {
     observability::log_warn("worker {}.{} timed out after {} ms", fn.worker->binding(), fn.name,
                             fn.worker->timeout().count());

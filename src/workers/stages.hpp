@@ -1,6 +1,7 @@
 // Pipeline stages backed by worker functions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,7 +30,9 @@ class WorkerStage final : public pipeline::Stage {
 
  private:
   pipeline::Flow run_from(pipeline::RequestContext& exchange, std::size_t index);
-  pipeline::Flow apply(pipeline::RequestContext& exchange, std::size_t index, Outcome outcome);
+  // `started`: when the call began (its duration is counted in the thread's metrics, when on).
+  pipeline::Flow apply(pipeline::RequestContext& exchange, std::size_t index, Outcome outcome,
+                       std::chrono::steady_clock::time_point started);
   pipeline::Flow fail(pipeline::RequestContext& exchange, std::size_t index, std::string_view message);
 
   Role role_;

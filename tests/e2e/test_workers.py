@@ -176,7 +176,8 @@ class SidecarTest(GatewayTestCase):
         self.assertEqual(body["variables"], {"region": "eu", "route_var": 1})
         self.assertEqual(body["env"], {})
         self.assertIsNone(body["claims"])
-        self.assertRegex(body["request_id"], r"^wg\d+-")
+        self.assertRegex(body["request_id"], r"^[0-9a-f]{32}$")  # generated: no X-Request-Id was sent
+        self.assertEqual(resp.header("X-Request-Id"), body["request_id"])
         self.assertIn(["X-Test", "v"], body["headers"])
 
     def test_pre_process_changes_path_query_body_then_post_process(self):
@@ -299,6 +300,7 @@ class ExamplesTest(GatewayTestCase):
             config = json.load(f)
         for worker in config["workers"]:
             worker["module"] = module_path(os.path.basename(worker["module"]))
+        config["gateway"]["admin"]["listen"] = "127.0.0.1:0"  # the example's fixed 9901 may be taken here
         self.start(config, env={"EXAMPLE_API_KEY": "k-123", "EXAMPLE_JWT_SECRET": "example-secret-0123456789abcdef"})
 
     def test_orders(self):

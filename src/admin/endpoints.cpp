@@ -1,0 +1,214 @@
+#include "admin/endpoints.hpp"
+
+#include <boost/json.hpp>
+#include <ctime>
+
+#include "admin/dashboard.hpp"
+#include "metrics/exposition.hpp"
+#include "metrics/process.hpp"
+
+namespace workgate::admin {
+namespace json = boost::json;
+
+namespace {
+
+std::string iso_time(std::int64_t unix_ms) {
+  std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+AdminResponse json_response(int status, const json::value& body) {
+  AdminResponse r;
+  r.status = status;
+  r.body = json::serialize(body);
+  r.body.push_back('\n');
+  return r;
+}
+
+json::value hook_json(const std::optional<config::HookRef>& hook) {
+  if (!hook) return nullptr;
+  return json::object{{"binding", hook->binding}, {"function", hook->function}};
+}
+
+std::string_view match_class(const std::string& path) {
+  if (path.ends_with("{.+}")) return "wildcard";
+  if (path.find('{') != std::string::npos) return "parameter";
+  return "exact";
+}
+
+}  // namespace
+
+AdminResponse readyz(const AdminState& state) {
+  json::array reasons;
+  auto snapshot = state.snapshot();
+  auto config = state.config();
+  if (!snapshot || !config) reasons.emplace_back("config not loaded");
+  json::array key_sets;
+  if (snapshot) {
+    for (const auto& jwks : snapshot->remote_key_sets) {
+      bool fetched = jwks->fetched_once();
+      key_sets.push_back(json::object{{"uri", jwks->log_uri()}, {"fetched", fetched}});
+      if (!fetched) reasons.emplace_back("JWKS " + jwks->log_uri() + " not fetched yet");
+    }
+  }
+  if (state.draining()) reasons.emplace_back("draining");
+  json::object body;
+  body["status"] = reasons.empty() ? "ready" : "not ready";
+  body["reasons"] = std::move(reasons);
+  if (config) {
+    body["config"] = json::object{{"generation", config->generation},
+                                  {"sha256", config->sha256},
+                                  {"source", config->source},
+                                  {"loaded_at", iso_time(config->loaded_unix_ms)}};
+  } else {
+    body["config"] = nullptr;
+  }
+  auto reloads = state.reloads();
+  auto reload_json = [](const ReloadRecord& r) {
+    return json::object{
+        {"time", iso_time(r.unix_ms)}, {"result", r.ok ? "ok" : "failed"}, {"message", r.message}};
+  };
+  if (reloads.empty()) {
+    body["last_reload"] = nullptr;
+  } else {
+    body["last_reload"] = reload_json(reloads.back());
+  }
+  json::array history;
+  for (const ReloadRecord& r : reloads)
+    history.push_back(reload_json(r));
+  body["reloads"] = std::move(history);  // oldest first, the last 20
+  json::array listeners;
+  for (const auto& [name, url] : state.listeners())
+    listeners.push_back(json::object{{"name", name}, {"url", url}});
+  body["listeners"] = std::move(listeners);
+  body["jwks"] = std::move(key_sets);
+  body["draining"] = state.draining();
+  return json_response(body.at("status") == "ready" ? 200 : 503, body);
+}
+
+std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t generation) {
+  json::array routes;
+  std::size_t priority = 0;
+  for (std::size_t index : snapshot.router.priority_order()) {
+    const config::Route& route = snapshot.config.paths[index];
+    json::object r;
+    r["priority"] = ++priority;
+    r["index"] = index;
+    r["method"] = route.method;
+    r["path"] = route.path;
+    r["match"] = match_class(route.path);
+    r["auth"] = route.auth;
+    if (route.integration) {
+      json::object integration{{"type", config::integration_type_name(route.integration->type)}};
+      if (!route.integration->server.empty()) integration["server"] = route.integration->server;
+      if (!route.integration->binding.empty()) integration["binding"] = route.integration->binding;
+      if (!route.integration->function.empty()) integration["function"] = route.integration->function;
+      r["integration"] = std::move(integration);
+    } else {
+      r["integration"] = json::object{{"type", "static"}};
+    }
+    r["pre_process"] = hook_json(route.pre_process);
+    std::optional<config::HookRef> post = route.post_process;
+    if (!post && route.integration) post = route.integration->post_process;
+    r["post_process"] = hook_json(post);
+    routes.push_back(std::move(r));
+  }
+  return json::serialize(json::object{{"generation", generation}, {"routes", std::move(routes)}}) + "\n";
+}
+
+std::string metrics_text(AdminState& state) {
+  metrics::TextWriter out;
+  metrics::write_shard_metrics(state.registry().shards(), out);
+
+  auto snapshot = state.snapshot();
+  out.family("workgate_jwks_fetches_total", "counter",
+             "Completed fetches of remote JWKS documents, by key set URI and result (success: a usable set, "
+             "an unchanged document included; failure).");
+  if (snapshot) {
+    for (const auto& jwks : snapshot->remote_key_sets) {
+      auto stats = jwks->stats();
+      out.sample("workgate_jwks_fetches_total", {{"uri", jwks->log_uri()}, {"result", "success"}},
+                 stats.successes);
+      out.sample("workgate_jwks_fetches_total", {{"uri", jwks->log_uri()}, {"result", "failure"}},
+                 stats.failures);
+    }
+  }
+  out.family("workgate_jwks_key_set_age_seconds", "gauge",
+             "Seconds since the key set was last fetched successfully, by URI.");
+  if (snapshot) {
+    for (const auto& jwks : snapshot->remote_key_sets) {
+      if (!jwks->fetched_once()) continue;
+      out.sample("workgate_jwks_key_set_age_seconds", {{"uri", jwks->log_uri()}},
+                 static_cast<double>(jwks->since_last_success().count()) / 1e9);
+    }
+  }
+
+  auto config = state.config();
+  out.family("workgate_config_reloads_total", "counter", "Config reloads (SIGHUP), by result.");
+  out.sample("workgate_config_reloads_total", {{"result", "ok"}}, state.reloads_ok());
+  out.sample("workgate_config_reloads_total", {{"result", "failed"}}, state.reloads_failed());
+  out.family("workgate_config_generation", "gauge",
+             "How many configs this process has published (1: the first).");
+  out.sample("workgate_config_generation", {}, config ? config->generation : std::uint64_t{0});
+  out.family("workgate_config_last_load_timestamp_seconds", "gauge",
+             "When the config being served was loaded, seconds since the epoch.");
+  out.sample("workgate_config_last_load_timestamp_seconds", {},
+             config ? static_cast<double>(config->loaded_unix_ms) / 1000.0 : 0.0);
+  out.family("workgate_ready", "gauge", "1 when /readyz answers 200.");
+  out.sample("workgate_ready", {}, readyz(state).status == 200 ? std::uint64_t{1} : std::uint64_t{0});
+  out.family("workgate_build_info", "gauge", "Always 1; the labels describe the build.");
+  const BuildInfo& build = state.build();
+  out.sample("workgate_build_info",
+             {{"version", build.version}, {"commit", build.commit}, {"abi", build.abi}}, std::uint64_t{1});
+  metrics::write_process_metrics(out);
+  return out.take();
+}
+
+AdminResponse handle_admin_request(AdminState& state, std::string_view method, std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  if (method != "GET" && method != "HEAD") {
+    AdminResponse r = json_response(405, json::object{{"error", "method not allowed"}});
+    r.allow = "GET, HEAD";
+    return r;
+  }
+  if (path == "/" || path == "/dashboard") {
+    AdminResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = std::string(dashboard_html());
+    return r;
+  }
+  if (path == "/livez") return json_response(200, json::object{{"status", "alive"}});
+  if (path == "/readyz") return readyz(state);
+  if (path == "/metrics") {
+    AdminResponse r;
+    r.content_type = std::string(metrics::kTextContentType);
+    r.body = metrics_text(state);
+    return r;
+  }
+  if (path == "/config") {
+    auto config = state.config();
+    if (!config) return json_response(503, json::object{{"error", "config not loaded"}});
+    AdminResponse r;
+    r.body = config->redacted_json + "\n";
+    return r;
+  }
+  if (path == "/routes") {
+    auto snapshot = state.snapshot();
+    if (!snapshot) return json_response(503, json::object{{"error", "config not loaded"}});
+    AdminResponse r;
+    auto config = state.config();
+    r.body = routes_json(*snapshot, config ? config->generation : 0);
+    return r;
+  }
+  return json_response(
+      404,
+      json::object{{"error", "not found"},
+                   {"endpoints", json::array{"/", "/livez", "/readyz", "/metrics", "/config", "/routes"}}});
+}
+
+}  // namespace workgate::admin

@@ -1,0 +1,28 @@
+// The admin listener's endpoints (docs/operations.md): /livez, /readyz, /metrics, /config, /routes.
+// Pure functions of the AdminState, so that they are tested without sockets.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "admin/admin_state.hpp"
+
+namespace workgate::admin {
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string allow;  // the Allow field of a 405
+};
+
+// Answers one request; `target` may carry a query (ignored).
+AdminResponse handle_admin_request(AdminState& state, std::string_view method, std::string_view target);
+
+// The pieces, for tests.
+AdminResponse readyz(const AdminState& state);
+std::string metrics_text(AdminState& state);
+// `generation`: the config generation shown beside the table.
+std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t generation);
+
+}  // namespace workgate::admin
