@@ -49,6 +49,8 @@ struct Snapshot {
   std::optional<CompiledCors> cors;
   std::unique_ptr<auth::Verifier> verifier;  // set when an authorizer is configured
   http::ConnectionLimits limits;
+  // The certificates of each TLS listener, by index in config.gateway.listeners (null: a plain one).
+  std::vector<std::shared_ptr<const http::TlsContext>> listener_tls;
   std::string fixed_lines;  // CORS fixed lines + identity header
   // Objects the compiled stages depend on (worker modules, key sources, ...) kept alive with the snapshot.
   std::vector<std::shared_ptr<void>> keep_alive;
