@@ -275,6 +275,14 @@ std::shared_ptr<const TlsContext> TlsContext::create(const TlsServerOptions& opt
       continue;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      unsigned long code = ERR_peek_last_error();
+      if (ERR_GET_LIB(code) == ERR_LIB_X509 && (ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH ||
+                                                ERR_GET_REASON(code) == X509_R_KEY_TYPE_MISMATCH)) {
+        ERR_clear_error();
+        errors.push_back({files.pointer + "/key_file",
+                          files.key_file + " does not match the certificate in " + files.cert_file});
+        continue;
+      }
       errors.push_back({files.pointer + "/key_file",
                         files.key_file + " is not an unencrypted PEM private key: " + openssl_error()});
       continue;
