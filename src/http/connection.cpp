@@ -665,7 +665,9 @@ void Connection::on_deadline() {
 }
 
 void Connection::on_drain() {
-  if (phase_ == Phase::kIdle) {
+  if (phase_ == Phase::kHandshake) {
+    close();  // no request yet: like an idle connection
+  } else if (phase_ == Phase::kIdle) {
     // A request that has already arrived but was not read yet is still answered (with Connection: close).
     error_code ec;
     if (socket_.available(ec) == 0 || ec) close();
