@@ -694,11 +694,14 @@ TEST(LoadConfigText, ListenerErrorsHavePointers) {
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/3/address", "is required")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/3/port", "unknown key")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/3/tls/certificates", "needs at least one")));
-  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/4/tls/certificates/0/cert_file", "must not be empty")));
+  EXPECT_THAT(r.errors,
+              Contains(Problem("/gateway/listeners/4/tls/certificates/0/cert_file", "must not be empty")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/4/tls/certificates/0/key_file", "is required")));
-  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/4/tls/min_version", "must be \"1.2\" or \"1.3\"")));
+  EXPECT_THAT(r.errors,
+              Contains(Problem("/gateway/listeners/4/tls/min_version", "must be \"1.2\" or \"1.3\"")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/4/tls/ciphers", "unknown key")));
-  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/5/address", "same address as /gateway/listeners/4")));
+  EXPECT_THAT(r.errors,
+              Contains(Problem("/gateway/listeners/5/address", "same address as /gateway/listeners/4")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/5/http2", "must be a boolean")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/6", "must be an object")));
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/7/tls/certificates", "is required")));

@@ -67,8 +67,8 @@ class TlsContextTest : public ::testing::Test {
     }
     X509_set_pubkey(cert, key);
     X509_NAME* subject = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()),
-                               -1, -1, 0);
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(name.c_str()), -1, -1, 0);
     X509_set_issuer_name(cert, subject);
     if (!san.empty()) {
       X509V3_CTX v3;
@@ -107,8 +107,9 @@ class TlsContextTest : public ::testing::Test {
 };
 
 TEST_F(TlsContextTest, SelectsByExactAndWildcardSanNames) {
-  auto tls = create({make("one", "DNS:one.test,DNS:Www.One.Test"), make("two", "DNS:two.test,DNS:*.wild.test"),
-                     make("three", "DNS:*.three.test,DNS:three.test,IP:127.0.0.1")});
+  auto tls =
+      create({make("one", "DNS:one.test,DNS:Www.One.Test"), make("two", "DNS:two.test,DNS:*.wild.test"),
+              make("three", "DNS:*.three.test,DNS:three.test,IP:127.0.0.1")});
   ASSERT_NE(tls, nullptr);
   EXPECT_THAT(errors_, IsEmpty());
   EXPECT_THAT(warnings_, IsEmpty());
