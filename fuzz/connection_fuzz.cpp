@@ -107,10 +107,11 @@ class Handler final : public http::RequestHandler {
     return (state->flags & kStreamBody) ? http::BodyMode::kStream : http::BodyMode::kBuffer;
   }
 
-  void before_body(http::Exchange& exchange) override {
-    if (!(state->flags & kRejectContinue)) return;
+  http::BodyWait before_body(http::Exchange& exchange) override {
+    if (!(state->flags & kRejectContinue)) return http::BodyWait::kProceed;
     check(exchange.request());
     respond(exchange, 401);
+    return http::BodyWait::kProceed;
   }
 
   void handle(http::Exchange& exchange) override {

@@ -158,7 +158,6 @@ RemoteJwks::RemoteJwks(RemoteJwksOptions options)
     : options_(std::move(options)),
       work_(io_.get_executor()),
       upstream_(std::make_unique<http::UpstreamClient>(io_)),
-      refresh_timer_(io_),
       tick_timer_(io_) {}
 
 RemoteJwks::~RemoteJwks() {
@@ -167,8 +166,12 @@ RemoteJwks::~RemoteJwks() {
   upstream_.reset();
 }
 
-std::int64_t RemoteJwks::now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+Clock::time_point RemoteJwks::now() const {
+  return options_.clock ? options_.clock() : Clock::now();
+}
+
+std::int64_t RemoteJwks::now_ns() const {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(now().time_since_epoch()).count();
 }
 
 bool RemoteJwks::prepare(std::string& error) {
@@ -285,29 +288,31 @@ void RemoteJwks::on_unknown_kid(std::string_view /*kid*/) const {
 }
 
 RemoteJwksStats RemoteJwks::stats() const {
-  return {fetches_.load(std::memory_order_relaxed), failures_.load(std::memory_order_relaxed),
-          unknown_kid_fetches_.load(std::memory_order_relaxed)};
+  return {fetches_.load(std::memory_order_relaxed), successes_.load(std::memory_order_relaxed),
+          failures_.load(std::memory_order_relaxed), unknown_kid_fetches_.load(std::memory_order_relaxed)};
 }
 
+// The schedule is a time on options_.clock that the tick compares against (not a timer of its own), so
+// that tests move it by advancing their clock; refresh delays are at least a second, the tick a tenth.
 void RemoteJwks::schedule_tick() {
-  tick_timer_.expires_after(milliseconds(100));
+  tick_timer_.expires_after(options_.tick);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     upstream_->tick();
+    if (now() >= next_refresh_) {
+      next_refresh_ = Clock::time_point::max();
+      if (in_flight_.load(std::memory_order_acquire)) {
+        schedule_refresh(options_.retry_initial);  // an unknown-kid fetch is running; look again shortly
+      } else {
+        fetch(Reason::kRoutine);
+      }
+    }
     schedule_tick();
   });
 }
 
 void RemoteJwks::schedule_refresh(milliseconds delay) {
-  refresh_timer_.expires_after(delay);
-  refresh_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    if (in_flight_.load(std::memory_order_acquire)) {
-      schedule_refresh(options_.retry_initial);  // an unknown-kid fetch is running; look again shortly
-      return;
-    }
-    fetch(Reason::kRoutine);
-  });
+  next_refresh_ = now() + delay;
 }
 
 void RemoteJwks::fetch(Reason reason) {
@@ -389,6 +394,7 @@ void RemoteJwks::on_fetched(Reason reason, Fetched result) {
                                std::chrono::duration_cast<std::chrono::seconds>(delay).count());
     }
     failed_attempts_ = 0;
+    successes_.fetch_add(1, std::memory_order_relaxed);
     schedule_refresh(delay);
     if (initial_done_) {
       initial_done_(true, {});

@@ -50,6 +50,11 @@ struct RemoteJwksOptions {
   std::chrono::milliseconds retry_initial{std::chrono::seconds(1)};
   std::chrono::milliseconds retry_max{std::chrono::minutes(5)};
   std::size_t max_document_bytes = 1024 * 1024;
+  // The schedule (refresh times, backoff, the unknown-kid interval) follows this clock; null: the steady
+  // clock. Tests inject one they advance by hand. Network deadlines (fetch_timeout) stay on real time.
+  std::function<std::chrono::steady_clock::time_point()> clock;
+  // How often the refresh thread looks at its schedule (and expires the fetch connections' deadlines).
+  std::chrono::milliseconds tick{100};
 };
 
 // ---- Pure policy functions (unit-tested) ----
@@ -82,8 +87,9 @@ std::string redact_uri(std::string_view uri);
 // ---- The key source ----
 
 struct RemoteJwksStats {
-  std::uint64_t fetches = 0;   // attempts started
-  std::uint64_t failures = 0;  // attempts that failed
+  std::uint64_t fetches = 0;    // attempts started
+  std::uint64_t successes = 0;  // attempts that brought a usable set (the same document counts)
+  std::uint64_t failures = 0;   // attempts that failed
   std::uint64_t unknown_kid_fetches = 0;
 };
 
@@ -113,7 +119,8 @@ class RemoteJwks final : public KeySource {
   void on_fetched(Reason reason, Fetched result);
   void schedule_refresh(std::chrono::milliseconds delay);
   void schedule_tick();
-  static std::int64_t now_ns();
+  std::chrono::steady_clock::time_point now() const;
+  std::int64_t now_ns() const;
 
   RemoteJwksOptions options_;
   std::string log_uri_;
@@ -126,11 +133,13 @@ class RemoteJwks final : public KeySource {
   mutable std::atomic<bool> in_flight_{false};
   mutable std::atomic<std::int64_t> next_unknown_kid_fetch_ns_{0};
   std::atomic<std::uint64_t> fetches_{0};
+  std::atomic<std::uint64_t> successes_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> unknown_kid_fetches_{0};
 
   // Touched only on the refresh thread (and in start() before the thread runs anything else).
   unsigned failed_attempts_ = 0;
+  std::chrono::steady_clock::time_point next_refresh_ = std::chrono::steady_clock::time_point::max();
   std::string loaded_document_;  // the body keys_ was parsed from: the same body again keeps keys_
   std::size_t seen_document_hash_ =
       0;  // of the last body parsed: its skipped keys are logged once as warnings
@@ -139,8 +148,7 @@ class RemoteJwks final : public KeySource {
   mutable boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::unique_ptr<http::UpstreamClient> upstream_;
-  boost::asio::steady_timer refresh_timer_;
-  boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer tick_timer_;  // real time: it only paces the looks at the schedule
   std::thread thread_;
 };
 

@@ -242,9 +242,33 @@ std::vector<std::string> kids_of(const std::shared_ptr<const KeySet>& set) {
   return kids;
 }
 
-RemoteJwksOptions fast_options(const std::string& uri) {
+// The schedule's clock, advanced by the test (the refresh thread reads it): refresh times, backoff and the
+// unknown-kid interval are checked without waiting for them. Network timeouts stay on real time.
+class ManualClock {
+ public:
+  std::chrono::steady_clock::time_point now() const {
+    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns_->load()));
+  }
+  void advance(milliseconds by) { *ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(by).count(); }
+  std::function<std::chrono::steady_clock::time_point()> source() const {
+    return [ns = ns_] { return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns->load())); };
+  }
+
+ private:
+  std::shared_ptr<std::atomic<std::int64_t>> ns_ = std::make_shared<std::atomic<std::int64_t>>(
+      std::chrono::steady_clock::now().time_since_epoch().count());
+};
+
+// A few ticks of the refresh thread (real time), for "nothing happened" checks.
+void let_the_refresher_look() {
+  std::this_thread::sleep_for(milliseconds(40));
+}
+
+RemoteJwksOptions fast_options(const std::string& uri, const ManualClock* clock = nullptr) {
   RemoteJwksOptions options;
   options.uri = uri;
+  if (clock != nullptr) options.clock = clock->source();
+  options.tick = milliseconds(5);
   options.min_ttl = seconds(1);
   options.default_ttl = seconds(600);
   options.unknown_kid_interval = milliseconds(500);
@@ -260,6 +284,15 @@ bool eventually(const std::function<bool()>& condition, milliseconds timeout = m
   while (!condition() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(milliseconds(10));
   return condition();
+}
+
+// Started on `clock` with the set {"a"} and a lifetime of 1 s (the routine refresh is due after 1 s).
+std::shared_ptr<RemoteJwks> start_with_short_lifetime(JwksTestServer& server, const ManualClock& clock) {
+  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
+  std::string error;
+  auto jwks = RemoteJwks::start(fast_options(server.uri(), &clock), error);
+  EXPECT_TRUE(jwks) << error;
+  return jwks;
 }
 
 TEST(RemoteJwks, FetchesAtStart) {
@@ -295,11 +328,13 @@ TEST(RemoteJwks, StartFailsOnUnreachableOrSlowServers) {
   EXPECT_NE(error.find("unreachable"), std::string::npos) << error;
 
   JwksTestServer slow;
-  slow.answer(200, jwks_with({"a"}), {}, milliseconds(2500));
+  slow.answer(200, jwks_with({"a"}), {}, milliseconds(700));
+  auto options = fast_options(slow.uri());
+  options.fetch_timeout = milliseconds(300);
   const auto started = std::chrono::steady_clock::now();
-  EXPECT_FALSE(RemoteJwks::start(fast_options(slow.uri()), error));
+  EXPECT_FALSE(RemoteJwks::start(options, error));
   EXPECT_NE(error.find("timed out"), std::string::npos) << error;
-  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(3));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(650));
 }
 
 TEST(RemoteJwks, RefusesBadUris) {
@@ -313,13 +348,13 @@ TEST(RemoteJwks, RefusesBadUris) {
 TEST(RemoteJwks, UnknownKidRefetchIsSingleFlightAndRateLimited) {
   JwksTestServer server;
   server.answer(200, jwks_with({"a"}));
+  ManualClock clock;
   std::string error;
-  auto options = fast_options(server.uri());
+  auto options = fast_options(server.uri(), &clock);
   options.unknown_kid_interval = milliseconds(1500);
   auto jwks = RemoteJwks::start(options, error);
   ASSERT_TRUE(jwks) << error;
   server.answer(200, jwks_with({"a", "b"}));
-  const auto first = std::chrono::steady_clock::now();
 
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i) {
@@ -331,17 +366,16 @@ TEST(RemoteJwks, UnknownKidRefetchIsSingleFlightAndRateLimited) {
   for (auto& t : threads)
     t.join();
   ASSERT_TRUE(eventually([&] { return kids_of(jwks->current()).size() == 2; }));
-  std::this_thread::sleep_for(milliseconds(100));
+  let_the_refresher_look();
   EXPECT_EQ(server.requests(), 2);
   EXPECT_EQ(jwks->stats().unknown_kid_fetches, 1U);
 
+  clock.advance(milliseconds(1499));
   jwks->on_unknown_kid("c");  // inside the interval: nothing
-  std::this_thread::sleep_for(milliseconds(100));
-  if (std::chrono::steady_clock::now() - first < milliseconds(1400)) {
-    EXPECT_EQ(server.requests(), 2);
-  }
+  let_the_refresher_look();
+  EXPECT_EQ(server.requests(), 2);
 
-  std::this_thread::sleep_until(first + milliseconds(1600));  // the interval has passed
+  clock.advance(milliseconds(1));  // the interval has passed
   jwks->on_unknown_kid("c");
   EXPECT_TRUE(server.wait_for_requests(3));
 }
@@ -352,7 +386,7 @@ TEST(RemoteJwks, UnknownKidNeverBlocksTheCaller) {
   std::string error;
   auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
   ASSERT_TRUE(jwks) << error;
-  server.answer(200, jwks_with({"b"}), {}, milliseconds(1000));
+  server.answer(200, jwks_with({"b"}), {}, milliseconds(500));  // beyond unknown_kid_timeout (300 ms)
   const auto started = std::chrono::steady_clock::now();
   jwks->on_unknown_kid("b");
   EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(50));
@@ -364,30 +398,45 @@ TEST(RemoteJwks, UnknownKidNeverBlocksTheCaller) {
 
 TEST(RemoteJwks, BackgroundRefreshFollowsMaxAge) {
   JwksTestServer server;
-  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
-  std::string error;
-  auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
-  ASSERT_TRUE(jwks) << error;
+  ManualClock clock;
+  auto jwks = start_with_short_lifetime(server, clock);
+  ASSERT_TRUE(jwks);
   server.answer(200, jwks_with({"b"}), "Cache-Control: max-age=600\r\n");
-  // Refreshed after ~0.8 s (80 % of the 1 s lifetime, floored at 1 s).
-  ASSERT_TRUE(
-      eventually([&] { return kids_of(jwks->current()) == std::vector<std::string>{"b"}; }, seconds(3)));
-  const int after_refresh = server.requests();
-  std::this_thread::sleep_for(milliseconds(1500));
-  EXPECT_EQ(server.requests(), after_refresh);  // max-age=600 now
+  // Refreshed after 1 s (80 % of the 1 s lifetime, floored at 1 s), not before.
+  clock.advance(milliseconds(999));
+  let_the_refresher_look();
+  EXPECT_EQ(server.requests(), 1);
+  clock.advance(milliseconds(1));
+  ASSERT_TRUE(eventually([&] { return kids_of(jwks->current()) == std::vector<std::string>{"b"}; }));
+  // max-age=600 now: the next refresh is due after 480 s.
+  clock.advance(seconds(479));
+  let_the_refresher_look();
+  EXPECT_EQ(server.requests(), 2);
+  clock.advance(seconds(1));
+  EXPECT_TRUE(server.wait_for_requests(3));
 }
 
 TEST(RemoteJwks, FailedRefreshKeepsTheLastGoodSetAndBacksOff) {
   JwksTestServer server;
-  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
-  std::string error;
-  auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
-  ASSERT_TRUE(jwks) << error;
+  ManualClock clock;
+  auto jwks = start_with_short_lifetime(server, clock);
+  ASSERT_TRUE(jwks);
   server.answer(503, "down");
-  ASSERT_TRUE(server.wait_for_requests(4, seconds(5)));  // first refresh, then retries 200 ms, 400 ms, 400 ms
+  clock.advance(seconds(1));
+  ASSERT_TRUE(eventually([&] { return jwks->stats().failures == 1; }));  // the routine refresh
+  // Retries after 200 ms, then 400 ms (retry_max), each measured from the failure before.
+  for (milliseconds delay : {milliseconds(200), milliseconds(400), milliseconds(400)}) {
+    const int before = server.requests();
+    const std::uint64_t failures = jwks->stats().failures;
+    clock.advance(delay - milliseconds(1));
+    let_the_refresher_look();
+    EXPECT_EQ(server.requests(), before) << "retried before " << delay.count() << " ms";
+    clock.advance(milliseconds(1));
+    ASSERT_TRUE(eventually([&] { return jwks->stats().failures == failures + 1; }));
+  }
   EXPECT_EQ(kids_of(jwks->current()), std::vector<std::string>{"a"});
-  EXPECT_TRUE(eventually([&] { return jwks->stats().failures >= 3; }));
   server.answer(200, jwks_with({"c"}), "Cache-Control: max-age=600\r\n");
+  clock.advance(milliseconds(400));
   EXPECT_TRUE(eventually([&] { return kids_of(jwks->current()) == std::vector<std::string>{"c"}; }));
 }
 
@@ -397,7 +446,7 @@ TEST(RemoteJwks, StopsPromptlyWhileAFetchIsInFlight) {
   std::string error;
   auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
   ASSERT_TRUE(jwks) << error;
-  server.answer(200, jwks_with({"b"}), {}, milliseconds(800));
+  server.answer(200, jwks_with({"b"}), {}, milliseconds(500));
   jwks->on_unknown_kid("b");
   ASSERT_TRUE(server.wait_for_requests(2));
   const auto started = std::chrono::steady_clock::now();
@@ -419,34 +468,38 @@ TEST(RemoteJwks, StartFailsWhenEveryKeyIsRefused) {
 
 TEST(RemoteJwks, RefreshWithoutAUsableKeyFailsAndKeepsTheLastGoodSet) {
   JwksTestServer server;
-  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
-  std::string error;
-  auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
-  ASSERT_TRUE(jwks) << error;
+  ManualClock clock;
+  auto jwks = start_with_short_lifetime(server, clock);
+  ASSERT_TRUE(jwks);
   const std::uint64_t generation = jwks->generation();
   server.answer(200, std::string(R"({"keys":[)") + std::string(kWeakJwk) + "]}",
                 "Cache-Control: max-age=1\r\n");
-  EXPECT_TRUE(eventually([&] { return jwks->stats().failures >= 1; }, seconds(3)));
+  clock.advance(seconds(1));
+  EXPECT_TRUE(eventually([&] { return jwks->stats().failures >= 1; }));
   EXPECT_EQ(kids_of(jwks->current()), std::vector<std::string>{"a"});
   EXPECT_EQ(jwks->generation(), generation);
 }
 
 TEST(RemoteJwks, TheSameDocumentKeepsTheSetAndItsGeneration) {
   JwksTestServer server;
-  server.answer(200, jwks_with({"a"}), "Cache-Control: max-age=1\r\n");
-  std::string error;
-  auto jwks = RemoteJwks::start(fast_options(server.uri()), error);
-  ASSERT_TRUE(jwks) << error;
+  ManualClock clock;
+  auto jwks = start_with_short_lifetime(server, clock);
+  ASSERT_TRUE(jwks);
   const std::shared_ptr<const KeySet> first = jwks->current();
   EXPECT_EQ(jwks->generation(), first->generation());
-  // Two routine refreshes with the same body: the third request starts only after the second was handled.
-  ASSERT_TRUE(server.wait_for_requests(3, seconds(5)));
+  // Two routine refreshes with the same body.
+  for (std::uint64_t refresh = 1; refresh <= 2; ++refresh) {
+    clock.advance(seconds(1));
+    ASSERT_TRUE(eventually([&] { return jwks->stats().successes == 1 + refresh; }));
+  }
+  EXPECT_EQ(server.requests(), 3);
   EXPECT_EQ(jwks->stats().failures, 0U);
   EXPECT_EQ(jwks->current(), first);
   EXPECT_EQ(jwks->generation(), first->generation());
 
   server.answer(200, jwks_with({"a", "b"}), "Cache-Control: max-age=600\r\n");  // another document
-  ASSERT_TRUE(eventually([&] { return kids_of(jwks->current()).size() == 2; }, seconds(3)));
+  clock.advance(seconds(1));
+  ASSERT_TRUE(eventually([&] { return kids_of(jwks->current()).size() == 2; }));
   EXPECT_NE(jwks->generation(), first->generation());
   EXPECT_EQ(jwks->generation(), jwks->current()->generation());
 }

@@ -128,6 +128,11 @@ bool Exchange::body_complete() const {
   return connection_->body_done_;
 }
 
+void Exchange::continue_body() {
+  continue_requested_ = true;
+  if (connection_ != nullptr) connection_->continue_body();
+}
+
 Connection::Connection(Shard& shard, asio::ip::tcp::socket socket, std::uint16_t listener,
                        std::shared_ptr<const TlsContext> tls)
     : shard_(shard),
@@ -257,6 +262,7 @@ void Connection::begin_request() {
   exchange_->reset();
   exchange_->request_.clear();
   exchange_->responded_ = false;
+  exchange_->continue_requested_ = false;
   limits_ = &shard_.handler().limits();
   parser_.emplace(exchange_->request_, limits_->max_headers);
   parser_->header_limit(static_cast<std::uint32_t>(limits_->max_header_bytes));
@@ -264,6 +270,7 @@ void Connection::begin_request() {
   parser_->eager(false);
   phase_ = Phase::kHeader;
   continue_sent_ = false;
+  awaiting_continue_ = false;
   set_deadline(limits_->header_timeout);
 }
 
@@ -343,21 +350,38 @@ void Connection::on_head_complete() {
   phase_ = Phase::kBody;
   arm_body_deadline();
   if (buffer_.size() == 0 && !continue_sent_ && request.version >= 11 && expects_continue(request)) {
-    shard_.handler().before_body(*exchange_);
+    BodyWait wait = shard_.handler().before_body(*exchange_);
     if (exchange_->responded_) return;  // answered without the body (e.g. 401): it is never read
-    continue_sent_ = true;
-    async_write(asio::buffer(kContinue.data(), kContinue.size()),
-                [self = shared_from_this()](const error_code& ec, std::size_t) {
-                  if (self->phase_ == Phase::kClosed) return;
-                  if (ec) {
-                    self->close();
-                  } else {
-                    self->parse();
-                  }
-                });
+    if (wait == BodyWait::kWait && !exchange_->continue_requested_) {
+      // Asynchronous head work (e.g. a rate-limit decision): the client's upload waits for its answer.
+      awaiting_continue_ = true;
+      clear_deadline();
+      return;
+    }
+    send_continue_then_read_body();
     return;
   }
   parse();
+}
+
+void Connection::send_continue_then_read_body() {
+  continue_sent_ = true;
+  async_write(asio::buffer(kContinue.data(), kContinue.size()),
+              [self = shared_from_this()](const error_code& ec, std::size_t) {
+                if (self->phase_ == Phase::kClosed) return;
+                if (ec) {
+                  self->close();
+                } else {
+                  self->parse();
+                }
+              });
+}
+
+void Connection::continue_body() {
+  if (!awaiting_continue_ || phase_ != Phase::kBody || exchange_->responded_) return;
+  awaiting_continue_ = false;
+  arm_body_deadline();
+  send_continue_then_read_body();
 }
 
 void Connection::pump_request_body() {
@@ -424,7 +448,13 @@ void Connection::dispatch() {
 // upstream call, its place in a pool queue). Bytes mean the client pipelined its next request: it is read
 // after the response, and the watch ends.
 void Connection::on_sweep() {
-  if (phase_ == Phase::kHandling && body_done_ && !exchange_->responded_) watch_client();
+  if (waits_for_handler()) watch_client();
+}
+
+// The request is complete (or its body waits for the handler's "continue") and not answered yet.
+bool Connection::waits_for_handler() const {
+  if (exchange_->responded_) return false;
+  return (phase_ == Phase::kHandling && body_done_) || (phase_ == Phase::kBody && awaiting_continue_);
 }
 
 void Connection::watch_client() {
@@ -432,7 +462,7 @@ void Connection::watch_client() {
   watching_client_ = true;
   socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
     self->watching_client_ = false;
-    if (ec || self->phase_ != Phase::kHandling || self->exchange_->responded_) return;
+    if (ec || !self->waits_for_handler()) return;
     char byte;
     ssize_t n = ::recv(self->socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {

@@ -80,6 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void begin_request();
   void parse();
   void on_head_complete();
+  void send_continue_then_read_body();
+  void continue_body();
+  bool waits_for_handler() const;
   void dispatch();
   void watch_client();
   void fail(ProtocolError error);
@@ -111,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_write_ = false;
   bool linger_after_write_ = false;
   bool continue_sent_ = false;
+  bool awaiting_continue_ = false;  // before_body() said kWait: the body is read once the handler asks
   bool watching_client_ = false;
   std::size_t body_bytes_sent_ = 0;
   // Request body pace (see arm_body_deadline).

@@ -36,6 +36,13 @@ class FakeHandler final : public RequestHandler {
   BodyMode body_mode(Exchange& exchange) override {
     return exchange.request().path == "/stream" ? BodyMode::kStream : BodyMode::kBuffer;
   }
+  // "/wait": the head needs asynchronous work; the test continues or answers it through `waiting`.
+  BodyWait before_body(Exchange& exchange) override {
+    if (exchange.request().path != "/wait") return BodyWait::kProceed;
+    waiting = exchange.retain();
+    exchange.set_pending(work);
+    return BodyWait::kWait;
+  }
   void handle(Exchange& exchange) override {
     const Request& request = exchange.request();
     handled.push_back(request.path);
@@ -67,6 +74,7 @@ class FakeHandler final : public RequestHandler {
   std::vector<ProtocolError> errors;
   std::shared_ptr<Exchange> held;
   std::shared_ptr<Exchange> streamed;
+  std::shared_ptr<Exchange> waiting;
   std::shared_ptr<CountingWork> work = std::make_shared<CountingWork>();
 };
 
@@ -213,6 +221,45 @@ TEST_F(ConnectionTest, ASteadyBodyAboveTheRateIsAccepted) {
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
 }
 
+// Expect: 100-continue with asynchronous head work: no "100 Continue" (so no upload) until the handler asks.
+TEST_F(ConnectionTest, ContinueWaitsForTheHandlerThenTheBodyIsRead) {
+  send("POST /wait HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(receive(), "");
+  ASSERT_TRUE(handler_->waiting);
+  advance(5000ms);  // far past body_timeout: while the handler decides, the client is not timed
+  EXPECT_EQ(receive(), "");
+  handler_->waiting->continue_body();
+  EXPECT_EQ(receive(), "HTTP/1.1 100 Continue\r\n\r\n");
+  send("hello");
+  std::string out = receive();
+  EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << out;
+  EXPECT_NE(out.find("/wait hello"), std::string::npos) << out;
+  EXPECT_EQ(handler_->handled, (std::vector<std::string>{"/wait"}));
+}
+
+TEST_F(ConnectionTest, AnAnswerWhileTheBodyWaitsIsSentWithoutIt) {
+  send("POST /wait HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(receive(), "");
+  ASSERT_TRUE(handler_->waiting);
+  Response response;
+  response.status = 429;
+  handler_->waiting->respond(std::move(response));
+  std::string out = receive();
+  EXPECT_EQ(out.rfind("HTTP/1.1 429", 0), 0u) << out;
+  EXPECT_EQ(count(out, "100 Continue"), 0) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos) << "the unread body ends the connection";
+  EXPECT_TRUE(handler_->handled.empty());
+}
+
+TEST_F(ConnectionTest, ClientLeavingWhileTheBodyWaitsCancelsTheWork) {
+  send("POST /wait HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_EQ(receive(), "");
+  client_.shutdown(tcp::socket::shutdown_send);
+  advance(200ms);  // the sweep watches the waiting client
+  receive();
+  EXPECT_EQ(handler_->work->cancelled, 1);
+}
+
 TEST_F(ConnectionTest, ClientLeavingCancelsThePendingWork) {
   send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
   receive(10ms);
@@ -267,6 +314,63 @@ TEST_F(ConnectionTest, StreamedBodyPastTheLimitFailsTheReader) {
   ASSERT_TRUE(finished) << "received " << received;
   EXPECT_EQ(failure, boost::beast::http::error::body_limit);
   EXPECT_LE(received, 1000u);
+}
+
+}  // namespace
+}  // namespace workgate::http
+
+namespace workgate::http {
+namespace {
+
+// Records whether the handler still existed when its pending work was cancelled.
+struct HandlerAliveWork final : Cancellable {
+  explicit HandlerAliveWork(const bool* alive) : handler_alive(alive) {}
+  void cancel() override { cancelled_with_handler_alive = *handler_alive; }
+  const bool* handler_alive;
+  bool cancelled_with_handler_alive = false;
+};
+
+class HoldingHandler final : public RequestHandler {
+ public:
+  explicit HoldingHandler(bool* alive) : alive_(alive) { *alive_ = true; }
+  ~HoldingHandler() override { *alive_ = false; }
+  std::unique_ptr<Exchange> create_exchange() override { return std::make_unique<Exchange>(); }
+  const ConnectionLimits& limits() override { return limits_; }
+  void handle(Exchange& exchange) override {
+    held = exchange.retain();  // as a pending stage does
+    exchange.set_pending(work);
+  }
+  Response protocol_error(ProtocolError, Exchange&) override { return Response{}; }
+
+  ConnectionLimits limits_;
+  bool* alive_;
+  std::shared_ptr<Exchange> held;
+  std::shared_ptr<HandlerAliveWork> work = std::make_shared<HandlerAliveWork>(alive_);
+};
+
+// A shard destroyed with a request in flight (a forced stop, a test) closes its connections first, so that
+// their pending work is cancelled while the handler (and its pools) still exists.
+TEST(ShardTeardown, PendingWorkIsCancelledBeforeTheHandlerGoes) {
+  bool handler_alive = false;
+  auto shard = std::make_unique<Shard>(0);
+  auto handler = std::make_unique<HoldingHandler>(&handler_alive);
+  std::shared_ptr<HandlerAliveWork> work = handler->work;
+  shard->set_handler(std::move(handler));
+  tcp::acceptor acceptor(shard->io(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket client(shard->io());
+  client.connect(acceptor.local_endpoint());
+  tcp::socket server(shard->io());
+  acceptor.accept(server);
+  std::make_shared<Connection>(*shard, std::move(server))->start();
+  std::string_view request = "GET /held HTTP/1.1\r\nHost: a\r\n\r\n";
+  asio::write(client, asio::buffer(request.data(), request.size()));
+  for (int i = 0; i < 20; ++i)
+    shard->io().poll();
+  client.close();
+  acceptor.close();
+  shard.reset();
+  EXPECT_TRUE(work->cancelled_with_handler_alive);
+  EXPECT_FALSE(handler_alive);
 }
 
 }  // namespace

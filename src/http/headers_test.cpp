@@ -7,17 +7,13 @@
 #include <utility>
 #include <vector>
 
+#include "http/test_support.hpp"
+
 namespace workgate::http {
 namespace {
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-Fields fields(const HeaderList& h) {
-  Fields out;
-  h.for_each(
-      [&](const HeaderList::Field& f) { out.emplace_back(std::string(f.name), std::string(f.value)); });
-  return out;
-}
+using test_support::Fields;
+using test_support::fields;
 
 TEST(IEquals, AsciiCaseInsensitive) {
   EXPECT_TRUE(iequals("", ""));

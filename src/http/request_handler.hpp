@@ -46,6 +46,10 @@ enum class ProtocolError {
 // through Exchange::read_body() after handle() was called.
 enum class BodyMode { kBuffer, kStream };
 
+// What before_body() decided: send "100 Continue" and read the body now, or wait until the handler calls
+// Exchange::continue_body() (or answers without the body).
+enum class BodyWait { kProceed, kWait };
+
 // Receives one piece of a streamed body. `last` is set with the final piece (which may be empty).
 using BodyChunkHandler =
     std::function<void(const boost::system::error_code&, std::string_view chunk, bool last)>;
@@ -81,6 +85,12 @@ class Exchange {
   // Whether the whole request body has been read (always true with BodyMode::kBuffer).
   bool body_complete() const;
 
+  // After before_body() returned BodyWait::kWait: the handler is ready for the body. The connection sends
+  // "100 Continue" and reads it; handle() follows as usual. (Answering through respond() instead leaves the
+  // body unread and the connection closes after the response.)
+  void continue_body();
+  bool continue_requested() const { return continue_requested_; }
+
   // Clears the per-request state before the connection reuses the exchange for its next request.
   virtual void reset() {}
 
@@ -91,6 +101,7 @@ class Exchange {
   Request request_;
   std::weak_ptr<Cancellable> pending_;
   bool responded_ = false;
+  bool continue_requested_ = false;
 };
 
 class RequestHandler {
@@ -108,8 +119,11 @@ class RequestHandler {
   virtual BodyMode body_mode(Exchange&) { return BodyMode::kBuffer; }
 
   // The head is complete and the client waits for "100 Continue" before sending the body: the handler may
-  // answer now through exchange.respond() (the body is then never read), or return to let the body come.
-  virtual void before_body(Exchange&) {}
+  // answer now through exchange.respond() (the body is then never read), return kProceed to let the body
+  // come, or kWait when its answer depends on asynchronous work: it then calls exchange.continue_body() or
+  // exchange.respond() later. While it waits nothing is read, and no body deadline runs (the handler's own
+  // work is bounded by its timeouts); a client that goes away is noticed at the shard's sweep.
+  virtual BodyWait before_body(Exchange&) { return BodyWait::kProceed; }
 
   // The request's head and whole body have been read; respond through exchange.respond().
   virtual void handle(Exchange& exchange) = 0;

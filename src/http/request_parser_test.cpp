@@ -9,19 +9,15 @@
 #include <utility>
 #include <vector>
 
+#include "http/test_support.hpp"
+
 namespace workgate::http {
 namespace {
 
 namespace beast = boost::beast;
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-Fields fields(const HeaderList& h) {
-  Fields out;
-  h.for_each(
-      [&](const HeaderList::Field& f) { out.emplace_back(std::string(f.name), std::string(f.value)); });
-  return out;
-}
+using test_support::Fields;
+using test_support::fields;
 
 // Feeds `pieces` one after another the way a connection does: unconsumed bytes stay buffered and are
 // offered again together with the next piece. Returns the first error other than need_more.

@@ -18,11 +18,38 @@ constexpr std::chrono::milliseconds kSweepInterval{100};
 constexpr std::chrono::milliseconds kAcceptRetry{50};
 }  // namespace
 
+// Visits every live connection; each is kept alive while visited, and one the visit closes (and so
+// unlinks) does not break the walk.
+template <typename Visit>
+void Shard::each_connection(Visit visit) {
+  for (Connection* c = head_; c != nullptr;) {
+    Connection* next = c->next;
+    auto keep = c->shared_from_this();
+    visit(*c);
+    c = next;
+  }
+}
+
 Shard::Shard(unsigned index) : index_(index), io_(1), sweep_timer_(io_) {
   update_date();
 }
 
-Shard::~Shard() = default;
+// Teardown has an order: a connection refers to this registry and to the handler (its exchange, the
+// upstream calls and response streams it holds refer to the handler's pools), so every connection is
+// closed and its cancelled operations are run to completion while both are alive; then the handler goes
+// (its pools and timers are I/O objects of io_, which must outlive them); io_ goes last, destroying
+// without running whatever handlers the handler's objects still had queued (they own only shared state
+// of their own, never a connection).
+Shard::~Shard() {
+  tearing_down_ = true;
+  close_everything();
+  io_.restart();
+  // Bounded: a completion may start another operation (a cancelled call answering its caller), but the
+  // chain ends once every connection is closed.
+  for (int round = 0; round < 1000 && io_.poll() > 0; ++round) {
+  }
+  handler_.reset();
+}
 
 void Shard::adopt(int fd, int backlog, std::uint16_t listener, int tls_index) {
   sockaddr_storage addr{};
@@ -84,16 +111,13 @@ void Shard::sweep() {
   observability::flush_repeated();
   if (handler_) handler_->on_tick();
   auto now = this->now();
-  for (Connection* c = head_; c != nullptr;) {
-    Connection* next = c->next;
-    if (c->expired(now)) {
-      auto keep = c->shared_from_this();
-      c->on_deadline();
+  each_connection([now](Connection& c) {
+    if (c.expired(now)) {
+      c.on_deadline();
     } else {
-      c->on_sweep();
+      c.on_sweep();
     }
-    c = next;
-  }
+  });
 }
 
 void Shard::for_each_idle_exchange(const std::function<void(Exchange&)>& visit) {
@@ -118,26 +142,14 @@ void Shard::begin_drain() {
     if (draining_) return;
     draining_ = true;
     close_listeners();
-    for (Connection* c = head_; c != nullptr;) {
-      Connection* next = c->next;
-      auto keep = c->shared_from_this();
-      c->on_drain();
-      c = next;
-    }
+    each_connection([](Connection& c) { c.on_drain(); });
     maybe_finish();
   });
 }
 
 void Shard::force_stop() {
   asio::post(io_, [this] {
-    draining_ = true;
-    close_listeners();
-    for (Connection* c = head_; c != nullptr;) {
-      Connection* next = c->next;
-      auto keep = c->shared_from_this();
-      c->close();
-      c = next;
-    }
+    close_everything();
     io_.stop();
   });
 }
@@ -148,6 +160,13 @@ void Shard::close_listeners() {
     listener->acceptor.close(ignored);
     listener->retry_timer.cancel();
   }
+}
+
+void Shard::close_everything() {
+  draining_ = true;
+  close_listeners();
+  sweep_timer_.cancel();
+  each_connection([](Connection& c) { c.close(); });
 }
 
 void Shard::add(Connection* connection) {
@@ -163,7 +182,7 @@ void Shard::remove(Connection* connection) {
   if (connection->next != nullptr) connection->next->prev = connection->prev;
   if (head_ == connection) head_ = connection->next;
   --connections_;
-  if (draining_) asio::post(io_, [this] { maybe_finish(); });
+  if (draining_ && !tearing_down_) asio::post(io_, [this] { maybe_finish(); });
 }
 
 void Shard::maybe_finish() {

@@ -79,6 +79,9 @@ class Shard {
   void schedule_sweep();
   void update_date();
   void maybe_finish();
+  void close_everything();  // the acceptors, the timers and every connection
+  template <typename Visit>
+  void each_connection(Visit visit);
 
   unsigned index_;
   boost::asio::io_context io_;
@@ -89,6 +92,7 @@ class Shard {
   std::function<Clock::time_point()> clock_;
   std::size_t connections_ = 0;
   bool draining_ = false;
+  bool tearing_down_ = false;  // ~Shard: connections closing now must not schedule more work
   std::int64_t date_second_ = -1;
   std::string date_;
 };

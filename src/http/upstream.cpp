@@ -497,12 +497,17 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     cb(error, std::move(delivered_response));
   }
 
+  // The client (and its pools) outlive every call that can still run: a call is owned by operations of the
+  // shard's loop, by the connection that waits for it, or by that connection's response stream, and the
+  // shard closes its connections and runs their cancelled completions before it destroys the handler that
+  // owns the client (~Shard in src/http/shard.cpp). Handlers still queued after that are destroyed
+  // without running, and destroying a Call touches neither `client` nor `pool`.
   UpstreamClient::Impl& client;
   std::shared_ptr<const UpstreamTarget> target;
   UpstreamRequest request;
   UpstreamClient::Callback callback;
   std::size_t buffer_limit;
-  UpstreamPool* pool = nullptr;  // owned by client.pools, which outlives every call (see UpstreamPools)
+  UpstreamPool* pool = nullptr;  // owned by client.pools (see `client` above and UpstreamPools)
   std::shared_ptr<UpstreamConnection> conn;
   UpstreamResponse response;
   ResponseReader reader;

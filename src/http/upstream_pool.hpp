@@ -113,8 +113,8 @@ class UpstreamPool {
 };
 
 // The pools of one thread, by UpstreamTarget::pool_key. Pools live as long as the client: a call keeps a
-// plain reference to its pool (safe because calls end before the client is destroyed with its thread's
-// event loop; a call's handlers that are still queued then are destroyed without running).
+// plain reference to its pool (safe because the shard ends every call that can still run before it
+// destroys the client: see ~Shard; a call's handlers still queued then are destroyed without running).
 class UpstreamPools {
  public:
   UpstreamPool& for_target(const std::shared_ptr<const UpstreamTarget>& target);

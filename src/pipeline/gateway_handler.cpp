@@ -142,8 +142,8 @@ http::BodyMode GatewayHandler::body_mode(http::Exchange& base) {
 }
 
 // The head stages before a client sends its body: a 404 or 401 then costs no upload.
-void GatewayHandler::before_body(http::Exchange& base) {
-  StageDriver::run_head(begin(base));
+http::BodyWait GatewayHandler::before_body(http::Exchange& base) {
+  return StageDriver::run_head(begin(base));
 }
 
 void GatewayHandler::handle(http::Exchange& base) {

@@ -54,7 +54,7 @@ class GatewayHandler final : public http::RequestHandler {
   const http::ConnectionLimits& limits() override;
   std::shared_ptr<const http::TlsContext> tls_context(std::size_t tls_index) override;
   http::BodyMode body_mode(http::Exchange& exchange) override;
-  void before_body(http::Exchange& exchange) override;
+  http::BodyWait before_body(http::Exchange& exchange) override;
   void handle(http::Exchange& exchange) override;
   http::Response protocol_error(http::ProtocolError error, http::Exchange& exchange) override;
   void on_complete(http::Exchange& exchange, int status, std::size_t bytes) override;

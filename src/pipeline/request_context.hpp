@@ -52,9 +52,10 @@ class RequestContext final : public http::Exchange {
 
   // Where the request is in the stage table (StageDriver's state).
   enum class Body : std::uint8_t {
-    kComplete,   // handle() was called (or no head-stage run came first): every stage may run
-    kHeadRun,    // inside before_body(): only the head stages, and an answer is sent at once
-    kBeingRead,  // after before_body(): the connection reads the body; nothing beyond the head stages
+    kComplete,     // handle() was called (or no head-stage run came first): every stage may run
+    kHeadRun,      // inside before_body(): only the head stages, and an answer is sent at once
+    kBeingRead,    // after before_body(): the connection reads the body; nothing beyond the head stages
+    kHeadWaiting,  // before_body() returned with a head stage pending: the body is not asked for yet
   };
   struct Walk {
     std::uint8_t next = 0;  // index of the next stage; the table's size: respond

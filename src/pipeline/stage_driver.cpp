@@ -9,12 +9,20 @@ void RequestContext::resume(Flow flow) {
   StageDriver::resume(*this, flow);
 }
 
-void StageDriver::run_head(RequestContext& exchange) {
+http::BodyWait StageDriver::run_head(RequestContext& exchange) {
   RequestContext::Walk& walk = exchange.walk_;
   walk.body = RequestContext::Body::kHeadRun;
   drive(exchange);
-  // Not answered at once: the connection reads the body now; handle() goes on from here.
-  if (walk.body == RequestContext::Body::kHeadRun) walk.body = RequestContext::Body::kBeingRead;
+  if (walk.body != RequestContext::Body::kHeadRun) return http::BodyWait::kProceed;  // answered
+  if (walk.pending) {
+    // The client's upload waits for the pending head stage: drive() asks for the body once the head
+    // stages are through, or responds without it.
+    walk.body = RequestContext::Body::kHeadWaiting;
+    return http::BodyWait::kWait;
+  }
+  // The head stages are through: the connection reads the body now; handle() goes on from here.
+  walk.body = RequestContext::Body::kBeingRead;
+  return http::BodyWait::kProceed;
 }
 
 void StageDriver::run(RequestContext& exchange) {
@@ -48,13 +56,20 @@ void StageDriver::drive(RequestContext& exchange) {
   RequestContext::Walk& walk = exchange.walk_;
   while (true) {
     if (walk.next >= table.stages.size()) {
-      // A head stage that answered after before_body() returned waits for the body being read.
+      // A head stage that answered after the body was asked for waits for it to be read; one that answered
+      // while the body waited (kHeadWaiting) is sent at once, and the body is never read.
       if (walk.body == RequestContext::Body::kBeingRead) return;
       walk.body = RequestContext::Body::kComplete;
       table.respond(exchange);
       return;
     }
-    if (walk.body != RequestContext::Body::kComplete && walk.next >= table.head_stages) return;
+    if (walk.body != RequestContext::Body::kComplete && walk.next >= table.head_stages) {
+      if (walk.body == RequestContext::Body::kHeadWaiting) {
+        walk.body = RequestContext::Body::kBeingRead;
+        exchange.continue_body();  // "100 Continue"; handle() goes on once the body is read
+      }
+      return;
+    }
     walk.in_stage = true;
     Flow flow = table.stages[walk.next].run(exchange);
     walk.in_stage = false;

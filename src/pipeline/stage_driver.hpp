@@ -3,11 +3,12 @@
 //
 // With "Expect: 100-continue" the head stages run from before_body(), before the body is read. A head
 // stage that answers at once (kRespond) is sent at once, so a 404 or 401 costs no upload. One that goes
-// pending is waited for: the connection reads the body meanwhile (it sends "100 Continue" as soon as
-// before_body() returns), and the exchange goes on, to the rest of the stages or to respond, only once
-// both the stage has resumed and the body is complete (handle()).
+// pending holds the upload too: before_body() returns BodyWait::kWait, and when the stage resumes the
+// driver either answers at once (the body is never read) or, once the head stages are through, asks the
+// connection for the body (Exchange::continue_body: "100 Continue"); handle() then goes on with the rest.
 #pragma once
 
+#include "http/request_handler.hpp"
 #include "pipeline/request_context.hpp"
 
 namespace workgate::pipeline {
@@ -16,8 +17,8 @@ struct StageTable;
 
 class StageDriver {
  public:
-  // before_body(): the head stages only.
-  static void run_head(RequestContext& exchange);
+  // before_body(): the head stages only; kWait when one of them is pending.
+  static http::BodyWait run_head(RequestContext& exchange);
   // handle(): the body is complete; goes on from where the exchange is (the start, or after the head stages).
   static void run(RequestContext& exchange);
   // The pending stage finished with `flow` (kContinue or kRespond).

@@ -171,42 +171,34 @@ TEST_F(StageDriverTest, AHeadStageThatAnswersIsSentBeforeTheBody) {
 }
 
 // The bug this driver fixes: a pending head stage was taken as done, and the next stages ran at once.
-TEST_F(StageDriverTest, PendingHeadStageIsWaitedForThenContinues) {
+// A pending head stage also holds the upload: no "100 Continue" until it is through.
+TEST_F(StageDriverTest, PendingHeadStageIsWaitedForThenTheBodyIsAskedFor) {
   RequestContext& exchange = exchange_for(kPendingInHeadTable);
-  handler_->before_body(exchange);
+  EXPECT_EQ(handler_->before_body(exchange), http::BodyWait::kWait);
   EXPECT_EQ(calls(), (Calls{"head_a", "head_pending"})) << "head_b must wait for the pending stage";
+  EXPECT_FALSE(exchange.continue_requested()) << "no upload while a head stage may still refuse it";
   exchange.resume(Flow::kContinue);
-  EXPECT_EQ(calls(), (Calls{"head_a", "head_pending", "head_b"})) << "the body is still being read";
+  EXPECT_EQ(calls(), (Calls{"head_a", "head_pending", "head_b"})) << "the body is read now";
+  EXPECT_TRUE(exchange.continue_requested());
   handler_->handle(exchange);
   EXPECT_EQ(calls(), (Calls{"head_a", "head_pending", "head_b", "body_a", "respond 200"}));
 }
 
-TEST_F(StageDriverTest, PendingHeadStageStillPendingWhenTheBodyIsComplete) {
+TEST_F(StageDriverTest, PendingHeadStageThatAnswersIsSentWithoutTheBody) {
   RequestContext& exchange = exchange_for(kPendingInHeadTable);
-  handler_->before_body(exchange);
-  handler_->handle(exchange);
-  EXPECT_EQ(calls(), (Calls{"head_a", "head_pending"})) << "handle() does not run past a pending stage";
-  exchange.resume(Flow::kContinue);
-  EXPECT_EQ(calls(), (Calls{"head_a", "head_pending", "head_b", "body_a", "respond 200"}));
+  EXPECT_EQ(handler_->before_body(exchange), http::BodyWait::kWait);
+  exchange.response.status = 429;
+  exchange.resume(Flow::kRespond);
+  EXPECT_EQ(calls(), (Calls{"head_a", "head_pending", "respond 429"}));
+  EXPECT_FALSE(exchange.continue_requested()) << "the body is never asked for";
 }
 
-TEST_F(StageDriverTest, PendingHeadStageThatAnswersBeforeTheBodyIsCompleteRespondsAfterIt) {
-  RequestContext& exchange = exchange_for(kPendingInHeadTable);
-  handler_->before_body(exchange);
-  exchange.response.status = 401;
-  exchange.resume(Flow::kRespond);
-  EXPECT_EQ(calls(), (Calls{"head_a", "head_pending"})) << "no response while the connection reads the body";
+TEST_F(StageDriverTest, HeadStagesThatFinishAtOnceLetTheBodyCome) {
+  RequestContext& exchange = exchange_for(kResumesAtOnceTable);
+  EXPECT_EQ(handler_->before_body(exchange), http::BodyWait::kProceed);
+  EXPECT_EQ(calls(), (Calls{"head_a", "resumes_at_once"}));
   handler_->handle(exchange);
-  EXPECT_EQ(calls(), (Calls{"head_a", "head_pending", "respond 401"}));
-}
-
-TEST_F(StageDriverTest, PendingHeadStageThatAnswersAfterTheBodyIsCompleteRespondsAtOnce) {
-  RequestContext& exchange = exchange_for(kPendingInHeadTable);
-  handler_->before_body(exchange);
-  handler_->handle(exchange);
-  exchange.response.status = 401;
-  exchange.resume(Flow::kRespond);
-  EXPECT_EQ(calls(), (Calls{"head_a", "head_pending", "respond 401"}));
+  EXPECT_EQ(calls(), (Calls{"head_a", "resumes_at_once", "body_a", "body_z", "respond 200"}));
 }
 
 TEST_F(StageDriverTest, TheNextRequestStartsFromTheFirstStage) {

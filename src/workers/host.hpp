@@ -133,6 +133,11 @@ class AsyncState {
   Phase phase_ = Phase::kCreated;
   ResultData data_;
   std::int32_t status_ = WG_OK;
+  // The loop of the shard that armed the call. A plain pointer is safe: it is used only under mutex_ while
+  // phase_ is kArmed, and the phase leaves kArmed no later than the Waiter's destruction, which the loop
+  // causes before it goes (the Waiter is owned by the loop's queued timer handler, and a shard closes its
+  // connections, cancelling their waiters, and runs those completions before destroying its loop: see
+  // ~Shard in src/http/shard.cpp).
   boost::asio::io_context* io_ = nullptr;
   std::weak_ptr<Waiter> waiter_;
   std::string label_;  // "BINDING.function" for logs

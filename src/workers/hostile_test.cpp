@@ -17,28 +17,19 @@
 #include "workers/host.hpp"
 #include "workers/module.hpp"
 #include "workers/results.hpp"
+#include "workers/test_support.hpp"
 
 namespace workgate::workers {
 namespace {
 
 using namespace std::chrono_literals;
 
+using test_support::function;
+
 std::shared_ptr<WorkerInstance> hostile() {
-  std::string error;
-  auto module = Module::open(WG_TEST_HOSTILE, error);
-  EXPECT_TRUE(module) << error;
-  if (!module) return nullptr;
   WorkerInstance::Options options;
   options.binding = "HOSTILE";
-  auto worker = WorkerInstance::create(module, std::move(options), error);
-  EXPECT_TRUE(worker) << error;
-  return worker;
-}
-
-BoundFunction function(const std::shared_ptr<WorkerInstance>& worker, std::string_view name) {
-  wg_function_fn fn = worker->module().find(name);
-  EXPECT_NE(fn, nullptr) << name;
-  return BoundFunction{worker, std::string(name), fn};
+  return test_support::load(WG_TEST_HOSTILE, std::move(options));
 }
 
 int late_completions() {

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "config/loader.hpp"
@@ -15,28 +16,15 @@
 #include "workers/module.hpp"
 #include "workers/results.hpp"
 #include "workers/stages.hpp"
+#include "workers/test_support.hpp"
 
 namespace workgate::workers {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::shared_ptr<WorkerInstance> load(const std::string& path, WorkerInstance::Options options = {}) {
-  std::string error;
-  auto module = Module::open(path, error);
-  EXPECT_TRUE(module) << error;
-  if (!module) return nullptr;
-  if (options.binding.empty()) options.binding = "TEST";
-  auto worker = WorkerInstance::create(module, std::move(options), error);
-  EXPECT_TRUE(worker) << error;
-  return worker;
-}
-
-BoundFunction function(const std::shared_ptr<WorkerInstance>& worker, std::string_view name) {
-  wg_function_fn fn = worker->module().find(name);
-  EXPECT_NE(fn, nullptr) << name;
-  return BoundFunction{worker, std::string(name), fn};
-}
+using test_support::function;
+using test_support::load;
 
 // A request and everything else a call needs.
 struct Fixture {
@@ -228,26 +216,38 @@ TEST(Invoke, PostProcessSeesTheResponse) {
   EXPECT_EQ(response.body(), "{}");
 }
 
+// Arms a pending call on `io` and runs the loop until its outcome arrives: the outcome, or nullopt when
+// none came. Checks what holds for every delivery: once, on the loop's thread, never from inside arm().
+std::optional<Outcome> await(const std::shared_ptr<AsyncState>& pending, boost::asio::io_context& io,
+                             std::chrono::milliseconds timeout = 2000ms) {
+  bool done = false;
+  bool arming = true;
+  Outcome got;
+  auto loop_thread = std::this_thread::get_id();
+  arm(pending, io, timeout, [&](Outcome o) {
+    EXPECT_EQ(std::this_thread::get_id(), loop_thread);
+    EXPECT_FALSE(arming) << "delivered from inside arm()";
+    EXPECT_FALSE(done) << "delivered twice";
+    got = std::move(o);
+    done = true;
+  });
+  arming = false;
+  run_until(io, done);
+  if (!done) return std::nullopt;
+  return got;
+}
+
 TEST(Invoke, AsyncCompletionIsDeliveredOnTheLoop) {
   auto worker = load(WG_TEST_WORKER);
   Fixture f;
   boost::asio::io_context io;
   Invocation inv = invoke(function(worker, "later"), f.input);
   ASSERT_TRUE(inv.pending);
-  bool done = false;
-  Outcome got;
-  auto loop_thread = std::this_thread::get_id();
-  arm(inv.pending, io, 2000ms, [&](Outcome o) {
-    EXPECT_EQ(std::this_thread::get_id(), loop_thread);
-    EXPECT_FALSE(done);
-    got = std::move(o);
-    done = true;
-  });
-  run_until(io, done);
-  ASSERT_TRUE(done);
-  EXPECT_EQ(got.status, Outcome::Status::kOk);
-  EXPECT_EQ(got.result.kind, ResultData::Kind::kJson);
-  EXPECT_EQ(got.result.value, R"({"k":"v"})");
+  std::optional<Outcome> got = await(inv.pending, io);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, Outcome::Status::kOk);
+  EXPECT_EQ(got->result.kind, ResultData::Kind::kJson);
+  EXPECT_EQ(got->result.value, R"({"k":"v"})");
 }
 
 TEST(Invoke, CompletionBeforeReturnIsDelivered) {
@@ -256,17 +256,10 @@ TEST(Invoke, CompletionBeforeReturnIsDelivered) {
   boost::asio::io_context io;
   Invocation inv = invoke(function(worker, "early"), f.input);
   ASSERT_TRUE(inv.pending);
-  bool done = false;
-  Outcome got;
-  arm(inv.pending, io, 2000ms, [&](Outcome o) {
-    got = std::move(o);
-    done = true;
-  });
-  EXPECT_FALSE(done);  // never re-entrant: delivered through the loop
-  run_until(io, done);
-  ASSERT_TRUE(done);
-  EXPECT_EQ(got.result.kind, ResultData::Kind::kString);
-  EXPECT_EQ(got.result.value, "early");
+  std::optional<Outcome> got = await(inv.pending, io);  // never re-entrant: delivered through the loop
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->result.kind, ResultData::Kind::kString);
+  EXPECT_EQ(got->result.value, "early");
 }
 
 TEST(Invoke, DroppedCompletionIsAnError) {
@@ -275,16 +268,10 @@ TEST(Invoke, DroppedCompletionIsAnError) {
   boost::asio::io_context io;
   Invocation inv = invoke(function(worker, "drop"), f.input);
   ASSERT_TRUE(inv.pending);
-  bool done = false;
-  Outcome got;
-  arm(inv.pending, io, 2000ms, [&](Outcome o) {
-    got = std::move(o);
-    done = true;
-  });
-  run_until(io, done);
-  ASSERT_TRUE(done);
-  EXPECT_EQ(got.status, Outcome::Status::kError);
-  EXPECT_NE(got.result.value.find("dropped"), std::string::npos);
+  std::optional<Outcome> got = await(inv.pending, io);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, Outcome::Status::kError);
+  EXPECT_NE(got->result.value.find("dropped"), std::string::npos);
 }
 
 TEST(Invoke, TimeoutThenLateCompletionIsIgnored) {
