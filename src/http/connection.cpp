@@ -595,6 +595,15 @@ void Connection::pump_response() {
     } else if (!data.empty()) {
       buffers[count++] = asio::buffer(data.data(), data.size());
     }
+    if (self->tls_ && count > 1) {
+      // A TLS stream writes one buffer per record (and per send): chunk framing and data go as one.
+      std::string& joined = self->tls_scratch_;
+      joined.clear();
+      for (std::size_t i = 0; i < count; ++i)
+        joined.append(static_cast<const char*>(buffers[i].data()), buffers[i].size());
+      buffers[0] = asio::buffer(joined.data(), joined.size());
+      count = 1;
+    }
     self->set_deadline(self->limits_->write_timeout);
     self->async_write(std::span(buffers.data(), count),
                       [self, last](const error_code& write_ec, std::size_t) {

@@ -130,6 +130,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool chunked_out_ = false;
   ChunkFramer chunk_framer_;
   ChunkFramer::Buffers body_buffers_{};
+  std::string tls_scratch_;  // a framed chunk joined into one buffer for the TLS stream
 };
 
 }  // namespace workgate::http

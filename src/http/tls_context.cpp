@@ -190,10 +190,10 @@ bool set_mac_key(EVP_MAC_CTX* hctx, unsigned char* key) {
 }
 
 // OpenSSL's ticket callback: enc=1 encrypts a new ticket with the current key; enc=0 finds the key a
-// ticket names: 1 (current key), 2 (previous key: accepted, and a new ticket is issued), 0 (unknown or
-// too old: a full handshake).
-int on_ticket_key(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx, EVP_MAC_CTX* hctx,
-                  int enc) {
+// ticket names: 1 (current key), 2 (previous key, or any TLS 1.3 ticket: accepted, and a new ticket is
+// issued), 0 (unknown or too old: a full handshake).
+int on_ticket_key(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cctx,
+                  EVP_MAC_CTX* hctx, int enc) {
   if (!refresh_ticket_keys()) return -1;
   TicketKeyCache& keys = t_ticket_keys;
   if (enc == 1) {
@@ -206,7 +206,10 @@ int on_ticket_key(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_C
     if (key->epoch < 0 || std::memcmp(key_name, key->name, sizeof(key->name)) != 0) continue;
     if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), nullptr, key->aes, iv) != 1) return -1;
     if (!set_mac_key(hctx, key->hmac)) return -1;
-    return key == &keys.current ? 1 : 2;
+    // 2 also for TLS 1.3: its tickets are single-use for clients (RFC 8446, C.4), and OpenSSL only sends a
+    // resumed TLS 1.3 connection a new ticket when asked to renew, so a client that reconnects again
+    // would otherwise fall back to a full handshake every other time.
+    return key == &keys.current && SSL_version(ssl) != TLS1_3_VERSION ? 1 : 2;
   }
   return 0;
 }

@@ -15,7 +15,9 @@ import time
 import unittest
 
 from harness import GatewayTestCase, run_cli, start_gateway, write_temp
-from upstreams import EchoUpstream
+import hashlib
+
+from upstreams import EchoUpstream, pattern_sha256
 
 HEALTH = {"method": "GET", "path": "/health", "response": {"status": "ok"}}
 
@@ -170,9 +172,17 @@ class TlsServingTest(TlsTestBase):
                 rc, out = s_client(self.port, "-servername", "one.test", flag, "-ign_eof", "-sess_out", sess,
                                    input_text=request)
                 self.assertIn("New,", out, out[-800:])
+                again = os.path.join(d, f"again{flag}.pem")
                 rc, out = s_client(self.port, "-servername", "one.test", flag, "-ign_eof", "-sess_in", sess,
-                                   input_text=request)
+                                   "-sess_out", again, input_text=request)
                 self.assertIn("Reused,", out, f"{flag}: {out[-800:]}")
+                if flag != "-tls1_3":
+                    continue
+                # A resumed TLS 1.3 connection gets a ticket of its own (its tickets are single-use for
+                # clients), so the next connection resumes too.
+                rc, out = s_client(self.port, "-servername", "one.test", flag, "-ign_eof", "-sess_in", again,
+                                   input_text=request)
+                self.assertIn("Reused,", out, f"{flag} (second resumption): {out[-800:]}")
 
     def test_handshake_garbage_is_closed(self):
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
@@ -316,6 +326,35 @@ class TlsLifecycleTest(TlsTestBase):
         self.assertEqual(json.loads(body)["headers"]["x-forwarded-proto"], ["https"])
         resp = gw.get("/api/x")  # the plain --listen listener
         self.assertEqual(resp.json()["headers"]["x-forwarded-proto"], ["http"])
+
+    def test_streamed_bodies_through_the_proxy_over_tls(self):
+        up = EchoUpstream()
+        self.addCleanup(up.stop)
+        config = tls_config([self.one], paths=[
+            {"method": "ANY", "path": "/api/{.+}", "integration": {"type": "http_proxy", "server": "up"}}])
+        config["servers"] = [{"alias": "up", "url": up.url}]
+        gw = self.start(config)
+        port = gw.listener_port(1)
+        # A chunked download of 3 MiB (framed chunks over TLS records) arrives whole.
+        for mode in ("chunked,download=3145728", "download=3145728"):
+            r = subprocess.run(["curl", "-sS", "--http1.1", "--cacert", self.pki.ca, "--resolve",
+                                f"one.test:{port}:127.0.0.1", "-H", f"X-Echo-Mode: {mode}",
+                                f"https://one.test:{port}/api/big"], capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(len(r.stdout), 3145728, mode)
+            self.assertEqual(hashlib.sha256(r.stdout).hexdigest(), pattern_sha256(3145728), mode)
+        # A 2 MiB upload (streamed to the upstream) is received whole.
+        body = os.urandom(2 * 1024 * 1024)
+        upload = write_temp("", suffix=".bin")
+        self.addCleanup(os.unlink, upload)
+        with open(upload, "wb") as f:
+            f.write(body)
+        rc, code, text, err = self.curl(port, "/api/up", extra=["--data-binary", f"@{upload}", "-H",
+                                                                 "Content-Type: application/octet-stream"])
+        self.assertEqual(code, "200", err + gw.describe())
+        echoed = json.loads(text)
+        self.assertEqual(echoed["body_length"], len(body))
+        self.assertEqual(echoed["body_sha256"], hashlib.sha256(body).hexdigest())
 
     def test_plain_listener_from_the_config(self):
         config = {"paths": [HEALTH], "gateway": {"listeners": [{"address": "127.0.0.1:0"}]}}
