@@ -10,7 +10,6 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <memory>
@@ -21,6 +20,7 @@
 #include "http/request_handler.hpp"
 #include "http/request_parser.hpp"
 #include "http/shard.hpp"
+#include "http/tls_stream.hpp"
 
 namespace workgate::http {
 
@@ -51,12 +51,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   friend class Exchange;
   enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kLingering, kShutdown, kClosed };
-  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
 
+  // Every read and write of the connection: the plain socket, or the TLS stream (at most two buffers;
+  // pump_response joins a framed chunk into one). The TLS side is out of line (and cold), so that the plain
+  // path's callers stay as small, and as inlined, as without TLS.
   template <class Buffers, class Handler>
   void async_read_some(const Buffers& buffers, Handler&& handler) {
     if (tls_) {
-      tls_->async_read_some(buffers, std::forward<Handler>(handler));
+      tls_read_some(buffers, std::forward<Handler>(handler));
     } else {
       socket_.async_read_some(buffers, std::forward<Handler>(handler));
     }
@@ -64,10 +66,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
   template <class Buffers, class Handler>
   void async_write(const Buffers& buffers, Handler&& handler) {
     if (tls_) {
-      boost::asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+      tls_write(buffers, std::forward<Handler>(handler));
     } else {
       boost::asio::async_write(socket_, buffers, std::forward<Handler>(handler));
     }
+  }
+  template <class Buffers, class Handler>
+  [[gnu::noinline, gnu::cold]] void tls_read_some(const Buffers& buffers, Handler&& handler) {
+    tls_->async_read_some(buffers, TlsStream::IoHandler(std::forward<Handler>(handler)));
+  }
+  template <class Buffers, class Handler>
+  [[gnu::noinline, gnu::cold]] void tls_write(const Buffers& buffers, Handler&& handler) {
+    std::array<boost::asio::const_buffer, 2> pieces{};
+    std::size_t n = 0;
+    for (auto it = boost::asio::buffer_sequence_begin(buffers);
+         it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      if (n < pieces.size()) pieces[n] = *it;
+      ++n;
+    }
+    if (n > pieces.size()) {  // not done by any caller: refused rather than truncated
+      tls_->async_write({}, TlsStream::IoHandler([h = std::forward<Handler>(handler)](
+                                                     const boost::system::error_code&, std::size_t) mutable {
+                          h(boost::asio::error::invalid_argument, 0);
+                        }));
+      return;
+    }
+    tls_->async_write(pieces, TlsStream::IoHandler(std::forward<Handler>(handler)));
   }
 
   void start_tls();
