@@ -9,6 +9,9 @@ Scenarios:
   proxy    workgate http_proxy vs nginx proxy_pass to the same nginx upstream; plus large POST bodies
   auth     workgate only: RS256-protected route (auth0 authorizer, inline JWKS) vs the same route unprotected
   workers  workgate only: service_binding route (sidecar worker `run`) vs a static route
+  ratelimit workgate only: a static route with a rate-limit policy that admits everything vs the same route
+           without; `local` (target >= 0.95x) and `redis` (target >= 0.6x; a redis-server on the client CPU,
+           Redis commands per request from INFO commandstats)
   tls      HTTPS (TLS listener, same ECDSA P-256 certificate for both): keep-alive static route vs nginx
            `ssl` (target: >= 1.0x); new TLS connections per second, one request each, full handshakes
            (wrk, Connection: close) and resumed ones (openssl s_time -reuse / -new), vs nginx
@@ -36,7 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
-SCENARIOS = ["static", "proxy", "auth", "workers", "tls"]
+SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "tls"]
 STATIC_BODY = '{"status":"ok"}'
 UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
 START_TIMEOUT = 10.0
@@ -815,6 +818,100 @@ def scenario_workers(ctx, conns_list):
     return results
 
 
+def redis_command(port, *args):
+    """One RESP command to 127.0.0.1:port; the raw reply (the bench only reads simple replies)."""
+    wire = b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(wire)
+        data = b""
+        s.settimeout(1)
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            data += chunk
+            head_end = data.find(b"\r\n")
+            if head_end < 0:
+                continue
+            if not data.startswith(b"$"):
+                break  # +OK, -ERR, :N
+            length = int(data[1:head_end])
+            if length < 0 or len(data) >= head_end + 2 + length + 2:
+                break
+    return data.decode(errors="replace")
+
+
+def redis_commandstats(port):
+    out = {}
+    for line in redis_command(port, "INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, rest = line[len("cmdstat_"):].split(":", 1)
+            out[name] = int(dict(kv.split("=") for kv in rest.split(","))["calls"])
+    return out
+
+
+def scenario_ratelimit(ctx, conns_list):
+    redis_bin = shutil.which("redis-server")
+    if not redis_bin:
+        raise Skip("redis-server not installed (scripts/install-deps.sh)")
+    d = ctx.subdir("redis")
+    port = free_port()
+    # Redis is the shared service here, not the server under test: it runs on the client's CPU.
+    redis = Server("redis", ctx.pin(ctx.args.client_cpu) + [
+        redis_bin, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", d],
+        d, port)
+    ctx.servers.append(redis)
+    if not redis.wait_ready():
+        raise Skip(f"redis-server did not start: {one_line(redis.output())}")
+    # Policies that admit everything: the cost measured is the decision, not refusals.
+    everything = {"rate": 1000000, "period_seconds": 1, "burst": 1000000000, "key": "$request.client_ip"}
+    wg = ctx.start_workgate("workgate-ratelimit", {
+        "title": "bench rate limits",
+        # A long timeout: on a busy machine a slow decision must show as an error, not as a fail_open 200.
+        "redis": {"url": f"redis://127.0.0.1:{port}/0", "timeout_ms": 1000},
+        "rate_limits": [dict(everything, name="local-all", store="local"),
+                        dict(everything, name="redis-all", store="redis", fail_open=False)],
+        "paths": [{"method": "GET", "path": "/open", "response": {"status": "ok"}},
+                  {"method": "GET", "path": "/local", "response": {"status": "ok"}, "rate_limit": "local-all"},
+                  {"method": "GET", "path": "/redis", "response": {"status": "ok"}, "rate_limit": "redis-all"}]})
+    for path in ("/open", "/local", "/redis"):
+        expect_ok("workgate", wg.port, "GET", path, want_body=STATIC_BODY)
+    status, text = http_check(wg.port, "GET", "/redis")
+    if status != 200:
+        raise Skip(f"GET /redis answered {status} {text[:100]!r}")
+    results = []
+    for c in conns_list:
+        base = {"name": "no policy", "role": "base", "server": wg, "path": "/open"}
+        results.append(measure_case(ctx, {"label": f"c{c}-local", "conns": c, "ratio_name": "limited/unlimited",
+                                          "target": 0.95,
+                                          "sides": [base, {"name": "local policy", "role": "test", "server": wg,
+                                                           "path": "/local"}]}))
+        redis_side = {"name": "redis policy", "role": "test", "server": wg, "path": "/redis", "watch": [wg, redis]}
+        res = measure_case(ctx, {"label": f"c{c}-redis", "conns": c, "ratio_name": "limited/unlimited",
+                                 "target": 0.6, "sides": [base, redis_side]})
+        # Commands per request, from one more run of the redis side alone.
+        redis_command(port, "CONFIG", "RESETSTAT")
+        run = run_wrk(ctx, redis_side, c, max(2, ctx.args.duration // 2), measure=True)
+        stats = redis_commandstats(port)
+        reqs = (run or {}).get("requests") or 0
+        res["redis_commands"] = stats
+        res["redis_commands_per_request"] = {k: v / reqs for k, v in stats.items()} if reqs else None
+        res["redis_cpu_us_per_req"] = (run or {}).get("server_cpu", {}).get("redis", {}).get("cpu_us_per_req")
+        results.append(res)
+    print_table("ratelimit", results)
+    for res in results:
+        per = res.get("redis_commands_per_request")
+        if per:
+            total = sum(per.values())
+            detail = ", ".join(f"{k} {v:.2f}" for k, v in sorted(per.items()))
+            log(f"{res['label']:<14} Redis commands per request: {total:.2f} ({detail}); redis-server cpu "
+                f"{fmt_f(res.get('redis_cpu_us_per_req'), '.2f', 'us/req')}")
+    return results
+
+
 # ------------------------------------------------------------------------------------------------ tls
 
 def make_bench_certificate(ctx):
@@ -931,6 +1028,7 @@ def scenario_tls(ctx, conns_list):
 
 SCENARIO_FUNCS = {"static": (scenario_static, [64]), "proxy": (scenario_proxy, [64, 256]),
                   "auth": (scenario_auth, [64]), "workers": (scenario_workers, [64]),
+                  "ratelimit": (scenario_ratelimit, [64]),
                   "tls": (scenario_tls, [64])}
 
 
@@ -963,7 +1061,7 @@ def loadavg():
 def parse_args(argv):
     p = argparse.ArgumentParser(description="workgate vs nginx benchmarks (see bench/README.md)")
     p.add_argument("--scenario", action="append", default=None,
-                   help="static (default), proxy, auth, workers or all; repeat or comma-separate")
+                   help="static (default), proxy, auth, workers, ratelimit or all; repeat or comma-separate")
     p.add_argument("--gateway", default=DEFAULT_GATEWAY, help=f"workgate binary (default {DEFAULT_GATEWAY})")
     p.add_argument("--nginx", default="/usr/sbin/nginx")
     p.add_argument("--wrk", default="/usr/bin/wrk")

@@ -19,8 +19,11 @@ target_link_libraries(wg_workers PUBLIC workgate_sdk)
 # workgate_add_worker(NAME SOURCES...): a worker module lib<NAME>.so in <build>/workers, only the entry
 # point exported. The installed package defines the same function for out-of-tree workers.
 set(WORKGATE_WORKERS_OUTPUT_DIR ${CMAKE_BINARY_DIR}/workers)
+# workgate_add_worker(NAME [NO_SANITIZE] SOURCES...): NO_SANITIZE keeps the module uninstrumented in the
+# asan preset (the crash module: its fault must stay a real SIGSEGV, not a sanitizer report).
 function(workgate_add_worker name)
-  add_library(${name} MODULE ${ARGN})
+  cmake_parse_arguments(W "NO_SANITIZE" "" "" ${ARGN})
+  add_library(${name} MODULE ${W_UNPARSED_ARGUMENTS})
   target_link_libraries(${name} PRIVATE workgate::sdk)
   set_target_properties(${name} PROPERTIES
     PREFIX "lib"
@@ -30,7 +33,7 @@ function(workgate_add_worker name)
     LIBRARY_OUTPUT_DIRECTORY ${WORKGATE_WORKERS_OUTPUT_DIR})
   target_compile_options(${name} PRIVATE -Wall -Wextra -Wpedantic -Wshadow=local
                          $<$<BOOL:${WORKGATE_WERROR}>:-Werror>)
-  if(WORKGATE_SANITIZE)
+  if(WORKGATE_SANITIZE AND NOT W_NO_SANITIZE)
     target_compile_options(${name} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
     target_link_options(${name} PRIVATE -fsanitize=address,undefined)
   endif()
@@ -107,7 +110,7 @@ endif()
 
 # The crashing service module of the supervisor e2e tests (build/<preset>/workers/test/).
 if(WORKGATE_BUILD_TESTS)
-  workgate_add_worker(workgate-test-crash ${PROJECT_SOURCE_DIR}/src/workers/testdata/crash_worker.c)
+  workgate_add_worker(workgate-test-crash NO_SANITIZE ${PROJECT_SOURCE_DIR}/src/workers/testdata/crash_worker.c)
   set_target_properties(workgate-test-crash PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/workers/test)
   if(TARGET workgate)
     add_dependencies(workgate workgate-test-crash)

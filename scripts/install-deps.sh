@@ -9,6 +9,7 @@ packages=(
   libboost-context1.81-dev libboost-program-options1.81-dev
   libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libspdlog-dev libfmt-dev
   clang-format nginx-light wrk util-linux procps
+  libhiredis-dev redis-server   # the rate limiter's Redis store (client library; server for tests, bench)
   clang libclang-rt-14-dev   # the fuzz preset: clang 14 and its libFuzzer runtime
 )
 
@@ -34,5 +35,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The nginx package starts a system service on port 80; tests and benchmarks run their own instances.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+# Likewise redis-server: tests and benchmarks start their own on free ports.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
 if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1; then /usr/sbin/nginx -s quit >/dev/null 2>&1 || true; fi
 echo "install-deps: done"

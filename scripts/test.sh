@@ -74,18 +74,11 @@ if [ "${WG_SKIP_ASAN:-0}" != 1 ]; then
   phase "asan build"
   scripts/build.sh asan
   phase "unit and end-to-end tests under ASan + UBSan (ctest, asan)"
-  # End-to-end tests that cannot pass under the sanitizers, whatever the gateway does (docs/testing.md):
-  # - the supervisor's crash tests crash the serving process on purpose with a NULL store in
-  #   src/workers/testdata/crash_worker.c; built with -fsanitize=undefined (and with ASan's SIGSEGV
-  #   handler) that becomes "exited with status 1" instead of "killed by signal 11";
-  # - descriptor exhaustion: GCC 12's UBSan probes memory with pipe(2) on a vptr-check cache miss, which
-  #   fails with EMFILE, so it reports a bogus "invalid vptr" in fmt and the serving process exits.
-  # They all run in the release phase above.
-  asan_skip="test_supervisor.CrashRestartTest.test_a_crashing_worker_restarts_the_serving_process_and_no_client_is_refused
-    test_supervisor.CrashRestartTest.test_a_restart_that_fails_at_startup_ends_the_supervisor
-    test_supervisor.CrashRestartTest.test_no_supervise_runs_one_process_that_a_crash_ends
-    test_supervisor.CrashRestartTest.test_repeated_crashes_back_off_and_a_request_during_the_backoff_waits_and_is_served
-    test_lifecycle_robustness.RepeatedWarningTest.test_descriptor_exhaustion_logs_suppression_counts_and_the_gateway_recovers"
+  # The one end-to-end test that cannot pass under the sanitizers, whatever the gateway does
+  # (docs/testing.md): descriptor exhaustion. GCC 12's UBSan probes memory with pipe(2) on a vptr-check
+  # cache miss, which fails with EMFILE, so it reports a bogus "invalid vptr" in fmt and the serving
+  # process exits. It runs in the release phase above.
+  asan_skip="test_lifecycle_robustness.RepeatedWarningTest.test_descriptor_exhaustion_logs_suppression_counts_and_the_gateway_recovers"
   # halt_on_error: a report fails the test that caused it instead of scrolling by.
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}" \
     UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \

@@ -2,6 +2,7 @@
 // everything downstream (router, pipeline, integrations) reads these structures, never raw JSON.
 #pragma once
 
+#include <array>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
@@ -134,7 +135,41 @@ struct Route {
   boost::json::object variables;
   std::optional<boost::json::value> response;  // nullopt: key absent (empty body)
   std::optional<HookRef> pre_process;
-  std::optional<HookRef> post_process;  // route-level (extension)
+  std::optional<HookRef> post_process;   // route-level (extension)
+  std::vector<std::string> rate_limits;  // `rate_limit` (extension): policy names, in order
+};
+
+// An IP network (`gateway.trusted_proxies`); IPv4 as IPv4-mapped IPv6 so one comparison serves both.
+struct IpNetwork {
+  std::array<std::uint8_t, 16> address{};
+  unsigned prefix_bits = 128;
+  bool contains(const std::array<std::uint8_t, 16>& candidate) const;
+};
+
+// `rate_limits[]` (extension, docs/rate-limits.md).
+enum class RateLimitStore { kLocal, kRedis };
+
+struct RateLimitPolicy {
+  std::string name;
+  std::string key;  // a template (docs/rate-limits.md); "" is one key shared by every request
+  std::int64_t rate = 0;
+  std::int64_t period_seconds = 0;
+  std::int64_t burst = 0;  // requests admitted at once; defaults to rate
+  RateLimitStore store = RateLimitStore::kLocal;
+  bool fail_open = true;              // redis: admit when Redis does not answer in time
+  std::size_t local_slots = 1 << 18;  // local: size of the key table
+  std::string pointer;                // "/rate_limits/N"
+};
+
+// `redis` (extension): the store of `"store": "redis"` policies.
+struct RedisSettings {
+  std::string url;   // as written
+  std::string host;  // TCP (an IP literal or a name resolved when the config is built)
+  std::uint16_t port = 6379;
+  std::string unix_path;  // set for unix:/path
+  std::int64_t database = 0;
+  std::string password;  // "" = no AUTH; never logged
+  std::chrono::milliseconds timeout{20};
 };
 
 // One entry of gateway.listeners: an address served by every shard, plain HTTP or TLS.
@@ -170,6 +205,7 @@ struct GatewaySettings {
   std::chrono::milliseconds tls_handshake_timeout{10000};
   bool access_log = false;
   std::vector<ListenerEntry> listeners;  // empty: the --listen one only
+  std::vector<IpNetwork> trusted_proxies;  // peers whose X-Forwarded-For is believed (rate-limit keys)
 };
 
 // "HOST:PORT" or "[IPv6]:PORT" with an IP address (or localhost) and a port 0..65535.
@@ -186,12 +222,15 @@ struct Config {
   boost::json::object variables;
   std::vector<Route> paths;
   GatewaySettings gateway;
+  std::vector<RateLimitPolicy> rate_limits;
+  std::optional<RedisSettings> redis;
   std::filesystem::path base_dir;  // relative module paths resolve against it
 
   const ServerEntry* find_server(std::string_view alias) const;
   const ServiceEntry* find_service(std::string_view alias) const;
   const ServiceBindingEntry* find_service_binding(std::string_view alias) const;
   const WorkerEntry* find_worker(std::string_view binding) const;
+  const RateLimitPolicy* find_rate_limit(std::string_view name) const;
 };
 
 }  // namespace workgate::config

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/rate_limits.hpp"
 #include "router/router.hpp"
 
 namespace workgate::config {
@@ -714,9 +715,9 @@ void parse_mapping_section(const json::object& mapping, std::string_view key, co
   }
 }
 
-constexpr std::string_view kRouteKeys[] = {"method",       "path",        "integration", "auth",
-                                           "mapping",      "variables",   "response",    "pre_process",
-                                           "post_process", "description", "summary",     "name"};
+constexpr std::string_view kRouteKeys[] = {
+    "method",      "path",         "integration", "auth",    "mapping", "variables", "response",
+    "pre_process", "post_process", "description", "summary", "name",    "rate_limit"};
 
 void parse_paths(const json::object& root, Config& cfg, Checker& check) {
   const json::value* v = root.if_contains("paths");
@@ -864,7 +865,8 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   check.known_keys(*obj, ptr,
                    {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers",
                     "header_timeout_ms", "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms",
-                    "write_timeout_ms", "access_log", "listeners", "tls_handshake_timeout_ms"});
+                    "write_timeout_ms", "access_log", "trusted_proxies", "listeners",
+                    "tls_handshake_timeout_ms"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
@@ -977,9 +979,10 @@ LoadResult load_config_text(std::string_view text, const Environment& env,
   }
   substitute_env(*doc, "", env, check);
   const json::object& root = doc->get_object();
-  check.known_keys(root, "",
-                   {"$schema", "title", "description", "servers", "services", "serviceBindings",
-                    "servicesBindings", "cors", "authorizer", "variables", "paths", "workers", "gateway"});
+  check.known_keys(
+      root, "",
+      {"$schema", "title", "description", "servers", "services", "serviceBindings", "servicesBindings",
+       "cors", "authorizer", "variables", "paths", "workers", "gateway", "rate_limits", "redis"});
   Config cfg;
   cfg.base_dir = base_dir;
   for (std::string_view key : {"$schema", "title", "description"}) {
@@ -996,6 +999,7 @@ LoadResult load_config_text(std::string_view text, const Environment& env,
   }
   parse_paths(root, cfg, check);
   parse_gateway(root, cfg, check);
+  parse_rate_limit_sections(root, cfg, result.errors);  // config/rate_limits.cpp
   check_references(cfg, check);
   if (result.errors.empty()) result.config = std::move(cfg);
   return result;

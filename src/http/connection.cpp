@@ -652,6 +652,7 @@ void Connection::on_written(const error_code& ec) {
   }
   parser_.reset();
   phase_ = Phase::kIdle;
+  exchange_->recycle(std::move(response_));
   if (buffer_.size() > 0) {
     begin_request();
     parse();

@@ -29,9 +29,23 @@ struct CountingWork final : Cancellable {
 };
 
 // Answers "PATH BODY" synchronously, or holds the request (path "/hold") until the test responds.
+// Counts the responses the connection hands back once written.
+struct RecyclingExchange final : Exchange {
+  void recycle(Response&& written) override {
+    ++recycled;
+    last_status = written.status;
+  }
+  int recycled = 0;
+  int last_status = 0;
+};
+
 class FakeHandler final : public RequestHandler {
  public:
-  std::unique_ptr<Exchange> create_exchange() override { return std::make_unique<Exchange>(); }
+  std::unique_ptr<Exchange> create_exchange() override {
+    auto exchange = std::make_unique<RecyclingExchange>();
+    exchanges.push_back(exchange.get());
+    return exchange;
+  }
   const ConnectionLimits& limits() override { return limits_; }
   BodyMode body_mode(Exchange& exchange) override {
     return exchange.request().path == "/stream" ? BodyMode::kStream : BodyMode::kBuffer;
@@ -75,6 +89,7 @@ class FakeHandler final : public RequestHandler {
   std::shared_ptr<Exchange> held;
   std::shared_ptr<Exchange> streamed;
   std::shared_ptr<Exchange> waiting;
+  std::vector<RecyclingExchange*> exchanges;
   std::shared_ptr<CountingWork> work = std::make_shared<CountingWork>();
 };
 
@@ -154,6 +169,14 @@ TEST_F(ConnectionTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_LT(out.find("/a "), out.find("/b xyz"));
   EXPECT_LT(out.find("/b xyz"), out.find("/c "));
   EXPECT_EQ(handler_->handled, (std::vector<std::string>{"/a", "/b", "/c"}));
+}
+
+TEST_F(ConnectionTest, WrittenResponsesAreHandedBackForReuse) {
+  send("GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 2);
+  ASSERT_EQ(handler_->exchanges.size(), 1u);
+  EXPECT_EQ(handler_->exchanges[0]->recycled, 2);
+  EXPECT_EQ(handler_->exchanges[0]->last_status, 200);
 }
 
 TEST_F(ConnectionTest, UnknownTransferCodingIs501AndCloses) {

@@ -26,6 +26,16 @@ class HeaderList {
     arena_.clear();
     entries_.clear();
   }
+  // Clears the list; keeps its memory for the next use unless it grew past `keep_bytes` (a large list is
+  // not held by an idle connection).
+  void clear_keeping(std::size_t keep_bytes) {
+    if (arena_.capacity() > keep_bytes || entries_.capacity() * sizeof(Entry) > keep_bytes) {
+      std::string().swap(arena_);
+      std::vector<Entry>().swap(entries_);
+    } else {
+      clear();
+    }
+  }
   void reserve(std::size_t bytes, std::size_t fields) {
     arena_.reserve(bytes);
     entries_.reserve(fields);

@@ -103,6 +103,26 @@ struct Response {
   std::string_view body() const { return external_ ? external_body_ : std::string_view(owned_body_); }
   std::string& owned_body() { return owned_body_; }
 
+  // Back to a default response for the next request on the connection, keeping the header and body
+  // memory when it is small (so a keep-alive connection's responses allocate nothing in steady state).
+  void reset_for_reuse() {
+    constexpr std::size_t kKeepBytes = 16 * 1024;
+    status = 200;
+    content_type = {};
+    headers.clear_keeping(kKeepBytes);
+    close = false;
+    fixed_lines = {};
+    keep_content_length = false;
+    body_source.reset();
+    if (owned_body_.capacity() > kKeepBytes) {
+      std::string().swap(owned_body_);
+    } else {
+      owned_body_.clear();
+    }
+    external_body_ = {};
+    external_ = false;
+  }
+
  private:
   std::string owned_body_;
   std::string_view external_body_;

@@ -153,5 +153,29 @@ TEST(Request, IsHeadIsCaseSensitive) {
   EXPECT_FALSE(r.is_head());
 }
 
+TEST(Response, ResetForReuseKeepsSmallMemoryAndDropsLargeMemory) {
+  Response response;
+  response.status = 404;
+  response.close = true;
+  response.headers.add("X-Small", "1");
+  response.set_body("small body");
+  const std::size_t body_capacity = response.owned_body().capacity();
+  response.reset_for_reuse();
+  EXPECT_EQ(response.status, 200);
+  EXPECT_FALSE(response.close);
+  EXPECT_TRUE(response.headers.empty());
+  EXPECT_TRUE(response.body().empty());
+  EXPECT_EQ(response.owned_body().capacity(), body_capacity) << "small: kept for the next response";
+
+  response.set_body(std::string(64 * 1024, 'x'));
+  response.headers.add("X-Big", std::string(32 * 1024, 'y'));
+  response.reset_for_reuse();
+  EXPECT_TRUE(response.body().empty());
+  EXPECT_LT(response.owned_body().capacity(), 64u * 1024) << "large: not held by an idle connection";
+  response.headers.add("X-After", "2");
+  EXPECT_EQ(response.headers.get("X-After"), "2");
+  EXPECT_EQ(response.headers.size(), 1u);
+}
+
 }  // namespace
 }  // namespace workgate::http

@@ -94,6 +94,10 @@ class Exchange {
   // Clears the per-request state before the connection reuses the exchange for its next request.
   virtual void reset() {}
 
+  // The response the connection has finished writing, handed back so that its memory serves the next
+  // response of the connection (the default drops it).
+  virtual void recycle(Response&& /*written*/) {}
+
  private:
   friend class Connection;
   class TlsContext;

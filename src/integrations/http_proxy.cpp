@@ -133,7 +133,13 @@ class HttpProxy final : public pipeline::Stage {
         auto r = std::to_chars(digits, digits + sizeof(digits), request.body.size());
         head.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
       }
-      out.body = request.body;
+      // A post_process hook (which also makes the response buffered) is the only later reader of the
+      // request body; otherwise it moves to the upstream request instead of being copied.
+      if (buffer_response_) {
+        out.body = request.body;
+      } else {
+        out.body = std::move(request.body);
+      }
     } else {
       out.body_source = exchange.body_source();
       if (request.content_length) {

@@ -139,6 +139,12 @@ class SupabaseStage : public pipeline::Stage {
 
   bool configured() const { return api_->target != nullptr; }
 
+  // Answers at once with the error of `kind`.
+  static pipeline::Flow refuse(pipeline::RequestContext& exchange, pipeline::ErrorKind kind) {
+    exchange.response = pipeline::error_response(kind);
+    return pipeline::Flow::kRespond;
+  }
+
   // POST {SUPABASE_URL}{path} with the JSON body and the service role key.
   void call(pipeline::RequestContext& exchange, std::string_view operation, std::string_view path,
             const json::object& body, Done done) const {
@@ -168,12 +174,10 @@ class PasswordlessAuth final : public SupabaseStage {
     const json::value* email = body->if_contains("email");
     const json::value* phone = body->if_contains("phone");
     if (!truthy(email) && !truthy(phone)) {
-      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseMissingEmailOrPhone);
-      return pipeline::Flow::kRespond;
+      return refuse(exchange, pipeline::ErrorKind::kSupabaseMissingEmailOrPhone);
     }
     if (!configured()) {
-      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseEnvMissing);
-      return pipeline::Flow::kRespond;
+      return refuse(exchange, pipeline::ErrorKind::kSupabaseEnvMissing);
     }
     if (truthy(email)) {
       send_email_otp(exchange, *email);
@@ -250,12 +254,10 @@ class PasswordlessVerify final : public SupabaseStage {
     const json::value* email = body->if_contains("email");
     const json::value* phone = body->if_contains("phone");
     if (!truthy(token) || (!truthy(email) && !truthy(phone))) {
-      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseMissingTokenOrContact);
-      return pipeline::Flow::kRespond;
+      return refuse(exchange, pipeline::ErrorKind::kSupabaseMissingTokenOrContact);
     }
     if (!configured()) {
-      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseEnvMissing);
-      return pipeline::Flow::kRespond;
+      return refuse(exchange, pipeline::ErrorKind::kSupabaseEnvMissing);
     }
     const bool by_email = truthy(email);
     json::object verify;
@@ -305,12 +307,10 @@ class PasswordlessAuthAlt final : public SupabaseStage {
     if (!body) return pipeline::Flow::kRespond;
     const json::value* email = body->if_contains("email");
     if (!truthy(email)) {
-      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseMissingEmail);
-      return pipeline::Flow::kRespond;
+      return refuse(exchange, pipeline::ErrorKind::kSupabaseMissingEmail);
     }
     if (!configured()) {
-      exchange.response = pipeline::error_response(pipeline::ErrorKind::kSupabaseEnvMissing);
-      return pipeline::Flow::kRespond;
+      return refuse(exchange, pipeline::ErrorKind::kSupabaseEnvMissing);
     }
     json::object signup{{"email", *email},
                         {"password", random_uuid()},

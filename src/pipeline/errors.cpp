@@ -73,6 +73,9 @@ constexpr std::array kTable{
               R"({"error":"Alternative OTP method failed","code":"SUPABASE_OTP_ALT_FAILED"})"},
     ErrorSpec{K::kSupabaseAltUnanswered, 502, "SUPABASE_OTP_ALT_FAILED", "Alternative OTP method failed",
               R"({"error":"Alternative OTP method failed","code":"SUPABASE_OTP_ALT_FAILED"})"},
+    ErrorSpec{K::kTooManyRequests, 429, "", "Too many requests", R"({"message":"Too many requests"})"},
+    ErrorSpec{K::kRateLimitUnavailable, 503, "", "Rate limit unavailable",
+              R"({"message":"Rate limit unavailable"})"},
 };
 
 constexpr bool rows_in_kind_order() {
@@ -82,7 +85,7 @@ constexpr bool rows_in_kind_order() {
   return true;
 }
 static_assert(rows_in_kind_order(), "kTable must list every ErrorKind once, in declaration order");
-static_assert(static_cast<std::size_t>(K::kSupabaseAltUnanswered) + 1 == kTable.size(),
+static_assert(static_cast<std::size_t>(K::kRateLimitUnavailable) + 1 == kTable.size(),
               "a kind without a row in kTable");
 
 http::Response json_error(int status, std::string_view message, std::string_view code) {

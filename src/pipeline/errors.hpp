@@ -52,6 +52,9 @@ enum class ErrorKind : std::uint8_t {
   kSupabaseVerifyFailed,
   kSupabaseAltRefused,     // signUp answered with an error
   kSupabaseAltUnanswered,  // signUp got no answer
+  // Rate limits (src/ratelimit/limiter.cpp).
+  kTooManyRequests,       // a policy's limit is reached (429, with Retry-After)
+  kRateLimitUnavailable,  // a fail_open: false policy's Redis did not answer in time (503)
 };
 
 struct ErrorSpec {

@@ -78,6 +78,8 @@ const Expected kExpected[] = {
      R"({"error":"Alternative OTP method failed","code":"SUPABASE_OTP_ALT_FAILED"})"},
     {ErrorKind::kSupabaseAltUnanswered, 502, "SUPABASE_OTP_ALT_FAILED",
      R"({"error":"Alternative OTP method failed","code":"SUPABASE_OTP_ALT_FAILED"})"},
+    {ErrorKind::kTooManyRequests, 429, "", R"({"message":"Too many requests"})"},
+    {ErrorKind::kRateLimitUnavailable, 503, "", R"({"message":"Rate limit unavailable"})"},
 };
 
 TEST(ErrorTable, EveryKindIsListed) {

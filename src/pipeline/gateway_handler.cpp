@@ -64,12 +64,18 @@ bool RequestContext::replace_path(std::string path) {
 }
 
 void RequestContext::reset() {
-  response = http::Response();
+  response.reset_for_reuse();
+  response_lines.clear();
   route_ = nullptr;
   claims_.reset();
   walk_ = Walk();
   begun_ = false;
   request_id_.clear();
+}
+
+void RequestContext::recycle(http::Response&& written) {
+  response = std::move(written);
+  response.reset_for_reuse();
 }
 
 GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source, const StageTable& table)
@@ -166,6 +172,12 @@ void GatewayHandler::send(RequestContext& exchange) {
   if (snapshot.config.gateway.identity_header && !response.headers.empty())
     response.headers.remove("X-Powered-By");
   response.fixed_lines = snapshot.fixed_lines;
+  if (!exchange.response_lines.empty()) {
+    // The connection copies the lines into the head before respond() returns, so one per-exchange buffer
+    // (its capacity reused) can carry both.
+    exchange.response_lines.append(snapshot.fixed_lines);
+    response.fixed_lines = exchange.response_lines;
+  }
   exchange.respond(std::move(response));
 }
 

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "auth/token_cache.hpp"
@@ -70,6 +72,10 @@ class GatewayHandler final : public http::RequestHandler {
   // The respond step: adds CORS and identity headers and hands the response to the connection.
   void send(RequestContext& exchange);
 
+  // Per-thread state of a pipeline extension that outlives snapshots (a rate limiter's Redis connection):
+  // the slot for `key`, empty until the extension fills it; destroyed with the handler, on this thread.
+  std::shared_ptr<void>& extension_state(const std::string& key) { return extension_state_[key]; }
+
   // Verifies a bearer token, reusing this thread's cache of verified tokens.
   auth::VerifyResult verify_token(const auth::Verifier& verifier, std::string_view token, std::int64_t now);
 
@@ -89,6 +95,7 @@ class GatewayHandler final : public http::RequestHandler {
   http::UpstreamClient upstream_;
   auth::TokenCache token_cache_;
   router::RouteMatch scratch_match_;
+  std::unordered_map<std::string, std::shared_ptr<void>> extension_state_;
 };
 
 }  // namespace workgate::pipeline

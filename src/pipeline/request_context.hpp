@@ -35,6 +35,10 @@ class RequestContext final : public http::Exchange {
 
   // The response being built; stages set it, the respond step sends it.
   http::Response response;
+  // Complete "Name: value\r\n" lines a stage adds to whatever response the exchange ends with (the rate
+  // limiter's RateLimit fields): the respond step sends them, so a later stage that replaces `response`
+  // does not drop them. Written verbatim: only for values the gateway formats itself.
+  std::string response_lines;
 
   // For a stage that returned Flow::kPending: continue the pipeline with `flow` (on the connection's thread).
   void resume(Flow flow);
@@ -45,6 +49,7 @@ class RequestContext final : public http::Exchange {
   bool replace_path(std::string path);
 
   void reset() override;
+  void recycle(http::Response&& written) override;
 
  private:
   friend class GatewayHandler;

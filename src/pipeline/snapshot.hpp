@@ -39,6 +39,7 @@ struct CompiledRoute {
   std::unique_ptr<Stage> integration;  // null: static response
   std::unique_ptr<Stage> pre_process;
   std::unique_ptr<Stage> post_process;
+  std::unique_ptr<Stage> rate_limit;  // null: the route names no rate-limit policy
 };
 
 struct Snapshot {

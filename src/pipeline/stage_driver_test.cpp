@@ -112,11 +112,12 @@ class StageDriverTest : public ::testing::Test {
 };
 
 TEST_F(StageDriverTest, TheGatewayTableAndItsHeadStages) {
-  ASSERT_EQ(kGatewayTable.stages.size(), 6u);
-  const char* names[] = {"preflight", "route", "authenticate", "pre_process", "integrate", "post_process"};
-  for (std::size_t i = 0; i < 6; ++i)
+  ASSERT_EQ(kGatewayTable.stages.size(), 7u);
+  const char* names[] = {"preflight",   "route",     "authenticate", "rate_limit",
+                         "pre_process", "integrate", "post_process"};
+  for (std::size_t i = 0; i < 7; ++i)
     EXPECT_EQ(kGatewayTable.stages[i].name, names[i]);
-  EXPECT_EQ(kGatewayTable.head_stages, 3u) << "the head stages end with authenticate";
+  EXPECT_EQ(kGatewayTable.head_stages, 4u) << "the head stages end with rate_limit";
 }
 
 TEST_F(StageDriverTest, WithoutHeadRunEveryStageRunsInOrderThenRespond) {

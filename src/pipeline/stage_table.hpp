@@ -1,8 +1,8 @@
 // The request pipeline: its stages, in order. This table is the one place that says what runs when; the
 // driver (stage_driver.cpp) walks it and nothing else knows the order.
 //
-//   preflight -> route -> authenticate | pre_process -> integrate -> post_process -> respond
-//   `------------ head stages -------'
+//   preflight -> route -> authenticate -> rate_limit | pre_process -> integrate -> post_process -> respond
+//   `------------------ head stages -----------------'
 //
 // A stage returns Flow::kContinue (next stage), Flow::kRespond (exchange.response is final: go straight to
 // respond) or Flow::kPending (it finishes asynchronously and calls RequestContext::resume()). The head
@@ -50,6 +50,7 @@ namespace stages {
 Flow preflight(RequestContext& exchange);     // stage_preflight.cpp
 Flow route(RequestContext& exchange);         // stage_route.cpp
 Flow authenticate(RequestContext& exchange);  // stage_authenticate.cpp
+Flow rate_limit(RequestContext& exchange);    // stage_rate_limit.cpp
 Flow pre_process(RequestContext& exchange);   // stage_hooks.cpp
 Flow integrate(RequestContext& exchange);     // stage_integrate.cpp
 Flow post_process(RequestContext& exchange);  // stage_hooks.cpp
@@ -60,12 +61,15 @@ inline constexpr StageSlot kGatewayStages[] = {
     {"preflight", &stages::preflight},        // CORS preflight answered before auth
     {"route", &stages::route},                // 404 when begin() matched no route
     {"authenticate", &stages::authenticate},  // bearer token of routes with auth
+    {"rate_limit", &stages::rate_limit},      // the route's rate-limit policies (after auth: jwt keys)
     {"pre_process", &stages::pre_process},    // worker hook
     {"integrate", &stages::integrate},        // static response, http_proxy, service, auth flows
     {"post_process", &stages::post_process},  // worker hook on the integration's response
 };
 
-inline constexpr StageTable kGatewayTable{kGatewayStages, stages_through(kGatewayStages, "authenticate"),
+// The head stages end with rate_limit: a refused upload (401, 429) is never read, and a Redis decision holds
+// the upload until it is made.
+inline constexpr StageTable kGatewayTable{kGatewayStages, stages_through(kGatewayStages, "rate_limit"),
                                           &stages::respond};
 
 }  // namespace workgate::pipeline

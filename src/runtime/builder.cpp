@@ -6,6 +6,7 @@
 #include "integrations/auth0.hpp"
 #include "integrations/http_proxy.hpp"
 #include "integrations/supabase.hpp"
+#include "ratelimit/limiter.hpp"
 #include "runtime/authorizers.hpp"
 #include "workers/attach.hpp"
 
@@ -118,11 +119,14 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
     targets[i] = make_target(cfg.servers[i], options, "/servers/" + std::to_string(i), result.errors);
   }
 
+  ratelimit::RateLimitBuild rate_limits = ratelimit::prepare_rate_limits(cfg, options.connect, result.errors);
+
   snapshot->routes.resize(cfg.paths.size());
   for (std::size_t i = 0; i < cfg.paths.size(); ++i) {
     const config::Route& route = cfg.paths[i];
     pipeline::CompiledRoute& compiled = snapshot->routes[i];
     compiled.config = &route;
+    compiled.rate_limit = ratelimit::make_rate_limit_stage(route, cfg, rate_limits, result.errors);
     if (route.response) compiled.static_body = boost::json::serialize(*route.response);
     if (!route.integration) continue;
     std::string pointer = "/paths/" + std::to_string(i);

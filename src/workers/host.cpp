@@ -411,25 +411,29 @@ void host_set_status(wg_result* r, std::int32_t status) {
   });
 }
 
-void host_set_header(wg_result* r, wg_str name, wg_str value) {
-  with_result(r, "set_header()", [&](ResultData& data, const ResultLimits& l) {
-    if (ResultData* d = response_edit(data))
-      header_op(*d, l, d->response_ops, HeaderOp::kSet, "set_header()", name, value);
+enum class HeaderSide { kResponse, kRequest };
+
+// The six header edits of the ABI: the response's (in a post hook or a service result) or the request's
+// (a pre hook continuing with a modified request).
+void edit_header(wg_result* r, const char* what, HeaderSide side, HeaderOp::Type op, wg_str name,
+                 wg_str value) {
+  with_result(r, what, [&](ResultData& data, const ResultLimits& l) {
+    ResultData* d = side == HeaderSide::kResponse ? response_edit(data) : editable(data);
+    if (d == nullptr) return;
+    header_op(*d, l, side == HeaderSide::kResponse ? d->response_ops : d->request_ops, op, what, name, value);
   });
+}
+
+void host_set_header(wg_result* r, wg_str name, wg_str value) {
+  edit_header(r, "set_header()", HeaderSide::kResponse, HeaderOp::kSet, name, value);
 }
 
 void host_add_header(wg_result* r, wg_str name, wg_str value) {
-  with_result(r, "add_header()", [&](ResultData& data, const ResultLimits& l) {
-    if (ResultData* d = response_edit(data))
-      header_op(*d, l, d->response_ops, HeaderOp::kAdd, "add_header()", name, value);
-  });
+  edit_header(r, "add_header()", HeaderSide::kResponse, HeaderOp::kAdd, name, value);
 }
 
 void host_remove_header(wg_result* r, wg_str name) {
-  with_result(r, "remove_header()", [&](ResultData& data, const ResultLimits& l) {
-    if (ResultData* d = response_edit(data))
-      header_op(*d, l, d->response_ops, HeaderOp::kRemove, "remove_header()", name, wg_str{nullptr, 0});
-  });
+  edit_header(r, "remove_header()", HeaderSide::kResponse, HeaderOp::kRemove, name, wg_str{nullptr, 0});
 }
 
 void host_set_body(wg_result* r, wg_str body) {
@@ -460,25 +464,16 @@ void host_return_string(wg_result* r, wg_str text) {
 }
 
 void host_request_set_header(wg_result* r, wg_str name, wg_str value) {
-  with_result(r, "request_set_header()", [&](ResultData& data, const ResultLimits& l) {
-    if (ResultData* d = editable(data))
-      header_op(*d, l, d->request_ops, HeaderOp::kSet, "request_set_header()", name, value);
-  });
+  edit_header(r, "request_set_header()", HeaderSide::kRequest, HeaderOp::kSet, name, value);
 }
 
 void host_request_add_header(wg_result* r, wg_str name, wg_str value) {
-  with_result(r, "request_add_header()", [&](ResultData& data, const ResultLimits& l) {
-    if (ResultData* d = editable(data))
-      header_op(*d, l, d->request_ops, HeaderOp::kAdd, "request_add_header()", name, value);
-  });
+  edit_header(r, "request_add_header()", HeaderSide::kRequest, HeaderOp::kAdd, name, value);
 }
 
 void host_request_remove_header(wg_result* r, wg_str name) {
-  with_result(r, "request_remove_header()", [&](ResultData& data, const ResultLimits& l) {
-    if (ResultData* d = editable(data))
-      header_op(*d, l, d->request_ops, HeaderOp::kRemove, "request_remove_header()", name,
-                wg_str{nullptr, 0});
-  });
+  edit_header(r, "request_remove_header()", HeaderSide::kRequest, HeaderOp::kRemove, name,
+              wg_str{nullptr, 0});
 }
 
 void host_request_set_path(wg_result* r, wg_str path) {
