@@ -204,7 +204,7 @@ struct GatewaySettings {
   std::chrono::milliseconds write_timeout{30000};
   std::chrono::milliseconds tls_handshake_timeout{10000};
   bool access_log = false;
-  std::vector<ListenerEntry> listeners;  // empty: the --listen one only
+  std::vector<ListenerEntry> listeners;    // empty: the --listen one only
   std::vector<IpNetwork> trusted_proxies;  // peers whose X-Forwarded-For is believed (rate-limit keys)
 };
 

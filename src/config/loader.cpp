@@ -862,11 +862,11 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   const std::string ptr = "/gateway";
   const json::object* obj = check.object(*v, ptr);
   if (obj == nullptr) return;
-  check.known_keys(*obj, ptr,
-                   {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers",
-                    "header_timeout_ms", "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms",
-                    "write_timeout_ms", "access_log", "trusted_proxies", "listeners",
-                    "tls_handshake_timeout_ms"});
+  check.known_keys(
+      *obj, ptr,
+      {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
+       "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms", "write_timeout_ms", "access_log",
+       "trusted_proxies", "listeners", "tls_handshake_timeout_ms"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;

@@ -176,7 +176,8 @@ void Connection::start_tls() {
   phase_ = Phase::kHandshake;
   set_deadline(limits_->handshake_timeout);
   tls_ = std::make_unique<TlsStream>(socket_, tls_context_->initial());
-  tls_->async_handshake([self = shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
+  tls_->async_handshake(asio::ssl::stream_base::server,
+                        [self = shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
 }
 
 void Connection::on_handshake(const error_code& ec) {

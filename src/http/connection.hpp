@@ -10,6 +10,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <memory>
@@ -20,7 +21,6 @@
 #include "http/request_handler.hpp"
 #include "http/request_parser.hpp"
 #include "http/shard.hpp"
-#include "http/tls_stream.hpp"
 
 namespace workgate::http {
 
@@ -52,9 +52,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   friend class Exchange;
   enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kLingering, kShutdown, kClosed };
 
-  // Every read and write of the connection: the plain socket, or the TLS stream (at most two buffers;
-  // pump_response joins a framed chunk into one). The TLS side is out of line (and cold), so that the plain
-  // path's callers stay as small, and as inlined, as without TLS.
+  // Every read and write of the connection: the plain socket, or the TLS stream (which writes one buffer
+  // per record: send() and pump_response() join small pieces). The TLS side is out of line (and cold), so
+  // that the plain path's callers stay as small, and as inlined, as without TLS.
   template <class Buffers, class Handler>
   void async_read_some(const Buffers& buffers, Handler&& handler) {
     if (tls_) {
@@ -73,25 +73,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   template <class Buffers, class Handler>
   [[gnu::noinline, gnu::cold]] void tls_read_some(const Buffers& buffers, Handler&& handler) {
-    tls_->async_read_some(buffers, TlsStream::IoHandler(std::forward<Handler>(handler)));
+    tls_->async_read_some(buffers, std::forward<Handler>(handler));
   }
   template <class Buffers, class Handler>
   [[gnu::noinline, gnu::cold]] void tls_write(const Buffers& buffers, Handler&& handler) {
-    std::array<boost::asio::const_buffer, 2> pieces{};
-    std::size_t n = 0;
-    for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers); ++it) {
-      if (n < pieces.size()) pieces[n] = *it;
-      ++n;
-    }
-    if (n > pieces.size()) {  // not done by any caller: refused rather than truncated
-      tls_->async_write({}, TlsStream::IoHandler([h = std::forward<Handler>(handler)](
-                                                     const boost::system::error_code&, std::size_t) mutable {
-                          h(boost::asio::error::invalid_argument, 0);
-                        }));
-      return;
-    }
-    tls_->async_write(pieces, TlsStream::IoHandler(std::forward<Handler>(handler)));
+    boost::asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
   }
 
   void start_tls();
@@ -125,6 +111,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Shard& shard_;
   boost::asio::ip::tcp::socket socket_;
   std::shared_ptr<const TlsContext> tls_context_;
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
   std::unique_ptr<TlsStream> tls_;  // over socket_, declared after it: destroyed first
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<Exchange> exchange_;
