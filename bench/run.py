@@ -14,6 +14,9 @@ Scenarios:
            Redis commands per request from INFO commandstats)
   metrics  static route: nginx, workgate without the admin listener (metrics off), workgate with it (metrics
            on, /metrics scraped every second during the runs), alternated in one run (target: on/off >= 0.97)
+  tls      HTTPS (TLS listener, same ECDSA P-256 certificate for both): keep-alive static route vs nginx
+           `ssl` (target: >= 1.0x); new TLS connections per second, one request each, full handshakes
+           (wrk, Connection: close) and resumed ones (openssl s_time -reuse / -new), vs nginx
 """
 
 import argparse
@@ -38,7 +41,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
-SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics"]
+SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls"]
 STATIC_BODY = '{"status":"ok"}'
 UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
 START_TIMEOUT = 10.0
@@ -361,7 +364,7 @@ def wrk_argv(ctx, side, conns, seconds):
         argv += ["-H", h]
     if side.get("script"):
         argv += ["-s", side["script"]]
-    argv.append(f"http://127.0.0.1:{side['server'].port}{side['path']}")
+    argv.append(side.get("url") or f"http://127.0.0.1:{side['server'].port}{side['path']}")
     return argv
 
 
@@ -984,9 +987,124 @@ def scenario_metrics(ctx, conns_list):
     return results
 
 
+# ------------------------------------------------------------------------------------------------ tls
+
+def make_bench_certificate(ctx):
+    d = ctx.subdir("tls")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def run_stime(ctx, side, mode, seconds, measure=True):
+    """openssl s_time: sequential connections, one GET each; mode "new" (full handshakes) or "reuse"
+    (session resumption). Returns connections/s and server CPU per connection."""
+    argv = ctx.pin(ctx.args.client_cpu) + ["openssl", "s_time", "-connect", f"127.0.0.1:{side['tls_port']}",
+                                           "-www", side["path"], f"-{mode}", "-time", str(seconds)]
+    c0 = proc_cpu_ticks(side["server"].pid)
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=seconds + 30)
+    c1 = proc_cpu_ticks(side["server"].pid)
+    if not measure:
+        return None
+    out = proc.stdout + proc.stderr
+    m = re.search(r"(\d+) connections in (\d+) real seconds", out)
+    r = {"errors": {}, "command": " ".join(argv)}
+    if not m or proc.returncode != 0:
+        r["errors"]["s_time"] = proc.returncode
+        r["output_tail"] = "\n".join(out.splitlines()[-8:])
+        r["valid"] = False
+        return r
+    conns, secs = int(m.group(1)), int(m.group(2))
+    r["rps"] = conns / secs if secs else None
+    r["cpu_us_per_req"] = 1e6 * (c1 - c0) / CLK_TCK / conns if conns and c0 is not None and c1 is not None else None
+    r["valid"] = True
+    return r
+
+
+def measure_stime_case(ctx, label, mode, sides):
+    a = ctx.args
+    runs = {s["name"]: [] for s in sides}
+    for rnd in range(1, a.rounds + 1):
+        for side in sides:
+            if a.warmup > 0:
+                run_stime(ctx, side, mode, a.warmup, measure=False)
+            r = run_stime(ctx, side, mode, a.duration)
+            runs[side["name"]].append(r)
+            flag = "" if r["valid"] else f"  INVALID {r['errors']} {r.get('output_tail', '')}"
+            log(f"  [{rnd}/{a.rounds}] {label:<14} {side['name']:<22} {fmt_rps(r.get('rps')):>9} conn/s"
+                f"  cpu {fmt_f(r.get('cpu_us_per_req'), '.1f', 'us/conn')}{flag}")
+    result = {"label": label, "mode": mode, "sides": {}}
+    for side in sides:
+        rs = runs[side["name"]]
+        result["sides"][side["name"]] = {"rps": median_of(rs, "rps"), "cpu_us_per_req": median_of(rs, "cpu_us_per_req"),
+                                         "runs": rs, "invalid_runs": sum(1 for r in rs if not r["valid"])}
+    base, test = (result["sides"][s["name"]] for s in sides)
+    result["ratio"] = {k: (test[k] / base[k] if test.get(k) and base.get(k) else None) for k in ("rps", "cpu_us_per_req")}
+    result["valid"] = all(v["invalid_runs"] == 0 for v in result["sides"].values())
+    return result
+
+
+def scenario_tls(ctx, conns_list):
+    if not shutil.which("openssl"):
+        raise Skip("the openssl command is needed to make the certificate")
+    cert, key = make_bench_certificate(ctx)
+    wg_tls_port = free_port()
+    wg = ctx.start_workgate("workgate-tls", {
+        "title": "bench tls",
+        "paths": [{"method": "GET", "path": "/bench", "response": {"status": "ok"}}],
+        "gateway": {"listeners": [{"address": f"127.0.0.1:{wg_tls_port}",
+                                   "tls": {"certificates": [{"cert_file": cert, "key_file": key}]}}]}})
+    expect_ok("workgate", wg.port, "GET", "/bench", want_body=STATIC_BODY)
+    ng = ctx.start_nginx("nginx-tls", f"""    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
+    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        listen 127.0.0.1:@TLSPORT@ ssl reuseport backlog=4096;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        server_name _;
+        location = /bench {{
+            default_type application/json;
+            return 200 '{STATIC_BODY}';
+        }}
+    }}""".replace("@TLSPORT@", str(ng_tls_port := free_port())))
+    for name, port in (("workgate", wg_tls_port), ("nginx", ng_tls_port)):
+        probe = subprocess.run(["curl", "-s", "--cacert", cert, "--http1.1", f"https://localhost:{port}/bench"],
+                               capture_output=True, text=True, timeout=10)
+        if probe.stdout != STATIC_BODY:
+            raise RuntimeError(f"{name}: GET https://localhost:{port}/bench answered {probe.stdout[:100]!r} "
+                               f"{probe.stderr[:200]!r}")
+    sides = [{"name": "nginx", "role": "base", "server": ng, "path": "/bench", "tls_port": ng_tls_port,
+              "url": f"https://127.0.0.1:{ng_tls_port}/bench"},
+             {"name": "workgate", "role": "test", "server": wg, "path": "/bench", "tls_port": wg_tls_port,
+              "url": f"https://127.0.0.1:{wg_tls_port}/bench"}]
+    results = [measure_case(ctx, {"label": f"https-c{c}", "conns": c, "sides": sides,
+                                  "ratio_name": "workgate/nginx", "target": 1.0}) for c in conns_list]
+    close_sides = [dict(s, headers=["Connection: close"]) for s in sides]
+    results.append(measure_case(ctx, {"label": "new-conn-c32", "conns": 32, "sides": close_sides,
+                                      "ratio_name": "workgate/nginx"}))
+    print_table("tls", results)
+    stime = [measure_stime_case(ctx, "s_time-new", "new", sides),
+             measure_stime_case(ctx, "s_time-reuse", "reuse", sides)]
+    log("")
+    log("== tls: sequential connections, one GET each (openssl s_time; ratio = workgate/nginx)")
+    log(f"{'case':<14} {'side':<28} {'conn/s':>10} {'cpu/conn':>10}")
+    for res in stime:
+        for name, side in res["sides"].items():
+            log(f"{res['label']:<14} {name:<28} {fmt_rps(side['rps']):>10} {fmt_f(side['cpu_us_per_req'], '.1f', 'us'):>10}")
+        log(f"{res['label']:<14} {'ratio workgate/nginx':<28} {fmt_x(res['ratio']['rps']):>10} "
+            f"{fmt_x(res['ratio']['cpu_us_per_req']):>10}")
+    return results + stime
+
+
 SCENARIO_FUNCS = {"static": (scenario_static, [64]), "proxy": (scenario_proxy, [64, 256]),
                   "auth": (scenario_auth, [64]), "workers": (scenario_workers, [64]),
-                  "ratelimit": (scenario_ratelimit, [64]), "metrics": (scenario_metrics, [64])}
+                  "ratelimit": (scenario_ratelimit, [64]), "metrics": (scenario_metrics, [64]),
+                  "tls": (scenario_tls, [64])}
 
 
 # --------------------------------------------------------------------------------------------- main

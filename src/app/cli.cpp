@@ -15,6 +15,7 @@
 #include "app/supervisor.hpp"
 #include "config/loader.hpp"
 #include "http/server.hpp"
+#include "http/tls_context.hpp"
 #include "observability/log.hpp"
 #include "pipeline/gateway_handler.hpp"
 #include "runtime/builder.hpp"
@@ -46,6 +47,7 @@ struct Options {
   std::string command;
   std::optional<std::filesystem::path> config;
   std::string listen = "127.0.0.1:8787";
+  bool listen_given = false;
   unsigned threads = 0;
   std::vector<std::string> env_files;
   std::vector<std::string> ca_files;
@@ -54,8 +56,9 @@ struct Options {
   long drain_timeout_ms = 30000;
   bool no_supervise = false;
   std::string admin;  // --admin HOST:PORT; wins over gateway.admin.listen
-  // Set by the supervisor for the serving process it runs (hidden flags).
-  std::vector<int> listen_fds;
+  // Set by the supervisor for the serving process it runs (hidden flags): per listener, one socket per
+  // thread ("3,4;5,6").
+  std::vector<std::vector<int>> listen_fds;
   int ready_fd = -1;
 };
 
@@ -87,6 +90,7 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
       o.config = v;
     } else if (a == "--listen" || a == "-l") {
       if (!value(o.listen)) return std::nullopt;
+      o.listen_given = true;
     } else if (a == "--threads" || a == "-t") {
       long n = 0;
       if (!value(v)) return std::nullopt;
@@ -116,15 +120,17 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
     } else if (a == "--listen-fds") {  // hidden: the serving process under the supervisor
       if (!value(v)) return std::nullopt;
       std::size_t begin = 0;
+      o.listen_fds.emplace_back();
       while (begin <= v.size()) {
-        std::size_t end = v.find(',', begin);
+        std::size_t end = v.find_first_of(",;", begin);
         if (end == std::string::npos) end = v.size();
         long fd = -1;
         if (!parse_number(v.substr(begin, end - begin), fd) || fd < 0 || fd > 65535) {
           error = "--listen-fds must be a list of descriptors";
           return std::nullopt;
         }
-        o.listen_fds.push_back(static_cast<int>(fd));
+        o.listen_fds.back().push_back(static_cast<int>(fd));
+        if (end < v.size() && v[end] == ';') o.listen_fds.emplace_back();
         begin = end + 1;
       }
     } else if (a == "--ready-fd") {  // hidden: the serving process under the supervisor
@@ -154,22 +160,58 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
 }
 
 bool split_listen(const std::string& listen, std::string& host, std::uint16_t& port) {
-  std::string_view s = listen;
-  std::size_t colon;
-  if (!s.empty() && s.front() == '[') {
-    auto close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
-    host = std::string(s.substr(1, close - 1));
-    colon = close + 1;
-  } else {
-    colon = s.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    host = std::string(s.substr(0, colon));
+  return config::parse_listen_address(listen, host, port);
+}
+
+// The listeners a serve runs: --listen (plain HTTP/1.1; also the default when the config has none) first,
+// then gateway.listeners in order. Fixed for the process's life: a reload may change certificates, not
+// this list (listeners_changed).
+struct ListenerSpec {
+  std::string host;
+  std::uint16_t port = 0;
+  int tls_index = -1;  // index in gateway.listeners of a TLS listener
+  std::string origin;  // "--listen" or the config pointer
+};
+
+std::vector<ListenerSpec> listener_specs(const Options& o, const config::Config& cfg) {
+  std::vector<ListenerSpec> out;
+  if (o.listen_given || cfg.gateway.listeners.empty()) {
+    ListenerSpec spec;
+    split_listen(o.listen, spec.host, spec.port);  // checked by cmd_serve
+    spec.origin = o.listen_given ? "--listen" : "default";
+    out.push_back(std::move(spec));
   }
-  long n = -1;
-  if (!parse_number(std::string(s.substr(colon + 1)), n) || n < 0 || n > 65535 || host.empty()) return false;
-  port = static_cast<std::uint16_t>(n);
-  return true;
+  for (std::size_t i = 0; i < cfg.gateway.listeners.size(); ++i) {
+    const config::ListenerEntry& entry = cfg.gateway.listeners[i];
+    out.push_back({entry.host, entry.port, entry.tls ? static_cast<int>(i) : -1, entry.pointer});
+  }
+  return out;
+}
+
+// What a reload cannot change: the sockets are bound once (by the supervisor).
+std::string listener_signature(const config::Config& cfg) {
+  std::string out;
+  for (const auto& entry : cfg.gateway.listeners)
+    out += entry.address + (entry.tls ? " tls" : " plain") + (entry.http2 ? " h2;" : ";");
+  return out;
+}
+
+std::string url_of(const ListenerSpec& spec, std::uint16_t port) {
+  std::string host = spec.host.find(':') != std::string::npos ? "[" + spec.host + "]" : spec.host;
+  return std::string(spec.tls_index >= 0 ? "https://" : "http://") + host + ":" + std::to_string(port);
+}
+
+std::string describe_tls(const http::TlsContext& tls) {
+  std::string text = "TLS " + std::string(tls.min_version_name()) + "+, ALPN " + tls.alpn_list() + ", " +
+                     std::to_string(tls.certificate_count()) + " certificate(s):";
+  for (std::size_t c = 0; c < tls.certificate_count(); ++c) {
+    text += c == 0 ? " [default] " : " ";
+    std::string names;
+    for (const auto& name : tls.names(c))
+      names += (names.empty() ? "" : ",") + name;
+    text += names.empty() ? "(no DNS names)" : names;
+  }
+  return text;
 }
 
 bool load_environment(const Options& o, config::Environment& env) {
@@ -263,6 +305,15 @@ int cmd_routes(const Options& o) {
                 route.path.c_str(), std::string(class_name(*snapshot, index)).c_str(),
                 route.auth ? "yes" : "no", integration.c_str(), index);
   }
+  std::vector<ListenerSpec> specs = listener_specs(o, snapshot->config);
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const ListenerSpec& spec = specs[i];
+    std::string tls = spec.tls_index >= 0 && snapshot->listener_tls[static_cast<std::size_t>(spec.tls_index)]
+                          ? describe_tls(*snapshot->listener_tls[static_cast<std::size_t>(spec.tls_index)])
+                          : "plain HTTP/1.1";
+    std::printf("listener %zu: %s (%s) %s\n", i, url_of(spec, spec.port).c_str(), spec.origin.c_str(),
+                tls.c_str());
+  }
   return 0;
 }
 
@@ -281,20 +332,35 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
   }
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
 
-  // The supervisor binds the sockets (so that they outlive a crashed serving process) and runs the
-  // serving process, which loads the config, listens and serves: see app/supervisor.hpp.
+  // The supervisor binds the sockets of every listener (so that they outlive a crashed serving process)
+  // and runs the serving process, which loads the config, listens and serves: see app/supervisor.hpp.
+  // It reads the config for gateway.listeners only (no snapshot: the serving process reports every
+  // other problem).
   const bool supervised = !o.listen_fds.empty();
   if (!o.no_supervise && !supervised) {
-    http::Listeners listeners;
+    config::Environment env;
+    if (!load_environment(o, env)) return 1;
+    std::string source;
+    config::LoadResult loaded = config::load_gateway_config(o.config, env, source);
+    if (!loaded.errors.empty()) {
+      print_problems(loaded.errors, loaded.warnings);
+      std::cerr << source << ": " << loaded.errors.size() << " error(s)\n";
+      return 1;
+    }
+    std::vector<std::vector<int>> fds;
     try {
-      listeners = http::bind_listeners(host, port, o.threads);
+      for (const ListenerSpec& spec : listener_specs(o, *loaded.config))
+        fds.push_back(http::bind_listeners(spec.host, spec.port, o.threads).fds);
     } catch (const http::ListenError& e) {
+      for (auto& group : fds)
+        for (int fd : group)
+          ::close(fd);
       observability::log_error("{}", e.what());
       return 1;
     }
-    return run_supervisor(args, listeners.fds);
+    return run_supervisor(args, fds);
   }
-  if (supervised) o.threads = static_cast<unsigned>(o.listen_fds.size());
+  if (supervised) o.threads = static_cast<unsigned>(o.listen_fds.front().size());
 
   config::Environment env;
   if (!load_environment(o, env)) return 1;
@@ -339,6 +405,15 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
   std::string config_text;
   auto snapshot = load_snapshot(o, env, /*connect=*/true, source, &config_text, start_admin);
   if (!snapshot) return 1;
+  const std::vector<ListenerSpec> specs = listener_specs(o, snapshot->config);
+  const std::string listeners_at_start = listener_signature(snapshot->config);
+  if (supervised && o.listen_fds.size() != specs.size()) {
+    observability::log_error(
+        "gateway.listeners changed since workgate started ({} listener(s) bound, the config has {}): "
+        "restart workgate to change its listeners",
+        o.listen_fds.size(), specs.size());
+    return 1;
+  }
   if (o.access_log) snapshot->config.gateway.access_log = true;
   std::size_t route_count = snapshot->config.paths.size();
   bool has_cors = snapshot->cors.has_value();
@@ -371,11 +446,17 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
   const bool metrics_on = admin_server != nullptr;
 
   http::ServerOptions server_options;
-  server_options.host = host;
-  server_options.port = port;
+  server_options.listeners.clear();
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    http::ListenerOptions listener;
+    listener.host = specs[i].host;
+    listener.port = specs[i].port;
+    listener.tls_index = specs[i].tls_index;
+    if (supervised) listener.inherited_fds = o.listen_fds[i];
+    server_options.listeners.push_back(std::move(listener));
+  }
   server_options.threads = o.threads;
   server_options.drain_timeout = std::chrono::milliseconds(o.drain_timeout_ms);
-  server_options.inherited_fds = o.listen_fds;
   server_options.supervised = supervised;
   server_options.housekeeping = [&source_of_truth] { source_of_truth.collect(); };
   server_options.on_drain = [&admin_state] { admin_state.set_draining(); };
@@ -395,21 +476,31 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     }
     return handler;
   });
-  std::uint16_t bound = 0;
+  std::vector<std::uint16_t> bound;
   try {
     bound = server->bind();
   } catch (const http::ListenError& e) {
     observability::log_error("{}", e.what());
     return 1;
   }
+  // The first line names the first listener (the --listen one when given); then one line per listener,
+  // "listener N: URL (origin) ...", which tests and scripts parse for the bound ports.
   observability::log_info(
-      "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on http://{}:{} with {} thread(s){}",
+      "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on {} with {} thread(s){}",
       WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
-      host.find(':') != std::string::npos ? "[" + host + "]" : host, bound, o.threads,
+      url_of(specs.front(), bound.front()), o.threads,
       admin_url.empty() ? std::string() : ", admin on " + admin_url);
-  admin_state.add_listener("public", "http://" +
-                                         (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
-                                         ":" + std::to_string(bound));
+  {
+    auto current = source_of_truth.current();
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const ListenerSpec& spec = specs[i];
+      std::string what = "plain HTTP/1.1";
+      if (spec.tls_index >= 0)
+        what = describe_tls(*current->listener_tls[static_cast<std::size_t>(spec.tls_index)]);
+      observability::log_info("listener {}: {} ({}) {}", i, url_of(spec, bound[i]), spec.origin, what);
+      admin_state.add_listener(i == 0 ? "public" : "listener " + std::to_string(i), url_of(spec, bound[i]));
+    }
+  }
 
   auto reload = [&] {
     config::Environment fresh;
@@ -426,6 +517,12 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       observability::log_error(
           "reload failed: the config has errors (printed above); keeping the current config");
       admin_state.record_reload(false, "the config has errors; the current config is kept");
+      return;
+    }
+    if (listener_signature(next->config) != listeners_at_start) {
+      observability::log_error(
+          "reload failed: gateway.listeners changed (addresses, tls or http2); keeping the current config "
+          "(restart workgate to change its listeners; certificates reload)");
       return;
     }
     if (o.access_log) next->config.gateway.access_log = true;

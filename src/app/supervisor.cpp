@@ -51,11 +51,15 @@ int exit_code(int status) {
 
 class Supervisor {
  public:
-  Supervisor(const std::vector<std::string>& child_args, const std::vector<int>& fds) : fds_(fds) {
+  Supervisor(const std::vector<std::string>& child_args, const std::vector<std::vector<int>>& groups) {
     args_ = child_args;
     std::string list;
-    for (int fd : fds_)
-      list += (list.empty() ? "" : ",") + std::to_string(fd);
+    for (const auto& group : groups) {
+      if (!list.empty()) list += ';';
+      for (std::size_t i = 0; i < group.size(); ++i)
+        list += (i == 0 ? "" : ",") + std::to_string(group[i]);
+      fds_.insert(fds_.end(), group.begin(), group.end());
+    }
     args_.push_back("--listen-fds");
     args_.push_back(list);
   }
@@ -266,7 +270,8 @@ class Supervisor {
 
 }  // namespace
 
-int run_supervisor(const std::vector<std::string>& child_args, const std::vector<int>& listen_fds) {
+int run_supervisor(const std::vector<std::string>& child_args,
+                   const std::vector<std::vector<int>>& listen_fds) {
   ::signal(SIGPIPE, SIG_IGN);
   Supervisor supervisor(child_args, listen_fds);
   return supervisor.run();

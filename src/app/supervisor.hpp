@@ -34,8 +34,10 @@ class RestartBackoff {
 };
 
 // Runs the supervisor. `child_args` are the `serve` arguments of the serving process (without the
-// program name); the supervisor appends the inherited descriptors (`listen_fds`, bound by
-// http::bind_listeners, not yet listening) and the readiness pipe. Returns the exit status.
-int run_supervisor(const std::vector<std::string>& child_args, const std::vector<int>& listen_fds);
+// program name); the supervisor appends the inherited descriptors (`listen_fds`: per listener, the
+// sockets bound by http::bind_listeners, not yet listening; passed as `--listen-fds 3,4;5,6`) and the
+// readiness pipe. Returns the exit status.
+int run_supervisor(const std::vector<std::string>& child_args,
+                   const std::vector<std::vector<int>>& listen_fds);
 
 }  // namespace workgate::app

@@ -172,6 +172,25 @@ struct RedisSettings {
   std::chrono::milliseconds timeout{20};
 };
 
+// One entry of gateway.listeners: an address served by every shard, plain HTTP or TLS.
+struct ListenerTls {
+  struct Certificate {
+    std::string cert_file;  // resolved against the config file's directory
+    std::string key_file;
+  };
+  std::vector<Certificate> certificates;  // the first one is the default (no SNI, unknown name)
+  int min_version = 12;                   // 12 (TLS 1.2 and 1.3) or 13 (TLS 1.3 only)
+};
+
+struct ListenerEntry {
+  std::string address;  // as written: "0.0.0.0:8443", "[::]:8443"
+  std::string host;
+  std::uint16_t port = 0;
+  std::optional<ListenerTls> tls;
+  bool http2 = false;  // accepted; HTTP/2 is not implemented yet (a warning says so)
+  std::string pointer;
+};
+
 // The `gateway` extension block: server behaviour.
 struct GatewaySettings {
   bool identity_header = true;  // X-Powered-By: workgate
@@ -183,10 +202,15 @@ struct GatewaySettings {
   std::uint64_t min_body_rate = 1024;  // bytes/s a request body must average after body_timeout
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds write_timeout{30000};
+  std::chrono::milliseconds tls_handshake_timeout{10000};
   bool access_log = false;
+  std::vector<ListenerEntry> listeners;    // empty: the --listen one only
   std::vector<IpNetwork> trusted_proxies;  // peers whose X-Forwarded-For is believed (rate-limit keys)
   std::string admin_listen;  // gateway.admin.listen, "HOST:PORT"; empty: no admin listener
 };
+
+// "HOST:PORT" or "[IPv6]:PORT" with an IP address (or localhost) and a port 0..65535.
+bool parse_listen_address(std::string_view text, std::string& host, std::uint16_t& port);
 
 struct Config {
   std::string title;

@@ -1,8 +1,10 @@
 #include "config/loader.hpp"
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <initializer_list>
@@ -78,6 +80,31 @@ const WorkerEntry* Config::find_worker(std::string_view binding) const {
     if (w.binding == binding) return &w;
   }
   return nullptr;
+}
+
+bool parse_listen_address(std::string_view s, std::string& host, std::uint16_t& port) {
+  std::size_t colon;
+  if (!s.empty() && s.front() == '[') {
+    auto close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
+    host = std::string(s.substr(1, close - 1));
+    colon = close + 1;
+  } else {
+    colon = s.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = std::string(s.substr(0, colon));
+    if (host.find(':') != std::string::npos) return false;  // an IPv6 address needs brackets
+  }
+  std::string_view digits = s.substr(colon + 1);
+  unsigned n = 0;
+  auto r = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (digits.empty() || r.ec != std::errc() || r.ptr != digits.data() + digits.size() || n > 65535)
+    return false;
+  boost::system::error_code ec;
+  if (host != "localhost") boost::asio::ip::make_address(host, ec);
+  if (host.empty() || ec) return false;
+  port = static_cast<std::uint16_t>(n);
+  return true;
 }
 
 namespace {
@@ -752,16 +779,94 @@ void parse_paths(const json::object& root, Config& cfg, Checker& check) {
   }
 }
 
+// gateway.listeners: [{"address": "0.0.0.0:8443", "tls": {"certificates": [{"cert_file", "key_file"}],
+// "min_version": "1.2"}, "http2": false}]. Files are checked (read, parsed, matched) when the snapshot
+// is built (runtime/builder.cpp), with these pointers.
+void parse_listeners(const json::object& gateway, Config& cfg, Checker& check) {
+  const json::value* v = gateway.if_contains("listeners");
+  if (v == nullptr) return;
+  const std::string ptr = "/gateway/listeners";
+  const json::array* list = check.array(*v, ptr);
+  if (list == nullptr) return;
+  if (list->size() > 64) {
+    check.error(ptr, "at most 64 listeners");
+    return;
+  }
+  auto resolve = [&](const std::string& file) {
+    std::filesystem::path p(file);
+    return (p.is_absolute() ? p : cfg.base_dir / p).lexically_normal().string();
+  };
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string lptr = ptr + "/" + std::to_string(i);
+    const json::object* obj = check.object((*list)[i], lptr);
+    if (obj == nullptr) continue;
+    check.known_keys(*obj, lptr, {"address", "tls", "http2"});
+    ListenerEntry entry;
+    entry.pointer = lptr;
+    if (auto address = check.string(*obj, "address", lptr, true)) {
+      entry.address = *address;
+      if (!parse_listen_address(*address, entry.host, entry.port)) {
+        check.error(lptr + "/address", "must be IP:PORT or [IPv6]:PORT (got " + in_quotes(*address) + ")");
+      }
+      for (const ListenerEntry& other : cfg.gateway.listeners) {
+        if (entry.port != 0 && other.host == entry.host && other.port == entry.port) {
+          check.error(lptr + "/address", "same address as " + other.pointer);
+        }
+      }
+    }
+    if (auto b = check.boolean(*obj, "http2", lptr)) entry.http2 = *b;
+    if (entry.http2) {
+      check.warning(lptr + "/http2", "HTTP/2 is not available yet: the listener speaks HTTP/1.1");
+    }
+    if (const json::value* t = obj->if_contains("tls")) {
+      const std::string tptr = lptr + "/tls";
+      if (const json::object* tls = check.object(*t, tptr)) {
+        check.known_keys(*tls, tptr, {"certificates", "min_version"});
+        ListenerTls out;
+        if (auto version = check.string(*tls, "min_version", tptr, false)) {
+          if (*version == "1.2") {
+            out.min_version = 12;
+          } else if (*version == "1.3") {
+            out.min_version = 13;
+          } else {
+            check.error(tptr + "/min_version", "must be \"1.2\" or \"1.3\"");
+          }
+        }
+        const json::value* certs = tls->if_contains("certificates");
+        const std::string cptr = tptr + "/certificates";
+        if (certs == nullptr) {
+          check.error(cptr, "is required");
+        } else if (const json::array* arr = check.array(*certs, cptr)) {
+          if (arr->empty()) check.error(cptr, "needs at least one certificate");
+          if (arr->size() > 1024) check.error(cptr, "at most 1024 certificates");
+          for (std::size_t c = 0; c < arr->size() && c < 1024; ++c) {
+            const std::string eptr = cptr + "/" + std::to_string(c);
+            const json::object* cert = check.object((*arr)[c], eptr);
+            if (cert == nullptr) continue;
+            check.known_keys(*cert, eptr, {"cert_file", "key_file"});
+            auto cert_file = check.string(*cert, "cert_file", eptr, true, true);
+            auto key_file = check.string(*cert, "key_file", eptr, true, true);
+            if (cert_file && key_file) out.certificates.push_back({resolve(*cert_file), resolve(*key_file)});
+          }
+        }
+        entry.tls = std::move(out);
+      }
+    }
+    cfg.gateway.listeners.push_back(std::move(entry));
+  }
+}
+
 void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   const json::value* v = root.if_contains("gateway");
   if (v == nullptr) return;
   const std::string ptr = "/gateway";
   const json::object* obj = check.object(*v, ptr);
   if (obj == nullptr) return;
-  check.known_keys(*obj, ptr,
-                   {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers",
-                    "header_timeout_ms", "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms",
-                    "write_timeout_ms", "access_log", "trusted_proxies", "admin"});
+  check.known_keys(
+      *obj, ptr,
+      {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
+       "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms", "write_timeout_ms", "access_log",
+       "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
@@ -793,6 +898,9 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
     g.min_body_rate = std::uint64_t(*n);
   if (auto n = check.integer(*obj, "idle_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.idle_timeout = ms(*n);
   if (auto n = check.integer(*obj, "write_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.write_timeout = ms(*n);
+  if (auto n = check.integer(*obj, "tls_handshake_timeout_ms", ptr, 1, kMaxTimeoutMs))
+    g.tls_handshake_timeout = ms(*n);
+  parse_listeners(*obj, cfg, check);
 }
 
 // References between sections, and route table checks that need the whole document.

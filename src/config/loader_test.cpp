@@ -639,6 +639,97 @@ TEST(LoadConfigText, GatewayValues) {
   EXPECT_TRUE(g.access_log);
 }
 
+TEST(LoadConfigText, Listeners) {
+  auto r = load(with_paths("[]", R"("gateway":{"tls_handshake_timeout_ms":2500,"listeners":[
+      {"address":"0.0.0.0:8443","tls":{"certificates":[{"cert_file":"certs/a.pem","key_file":"/keys/a.key"},
+                                                      {"cert_file":"b.pem","key_file":"b.key"}],
+                                       "min_version":"1.3"}},
+      {"address":"[::1]:8080","http2":false},
+      {"address":"localhost:0"}]})"));
+  ASSERT_THAT(to_strings(r.errors), IsEmpty());
+  const GatewaySettings& g = r.config->gateway;
+  EXPECT_EQ(g.tls_handshake_timeout.count(), 2500);
+  ASSERT_EQ(g.listeners.size(), 3u);
+  EXPECT_EQ(g.listeners[0].host, "0.0.0.0");
+  EXPECT_EQ(g.listeners[0].port, 8443);
+  EXPECT_EQ(g.listeners[0].pointer, "/gateway/listeners/0");
+  ASSERT_TRUE(g.listeners[0].tls.has_value());
+  EXPECT_EQ(g.listeners[0].tls->min_version, 13);
+  ASSERT_EQ(g.listeners[0].tls->certificates.size(), 2u);
+  // Relative paths resolve against the config file's directory.
+  EXPECT_EQ(g.listeners[0].tls->certificates[0].cert_file, "/etc/workgate/certs/a.pem");
+  EXPECT_EQ(g.listeners[0].tls->certificates[0].key_file, "/keys/a.key");
+  EXPECT_EQ(g.listeners[0].tls->certificates[1].key_file, "/etc/workgate/b.key");
+  EXPECT_EQ(g.listeners[1].host, "::1");
+  EXPECT_EQ(g.listeners[1].port, 8080);
+  EXPECT_FALSE(g.listeners[1].tls.has_value());
+  EXPECT_EQ(g.listeners[2].host, "localhost");
+  EXPECT_EQ(g.listeners[2].port, 0);
+  EXPECT_THAT(r.warnings, IsEmpty());
+
+  // Defaults: no listener (the --listen one), TLS 1.2 minimum, 10 s handshake timeout.
+  auto d = load(with_paths("[]", R"("gateway":{"listeners":[{"address":"127.0.0.1:1",
+      "tls":{"certificates":[{"cert_file":"a","key_file":"b"}]}}]})"));
+  ASSERT_THAT(to_strings(d.errors), IsEmpty());
+  EXPECT_EQ(d.config->gateway.listeners[0].tls->min_version, 12);
+  EXPECT_EQ(d.config->gateway.tls_handshake_timeout.count(), 10000);
+  EXPECT_TRUE(load(with_paths("[]")).config->gateway.listeners.empty());
+}
+
+TEST(LoadConfigText, ListenerErrorsHavePointers) {
+  auto r = load(with_paths("[]", R"("gateway":{"tls_handshake_timeout_ms":0,"listeners":[
+      {"address":"example.com:443"},
+      {"address":"1.2.3.4:99999"},
+      {"address":"::1:80"},
+      {"tls":{"certificates":[]},"port":1},
+      {"address":"127.0.0.1:8443","tls":{"certificates":[{"cert_file":""}],"min_version":"1.1","ciphers":"x"}},
+      {"address":"127.0.0.1:8443","http2":"yes"},
+      "0.0.0.0:80",
+      {"address":"127.0.0.1:9443","tls":{}}]})"));
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/tls_handshake_timeout_ms", "must be between 1")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/0/address", "must be IP:PORT")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/1/address", "must be IP:PORT")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/2/address", "must be IP:PORT")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/3/address", "is required")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/3/port", "unknown key")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/3/tls/certificates", "needs at least one")));
+  EXPECT_THAT(r.errors,
+              Contains(Problem("/gateway/listeners/4/tls/certificates/0/cert_file", "must not be empty")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/4/tls/certificates/0/key_file", "is required")));
+  EXPECT_THAT(r.errors,
+              Contains(Problem("/gateway/listeners/4/tls/min_version", "must be \"1.2\" or \"1.3\"")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/4/tls/ciphers", "unknown key")));
+  EXPECT_THAT(r.errors,
+              Contains(Problem("/gateway/listeners/5/address", "same address as /gateway/listeners/4")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/5/http2", "must be a boolean")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/6", "must be an object")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/7/tls/certificates", "is required")));
+}
+
+TEST(LoadConfigText, Http2OnAListenerIsAWarningForNow) {
+  auto r = load(with_paths("[]", R"("gateway":{"listeners":[{"address":"127.0.0.1:8080","http2":true}]})"));
+  ASSERT_THAT(to_strings(r.errors), IsEmpty());
+  EXPECT_TRUE(r.config->gateway.listeners[0].http2);
+  EXPECT_THAT(r.warnings, Contains(Problem("/gateway/listeners/0/http2", "HTTP/2 is not available yet")));
+}
+
+TEST(ParseListenAddress, Forms) {
+  std::string host;
+  std::uint16_t port = 1;
+  EXPECT_TRUE(parse_listen_address("127.0.0.1:0", host, port));
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 0);
+  EXPECT_TRUE(parse_listen_address("[::]:443", host, port));
+  EXPECT_EQ(host, "::");
+  EXPECT_EQ(port, 443);
+  EXPECT_TRUE(parse_listen_address("localhost:65535", host, port));
+  for (std::string_view bad : {"", ":80", "127.0.0.1", "127.0.0.1:", "127.0.0.1:-1", "127.0.0.1:65536",
+                               "127.0.0.1:8o", "[::1]80", "[::1:80", "::1:80", "host.example:80"}) {
+    EXPECT_FALSE(parse_listen_address(bad, host, port)) << bad;
+  }
+}
+
 TEST(LoadConfigText, NumbersOutsideTheInt64RangeAreRangeErrors) {
   // Doubles beyond int64 (a cast would be undefined behaviour), uint64 beyond int64, negative where the
   // value is unsigned and fractional where it is an integer: each a config error at its pointer.

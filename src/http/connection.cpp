@@ -13,6 +13,8 @@
 
 #include "http/framing.hpp"
 #include "http/target.hpp"
+#include "http/tls_context.hpp"
+#include "observability/log.hpp"
 
 namespace workgate::http {
 namespace asio = boost::asio;
@@ -23,6 +25,10 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
+// How long a closing TLS connection waits for the client's close_notify after sending its own.
+constexpr std::chrono::milliseconds kTlsShutdownTime{1000};
+// A response body up to this size is sent in the TLS record of its head (one write, one record).
+constexpr std::size_t kTlsCoalesceLimit = 16 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool has_line_break(std::string_view s) {
@@ -105,14 +111,14 @@ void Exchange::read_body(BodyChunkHandler handler) {
   c.body_handler_ = std::move(handler);
   if (!c.continue_sent_ && c.buffer_.size() == 0 && request_.version >= 11 && expects_continue(request_)) {
     c.continue_sent_ = true;
-    asio::async_write(c.socket_, asio::buffer(kContinue.data(), kContinue.size()),
-                      [self = c.shared_from_this()](const error_code& ec, std::size_t) {
-                        if (ec) {
-                          self->deliver_body(ec, {}, false);
-                        } else {
-                          self->pump_request_body();
-                        }
-                      });
+    c.async_write(asio::buffer(kContinue.data(), kContinue.size()),
+                  [self = c.shared_from_this()](const error_code& ec, std::size_t) {
+                    if (ec) {
+                      self->deliver_body(ec, {}, false);
+                    } else {
+                      self->pump_request_body();
+                    }
+                  });
     return;
   }
   c.pump_request_body();
@@ -127,9 +133,15 @@ void Exchange::continue_body() {
   if (connection_ != nullptr) connection_->continue_body();
 }
 
-Connection::Connection(Shard& shard, asio::ip::tcp::socket socket)
-    : shard_(shard), socket_(std::move(socket)), exchange_(shard.handler().create_exchange()) {
+Connection::Connection(Shard& shard, asio::ip::tcp::socket socket, std::uint16_t listener,
+                       std::shared_ptr<const TlsContext> tls)
+    : shard_(shard),
+      socket_(std::move(socket)),
+      tls_context_(std::move(tls)),
+      exchange_(shard.handler().create_exchange()) {
   exchange_->connection_ = this;
+  exchange_->request_.listener = listener;
+  exchange_->request_.tls = tls_context_ != nullptr;
   error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   auto peer = socket_.remote_endpoint(ec);
@@ -144,10 +156,42 @@ Connection::~Connection() {
 
 void Connection::start() {
   limits_ = &shard_.handler().limits();
+  if (tls_context_) {
+    start_tls();
+    return;
+  }
+  begin_reading();
+}
+
+void Connection::begin_reading() {
   buffer_ = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
   set_deadline(limits_->header_timeout);
   phase_ = Phase::kIdle;
   read_more();
+}
+
+// The handshake has handshake_timeout to complete (the shard's sweep closes a connection that stalls in
+// it); what the client sends meanwhile is bounded by OpenSSL's own record and message limits.
+void Connection::start_tls() {
+  phase_ = Phase::kHandshake;
+  set_deadline(limits_->handshake_timeout);
+  tls_ = std::make_unique<TlsStream>(socket_, tls_context_->initial());
+  tls_->async_handshake(asio::ssl::stream_base::server,
+                        [self = shared_from_this()](const error_code& ec) { self->on_handshake(ec); });
+}
+
+void Connection::on_handshake(const error_code& ec) {
+  if (phase_ != Phase::kHandshake) return;  // closed meanwhile (timeout, drain)
+  if (ec) {
+    observability::log_debug("TLS handshake with {} failed: {}", exchange_->request_.client_address,
+                             ec.message());
+    close();
+    return;
+  }
+  // The protocol ALPN chose picks the connection type; "h2" is not offered until HTTP/2 exists (the
+  // listener's TlsContext lists the protocols it offers), so every TLS connection is HTTP/1.1 here.
+  limits_ = &shard_.handler().limits();
+  begin_reading();
 }
 
 void Connection::set_deadline(std::chrono::milliseconds timeout) {
@@ -184,8 +228,8 @@ void Connection::read_more() {
   }
   if (phase_ == Phase::kBody) arm_body_deadline();
   auto space = buffer_.prepare(std::min(room, kReadChunk));
-  socket_.async_read_some(
-      space, [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
+  async_read_some(space,
+                  [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
 }
 
 void Connection::on_read(const error_code& ec, std::size_t bytes) {
@@ -322,15 +366,15 @@ void Connection::on_head_complete() {
 
 void Connection::send_continue_then_read_body() {
   continue_sent_ = true;
-  asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
-                    [self = shared_from_this()](const error_code& ec, std::size_t) {
-                      if (self->phase_ == Phase::kClosed) return;
-                      if (ec) {
-                        self->close();
-                      } else {
-                        self->parse();
-                      }
-                    });
+  async_write(asio::buffer(kContinue.data(), kContinue.size()),
+              [self = shared_from_this()](const error_code& ec, std::size_t) {
+                if (self->phase_ == Phase::kClosed) return;
+                if (ec) {
+                  self->close();
+                } else {
+                  self->parse();
+                }
+              });
 }
 
 void Connection::continue_body() {
@@ -365,21 +409,21 @@ void Connection::pump_request_body() {
   }
   reading_stream_ = true;
   arm_body_deadline();
-  socket_.async_read_some(buffer_.prepare(std::min(room, kReadChunk)),
-                          [self = shared_from_this()](const error_code& ec, std::size_t n) {
-                            self->reading_stream_ = false;
-                            if (self->phase_ == Phase::kClosed) {
-                              self->deliver_body(asio::error::connection_aborted, {}, false);
-                              return;
-                            }
-                            if (ec) {
-                              self->deliver_body(self->timed_out_ ? asio::error::timed_out : ec, {}, false);
-                              return;
-                            }
-                            self->account_body_read(n);
-                            self->buffer_.commit(n);
-                            self->pump_request_body();
-                          });
+  async_read_some(buffer_.prepare(std::min(room, kReadChunk)),
+                  [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                    self->reading_stream_ = false;
+                    if (self->phase_ == Phase::kClosed) {
+                      self->deliver_body(asio::error::connection_aborted, {}, false);
+                      return;
+                    }
+                    if (ec) {
+                      self->deliver_body(self->timed_out_ ? asio::error::timed_out : ec, {}, false);
+                      return;
+                    }
+                    self->account_body_read(n);
+                    self->buffer_.commit(n);
+                    self->pump_request_body();
+                  });
 }
 
 void Connection::deliver_body(const error_code& ec, std::string_view chunk, bool last) {
@@ -438,7 +482,10 @@ void Connection::fail(ProtocolError error) {
   send(std::move(response));
 }
 
-void Connection::serialize_head(const Response& response, std::optional<std::uint64_t> length, bool chunked) {
+// Flattened: every append of a literal inlined, whatever else the translation unit holds (the TLS
+// paths made GCC call std::string::append out of line here: +50 instructions per plain request).
+[[gnu::flatten]] void Connection::serialize_head(const Response& response,
+                                                 std::optional<std::uint64_t> length, bool chunked) {
   head_.clear();
   char digits[24];
   head_.append("HTTP/1.1 ");
@@ -503,23 +550,32 @@ void Connection::send(Response&& response) {
   set_deadline(limits_->write_timeout);
   if (source_) {
     body_bytes_sent_ = 0;
-    asio::async_write(socket_, asio::buffer(head_.data(), head_.size()),
-                      [self = shared_from_this()](const error_code& ec, std::size_t) {
-                        if (ec) {
-                          self->close();
-                          self->on_written(ec);
-                          return;
-                        }
-                        self->pump_response();
-                      });
+    async_write(asio::buffer(head_.data(), head_.size()),
+                [self = shared_from_this()](const error_code& ec, std::size_t) {
+                  if (ec) {
+                    self->close();
+                    self->on_written(ec);
+                    return;
+                  }
+                  self->pump_response();
+                });
     return;
   }
   std::string_view body = send_body ? response_.body() : std::string_view();
   body_bytes_sent_ = body.size();
+  if (tls_ && body.size() <= kTlsCoalesceLimit) {
+    // A TLS stream writes one buffer per record: head and a small body go out as one.
+    // (resize + memcpy rather than another std::string::append call site: more of those and GCC stops
+    // inlining append into serialize_head, measurably, on the plain path too.)
+    std::size_t at = head_.size();
+    head_.resize(at + body.size());
+    if (!body.empty()) std::memcpy(head_.data() + at, body.data(), body.size());
+    body = {};
+  }
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_.data(), head_.size()),
                                             asio::buffer(body.data(), body.size())};
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_written(ec); });
+  async_write(buffers,
+              [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_written(ec); });
 }
 
 void Connection::pump_response() {
@@ -546,8 +602,20 @@ void Connection::pump_response() {
     } else if (!data.empty()) {
       buffers[count++] = asio::buffer(data.data(), data.size());
     }
+    if (self->tls_ && count > 1) {
+      // A TLS stream writes one buffer per record (and per send): chunk framing and data go as one.
+      std::string& joined = self->tls_scratch_;
+      std::size_t total = 0;
+      for (std::size_t i = 0; i < count; ++i)
+        total += buffers[i].size();
+      joined.resize(total);
+      for (std::size_t i = 0, at = 0; i < count; at += buffers[i].size(), ++i)
+        if (buffers[i].size() != 0) std::memcpy(joined.data() + at, buffers[i].data(), buffers[i].size());
+      buffers[0] = asio::buffer(joined.data(), joined.size());
+      count = 1;
+    }
     self->set_deadline(self->limits_->write_timeout);
-    asio::async_write(self->socket_, std::span(buffers.data(), count),
+    self->async_write(std::span(buffers.data(), count),
                       [self, last](const error_code& write_ec, std::size_t) {
                         if (write_ec) {
                           self->close();
@@ -574,6 +642,8 @@ void Connection::on_written(const error_code& ec) {
   if (close_after_write_) {
     if (linger_after_write_) {
       linger();
+    } else if (tls_) {
+      shutdown_tls();
     } else {
       error_code ignored;
       socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -595,17 +665,29 @@ void Connection::on_written(const error_code& ec) {
 
 // After an error response, read and discard what the client still sends for a moment so that closing
 // does not reset the connection before the client has read the response.
+// Over TLS the records are read and dropped the same way (no TCP half-close, which would cut the TLS
+// session without its close_notify): the client reads the response meanwhile, then closes.
 void Connection::linger() {
   if (phase_ != Phase::kLingering) {
-    error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    if (!tls_) {
+      error_code ignored;
+      socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    }
     phase_ = Phase::kLingering;
     set_deadline(kLingerTime);
     buffer_.consume(buffer_.size());
   }
   auto space = buffer_.prepare(std::min(buffer_.max_size(), kReadChunk));
-  socket_.async_read_some(
-      space, [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
+  async_read_some(space,
+                  [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
+}
+
+// A TLS connection that ends after its response sends close_notify and waits a moment for the client's
+// (kTlsShutdownTime, enforced by the shard's sweep like every deadline), then closes.
+void Connection::shutdown_tls() {
+  phase_ = Phase::kShutdown;
+  set_deadline(kTlsShutdownTime);
+  tls_->async_shutdown([self = shared_from_this()](const error_code&) { self->close(); });
 }
 
 void Connection::on_deadline() {
@@ -633,7 +715,9 @@ void Connection::on_deadline() {
 }
 
 void Connection::on_drain() {
-  if (phase_ == Phase::kIdle) {
+  if (phase_ == Phase::kHandshake) {
+    close();  // no request yet: like an idle connection
+  } else if (phase_ == Phase::kIdle) {
     // A request that has already arrived but was not read yet is still answered (with Connection: close).
     error_code ec;
     if (socket_.available(ec) == 0 || ec) close();

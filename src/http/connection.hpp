@@ -1,9 +1,17 @@
 // One client connection: read a request (head, then body), hand it to the pipeline, write the response,
 // repeat. Requests on a connection are handled strictly in order (pipelining is supported by parsing the
 // next request from what is already buffered once the previous response is written).
+//
+// The connection runs over the plain socket or, on a TLS listener, over an asio::ssl stream layered on
+// that socket (handshake first, close_notify at the end). Every read and write goes through
+// async_read_some()/async_write() below, which pick the stream with one branch per operation (no virtual
+// call, nothing per byte): the plain path stays what it was. After the handshake the ALPN protocol
+// selects what speaks on the stream; today that is always this HTTP/1.1 connection (see start_tls()).
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <memory>
 #include <optional>
@@ -18,7 +26,10 @@ namespace workgate::http {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Shard& shard, boost::asio::ip::tcp::socket socket);
+  // `listener`: the index of the listener that accepted the socket; `tls`: its certificates when it is a
+  // TLS listener (kept for the connection's life: a reload changes new handshakes only).
+  Connection(Shard& shard, boost::asio::ip::tcp::socket socket, std::uint16_t listener = 0,
+             std::shared_ptr<const TlsContext> tls = nullptr);
   ~Connection();
 
   void start();
@@ -39,7 +50,40 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class Exchange;
-  enum class Phase { kIdle, kHeader, kBody, kHandling, kWriting, kLingering, kClosed };
+  enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kLingering, kShutdown, kClosed };
+
+  // Every read and write of the connection: the plain socket, or the TLS stream (which writes one buffer
+  // per record: send() and pump_response() join small pieces). The TLS side is out of line (and cold), so
+  // that the plain path's callers stay as small, and as inlined, as without TLS.
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      tls_read_some(buffers, std::forward<Handler>(handler));
+    } else {
+      socket_.async_read_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+  template <class Buffers, class Handler>
+  void async_write(const Buffers& buffers, Handler&& handler) {
+    if (tls_) {
+      tls_write(buffers, std::forward<Handler>(handler));
+    } else {
+      boost::asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+    }
+  }
+  template <class Buffers, class Handler>
+  [[gnu::noinline, gnu::cold]] void tls_read_some(const Buffers& buffers, Handler&& handler) {
+    tls_->async_read_some(buffers, std::forward<Handler>(handler));
+  }
+  template <class Buffers, class Handler>
+  [[gnu::noinline, gnu::cold]] void tls_write(const Buffers& buffers, Handler&& handler) {
+    boost::asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+  }
+
+  void start_tls();
+  void on_handshake(const boost::system::error_code& ec);
+  void begin_reading();
+  void shutdown_tls();
 
   void read_more();
   void on_read(const boost::system::error_code& ec, std::size_t bytes);
@@ -66,6 +110,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Shard& shard_;
   boost::asio::ip::tcp::socket socket_;
+  std::shared_ptr<const TlsContext> tls_context_;
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+  std::unique_ptr<TlsStream> tls_;  // over socket_, declared after it: destroyed first
   boost::beast::flat_buffer buffer_;
   std::unique_ptr<Exchange> exchange_;
   std::optional<RequestParser> parser_;
@@ -94,6 +141,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool chunked_out_ = false;
   ChunkFramer chunk_framer_;
   ChunkFramer::Buffers body_buffers_{};
+  std::string tls_scratch_;  // a framed chunk joined into one buffer for the TLS stream
 };
 
 }  // namespace workgate::http

@@ -26,6 +26,10 @@ struct Request {
   bool chunked = false;
   bool keep_alive = true;
   std::string client_address;  // peer IP address, for X-Forwarded-For and logs
+  // The connection's listener (its index in the server's list) and whether it is TLS: the same for every
+  // request of a connection, kept by clear().
+  std::uint16_t listener = 0;
+  bool tls = false;
 
   bool is_head() const { return method == "HEAD"; }
 

@@ -14,6 +14,7 @@
 namespace workgate::http {
 
 class Connection;
+class TlsContext;
 
 // Limits and timeouts a connection applies; the pipeline supplies them from the active config.
 struct ConnectionLimits {
@@ -28,6 +29,8 @@ struct ConnectionLimits {
   std::uint64_t min_body_rate = 1024;
   std::chrono::milliseconds idle_timeout{60000};
   std::chrono::milliseconds write_timeout{30000};
+  // A TLS handshake must complete within this time (a client that connects and stalls is closed).
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 enum class ProtocolError {
@@ -97,6 +100,7 @@ class Exchange {
 
  private:
   friend class Connection;
+  class TlsContext;
   Connection* connection_ = nullptr;
   Request request_;
   std::weak_ptr<Cancellable> pending_;
@@ -110,6 +114,10 @@ class RequestHandler {
 
   virtual std::unique_ptr<Exchange> create_exchange() = 0;
   virtual const ConnectionLimits& limits() = 0;
+
+  // The certificates of TLS listener `tls_index` (its index in the config's gateway.listeners) for a
+  // handshake starting now: the active config's. Null when the config has none (the connection closes).
+  virtual std::shared_ptr<const TlsContext> tls_context(std::size_t /*tls_index*/) { return nullptr; }
 
   // The request head is complete: decide how its body is read.
   virtual BodyMode body_mode(Exchange&) { return BodyMode::kBuffer; }

@@ -79,34 +79,47 @@ Server::Server(ServerOptions options, HandlerFactory factory)
 
 Server::~Server() = default;
 
-std::uint16_t Server::bind() {
-  std::string where = options_.host + ":" + std::to_string(options_.port);
-  std::vector<int> fds = options_.inherited_fds;
-  std::uint16_t port = options_.port;
-  if (fds.empty()) {
-    Listeners bound = bind_listeners(options_.host, options_.port, options_.threads);
-    fds = std::move(bound.fds);
-    port = bound.port;
-  } else {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    if (::getsockname(fds.front(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      throw_listen_error(errno, where);
-    port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
-                                            : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+std::vector<std::uint16_t> Server::bind() {
+  std::vector<std::uint16_t> ports;
+  std::vector<std::vector<int>> fds_of;
+  for (const ListenerOptions& listener : options_.listeners) {
+    std::string where = listener.host + ":" + std::to_string(listener.port);
+    std::vector<int> fds = listener.inherited_fds;
+    std::uint16_t port = listener.port;
+    if (fds.empty()) {
+      Listeners bound = bind_listeners(listener.host, listener.port, options_.threads);
+      fds = std::move(bound.fds);
+      port = bound.port;
+    } else {
+      sockaddr_storage addr{};
+      socklen_t len = sizeof(addr);
+      if (::getsockname(fds.front(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+        throw_listen_error(errno, where);
+      port = ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+    }
+    if (!fds_of.empty() && fds.size() != fds_of.front().size())
+      throw ListenError("listener " + where + ": " + std::to_string(fds.size()) + " sockets for " +
+                        std::to_string(fds_of.front().size()) + " threads");
+    ports.push_back(port);
+    fds_of.push_back(std::move(fds));
   }
 
-  for (std::size_t i = 0; i < fds.size(); ++i) {
+  std::size_t shard_count = fds_of.empty() ? 0 : fds_of.front().size();
+  for (std::size_t i = 0; i < shard_count; ++i) {
     auto shard = std::make_unique<Shard>(static_cast<unsigned>(i));
-    try {
-      shard->adopt(fds[i], options_.backlog);
-    } catch (const boost::system::system_error& e) {
-      throw_listen_error(e.code().value(), where);
+    for (std::size_t l = 0; l < fds_of.size(); ++l) {
+      const ListenerOptions& listener = options_.listeners[l];
+      try {
+        shard->adopt(fds_of[l][i], options_.backlog, static_cast<std::uint16_t>(l), listener.tls_index);
+      } catch (const boost::system::system_error& e) {
+        throw_listen_error(e.code().value(), listener.host + ":" + std::to_string(listener.port));
+      }
     }
     shard->set_handler(factory_(*shard));
     shards_.push_back(std::move(shard));
   }
-  return port;
+  return ports;
 }
 
 namespace {

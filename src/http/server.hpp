@@ -1,4 +1,5 @@
-// The listening server: N shards (one event loop per thread, each with its own SO_REUSEPORT socket),
+// The listening server: N shards (one event loop per thread, each with its own SO_REUSEPORT socket per
+// listener),
 // and the main thread waiting for signals (SIGTERM/SIGINT drain and stop, SIGHUP reloads).
 #pragma once
 
@@ -14,14 +15,21 @@
 
 namespace workgate::http {
 
-struct ServerOptions {
+// One listening address; every shard serves every listener.
+struct ListenerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8787;
+  // A TLS listener: its index in the config's gateway.listeners (its certificates); -1: plain HTTP.
+  int tls_index = -1;
+  // Sockets bound by bind_listeners() in another process (the supervisor), one per shard; empty: bind().
+  std::vector<int> inherited_fds;
+};
+
+struct ServerOptions {
+  std::vector<ListenerOptions> listeners{ListenerOptions{}};
   unsigned threads = 1;
   int backlog = 4096;
   std::chrono::milliseconds drain_timeout{30000};
-  // Sockets bound by bind_listeners() in another process (the supervisor), one per shard; empty: bind().
-  std::vector<int> inherited_fds;
   // Run under the supervisor: it forwards SIGTERM/SIGINT, which then may arrive twice (once from the
   // supervisor, once from whoever signalled the whole group), so a repeat within a short window does not
   // count as the "second signal" that stops without draining.
@@ -58,9 +66,10 @@ class Server {
   Server(ServerOptions options, HandlerFactory factory);
   ~Server();
 
-  // Binds every shard's socket (or adopts the inherited ones) and listens; throws ListenError with a
-  // readable message (address in use, bad host...). Returns the bound port (useful with port 0).
-  std::uint16_t bind();
+  // Binds every shard's socket of every listener (or adopts the inherited ones) and listens; throws
+  // ListenError with a readable message (address in use, bad host...). Returns the bound port of each
+  // listener, in order (useful with port 0).
+  std::vector<std::uint16_t> bind();
 
   // Runs until SIGTERM/SIGINT has drained the connections (or the drain timeout forced them closed).
   // `on_reload` runs on SIGHUP on a reload thread of its own, so that a slow reload (a JWKS that does not

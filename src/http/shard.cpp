@@ -30,8 +30,7 @@ void Shard::each_connection(Visit visit) {
   }
 }
 
-Shard::Shard(unsigned index)
-    : index_(index), io_(1), acceptor_(io_), sweep_timer_(io_), accept_retry_timer_(io_) {
+Shard::Shard(unsigned index) : index_(index), io_(1), sweep_timer_(io_) {
   update_date();
 }
 
@@ -52,37 +51,49 @@ Shard::~Shard() {
   handler_.reset();
 }
 
-void Shard::adopt(int fd, int backlog) {
+void Shard::adopt(int fd, int backlog, std::uint16_t listener, int tls_index) {
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
     throw boost::system::system_error(error_code(errno, boost::system::system_category()));
-  acceptor_.assign(addr.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd);
+  auto slot = std::make_unique<Listener>(io_);
+  slot->index = listener;
+  slot->tls_index = tls_index;
+  slot->acceptor.assign(addr.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd);
   // listen() on a socket that already listens (a restarted serving process) only updates the backlog.
-  acceptor_.listen(backlog);
+  slot->acceptor.listen(backlog);
+  listeners_.push_back(std::move(slot));
 }
 
 void Shard::run() {
-  accept();
+  for (auto& listener : listeners_)
+    accept(*listener);
   schedule_sweep();
   io_.run();
   observability::flush_repeated();
 }
 
-void Shard::accept() {
-  acceptor_.async_accept([this](const error_code& ec, asio::ip::tcp::socket socket) {
+void Shard::accept(Listener& listener) {
+  listener.acceptor.async_accept([this, &listener](const error_code& ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || draining_) return;
     if (ec) {
       // Out of descriptors or a transient network error: back off briefly instead of spinning.
       observability::log_warn("accept failed: {}", ec.message());
-      accept_retry_timer_.expires_after(kAcceptRetry);
-      accept_retry_timer_.async_wait([this](const error_code& wait_ec) {
-        if (!wait_ec && !draining_) accept();
+      listener.retry_timer.expires_after(kAcceptRetry);
+      listener.retry_timer.async_wait([this, &listener](const error_code& wait_ec) {
+        if (!wait_ec && !draining_) accept(listener);
       });
       return;
     }
-    std::make_shared<Connection>(*this, std::move(socket))->start();
-    accept();
+    if (listener.tls_index < 0) {
+      std::make_shared<Connection>(*this, std::move(socket), listener.index)->start();
+    } else if (auto tls = handler_->tls_context(static_cast<std::size_t>(listener.tls_index))) {
+      std::make_shared<Connection>(*this, std::move(socket), listener.index, std::move(tls))->start();
+    } else {
+      observability::log_error("listener {}: the config has no certificates for it; connection closed",
+                               listener.index);
+    }
+    accept(listener);
   });
 }
 
@@ -130,9 +141,7 @@ void Shard::begin_drain() {
   asio::post(io_, [this] {
     if (draining_) return;
     draining_ = true;
-    error_code ignored;
-    acceptor_.close(ignored);
-    accept_retry_timer_.cancel();
+    close_listeners();
     each_connection([](Connection& c) { c.on_drain(); });
     maybe_finish();
   });
@@ -145,12 +154,18 @@ void Shard::force_stop() {
   });
 }
 
+void Shard::close_listeners() {
+  for (auto& listener : listeners_) {
+    error_code ignored;
+    listener->acceptor.close(ignored);
+    listener->retry_timer.cancel();
+  }
+}
+
 void Shard::close_everything() {
   draining_ = true;
-  error_code ignored;
-  acceptor_.close(ignored);
+  close_listeners();
   sweep_timer_.cancel();
-  accept_retry_timer_.cancel();
   each_connection([](Connection& c) { c.close(); });
 }
 

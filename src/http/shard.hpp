@@ -1,4 +1,5 @@
-// One event loop with everything it owns: its listening socket (SO_REUSEPORT), its connections, its
+// One event loop with everything it owns: its listening sockets (one per listener, SO_REUSEPORT), its
+// connections, its
 // request handler (and through it the pipeline's per-thread caches and pools), a coarse timer that
 // enforces connection deadlines, and the cached Date header. Nothing here is shared between threads
 // except through post().
@@ -12,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/request_handler.hpp"
 
@@ -34,8 +36,10 @@ class Shard {
   void set_handler(std::unique_ptr<RequestHandler> handler) { handler_ = std::move(handler); }
 
   // Takes over a bound socket (see bind_listeners) and makes it listen; the shard closes it when it drains.
+  // `listener`: the listener's index in the server's list (Request::listener); `tls_index`: for a TLS
+  // listener, its index in the config's gateway.listeners (RequestHandler::tls_context), else -1.
   // Throws boost::system::system_error.
-  void adopt(int fd, int backlog);
+  void adopt(int fd, int backlog, std::uint16_t listener = 0, int tls_index = -1);
 
   // Runs the event loop on the calling thread until stop() has drained every connection.
   void run();
@@ -64,19 +68,27 @@ class Shard {
   void for_each_idle_exchange(const std::function<void(Exchange&)>& visit);
 
  private:
-  void accept();
+  struct Listener {
+    explicit Listener(boost::asio::io_context& io) : acceptor(io), retry_timer(io) {}
+    boost::asio::ip::tcp::acceptor acceptor;
+    boost::asio::steady_timer retry_timer;
+    std::uint16_t index = 0;
+    int tls_index = -1;
+  };
+
+  void accept(Listener& listener);
+  void close_listeners();
   void schedule_sweep();
   void update_date();
   void maybe_finish();
-  void close_everything();  // the acceptor, the timers and every connection
+  void close_everything();  // the acceptors, the timers and every connection
   template <typename Visit>
   void each_connection(Visit visit);
 
   unsigned index_;
   boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   boost::asio::steady_timer sweep_timer_;
-  boost::asio::steady_timer accept_retry_timer_;
   std::unique_ptr<RequestHandler> handler_;
   Connection* head_ = nullptr;  // intrusive doubly linked list of live connections
   std::function<Clock::time_point()> clock_;

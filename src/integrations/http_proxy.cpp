@@ -112,7 +112,11 @@ class HttpProxy final : public pipeline::Stage {
     head.append("X-Forwarded-For: ");
     if (!forwarded_for.empty()) head.append(forwarded_for).append(", ");
     head.append(request.client_address.empty() ? "unknown" : request.client_address).append("\r\n");
-    head.append("X-Forwarded-Proto: http\r\n");
+    if (request.tls) {  // two literals, not a chosen pointer: their lengths stay compile-time constants
+      head.append("X-Forwarded-Proto: https\r\n");
+    } else {
+      head.append("X-Forwarded-Proto: http\r\n");
+    }
     if (auto host = request.headers.get("Host"))
       head.append("X-Forwarded-Host: ").append(*host).append("\r\n");
     bool id_mapped = false;

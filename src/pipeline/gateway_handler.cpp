@@ -124,6 +124,11 @@ const http::ConnectionLimits& GatewayHandler::limits() {
   return current()->limits;
 }
 
+std::shared_ptr<const http::TlsContext> GatewayHandler::tls_context(std::size_t tls_index) {
+  const auto& tls = current()->listener_tls;
+  return tls_index < tls.size() ? tls[tls_index] : nullptr;
+}
+
 RequestContext& GatewayHandler::begin(http::Exchange& base) {
   auto& exchange = static_cast<RequestContext&>(base);
   if (exchange.begun_) return exchange;

@@ -56,6 +56,7 @@ class GatewayHandler final : public http::RequestHandler {
 
   std::unique_ptr<http::Exchange> create_exchange() override;
   const http::ConnectionLimits& limits() override;
+  std::shared_ptr<const http::TlsContext> tls_context(std::size_t tls_index) override;
   http::BodyMode body_mode(http::Exchange& exchange) override;
   http::BodyWait before_body(http::Exchange& exchange) override;
   void handle(http::Exchange& exchange) override;

@@ -51,6 +51,8 @@ struct Snapshot {
   std::optional<CompiledCors> cors;
   std::unique_ptr<auth::Verifier> verifier;  // set when an authorizer is configured
   http::ConnectionLimits limits;
+  // The certificates of each TLS listener, by index in config.gateway.listeners (null: a plain one).
+  std::vector<std::shared_ptr<const http::TlsContext>> listener_tls;
   std::string fixed_lines;  // CORS fixed lines + identity header
   // The remote JWKS key sets the verifier uses (also in keep_alive): readiness and metrics read them.
   std::vector<std::shared_ptr<const auth::RemoteJwks>> remote_key_sets;

@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "http/tls_context.hpp"
 #include "integrations/auth0.hpp"
 #include "integrations/http_proxy.hpp"
 #include "integrations/supabase.hpp"
@@ -27,7 +28,35 @@ http::ConnectionLimits limits_from(const config::GatewaySettings& g) {
   limits.min_body_rate = g.min_body_rate;
   limits.idle_timeout = g.idle_timeout;
   limits.write_timeout = g.write_timeout;
+  limits.handshake_timeout = g.tls_handshake_timeout;
   return limits;
+}
+
+// The certificates of every TLS listener, loaded and checked now: a config whose certificates do not load
+// is refused (at startup and on reload), with the pointer of the entry.
+void build_listener_tls(pipeline::Snapshot& snapshot, BuildResult& result) {
+  const auto& listeners = snapshot.config.gateway.listeners;
+  snapshot.listener_tls.assign(listeners.size(), nullptr);
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    const config::ListenerEntry& listener = listeners[i];
+    if (!listener.tls) continue;
+    http::TlsServerOptions options;
+    options.pointer = listener.pointer + "/tls";
+    options.min_version = listener.tls->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
+    // HTTP/2 is not implemented yet: ALPN offers http/1.1 only (then "h2" first for "http2": true).
+    options.alpn = {"http/1.1"};
+    for (std::size_t c = 0; c < listener.tls->certificates.size(); ++c) {
+      const auto& cert = listener.tls->certificates[c];
+      options.certificates.push_back(
+          {cert.cert_file, cert.key_file, options.pointer + "/certificates/" + std::to_string(c)});
+    }
+    std::vector<http::TlsProblem> errors, warnings;
+    snapshot.listener_tls[i] = http::TlsContext::create(options, errors, warnings);
+    for (auto& e : errors)
+      result.errors.push_back({std::move(e.pointer), std::move(e.message)});
+    for (auto& w : warnings)
+      result.warnings.push_back({std::move(w.pointer), std::move(w.message)});
+  }
 }
 
 std::shared_ptr<const http::UpstreamTarget> make_target(const config::ServerEntry& server,
@@ -79,6 +108,7 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
   }
   if (cfg.gateway.identity_header) snapshot->fixed_lines += identity_line();
   snapshot->limits = limits_from(cfg.gateway);
+  build_listener_tls(*snapshot, result);
 
   if (cfg.authorizer) {
     snapshot->verifier = make_verifier(*cfg.authorizer, options, *snapshot, result.errors, result.warnings);

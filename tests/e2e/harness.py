@@ -8,6 +8,8 @@
 - WG_E2E_SKIP: test ids (module.Class.method, separated by spaces) that a GatewayTestCase skips, with the
   reason in the skip message; scripts/test.sh uses it for the few tests that cannot work under the
   sanitizers (docs/testing.md says which and why).
+- Gateway.listener_port(i) is the bound port of listener i (0 = --listen, then gateway.listeners), read
+  from the per-listener startup lines (listeners on port 0 work like --listen).
 - run_cli(args, ...) runs the binary to completion (validate, routes, --version, a failing serve).
 - RawConnection sends exact bytes and reads HTTP/1.1 responses (Content-Length, chunked, HEAD,
   interim 1xx, keep-alive, EOF detection).
@@ -40,6 +42,8 @@ SKIP_TESTS = set(os.environ.get("WG_E2E_SKIP", "").replace(",", " ").split())
 
 # The serving process's startup line: "workgate 0.1.0 serving ... on http://127.0.0.1:PORT with N thread(s)".
 SERVING_LINE = re.compile(r" serving .* on http://(?:\[[^\]]*\]|[^\s/]+):(\d+) with \d+ thread")
+# Then one line per listener (listener 0 is --listen): "listener 1: https://127.0.0.1:PORT (/gateway/listeners/0) ...".
+LISTENER_LINE = re.compile(r" listener (\d+): (https?)://(?:\[[^\]]*\]|[^\s/]+):(\d+) ")
 
 
 def workgate_bin():
@@ -177,6 +181,25 @@ class Gateway:
             if time.monotonic() > deadline:
                 raise GatewayStartError("workgate did not log its serving line in time" + self.describe())
             time.sleep(0.02)
+
+    def listener_ports(self, timeout=START_TIMEOUT, at_least=1):
+        """{index: (scheme, port)} from the per-listener startup lines (index 0 is --listen; the entries of
+        gateway.listeners follow in order)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.stderr()
+            found = {int(m.group(1)): (m.group(2), int(m.group(3))) for m in LISTENER_LINE.finditer(text)}
+            if SERVING_LINE.search(text) and len(found) >= at_least:
+                return found
+            if self.proc.poll() is not None:
+                raise GatewayStartError("workgate exited before it was serving" + self.describe())
+            if time.monotonic() > deadline:
+                raise GatewayStartError("workgate did not log its serving line in time" + self.describe())
+            time.sleep(0.02)
+
+    def listener_port(self, index):
+        """The bound port of listener `index` (1 = the first entry of gateway.listeners)."""
+        return self.listener_ports(at_least=index + 1)[index][1]
 
     def wait_ready(self, timeout=START_TIMEOUT):
         deadline = time.monotonic() + timeout
