@@ -17,28 +17,6 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 
-bool split_host_port(std::string_view s, std::string& host, std::uint16_t& port) {
-  std::size_t colon;
-  if (!s.empty() && s.front() == '[') {
-    auto close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') return false;
-    host = std::string(s.substr(1, close - 1));
-    colon = close + 1;
-  } else {
-    colon = s.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    host = std::string(s.substr(0, colon));
-  }
-  std::string_view digits = s.substr(colon + 1);
-  unsigned value = 0;
-  auto r = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (r.ec != std::errc() || r.ptr != digits.data() + digits.size() || digits.empty() || value > 65535 ||
-      host.empty())
-    return false;
-  port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
 struct AdminServer::Impl {
   AdminServerOptions options;
   Handler handler;

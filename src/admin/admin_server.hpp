@@ -56,7 +56,4 @@ class AdminServer {
   std::thread thread_;
 };
 
-// HOST:PORT ([v6]:PORT) -> host and port; false when malformed.
-bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port);
-
 }  // namespace workgate::admin

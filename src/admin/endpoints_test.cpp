@@ -90,21 +90,5 @@ TEST_F(EndpointsTest, MethodsAndUnknownPaths) {
   EXPECT_EQ(handle_admin_request(state, "HEAD", "/livez").status, 200);
 }
 
-TEST(SplitHostPort, Forms) {
-  std::string host;
-  std::uint16_t port = 1;
-  EXPECT_TRUE(split_host_port("127.0.0.1:9901", host, port));
-  EXPECT_EQ(host, "127.0.0.1");
-  EXPECT_EQ(port, 9901);
-  EXPECT_TRUE(split_host_port("[::1]:0", host, port));
-  EXPECT_EQ(host, "::1");
-  EXPECT_EQ(port, 0);
-  EXPECT_FALSE(split_host_port("nope", host, port));
-  EXPECT_FALSE(split_host_port(":80", host, port));
-  EXPECT_FALSE(split_host_port("h:", host, port));
-  EXPECT_FALSE(split_host_port("h:65536", host, port));
-  EXPECT_FALSE(split_host_port("h:8x", host, port));
-}
-
 }  // namespace
 }  // namespace workgate::admin

@@ -111,7 +111,7 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
       if (!value(o.admin)) return std::nullopt;
       std::string admin_host;
       std::uint16_t admin_port = 0;
-      if (!admin::split_host_port(o.admin, admin_host, admin_port)) {
+      if (!config::parse_listen_address(o.admin, admin_host, admin_port)) {
         error = "--admin must be HOST:PORT (got \"" + o.admin + "\")";
         return std::nullopt;
       }
@@ -377,7 +377,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     admin_listen = !o.admin.empty() ? o.admin : cfg.gateway.admin_listen;
     if (admin_listen.empty()) return true;
     admin::AdminServerOptions admin_options;
-    if (!admin::split_host_port(admin_listen, admin_options.host, admin_options.port)) {
+    if (!config::parse_listen_address(admin_listen, admin_options.host, admin_options.port)) {
       observability::log_error("admin listen address must be HOST:PORT (got \"{}\")", admin_listen);
       return false;
     }

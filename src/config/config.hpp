@@ -206,7 +206,7 @@ struct GatewaySettings {
   bool access_log = false;
   std::vector<ListenerEntry> listeners;    // empty: the --listen one only
   std::vector<IpNetwork> trusted_proxies;  // peers whose X-Forwarded-For is believed (rate-limit keys)
-  std::string admin_listen;  // gateway.admin.listen, "HOST:PORT"; empty: no admin listener
+  std::string admin_listen;                // gateway.admin.listen, "HOST:PORT"; empty: no admin listener
 };
 
 // "HOST:PORT" or "[IPv6]:PORT" with an IP address (or localhost) and a port 0..65535.
