@@ -170,6 +170,7 @@ struct ListenerSpec {
   std::string host;
   std::uint16_t port = 0;
   int tls_index = -1;  // index in gateway.listeners of a TLS listener
+  bool http2 = false;
   std::string origin;  // "--listen" or the config pointer
 };
 
@@ -183,7 +184,7 @@ std::vector<ListenerSpec> listener_specs(const Options& o, const config::Config&
   }
   for (std::size_t i = 0; i < cfg.gateway.listeners.size(); ++i) {
     const config::ListenerEntry& entry = cfg.gateway.listeners[i];
-    out.push_back({entry.host, entry.port, entry.tls ? static_cast<int>(i) : -1, entry.pointer});
+    out.push_back({entry.host, entry.port, entry.tls ? static_cast<int>(i) : -1, entry.http2, entry.pointer});
   }
   return out;
 }
@@ -310,7 +311,8 @@ int cmd_routes(const Options& o) {
     const ListenerSpec& spec = specs[i];
     std::string tls = spec.tls_index >= 0 && snapshot->listener_tls[static_cast<std::size_t>(spec.tls_index)]
                           ? describe_tls(*snapshot->listener_tls[static_cast<std::size_t>(spec.tls_index)])
-                          : "plain HTTP/1.1";
+                      : spec.http2 ? "plain HTTP/1.1 and h2c"
+                                   : "plain HTTP/1.1";
     std::printf("listener %zu: %s (%s) %s\n", i, url_of(spec, spec.port).c_str(), spec.origin.c_str(),
                 tls.c_str());
   }
@@ -452,6 +454,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     listener.host = specs[i].host;
     listener.port = specs[i].port;
     listener.tls_index = specs[i].tls_index;
+    listener.http2 = specs[i].http2;
     if (supervised) listener.inherited_fds = o.listen_fds[i];
     server_options.listeners.push_back(std::move(listener));
   }
@@ -494,7 +497,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     auto current = source_of_truth.current();
     for (std::size_t i = 0; i < specs.size(); ++i) {
       const ListenerSpec& spec = specs[i];
-      std::string what = "plain HTTP/1.1";
+      std::string what = spec.http2 ? "plain HTTP/1.1 and h2c" : "plain HTTP/1.1";
       if (spec.tls_index >= 0)
         what = describe_tls(*current->listener_tls[static_cast<std::size_t>(spec.tls_index)]);
       observability::log_info("listener {}: {} ({}) {}", i, url_of(spec, bound[i]), spec.origin, what);

@@ -187,8 +187,20 @@ struct ListenerEntry {
   std::string host;
   std::uint16_t port = 0;
   std::optional<ListenerTls> tls;
-  bool http2 = false;  // accepted; HTTP/2 is not implemented yet (a warning says so)
+  bool http2 = false;  // TLS: ALPN offers h2; plain: prior-knowledge h2c beside HTTP/1.1
   std::string pointer;
+};
+
+// gateway.http2: limits of HTTP/2 connections (see http::ConnectionLimits::Http2 for their meaning).
+struct Http2Settings {
+  std::uint32_t max_concurrent_streams = 100;
+  std::uint32_t stream_window_bytes = 256 * 1024;
+  std::uint32_t connection_window_bytes = 1024 * 1024;
+  std::uint32_t reset_burst = 200;
+  std::uint32_t resets_per_second = 100;
+  std::uint32_t control_frame_burst = 1000;
+  std::uint32_t control_frames_per_second = 200;
+  std::uint32_t max_continuation_frames = 32;
 };
 
 // The `gateway` extension block: server behaviour.
@@ -207,6 +219,7 @@ struct GatewaySettings {
   std::vector<ListenerEntry> listeners;    // empty: the --listen one only
   std::vector<IpNetwork> trusted_proxies;  // peers whose X-Forwarded-For is believed (rate-limit keys)
   std::string admin_listen;                // gateway.admin.listen, "HOST:PORT"; empty: no admin listener
+  Http2Settings http2;
 };
 
 // "HOST:PORT" or "[IPv6]:PORT" with an IP address (or localhost) and a port 0..65535.

@@ -815,9 +815,6 @@ void parse_listeners(const json::object& gateway, Config& cfg, Checker& check) {
       }
     }
     if (auto b = check.boolean(*obj, "http2", lptr)) entry.http2 = *b;
-    if (entry.http2) {
-      check.warning(lptr + "/http2", "HTTP/2 is not available yet: the listener speaks HTTP/1.1");
-    }
     if (const json::value* t = obj->if_contains("tls")) {
       const std::string tptr = lptr + "/tls";
       if (const json::object* tls = check.object(*t, tptr)) {
@@ -866,7 +863,7 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
       *obj, ptr,
       {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
        "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms", "write_timeout_ms", "access_log",
-       "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin"});
+       "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin", "http2"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
@@ -900,6 +897,28 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   if (auto n = check.integer(*obj, "write_timeout_ms", ptr, 1, kMaxTimeoutMs)) g.write_timeout = ms(*n);
   if (auto n = check.integer(*obj, "tls_handshake_timeout_ms", ptr, 1, kMaxTimeoutMs))
     g.tls_handshake_timeout = ms(*n);
+  if (const json::value* h2 = obj->if_contains("http2")) {
+    const std::string h2_ptr = ptr + "/http2";
+    if (const json::object* h = check.object(*h2, h2_ptr)) {
+      check.known_keys(*h, h2_ptr,
+                       {"max_concurrent_streams", "stream_window_bytes", "connection_window_bytes",
+                        "reset_burst", "resets_per_second", "control_frame_burst",
+                        "control_frames_per_second", "max_continuation_frames"});
+      Http2Settings& s = g.http2;
+      auto take = [&](const char* key, std::uint32_t& into, std::int64_t low, std::int64_t high) {
+        if (auto n = check.integer(*h, key, h2_ptr, low, high)) into = static_cast<std::uint32_t>(*n);
+      };
+      constexpr std::int64_t kMaxWindow = 2147483647;  // RFC 9113 6.9.1
+      take("max_concurrent_streams", s.max_concurrent_streams, 1, 10000);
+      take("stream_window_bytes", s.stream_window_bytes, 65535, kMaxWindow);
+      take("connection_window_bytes", s.connection_window_bytes, 65535, kMaxWindow);
+      take("reset_burst", s.reset_burst, 1, 1000000);
+      take("resets_per_second", s.resets_per_second, 1, 1000000);
+      take("control_frame_burst", s.control_frame_burst, 1, 1000000);
+      take("control_frames_per_second", s.control_frames_per_second, 1, 1000000);
+      take("max_continuation_frames", s.max_continuation_frames, 1, 10000);
+    }
+  }
   parse_listeners(*obj, cfg, check);
 }
 

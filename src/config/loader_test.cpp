@@ -639,6 +639,29 @@ TEST(LoadConfigText, GatewayValues) {
   EXPECT_TRUE(g.access_log);
 }
 
+TEST(LoadConfigText, Http2Limits) {
+  auto r =
+      load(with_paths("[]", R"("gateway":{"http2":{"max_concurrent_streams":50,"stream_window_bytes":65535,
+      "reset_burst":10,"resets_per_second":5,"max_continuation_frames":4}})"));
+  ASSERT_THAT(to_strings(r.errors), IsEmpty());
+  const Http2Settings& h2 = r.config->gateway.http2;
+  EXPECT_EQ(h2.max_concurrent_streams, 50u);
+  EXPECT_EQ(h2.stream_window_bytes, 65535u);
+  EXPECT_EQ(h2.connection_window_bytes, 1024u * 1024u);  // default kept
+  EXPECT_EQ(h2.reset_burst, 10u);
+  EXPECT_EQ(h2.resets_per_second, 5u);
+  EXPECT_EQ(h2.max_continuation_frames, 4u);
+
+  auto bad =
+      load(with_paths("[]", R"("gateway":{"http2":{"max_concurrent_streams":0,"stream_window_bytes":100,
+      "connection_window_bytes":4294967295,"resets":1}})"));
+  EXPECT_THAT(to_strings(bad.errors),
+              UnorderedElementsAre(HasSubstr("/gateway/http2/max_concurrent_streams"),
+                                   HasSubstr("/gateway/http2/stream_window_bytes"),
+                                   HasSubstr("/gateway/http2/connection_window_bytes"),
+                                   HasSubstr("/gateway/http2/resets")));
+}
+
 TEST(LoadConfigText, Listeners) {
   auto r = load(with_paths("[]", R"("gateway":{"tls_handshake_timeout_ms":2500,"listeners":[
       {"address":"0.0.0.0:8443","tls":{"certificates":[{"cert_file":"certs/a.pem","key_file":"/keys/a.key"},
@@ -707,11 +730,14 @@ TEST(LoadConfigText, ListenerErrorsHavePointers) {
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/7/tls/certificates", "is required")));
 }
 
-TEST(LoadConfigText, Http2OnAListenerIsAWarningForNow) {
+TEST(LoadConfigText, Http2OnAListener) {
   auto r = load(with_paths("[]", R"("gateway":{"listeners":[{"address":"127.0.0.1:8080","http2":true}]})"));
   ASSERT_THAT(to_strings(r.errors), IsEmpty());
   EXPECT_TRUE(r.config->gateway.listeners[0].http2);
-  EXPECT_THAT(r.warnings, Contains(Problem("/gateway/listeners/0/http2", "HTTP/2 is not available yet")));
+  EXPECT_THAT(to_strings(r.warnings), IsEmpty());
+  auto bad =
+      load(with_paths("[]", R"("gateway":{"listeners":[{"address":"127.0.0.1:8080","http2":"yes"}]})"));
+  EXPECT_THAT(to_strings(bad.errors), ElementsAre(HasSubstr("/gateway/listeners/0/http2")));
 }
 
 TEST(ParseListenAddress, Forms) {

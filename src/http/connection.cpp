@@ -64,14 +64,14 @@ bool expects_continue(const Request& request) {
 }  // namespace
 
 void Exchange::respond(Response&& response) {
-  if (responded_ || connection_ == nullptr) return;
+  if (responded_ || host_ == nullptr) return;
   responded_ = true;
   pending_.reset();
-  connection_->send(std::move(response));
+  host_->send_response(*this, std::move(response));
 }
 
 std::shared_ptr<Exchange> Exchange::retain() {
-  return std::shared_ptr<Exchange>(connection_->shared_from_this(), this);
+  return std::shared_ptr<Exchange>(host_->keep_alive(), this);
 }
 
 namespace {
@@ -103,43 +103,48 @@ std::shared_ptr<BodySource> Exchange::body_source() {
 }
 
 void Exchange::read_body(BodyChunkHandler handler) {
-  Connection& c = *connection_;
-  if (c.body_done_ || c.phase_ == Connection::Phase::kClosed) {
-    handler(c.body_done_ ? error_code() : asio::error::connection_aborted, {}, true);
-    return;
-  }
-  c.body_handler_ = std::move(handler);
-  if (!c.continue_sent_ && c.buffer_.size() == 0 && request_.version >= 11 && expects_continue(request_)) {
-    c.continue_sent_ = true;
-    c.async_write(asio::buffer(kContinue.data(), kContinue.size()),
-                  [self = c.shared_from_this()](const error_code& ec, std::size_t) {
-                    if (ec) {
-                      self->deliver_body(ec, {}, false);
-                    } else {
-                      self->pump_request_body();
-                    }
-                  });
-    return;
-  }
-  c.pump_request_body();
+  host_->read_body(*this, std::move(handler));
 }
 
 bool Exchange::body_complete() const {
-  return connection_->body_done_;
+  return host_->body_complete();
 }
 
 void Exchange::continue_body() {
   continue_requested_ = true;
-  if (connection_ != nullptr) connection_->continue_body();
+  if (host_ != nullptr) host_->continue_body();
+}
+
+void Connection::read_body(Exchange&, BodyChunkHandler handler) {
+  if (body_done_ || phase_ == Phase::kClosed) {
+    handler(body_done_ ? error_code() : asio::error::connection_aborted, {}, true);
+    return;
+  }
+  body_handler_ = std::move(handler);
+  const Request& request = exchange_->request_;
+  if (!continue_sent_ && buffer_.size() == 0 && request.version >= 11 && expects_continue(request)) {
+    continue_sent_ = true;
+    async_write(asio::buffer(kContinue.data(), kContinue.size()),
+                [self = shared_from_this()](const error_code& ec, std::size_t) {
+                  if (ec) {
+                    self->deliver_body(ec, {}, false);
+                  } else {
+                    self->pump_request_body();
+                  }
+                });
+    return;
+  }
+  pump_request_body();
 }
 
 Connection::Connection(Shard& shard, asio::ip::tcp::socket socket, std::uint16_t listener,
-                       std::shared_ptr<const TlsContext> tls)
+                       std::shared_ptr<const TlsContext> tls, bool h2c)
     : shard_(shard),
       socket_(std::move(socket)),
       tls_context_(std::move(tls)),
-      exchange_(shard.handler().create_exchange()) {
-  exchange_->connection_ = this;
+      exchange_(shard.handler().create_exchange()),
+      h2c_allowed_(h2c && tls_context_ == nullptr) {
+  exchange_->host_ = this;
   exchange_->request_.listener = listener;
   exchange_->request_.tls = tls_context_ != nullptr;
   error_code ec;
@@ -188,10 +193,119 @@ void Connection::on_handshake(const error_code& ec) {
     close();
     return;
   }
-  // The protocol ALPN chose picks the connection type; "h2" is not offered until HTTP/2 exists (the
-  // listener's TlsContext lists the protocols it offers), so every TLS connection is HTTP/1.1 here.
+  // The protocol ALPN chose picks what speaks on the stream ("h2" is offered only by listeners with
+  // HTTP/2 on; no ALPN at all means HTTP/1.1).
   limits_ = &shard_.handler().limits();
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(tls_->native_handle(), &protocol, &length);
+  if (length == 2 && std::memcmp(protocol, "h2", 2) == 0) {
+    buffer_ = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
+    start_http2();
+    return;
+  }
   begin_reading();
+}
+
+void Connection::start_http2() {
+  phase_ = Phase::kHttp2;
+  parser_.reset();
+  Http2Transport& transport = *this;
+  h2_ = std::make_unique<Http2Session>(shard_, transport, exchange_->request_);
+  if (!h2_->start()) {
+    close();
+    return;
+  }
+  if (buffer_.size() > 0) {
+    auto data = buffer_.data();
+    bool ok = h2_->receive(static_cast<const char*>(data.data()), data.size());
+    buffer_.consume(buffer_.size());
+    if (phase_ == Phase::kClosed) return;
+    if (!ok) {
+      flush_http2();
+      return;
+    }
+  }
+  flush_http2();
+  read_http2();
+}
+
+void Connection::read_http2() {
+  if (phase_ != Phase::kHttp2 || h2_reading_ || !h2_->wants_read()) return;
+  h2_reading_ = true;
+  async_read_some(buffer_.prepare(kReadChunk),
+                  [self = shared_from_this()](const error_code& ec, std::size_t n) {
+                    self->h2_reading_ = false;
+                    if (self->phase_ != Phase::kHttp2) return;
+                    if (ec) {
+                      self->close();
+                      return;
+                    }
+                    self->buffer_.commit(n);
+                    auto data = self->buffer_.data();
+                    bool ok = self->h2_->receive(static_cast<const char*>(data.data()), data.size());
+                    self->buffer_.consume(self->buffer_.size());
+                    if (self->phase_ != Phase::kHttp2) return;
+                    self->flush_http2();
+                    if (ok) self->read_http2();
+                  });
+}
+
+// Writes what the session has to send, one write at a time (a bounded buffer: a client that does not
+// read stops the session from producing, and so the streams' bodies from being pulled).
+void Connection::flush_http2() {
+  if (phase_ != Phase::kHttp2 || h2_writing_) return;
+  constexpr std::size_t kWriteLimit = 64 * 1024;
+  h2_out_.clear();
+  if (!h2_->produce(h2_out_, kWriteLimit)) {
+    close();
+    return;
+  }
+  if (h2_out_.empty()) {
+    if (h2_->finished()) {
+      if (tls_ && !h2_reading_) {
+        shutdown_tls();
+      } else {
+        if (!tls_) {
+          error_code ignored;
+          socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        }
+        close();
+      }
+      return;
+    }
+    update_http2_deadline();
+    return;
+  }
+  h2_writing_ = true;
+  set_deadline(limits_->write_timeout);
+  h2_idle_armed_ = false;
+  async_write(asio::buffer(h2_out_.data(), h2_out_.size()),
+              [self = shared_from_this()](const error_code& ec, std::size_t) {
+                self->h2_writing_ = false;
+                if (self->phase_ != Phase::kHttp2) return;
+                if (ec) {
+                  self->close();
+                  return;
+                }
+                self->flush_http2();
+                self->read_http2();
+              });
+}
+
+// Between writes: a connection without streams has idle_timeout to open one; with streams, their own
+// deadlines (body_timeout, the pipeline's timeouts) apply.
+void Connection::update_http2_deadline() {
+  if (h2_writing_) return;
+  if (h2_->open_streams() == 0) {
+    if (!h2_idle_armed_) {
+      set_deadline(limits_->idle_timeout);
+      h2_idle_armed_ = true;
+    }
+  } else {
+    clear_deadline();
+    h2_idle_armed_ = false;
+  }
 }
 
 void Connection::set_deadline(std::chrono::milliseconds timeout) {
@@ -253,6 +367,22 @@ void Connection::on_read(const error_code& ec, std::size_t bytes) {
     return;
   }
   buffer_.commit(bytes);
+  if (h2c_allowed_ && phase_ == Phase::kIdle) {
+    // The first bytes of a connection on an HTTP/2 plain listener: the preface means h2c.
+    auto data = buffer_.data();
+    std::string_view seen(static_cast<const char*>(data.data()), data.size());
+    std::string_view preface = Http2Session::kPreface;
+    if (preface.starts_with(seen.substr(0, preface.size()))) {
+      if (seen.size() < preface.size()) {
+        read_more();
+        return;
+      }
+      h2c_allowed_ = false;
+      start_http2();
+      return;
+    }
+    h2c_allowed_ = false;
+  }
   if (phase_ == Phase::kIdle) begin_request();
   if (phase_ == Phase::kBody) account_body_read(bytes);
   parse();
@@ -448,6 +578,11 @@ void Connection::dispatch() {
 // upstream call, its place in a pool queue). Bytes mean the client pipelined its next request: it is read
 // after the response, and the watch ends.
 void Connection::on_sweep() {
+  if (phase_ == Phase::kHttp2) {
+    h2_->on_sweep(shard_.now());
+    flush_http2();
+    return;
+  }
   if (waits_for_handler()) watch_client();
 }
 
@@ -692,6 +827,16 @@ void Connection::shutdown_tls() {
 
 void Connection::on_deadline() {
   switch (phase_) {
+    case Phase::kHttp2:
+      if (h2_writing_ || h2_->finished()) {
+        close();  // a client that does not read what we write
+      } else {
+        // Idle: GOAWAY, then close once it is written (or at the write deadline).
+        clear_deadline();
+        h2_->go_away();
+        flush_http2();
+      }
+      break;
     case Phase::kHeader:
     case Phase::kBody: {
       timed_out_ = true;
@@ -715,7 +860,10 @@ void Connection::on_deadline() {
 }
 
 void Connection::on_drain() {
-  if (phase_ == Phase::kHandshake) {
+  if (phase_ == Phase::kHttp2) {
+    h2_->go_away();  // the open streams finish; new ones are refused
+    flush_http2();
+  } else if (phase_ == Phase::kHandshake) {
     close();  // no request yet: like an idle connection
   } else if (phase_ == Phase::kIdle) {
     // A request that has already arrived but was not read yet is still answered (with Connection: close).
@@ -741,6 +889,7 @@ void Connection::close() {
     source_.reset();
   }
   deliver_body(asio::error::connection_aborted, {}, false);
+  if (h2_) h2_->close_streams();
 }
 
 }  // namespace workgate::http

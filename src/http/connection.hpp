@@ -6,7 +6,10 @@
 // that socket (handshake first, close_notify at the end). Every read and write goes through
 // async_read_some()/async_write() below, which pick the stream with one branch per operation (no virtual
 // call, nothing per byte): the plain path stays what it was. After the handshake the ALPN protocol
-// selects what speaks on the stream; today that is always this HTTP/1.1 connection (see start_tls()).
+// selects what speaks on the stream: this HTTP/1.1 connection, or for "h2" an Http2Session that the
+// connection then only carries (reads feed it, its output is written; see start_http2()). A plain
+// listener with HTTP/2 enabled switches the same way when the first bytes are the HTTP/2 preface
+// (prior-knowledge h2c).
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -18,18 +21,22 @@
 #include <string>
 
 #include "http/framing.hpp"
+#include "http/http2_session.hpp"
 #include "http/request_handler.hpp"
 #include "http/request_parser.hpp"
 #include "http/shard.hpp"
 
 namespace workgate::http {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public std::enable_shared_from_this<Connection>,
+                         private ExchangeHost,
+                         private Http2Transport {
  public:
   // `listener`: the index of the listener that accepted the socket; `tls`: its certificates when it is a
-  // TLS listener (kept for the connection's life: a reload changes new handshakes only).
+  // TLS listener (kept for the connection's life: a reload changes new handshakes only); `h2c`: a plain
+  // listener that also speaks prior-knowledge HTTP/2.
   Connection(Shard& shard, boost::asio::ip::tcp::socket socket, std::uint16_t listener = 0,
-             std::shared_ptr<const TlsContext> tls = nullptr);
+             std::shared_ptr<const TlsContext> tls = nullptr, bool h2c = false);
   ~Connection();
 
   void start();
@@ -50,7 +57,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class Exchange;
-  enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kLingering, kShutdown, kClosed };
+  enum class Phase {
+    kHandshake,
+    kIdle,
+    kHeader,
+    kBody,
+    kHandling,
+    kWriting,
+    kLingering,
+    kShutdown,
+    kHttp2,
+    kClosed
+  };
+
+  // ExchangeHost (the HTTP/1.1 exchange)
+  void send_response(Exchange&, Response&& response) override { send(std::move(response)); }
+  std::shared_ptr<void> keep_alive() override { return shared_from_this(); }
+  void read_body(Exchange& exchange, BodyChunkHandler handler) override;
+  bool body_complete() const override { return body_done_; }
+  void continue_body() override;
+  // Http2Transport
+  void http2_want_write() override { flush_http2(); }
+  std::shared_ptr<void> http2_keep_alive() override { return shared_from_this(); }
 
   // Every read and write of the connection: the plain socket, or the TLS stream (which writes one buffer
   // per record: send() and pump_response() join small pieces). The TLS side is out of line (and cold), so
@@ -82,6 +110,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start_tls();
   void on_handshake(const boost::system::error_code& ec);
+  // HTTP/2 on this transport; what buffer_ holds already (the h2c preface) is its first input.
+  void start_http2();
+  void read_http2();
+  void flush_http2();
+  void update_http2_deadline();
   void begin_reading();
   void shutdown_tls();
 
@@ -91,7 +124,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void parse();
   void on_head_complete();
   void send_continue_then_read_body();
-  void continue_body();
   bool waits_for_handler() const;
   void dispatch();
   void watch_client();
@@ -142,6 +174,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ChunkFramer chunk_framer_;
   ChunkFramer::Buffers body_buffers_{};
   std::string tls_scratch_;  // a framed chunk joined into one buffer for the TLS stream
+  // HTTP/2 (after ALPN "h2", or the h2c preface on a listener that allows it).
+  bool h2c_allowed_ = false;
+  std::unique_ptr<Http2Session> h2_;
+  std::string h2_out_;
+  bool h2_reading_ = false;
+  bool h2_writing_ = false;
+  bool h2_idle_armed_ = false;
 };
 
 }  // namespace workgate::http

@@ -19,7 +19,7 @@ struct Request {
   std::string path;    // target's path with dot segments resolved; percent-encoding kept
   std::string query;   // raw query without '?'
   bool has_query = false;
-  unsigned version = 11;  // 10 or 11
+  unsigned version = 11;  // 10 or 11; 20 for a stream of an HTTP/2 connection
   HeaderList headers;
   std::string body;  // the whole body once buffered
   std::optional<std::uint64_t> content_length;

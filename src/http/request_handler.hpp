@@ -14,6 +14,8 @@
 namespace workgate::http {
 
 class Connection;
+class Http2Session;
+class Http2Stream;
 class TlsContext;
 
 // Limits and timeouts a connection applies; the pipeline supplies them from the active config.
@@ -31,6 +33,25 @@ struct ConnectionLimits {
   std::chrono::milliseconds write_timeout{30000};
   // A TLS handshake must complete within this time (a client that connects and stalls is closed).
   std::chrono::milliseconds handshake_timeout{10000};
+
+  // HTTP/2 (RFC 9113) connections: what one client may hold and how fast it may churn.
+  struct Http2 {
+    std::uint32_t max_concurrent_streams = 100;
+    // Flow-control windows we grant: what one stream, and the whole connection, may have in flight
+    // toward us (and so what we buffer at most for an unread request body).
+    std::uint32_t stream_window_bytes = 256 * 1024;
+    std::uint32_t connection_window_bytes = 1024 * 1024;
+    // Rapid reset (CVE-2023-44487): streams the client cancels (RST_STREAM, or opened beyond the
+    // concurrency limit) are paid from a bucket of `reset_burst` that refills at `resets_per_second`;
+    // an empty bucket ends the connection with GOAWAY(ENHANCE_YOUR_CALM).
+    std::uint32_t reset_burst = 200;
+    std::uint32_t resets_per_second = 100;
+    // SETTINGS, PING, PRIORITY, WINDOW_UPDATE and empty DATA/HEADERS frames share one such bucket.
+    std::uint32_t control_frame_burst = 1000;
+    std::uint32_t control_frames_per_second = 200;
+    // CONTINUATION flood (CVE-2024-27316): frames of one header block.
+    std::uint32_t max_continuation_frames = 32;
+  } http2;
 };
 
 enum class ProtocolError {
@@ -53,6 +74,23 @@ enum class BodyWait { kProceed, kWait };
 // Receives one piece of a streamed body. `last` is set with the final piece (which may be empty).
 using BodyChunkHandler =
     std::function<void(const boost::system::error_code&, std::string_view chunk, bool last)>;
+
+class Exchange;
+
+// What carries an exchange: the HTTP/1.1 connection, or one stream of an HTTP/2 connection. Exchange's
+// public operations forward here.
+class ExchangeHost {
+ public:
+  virtual void send_response(Exchange& exchange, Response&& response) = 0;
+  // Keeps the carrier (and so the exchange) alive while asynchronous work holds the exchange.
+  virtual std::shared_ptr<void> keep_alive() = 0;
+  virtual void read_body(Exchange& exchange, BodyChunkHandler handler) = 0;
+  virtual bool body_complete() const = 0;
+  virtual void continue_body() = 0;
+
+ protected:
+  ~ExchangeHost() = default;
+};
 
 // One request/response on a connection. The pipeline derives from it to keep its per-request state; the
 // connection creates one per connection (RequestHandler::create_exchange) and reuses it for every request.
@@ -100,8 +138,9 @@ class Exchange {
 
  private:
   friend class Connection;
-  class TlsContext;
-  Connection* connection_ = nullptr;
+  friend class Http2Session;
+  friend class Http2Stream;
+  ExchangeHost* host_ = nullptr;
   Request request_;
   std::weak_ptr<Cancellable> pending_;
   bool responded_ = false;

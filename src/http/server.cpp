@@ -111,7 +111,8 @@ std::vector<std::uint16_t> Server::bind() {
     for (std::size_t l = 0; l < fds_of.size(); ++l) {
       const ListenerOptions& listener = options_.listeners[l];
       try {
-        shard->adopt(fds_of[l][i], options_.backlog, static_cast<std::uint16_t>(l), listener.tls_index);
+        shard->adopt(fds_of[l][i], options_.backlog, static_cast<std::uint16_t>(l), listener.tls_index,
+                     listener.http2);
       } catch (const boost::system::system_error& e) {
         throw_listen_error(e.code().value(), listener.host + ":" + std::to_string(listener.port));
       }

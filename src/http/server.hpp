@@ -21,6 +21,9 @@ struct ListenerOptions {
   std::uint16_t port = 8787;
   // A TLS listener: its index in the config's gateway.listeners (its certificates); -1: plain HTTP.
   int tls_index = -1;
+  // HTTP/2: on a TLS listener ALPN offers "h2" (its TlsContext says so); a plain one also accepts
+  // prior-knowledge h2c.
+  bool http2 = false;
   // Sockets bound by bind_listeners() in another process (the supervisor), one per shard; empty: bind().
   std::vector<int> inherited_fds;
 };

@@ -51,7 +51,7 @@ Shard::~Shard() {
   handler_.reset();
 }
 
-void Shard::adopt(int fd, int backlog, std::uint16_t listener, int tls_index) {
+void Shard::adopt(int fd, int backlog, std::uint16_t listener, int tls_index, bool h2c) {
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
@@ -59,6 +59,7 @@ void Shard::adopt(int fd, int backlog, std::uint16_t listener, int tls_index) {
   auto slot = std::make_unique<Listener>(io_);
   slot->index = listener;
   slot->tls_index = tls_index;
+  slot->h2c = h2c;
   slot->acceptor.assign(addr.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd);
   // listen() on a socket that already listens (a restarted serving process) only updates the backlog.
   slot->acceptor.listen(backlog);
@@ -86,7 +87,7 @@ void Shard::accept(Listener& listener) {
       return;
     }
     if (listener.tls_index < 0) {
-      std::make_shared<Connection>(*this, std::move(socket), listener.index)->start();
+      std::make_shared<Connection>(*this, std::move(socket), listener.index, nullptr, listener.h2c)->start();
     } else if (auto tls = handler_->tls_context(static_cast<std::size_t>(listener.tls_index))) {
       std::make_shared<Connection>(*this, std::move(socket), listener.index, std::move(tls))->start();
     } else {

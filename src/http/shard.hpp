@@ -39,7 +39,7 @@ class Shard {
   // `listener`: the listener's index in the server's list (Request::listener); `tls_index`: for a TLS
   // listener, its index in the config's gateway.listeners (RequestHandler::tls_context), else -1.
   // Throws boost::system::system_error.
-  void adopt(int fd, int backlog, std::uint16_t listener = 0, int tls_index = -1);
+  void adopt(int fd, int backlog, std::uint16_t listener = 0, int tls_index = -1, bool h2c = false);
 
   // Runs the event loop on the calling thread until stop() has drained every connection.
   void run();
@@ -74,6 +74,7 @@ class Shard {
     boost::asio::steady_timer retry_timer;
     std::uint16_t index = 0;
     int tls_index = -1;
+    bool h2c = false;  // a plain listener that also speaks prior-knowledge HTTP/2
   };
 
   void accept(Listener& listener);

@@ -27,6 +27,14 @@ http::ConnectionLimits limits_from(const config::GatewaySettings& g) {
   limits.body_timeout = g.body_timeout;
   limits.min_body_rate = g.min_body_rate;
   limits.idle_timeout = g.idle_timeout;
+  limits.http2.max_concurrent_streams = g.http2.max_concurrent_streams;
+  limits.http2.stream_window_bytes = g.http2.stream_window_bytes;
+  limits.http2.connection_window_bytes = g.http2.connection_window_bytes;
+  limits.http2.reset_burst = g.http2.reset_burst;
+  limits.http2.resets_per_second = g.http2.resets_per_second;
+  limits.http2.control_frame_burst = g.http2.control_frame_burst;
+  limits.http2.control_frames_per_second = g.http2.control_frames_per_second;
+  limits.http2.max_continuation_frames = g.http2.max_continuation_frames;
   limits.write_timeout = g.write_timeout;
   limits.handshake_timeout = g.tls_handshake_timeout;
   return limits;
@@ -43,8 +51,9 @@ void build_listener_tls(pipeline::Snapshot& snapshot, BuildResult& result) {
     http::TlsServerOptions options;
     options.pointer = listener.pointer + "/tls";
     options.min_version = listener.tls->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION;
-    // HTTP/2 is not implemented yet: ALPN offers http/1.1 only (then "h2" first for "http2": true).
-    options.alpn = {"http/1.1"};
+    // Server preference: h2 first when the listener speaks it.
+    options.alpn =
+        listener.http2 ? std::vector<std::string>{"h2", "http/1.1"} : std::vector<std::string>{"http/1.1"};
     for (std::size_t c = 0; c < listener.tls->certificates.size(); ++c) {
       const auto& cert = listener.tls->certificates[c];
       options.certificates.push_back(
