@@ -41,7 +41,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
-SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls"]
+SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls", "http2"]
 STATIC_BODY = '{"status":"ok"}'
 UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
 START_TIMEOUT = 10.0
@@ -1101,10 +1101,138 @@ def scenario_tls(ctx, conns_list):
     return results + stime
 
 
+def run_h2load(ctx, side, conns, streams, seconds, measure=True):
+    """h2load -c conns -m streams for `seconds` (h2 over TLS by ALPN, or h2c for http:// URLs). Returns
+    req/s, failures and the server's CPU per request."""
+    argv = ctx.pin(ctx.args.client_cpu) + ["h2load", "-c", str(conns), "-m", str(streams), "-D", str(seconds),
+                                           side["url"]]
+    c0 = proc_cpu_ticks(side["server"].pid)
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=seconds + 60)
+    c1 = proc_cpu_ticks(side["server"].pid)
+    if not measure:
+        return None
+    out = proc.stdout + proc.stderr
+    r = {"errors": {}, "command": " ".join(argv)}
+    m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", out)
+    q = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored",
+                  out)
+    if not m or not q or proc.returncode != 0:
+        r["errors"]["h2load"] = proc.returncode
+        r["output_tail"] = "\n".join(out.splitlines()[-8:])
+        r["valid"] = False
+        return r
+    done, ok, failed, errored = (int(q.group(i)) for i in (3, 4, 5, 6))
+    r["rps"] = float(m.group(2))
+    r["requests"] = done
+    if failed or errored or ok != done:
+        r["errors"]["failed"] = failed + errored + (done - ok)
+    r["cpu_us_per_req"] = 1e6 * (c1 - c0) / CLK_TCK / done if done and c0 is not None and c1 is not None else None
+    r["valid"] = not r["errors"]
+    return r
+
+
+def measure_h2load_case(ctx, label, conns, streams, sides):
+    a = ctx.args
+    runs = {s["name"]: [] for s in sides}
+    for rnd in range(1, a.rounds + 1):
+        for side in sides:
+            if a.warmup > 0:
+                run_h2load(ctx, side, conns, streams, a.warmup, measure=False)
+            r = run_h2load(ctx, side, conns, streams, a.duration)
+            runs[side["name"]].append(r)
+            flag = "" if r["valid"] else f"  INVALID {r['errors']} {r.get('output_tail', '')}"
+            log(f"  [{rnd}/{a.rounds}] {label:<18} {side['name']:<10} {fmt_rps(r.get('rps')):>9} req/s"
+                f"  cpu {fmt_f(r.get('cpu_us_per_req'), '.1f', 'us/req')}{flag}")
+    result = {"label": label, "conns": conns, "streams": streams, "sides": {}}
+    for side in sides:
+        rs = runs[side["name"]]
+        result["sides"][side["name"]] = {"rps": median_of(rs, "rps"), "cpu_us_per_req": median_of(rs, "cpu_us_per_req"),
+                                         "runs": rs, "invalid_runs": sum(1 for r in rs if not r["valid"])}
+    base, test = (result["sides"][s["name"]] for s in sides)
+    result["ratio"] = {k: (test[k] / base[k] if test.get(k) and base.get(k) else None) for k in ("rps", "cpu_us_per_req")}
+    result["valid"] = all(v["invalid_runs"] == 0 for v in result["sides"].values())
+    return result
+
+
+def scenario_http2(ctx, conns_list):
+    """HTTP/2 downstream: h2 over TLS and h2c, static route and proxy to an HTTP/1.1 keep-alive upstream,
+    h2load -m 10, vs nginx `http2` with the same certificate."""
+    if not shutil.which("h2load") or not shutil.which("openssl"):
+        raise Skip("h2load (nghttp2-client) and openssl are needed")
+    cert, key = make_bench_certificate(ctx)
+    up = ctx.start_nginx("nginx-upstream", f"""    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        location / {{
+            default_type application/json;
+            return 200 '{UPSTREAM_BODY}';
+        }}
+    }}""")
+    wg_tls, wg_h2c = free_port(), free_port()
+    wg = ctx.start_workgate("workgate-h2", {
+        "title": "bench http2",
+        "servers": [{"alias": "up", "url": f"http://127.0.0.1:{up.port}"}],
+        "paths": [{"method": "GET", "path": "/bench", "response": {"status": "ok"}},
+                  {"method": "GET", "path": "/proxy/{.+}", "integration": {"type": "http_proxy", "server": "up"}}],
+        "gateway": {"listeners": [
+            {"address": f"127.0.0.1:{wg_tls}", "http2": True,
+             "tls": {"certificates": [{"cert_file": cert, "key_file": key}]}},
+            {"address": f"127.0.0.1:{wg_h2c}", "http2": True}]}})
+    ng_tls, ng_h2c = free_port(), free_port()
+    ng = ctx.start_nginx("nginx-h2", f"""    upstream up {{
+        server 127.0.0.1:{up.port};
+        keepalive 1024;
+    }}
+    http2_max_requests 1000000;
+    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        listen 127.0.0.1:{ng_tls} ssl http2 reuseport backlog=4096;
+        listen 127.0.0.1:{ng_h2c} http2 reuseport backlog=4096;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        server_name _;
+        location = /bench {{
+            default_type application/json;
+            return 200 '{STATIC_BODY}';
+        }}
+        location /proxy/ {{
+            proxy_pass http://up/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}""")
+    for name, port in (("workgate", wg_tls), ("nginx", ng_tls)):
+        probe = subprocess.run(["curl", "-s", "--cacert", cert, "--http2", "-w", "%{http_version}",
+                                f"https://localhost:{port}/bench"], capture_output=True, text=True, timeout=10)
+        if probe.stdout != STATIC_BODY + "2":
+            raise RuntimeError(f"{name}: GET https://localhost:{port}/bench over h2 answered {probe.stdout[:100]!r}")
+
+    def sides(path, tls):
+        return [{"name": "nginx", "server": ng,
+                 "url": f"{'https' if tls else 'http'}://127.0.0.1:{ng_tls if tls else ng_h2c}{path}"},
+                {"name": "workgate", "server": wg,
+                 "url": f"{'https' if tls else 'http'}://127.0.0.1:{wg_tls if tls else wg_h2c}{path}"}]
+
+    results = []
+    for c in conns_list:
+        results.append(measure_h2load_case(ctx, f"h2-tls-static-c{c}", c, 10, sides("/bench", True)))
+        results.append(measure_h2load_case(ctx, f"h2c-static-c{c}", c, 10, sides("/bench", False)))
+        results.append(measure_h2load_case(ctx, f"h2-tls-proxy-c{c}", c, 10, sides("/proxy/bench", True)))
+    log("")
+    log("== http2: h2load -m 10 (ratio = workgate/nginx; cpu = server CPU per request)")
+    log(f"{'case':<20} {'side':<22} {'req/s':>10} {'cpu/req':>10}")
+    for res in results:
+        for name, side in res["sides"].items():
+            log(f"{res['label']:<20} {name:<22} {fmt_rps(side['rps']):>10} {fmt_f(side['cpu_us_per_req'], '.1f', 'us'):>10}")
+        log(f"{res['label']:<20} {'ratio workgate/nginx':<22} {fmt_x(res['ratio']['rps']):>10} "
+            f"{fmt_x(res['ratio']['cpu_us_per_req']):>10}")
+    return results
+
+
 SCENARIO_FUNCS = {"static": (scenario_static, [64]), "proxy": (scenario_proxy, [64, 256]),
                   "auth": (scenario_auth, [64]), "workers": (scenario_workers, [64]),
                   "ratelimit": (scenario_ratelimit, [64]), "metrics": (scenario_metrics, [64]),
-                  "tls": (scenario_tls, [64])}
+                  "tls": (scenario_tls, [64]), "http2": (scenario_http2, [64])}
 
 
 # --------------------------------------------------------------------------------------------- main

@@ -24,10 +24,9 @@ bool has_line_break(std::string_view s) {
 }
 
 // Fields that mean something only to one HTTP/1.1 connection (RFC 9113 8.2.2): never sent on a stream.
-bool connection_specific(std::string_view lowercase_name) {
-  return lowercase_name == "connection" || lowercase_name == "keep-alive" ||
-         lowercase_name == "proxy-connection" || lowercase_name == "transfer-encoding" ||
-         lowercase_name == "upgrade";
+bool connection_specific(std::string_view name) {
+  return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "proxy-connection") ||
+         iequals(name, "transfer-encoding") || iequals(name, "upgrade");
 }
 
 std::string_view view(nghttp2_rcbuf* buffer) {
@@ -285,7 +284,11 @@ bool Http2Session::receive(const char* data, std::size_t size) {
     ready_.clear();
     return false;
   }
+  // Responses submitted by the streams dispatched now leave in one write (the connection flushes after
+  // receive() returns) rather than one write each.
+  ++in_nghttp2_;
   run_ready();
+  --in_nghttp2_;
   return !refused_;
 }
 
@@ -475,11 +478,8 @@ void Http2Session::submit_response(Http2Stream& stream, Response&& response) {
   };
   auto acceptable = [&](std::string_view name, std::string_view value) {
     if (name.empty() || has_line_break(name) || has_line_break(value)) return false;
-    std::string lower(name);
-    for (char& c : lower)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    if (connection_specific(lower)) return false;
-    return lower != "content-length" || r.keep_content_length;
+    if (connection_specific(name)) return false;
+    return r.keep_content_length || !iequals(name, "content-length");
   };
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof(digits), status).ptr;

@@ -127,7 +127,8 @@ class Http2Session {
   FrameBudget control_frames_;
   std::uint32_t continuations_ = 0;
   std::size_t header_block_bytes_ = 0;
-  int in_nghttp2_ = 0;  // depth of calls into nghttp2 (no output notification from inside)
+  // Inside nghttp2, or inside receive(): output is flushed by whoever called, not notified from inside.
+  int in_nghttp2_ = 0;
   bool refused_ = false;
   bool going_away_ = false;
   std::string scratch_;  // response field names lowercased for one submission
