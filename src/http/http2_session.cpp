@@ -114,6 +114,8 @@ class Http2Stream final : public ExchangeHost, public std::enable_shared_from_th
   std::uint64_t body_received_ = 0;
   bool body_error_ = false;      // over max_body_bytes while streamed, or too slow
   bool body_too_large_ = false;  // over max_body_bytes before the pipeline took the request: 413
+  std::size_t buffered_ = 0;     // bytes of request.body this stream holds (the connection's budget)
+  std::size_t unacked_ = 0;      // of those, not yet acknowledged: held back by the budget
   error_code body_error_code_;
   BodyChunkHandler body_handler_;
   Shard::Clock::time_point waiting_since_{};
@@ -181,9 +183,14 @@ void Http2Stream::detach() {
   if (session == nullptr) return;
   auto keep = shared_from_this();
   if (responded_ && status_ != 0) session->shard_.handler().on_complete(*exchange_, status_, bytes_sent_);
-  // Data never handed to the consumer still counts against the connection's window.
+  // Data never handed to the consumer (or held back by the buffering budget) still counts against the
+  // connection's window; what this stream buffered leaves the budget, which may let another go on.
   if (!body_in_.empty()) nghttp2_session_consume_connection(session->session_, body_in_.size());
+  unacked_ = 0;
+  session->buffered_bytes_ -= buffered_;
+  buffered_ = 0;
   session_ = nullptr;
+  session->release_buffering();
   if (auto work = exchange_->pending_.lock()) work->cancel();
   exchange_->pending_.reset();
   if (source_) {
@@ -375,6 +382,38 @@ void Http2Session::run_ready() {
   }
 }
 
+// Buffered request bodies share one budget per connection (max_body_bytes + the connection window), so
+// that 100 streams cannot each hold max_body_bytes. The connection window is always given back at once
+// (a held-back stream must not stall the others); the stream window is given back within the budget,
+// and beyond it only to the oldest unfinished buffered stream (so one always completes and frees its
+// share: no deadlock) while the others wait, each stopped by its own window. At most: the budget plus one
+// stream window per other stream.
+void Http2Session::buffer_body(Http2Stream& stream, std::size_t bytes) {
+  nghttp2_session_consume_connection(session_, bytes);
+  buffered_bytes_ += bytes;
+  stream.buffered_ += bytes;
+  stream.unacked_ += bytes;
+  release_buffering();
+}
+
+void Http2Session::release_buffering() {
+  if (session_ == nullptr) return;
+  const bool within = buffered_bytes_ <= limits_->max_body_bytes + limits_->http2.connection_window_bytes;
+  Http2Stream* oldest = nullptr;  // the oldest stream still receiving a buffered body
+  if (!within) {
+    for (auto& [id, stream] : streams_) {
+      bool receiving = stream->head_processed_ && !stream->stream_mode_ && !stream->request_ended_;
+      if (receiving && (oldest == nullptr || stream->id_ < oldest->id_)) oldest = stream.get();
+    }
+  }
+  for (auto& [id, stream] : streams_) {
+    // A finished body adds nothing by being acknowledged: only the connection window is released.
+    if (stream->unacked_ == 0 || !(within || stream.get() == oldest || stream->request_ended_)) continue;
+    nghttp2_session_consume_stream(session_, stream->id_, stream->unacked_);
+    stream->unacked_ = 0;
+  }
+}
+
 void Http2Session::fail_stream(Http2Stream& stream, ProtocolError error) {
   if (stream.responded_) return;
   stream.discard_body_ = true;
@@ -434,9 +473,10 @@ void Http2Session::head_complete(Http2Stream& stream, bool end_stream) {
   }
   // Buffered: what already arrived joins the body and is acknowledged, as the rest will be.
   if (!stream.body_in_.empty()) {
-    nghttp2_session_consume(session_, stream.id_, stream.body_in_.size());
     request.body.append(stream.body_in_);
+    std::size_t size = stream.body_in_.size();
     std::string().swap(stream.body_in_);
+    buffer_body(stream, size);
     notify_output();
   }
   if (stream.expects_continue_ && stream.body_received_ == 0) {
@@ -711,6 +751,7 @@ int Http2Session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, vo
   if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
     stream->request_ended_ = true;
     changed = true;
+    if (stream->buffered_ != 0) self.release_buffering();  // the next oldest may go on
   }
   if (changed && !stream->scheduled_) {
     stream->scheduled_ = true;
@@ -744,8 +785,8 @@ int Http2Session::on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std
       stream->body_too_large_ = true;
     }
   } else if (stream->head_processed_ && !stream->stream_mode_) {
-    nghttp2_session_consume(session, stream_id, len);
     stream->exchange_->request_.body.append(bytes, len);
+    self.buffer_body(*stream, len);
     return 0;
   } else {
     stream->body_in_.append(bytes, len);

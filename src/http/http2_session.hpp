@@ -111,6 +111,8 @@ class Http2Session {
   void head_complete(Http2Stream& stream, bool end_stream);
   void submit_response(Http2Stream& stream, Response&& response);
   void fail_stream(Http2Stream& stream, ProtocolError error);
+  void buffer_body(Http2Stream& stream, std::size_t bytes);
+  void release_buffering();
   // Work found inside nghttp2 callbacks runs once receive() is out of nghttp2 (reentrancy).
   void run_ready();
   void notify_output();
@@ -125,6 +127,7 @@ class Http2Session {
   std::vector<std::shared_ptr<Http2Stream>> ready_;
   FrameBudget resets_;
   FrameBudget control_frames_;
+  std::size_t buffered_bytes_ = 0;  // request bodies buffered by this connection's streams
   std::uint32_t continuations_ = 0;
   std::size_t header_block_bytes_ = 0;
   // Inside nghttp2, or inside receive(): output is flushed by whoever called, not notified from inside.

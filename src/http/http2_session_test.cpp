@@ -157,6 +157,35 @@ class Client {
                                   nullptr);
   }
 
+  // A request whose body comes from its own Upload (several uploads at once).
+  struct Upload {
+    std::string data;
+    std::size_t sent = 0;
+  };
+  std::int32_t request_with_upload(std::string method, std::string path, const std::string& body,
+                                   std::vector<std::unique_ptr<Upload>>& uploads) {
+    uploads.push_back(std::make_unique<Upload>(Upload{body, 0}));
+    std::string scheme = "https", authority = "api.test";
+    std::pair<std::string, std::string> all[] = {
+        {":method", method}, {":path", path}, {":scheme", scheme}, {":authority", authority}};
+    std::vector<nghttp2_nv> nva;
+    for (auto& [n, v] : all)
+      nva.push_back({reinterpret_cast<std::uint8_t*>(n.data()), reinterpret_cast<std::uint8_t*>(v.data()),
+                     n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+    nghttp2_data_provider provider{};
+    provider.source.ptr = uploads.back().get();
+    provider.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
+                                std::uint32_t* flags, nghttp2_data_source* source, void*) -> ssize_t {
+      auto& up = *static_cast<Upload*>(source->ptr);
+      std::size_t n = std::min(length, up.data.size() - up.sent);
+      std::memcpy(buf, up.data.data() + up.sent, n);
+      up.sent += n;
+      if (up.sent == up.data.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+      return static_cast<ssize_t>(n);
+    };
+    return nghttp2_submit_request(session, nullptr, nva.data(), nva.size(), &provider, nullptr);
+  }
+
   std::string output() {
     std::string out;
     for (;;) {
@@ -304,6 +333,27 @@ TEST_F(Http2SessionTest, ABufferedBodyArrivesWhole) {
   ASSERT_EQ(handler_->handled.size(), 1u);
   EXPECT_EQ(handler_->handled[0].body.size(), body.size());
   EXPECT_EQ(client_.streams[id].status, 200);
+}
+
+TEST_F(Http2SessionTest, ConcurrentBufferedBodiesShareOneBudgetAndAllComplete) {
+  handler_->limits_.max_body_bytes = 300 * 1024;
+  handler_->limits_.http2.connection_window_bytes = 65535;
+  open();
+  // Three bodies of 290 KiB: 870 KiB in all, over the connection's budget (300 KiB + 64 KiB). The oldest
+  // always goes on, so each completes in turn; the others are held by flow control meanwhile.
+  std::vector<std::string> bodies = {std::string(290 * 1024, 'a'), std::string(290 * 1024, 'b'),
+                                     std::string(290 * 1024, 'c')};
+  std::vector<std::unique_ptr<Client::Upload>> uploads;
+  std::vector<std::int32_t> ids;
+  for (auto& body : bodies)
+    ids.push_back(client_.request_with_upload("POST", "/up", body, uploads));
+  for (int i = 0; i < 50 && handler_->handled.size() < 3; ++i)
+    exchange();
+  ASSERT_EQ(handler_->handled.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(handler_->handled[i].body.size(), bodies[i].size());
+    EXPECT_EQ(client_.streams[ids[i]].status, 200);
+  }
 }
 
 TEST_F(Http2SessionTest, AStreamedBodyIsAcknowledgedOnlyAsItIsConsumed) {
