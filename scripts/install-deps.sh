@@ -12,6 +12,7 @@ packages=(
   libhiredis-dev redis-server   # the rate limiter's Redis store (client library; server for tests, bench)
   clang libclang-rt-14-dev   # the fuzz preset: clang 14 and its libFuzzer runtime
   prometheus chromium valgrind   # tests/e2e/test_admin.py (promtool, a real scrape, the dashboard); bench/instructions.py
+  python3-websockets   # tests/e2e/test_websocket.py (a real WebSocket client and server)
 )
 
 missing=()

@@ -21,6 +21,7 @@
 #include "http/request_handler.hpp"
 #include "http/request_parser.hpp"
 #include "http/shard.hpp"
+#include "http/tunnel.hpp"
 
 namespace workgate::http {
 
@@ -50,7 +51,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class Exchange;
-  enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandling, kWriting, kLingering, kShutdown, kClosed };
+  // kTunnel: after a 101 to an Upgrade request, joined to the upstream (tunnel.hpp); no more HTTP.
+  enum class Phase {
+    kHandshake,
+    kIdle,
+    kHeader,
+    kBody,
+    kHandling,
+    kWriting,
+    kLingering,
+    kShutdown,
+    kClosed,
+    kTunnel
+  };
 
   // Every read and write of the connection: the plain socket, or the TLS stream (which writes one buffer
   // per record: send() and pump_response() join small pieces). The TLS side is out of line (and cold), so
@@ -107,6 +120,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void pump_request_body();
   void deliver_body(const boost::system::error_code& ec, std::string_view chunk, bool last);
   void pump_response();
+  // Upgrade (connection_tunnel.cpp): the 101 head, then the client transport joined to the upstream side.
+  // send_upgrade() is false when the response does not switch (the upstream side is dropped then).
+  class TunnelTransport;
+  bool send_upgrade();
+  void start_tunnel();
+  void end_tunnel(Tunnel::End end);
+  void on_tunnel_deadline();
 
   Shard& shard_;
   boost::asio::ip::tcp::socket socket_;
@@ -142,6 +162,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ChunkFramer chunk_framer_;
   ChunkFramer::Buffers body_buffers_{};
   std::string tls_scratch_;  // a framed chunk joined into one buffer for the TLS stream
+
+  // Phase::kTunnel: the client joined to the upstream.
+  std::shared_ptr<Tunnel> tunnel_;
 };
 
 }  // namespace workgate::http

@@ -31,6 +31,8 @@ struct ConnectionLimits {
   std::chrono::milliseconds write_timeout{30000};
   // A TLS handshake must complete within this time (a client that connects and stalls is closed).
   std::chrono::milliseconds handshake_timeout{10000};
+  // A tunnel after an Upgrade (WebSocket) is closed when nothing has moved either way for this long.
+  std::chrono::milliseconds tunnel_idle_timeout{60000};
 };
 
 enum class ProtocolError {

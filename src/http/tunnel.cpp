@@ -44,13 +44,12 @@ void Tunnel::pump(Direction& d) {
   auto self = shared_from_this();
   if (!d.from->early.empty() || d.filled > 0) {
     bool early = !d.from->early.empty();
-    asio::const_buffer data =
-        early ? asio::buffer(d.from->early) : asio::const_buffer(d.buffer.get(), d.filled);
+    asio::const_buffer data = early ? asio::const_buffer(d.from->early.data(), d.from->early.size())
+                                    : asio::const_buffer(d.buffer.get(), d.filled);
     d.busy = true;
     ++pending_;
-    d.to->write(data, [self, &d, early](const error_code& ec, std::size_t n) {
-      self->on_written(d, ec, n, early);
-    });
+    d.to->write(
+        data, [self, &d, early](const error_code& ec, std::size_t n) { self->on_written(d, ec, n, early); });
     return;
   }
   if (d.eof) {

@@ -111,7 +111,9 @@ TEST(Tunnel, RelaysBothWaysEarlyBytesFirst) {
   f.a->deliver("hello");
   EXPECT_EQ(f.b->in_write, "hello");
   f.b->complete_write();
-  EXPECT_EQ(f.b->written, "early-from-a" "hello");
+  EXPECT_EQ(f.b->written,
+            "early-from-a"
+            "hello");
   // And the other way.
   ASSERT_TRUE(f.b->read_handler);
   f.b->deliver("world");
@@ -352,7 +354,8 @@ TEST(Tunnel, RealSocketsResetEndsBoth) {
   peer_a.close();
   std::string got;
   error_code read_ec;
-  asio::async_read(peer_b, asio::dynamic_buffer(got), [&](const error_code& ec, std::size_t) { read_ec = ec; });
+  asio::async_read(peer_b, asio::dynamic_buffer(got),
+                   [&](const error_code& ec, std::size_t) { read_ec = ec; });
   io.run_for(10s);
   ASSERT_TRUE(end.has_value());
   EXPECT_EQ(*end, Tunnel::End::kError);

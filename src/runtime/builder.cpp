@@ -29,6 +29,7 @@ http::ConnectionLimits limits_from(const config::GatewaySettings& g) {
   limits.idle_timeout = g.idle_timeout;
   limits.write_timeout = g.write_timeout;
   limits.handshake_timeout = g.tls_handshake_timeout;
+  limits.tunnel_idle_timeout = g.websocket_idle_timeout;
   return limits;
 }
 
