@@ -344,8 +344,8 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       return;
     }
     if (response.status == 101) {
-      // Switching protocols was never asked for (the proxy strips Upgrade): forwarding it would hand the
-      // client a raw upstream connection.
+      // Switching protocols was never asked for (UpstreamRequest::upgrade unset: the proxy stripped
+      // Upgrade): forwarding it would hand the client a raw upstream connection.
       observability::log_warn("upstream {}: unrequested 101 Switching Protocols", target->host);
       fail(UpstreamError::kBadResponse);
       return;
