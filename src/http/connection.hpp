@@ -35,8 +35,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start();
 
-  // The exchange while the connection waits for its next request, else null.
-  Exchange* idle_exchange() { return phase_ == Phase::kIdle ? exchange_.get() : nullptr; }
+  // The exchange while the connection waits for its next request, else null. A tunnel's too: it has no
+  // request any more (so a reload lets go of the config a long-lived WebSocket began with).
+  Exchange* idle_exchange() {
+    return phase_ == Phase::kIdle || phase_ == Phase::kTunnel ? exchange_.get() : nullptr;
+  }
 
   // Deadline enforcement and shutdown, called by the shard.
   bool expired(Shard::Clock::time_point now) const { return deadline_ <= now; }
