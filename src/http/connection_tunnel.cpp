@@ -45,12 +45,19 @@ class Connection::TunnelTransport final : public TunnelSide {
   std::shared_ptr<Connection> c_;
 };
 
-// Only a 101 to an HTTP/1.1 request on a connection that stays open switches; anything else is an ordinary
-// response and the upstream side is let go (closed).
+// Only a 101 to an HTTP/1.1 request on a connection that stays open switches; any other status is an
+// ordinary response and the upstream side is let go (closed). A 101 that cannot switch (the shard began
+// draining meanwhile) is not sent: the connection closes as for a request drain cut short.
 bool Connection::send_upgrade() {
-  if (response_.status != 101 || close_after_write_ || exchange_->request_.version != 11) {
+  if (response_.status != 101) {
     response_.upgraded.reset();
     return false;
+  }
+  if (close_after_write_ || exchange_->request_.version != 11) {
+    response_.upgraded.reset();
+    close();
+    on_written(asio::error::shut_down);
+    return true;
   }
   serialize_head(response_, std::nullopt, false);
   phase_ = Phase::kWriting;

@@ -71,7 +71,8 @@ bool has_token(std::string_view tokens, std::string_view token) {
 std::optional<std::string_view> requested_upgrade(pipeline::RequestContext& exchange,
                                                   std::string_view connection) {
   const http::Request& request = exchange.request();
-  if (request.version != 11 || !has_token(connection, "upgrade") || !exchange.body_complete())
+  if (request.version != 11 || !request.keep_alive || !has_token(connection, "upgrade") ||
+      !exchange.body_complete())
     return std::nullopt;
   auto upgrade = request.headers.get("Upgrade");
   if (!upgrade || http::trim_ows(*upgrade).empty() || !safe_header_value(*upgrade)) return std::nullopt;

@@ -510,6 +510,26 @@ class UpgradeHostileTest(WebSocketTestBase):
         head, _ = read_head(s, rest)
         self.assertEqual(status_of(head), 200, head)
 
+    def test_upgrade_with_connection_close_is_not_an_upgrade(self):
+        def script(conn, up):
+            head, _ = read_head(conn)
+            up.received.append(head)
+            if header_of(head, "Upgrade"):
+                conn.sendall(switching())
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")
+
+        up = self.raw_upstream(script)
+        gw = self.start(self.config(f"http://127.0.0.1:{up.port}"))
+        s = self.raw_connect(gw)
+        s.sendall(UPGRADE_HEAD.replace("Connection: Upgrade", "Connection: close, Upgrade")
+                  .format(path="/ws/x", extra="").encode())
+        data, how = recv_until_eof(s, 5)
+        head, body = data.split(b"\r\n\r\n", 1)
+        self.assertEqual(status_of(head.decode()), 200, data)
+        self.assertEqual(body, b"plain")
+        self.assertIsNone(header_of(up.received[0], "Upgrade"), up.received[0])
+
     def test_upgrade_on_a_non_proxy_route_is_an_ordinary_request(self):
         gw = self.start(self.config("http://127.0.0.1:9"))
         s = self.raw_connect(gw)
