@@ -13,6 +13,7 @@ packages=(
   clang libclang-rt-14-dev   # the fuzz preset: clang 14 and its libFuzzer runtime
   libnghttp2-dev nghttp2-client python3-h2 python3-hyperframe   # HTTP/2; h2load and frame-level tests
   prometheus chromium valgrind   # tests/e2e/test_admin.py (promtool, a real scrape, the dashboard); bench/instructions.py
+  python3-websockets   # tests/e2e/test_websocket.py (a real WebSocket client and server)
 )
 
 missing=()

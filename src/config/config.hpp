@@ -220,6 +220,8 @@ struct GatewaySettings {
   std::vector<IpNetwork> trusted_proxies;  // peers whose X-Forwarded-For is believed (rate-limit keys)
   std::string admin_listen;                // gateway.admin.listen, "HOST:PORT"; empty: no admin listener
   Http2Settings http2;
+  // A proxied WebSocket (any Upgrade) tunnel is closed when nothing moved either way for this long.
+  std::chrono::milliseconds websocket_idle_timeout{60000};
 };
 
 // "HOST:PORT" or "[IPv6]:PORT" with an IP address (or localhost) and a port 0..65535.

@@ -863,7 +863,8 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
       *obj, ptr,
       {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
        "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms", "write_timeout_ms", "access_log",
-       "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin", "http2"});
+       "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin", "http2",
+       "websocket_idle_timeout_ms"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
@@ -919,6 +920,8 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
       take("max_continuation_frames", s.max_continuation_frames, 1, 10000);
     }
   }
+  if (auto n = check.integer(*obj, "websocket_idle_timeout_ms", ptr, 1, kMaxTimeoutMs))
+    g.websocket_idle_timeout = ms(*n);
   parse_listeners(*obj, cfg, check);
 }
 

@@ -976,5 +976,17 @@ TEST_F(ConfigFiles, NoConfigAtAll) {
   EXPECT_THAT(r.errors[0].message, HasSubstr("SAG_API_CONFIG_JSON"));
 }
 
+TEST(LoadConfigText, WebsocketIdleTimeout) {
+  EXPECT_EQ(load(with_paths("[]")).config->gateway.websocket_idle_timeout.count(), 60000);
+  auto r = load(with_paths("[]", R"("gateway":{"websocket_idle_timeout_ms":2500})"));
+  ASSERT_THAT(to_strings(r.errors), IsEmpty());
+  EXPECT_EQ(r.config->gateway.websocket_idle_timeout.count(), 2500);
+  for (const char* bad : {"0", "86400001", "\"60s\""}) {
+    auto e = load(with_paths("[]", std::string(R"("gateway":{"websocket_idle_timeout_ms":)") + bad + "}"));
+    EXPECT_FALSE(e.config.has_value()) << bad;
+    EXPECT_THAT(e.errors, Contains(Problem("/gateway/websocket_idle_timeout_ms", ""))) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace workgate::config

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstring>
 #include <span>
+#include <utility>
 
 #include "http/framing.hpp"
 #include "http/target.hpp"
@@ -666,6 +667,7 @@ void Connection::send(Response&& response) {
   // The client may still be sending the body: read and drop it for a moment after the response so that
   // closing does not reset the connection before the client has read the response (a 413, say).
   if (body_unread) linger_after_write_ = true;
+  if (response_.upgraded && send_upgrade()) return;
   bool send_body = !request.is_head() && status_has_body(response_.status);
   if (response_.body_source) {
     auto length = response_.body_source->length();
@@ -845,6 +847,9 @@ void Connection::on_deadline() {
       socket_.cancel(ignored);
       break;
     }
+    case Phase::kTunnel:
+      on_tunnel_deadline();
+      break;
     case Phase::kHandling:
       clear_deadline();
       if (reading_stream_) {
@@ -863,8 +868,8 @@ void Connection::on_drain() {
   if (phase_ == Phase::kHttp2) {
     h2_->go_away();  // the open streams finish; new ones are refused
     flush_http2();
-  } else if (phase_ == Phase::kHandshake) {
-    close();  // no request yet: like an idle connection
+  } else if (phase_ == Phase::kHandshake || phase_ == Phase::kTunnel) {
+    close();  // no request yet: like an idle connection (a tunnel has no end to wait for)
   } else if (phase_ == Phase::kIdle) {
     // A request that has already arrived but was not read yet is still answered (with Connection: close).
     error_code ec;
@@ -881,6 +886,7 @@ void Connection::close() {
   clear_deadline();
   error_code ignored;
   socket_.close(ignored);
+  if (tunnel_) std::exchange(tunnel_, nullptr)->cancel();
   // Everything the request started stops with the connection.
   if (auto work = exchange_->pending_.lock()) work->cancel();
   exchange_->pending_.reset();

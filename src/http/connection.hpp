@@ -25,6 +25,7 @@
 #include "http/request_handler.hpp"
 #include "http/request_parser.hpp"
 #include "http/shard.hpp"
+#include "http/tunnel.hpp"
 
 namespace workgate::http {
 
@@ -41,8 +42,11 @@ class Connection final : public std::enable_shared_from_this<Connection>,
 
   void start();
 
-  // The exchange while the connection waits for its next request, else null.
-  Exchange* idle_exchange() { return phase_ == Phase::kIdle ? exchange_.get() : nullptr; }
+  // The exchange while the connection waits for its next request, else null. A tunnel's too: it has no
+  // request any more (so a reload lets go of the config a long-lived WebSocket began with).
+  Exchange* idle_exchange() {
+    return phase_ == Phase::kIdle || phase_ == Phase::kTunnel ? exchange_.get() : nullptr;
+  }
 
   // Deadline enforcement and shutdown, called by the shard.
   bool expired(Shard::Clock::time_point now) const { return deadline_ <= now; }
@@ -57,6 +61,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
 
  private:
   friend class Exchange;
+  // kTunnel: after a 101 to an Upgrade request, joined to the upstream (tunnel.hpp); no more HTTP.
   enum class Phase {
     kHandshake,
     kIdle,
@@ -67,7 +72,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
     kLingering,
     kShutdown,
     kHttp2,
-    kClosed
+    kClosed,
+    kTunnel
   };
 
   // ExchangeHost (the HTTP/1.1 exchange)
@@ -139,6 +145,13 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void pump_request_body();
   void deliver_body(const boost::system::error_code& ec, std::string_view chunk, bool last);
   void pump_response();
+  // Upgrade (connection_tunnel.cpp): the 101 head, then the client transport joined to the upstream side.
+  // send_upgrade() is false when the response does not switch (the upstream side is dropped then).
+  class TunnelTransport;
+  bool send_upgrade();
+  void start_tunnel();
+  void end_tunnel(Tunnel::End end);
+  void on_tunnel_deadline();
 
   Shard& shard_;
   boost::asio::ip::tcp::socket socket_;
@@ -181,6 +194,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool h2_reading_ = false;
   bool h2_writing_ = false;
   bool h2_idle_armed_ = false;
+
+  // Phase::kTunnel: the client joined to the upstream.
+  std::shared_ptr<Tunnel> tunnel_;
 };
 
 }  // namespace workgate::http

@@ -13,6 +13,8 @@
 
 namespace workgate::http {
 
+class TunnelSide;  // tunnel.hpp
+
 struct Request {
   std::string method;  // as sent (case kept)
   std::string target;  // raw request-target
@@ -88,6 +90,10 @@ struct Response {
   bool keep_content_length = false;
   // When set, the body comes from here instead of body().
   std::shared_ptr<BodySource> body_source;
+  // A 101 to an Upgrade request: the upstream connection switched, with what it sent after the 101 head.
+  // Once the head is written the connection joins the client to it (Connection::start_tunnel); a response
+  // that does not switch after all (a hook changed it) drops it, which closes the upstream connection.
+  std::shared_ptr<TunnelSide> upgraded;
 
   // The body is either owned or a view of memory that outlives the exchange (the config snapshot).
   void set_body(std::string body) {
@@ -114,6 +120,7 @@ struct Response {
     fixed_lines = {};
     keep_content_length = false;
     body_source.reset();
+    upgraded.reset();
     if (owned_body_.capacity() > kKeepBytes) {
       std::string().swap(owned_body_);
     } else {

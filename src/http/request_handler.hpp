@@ -52,6 +52,8 @@ struct ConnectionLimits {
     // CONTINUATION flood (CVE-2024-27316): frames of one header block.
     std::uint32_t max_continuation_frames = 32;
   } http2;
+  // A tunnel after an Upgrade (WebSocket) is closed when nothing has moved either way for this long.
+  std::chrono::milliseconds tunnel_idle_timeout{60000};
 };
 
 enum class ProtocolError {

@@ -15,6 +15,7 @@
 #include "http/dns_cache.hpp"
 #include "http/framing.hpp"
 #include "http/response_reader.hpp"
+#include "http/tunnel.hpp"
 #include "http/upstream_pool.hpp"
 #include "observability/log.hpp"
 
@@ -71,6 +72,45 @@ std::shared_ptr<UpstreamTarget> make_upstream_target(bool tls, std::string host,
 }
 
 struct Call;
+
+// An upstream connection after a 101: the upstream side of a tunnel. It is closed when the tunnel stops
+// or lets it go.
+class UpstreamTunnelSide final : public TunnelSide {
+ public:
+  explicit UpstreamTunnelSide(std::shared_ptr<UpstreamConnection> connection) : conn_(std::move(connection)) {
+    boost::beast::flat_buffer& buffer = conn_->buffer();
+    if (buffer.size() > 0) {
+      auto data = buffer.data();
+      early.assign(static_cast<const char*>(data.data()), data.size());
+    }
+    conn_->buffer() = boost::beast::flat_buffer();  // the tunnel reads into its own buffers
+  }
+  ~UpstreamTunnelSide() override { conn_->close(); }
+  UpstreamTunnelSide(const UpstreamTunnelSide&) = delete;
+  UpstreamTunnelSide& operator=(const UpstreamTunnelSide&) = delete;
+
+  void read_some(asio::mutable_buffer buffer, Handler handler) override {
+    if (auto* tls = conn_->tls()) {
+      tls->async_read_some(buffer, std::move(handler));
+    } else {
+      conn_->socket().async_read_some(buffer, std::move(handler));
+    }
+  }
+  void write(asio::const_buffer buffer, Handler handler) override {
+    conn_->write(buffer, std::move(handler));
+  }
+  // TLS has no half-close (close_notify ends the session): the tunnel ends instead.
+  bool shutdown_send() override {
+    if (conn_->tls() != nullptr) return false;
+    error_code ignored;
+    conn_->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    return true;
+  }
+  void stop() override { conn_->close(); }
+
+ private:
+  std::shared_ptr<UpstreamConnection> conn_;
+};
 
 struct UpstreamClient::Impl {
   Impl(asio::io_context& io_context, UpstreamClient::Now now_source)
@@ -299,9 +339,13 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       fail(UpstreamError::kBadResponse);
       return;
     }
+    if (response.status == 101 && request.upgrade) {
+      switch_protocols();
+      return;
+    }
     if (response.status == 101) {
-      // Switching protocols was never asked for (the proxy strips Upgrade): forwarding it would hand the
-      // client a raw upstream connection.
+      // Switching protocols was never asked for (UpstreamRequest::upgrade unset: the proxy stripped
+      // Upgrade): forwarding it would hand the client a raw upstream connection.
       observability::log_warn("upstream {}: unrequested 101 Switching Protocols", target->host);
       fail(UpstreamError::kBadResponse);
       return;
@@ -408,12 +452,34 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     });
   }
 
+  // --- upgrade
+
+  // The upstream accepted the Upgrade: its connection leaves the pool (no longer counted against
+  // max_connections) and becomes the upstream side of the client's tunnel. A 101 without an Upgrade field
+  // (RFC 9110 §15.2.2: required) does not say what the connection now speaks: a bad response.
+  void switch_protocols() {
+    auto upgrade = response.headers.get("Upgrade");
+    if (!upgrade || trim_ows(*upgrade).empty()) {
+      observability::log_warn("upstream {}: 101 Switching Protocols without an Upgrade field", target->host);
+      fail(UpstreamError::kBadResponse);
+      return;
+    }
+    auto side = std::make_shared<UpstreamTunnelSide>(std::move(conn));
+    conn.reset();
+    pool->drop();
+    deadline = Clock::time_point::max();
+    response.upgraded = std::move(side);
+    response.complete = true;
+    deliver(UpstreamError::kNone);
+  }
+
   // --- endings
 
   // The response is read completely: keep the connection for the next call when possible.
   void finish_connection() {
     if (!conn) return;
-    bool reusable = reader.done() && reader.keep_alive() && conn->buffer().size() == 0 && conn->is_open();
+    bool reusable = reader.done() && reader.keep_alive() && conn->buffer().size() == 0 && conn->is_open() &&
+                    !request.upgrade;
     pool->release(std::move(conn), reusable, client.now());
     conn.reset();
     deadline = Clock::time_point::max();

@@ -50,6 +50,9 @@ struct UpstreamRequest {
   bool chunked_body = false;
   bool idempotent = false;  // may be replayed on a fresh connection after a stale one failed
   bool head_request = false;
+  // The head asks for an Upgrade (Connection: upgrade): a 101 with an Upgrade field switches protocols
+  // (UpstreamResponse::upgraded), and the connection never goes back to the pool, whatever the answer.
+  bool upgrade = false;
 };
 
 enum class UpstreamError {
@@ -73,6 +76,9 @@ struct UpstreamResponse {
   std::string body;
   bool complete = false;
   std::shared_ptr<BodySource> stream;
+  // A 101 to an upgrade request: the connection, out of the pool now, as one side of a tunnel (tunnel.hpp),
+  // with the bytes the upstream sent after the 101 head.
+  std::shared_ptr<TunnelSide> upgraded;
 };
 
 class UpstreamClient {

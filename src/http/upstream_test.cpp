@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "http/tunnel.hpp"
+
 namespace workgate::http {
 namespace {
 
@@ -308,6 +310,85 @@ TEST_F(UpstreamClientTest, ConnectionRefusedIsUnavailable) {
   send(target(port), get("/"), result);
   ASSERT_TRUE(run_until([&] { return result.called; }));
   EXPECT_EQ(result.error, UpstreamError::kUnavailable);
+}
+
+// --- Upgrade
+
+UpstreamRequest upgrade_request() {
+  UpstreamRequest r;
+  r.head = "GET /ws HTTP/1.1\r\nHost: upstream\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n";
+  r.idempotent = true;
+  r.upgrade = true;
+  return r;
+}
+
+std::size_t idle_in_pools(UpstreamClient& client, std::size_t* open = nullptr) {
+  std::size_t idle = 0;
+  client.for_each_pool([&](const UpstreamClient::PoolState& p) {
+    idle += p.idle;
+    if (open) *open += p.open;
+  });
+  return idle;
+}
+
+TEST_F(UpstreamClientTest, UpgradeSwitchesWithTheBytesAfterThe101AndLeavesThePool) {
+  FakeUpstream up(io_, [](const std::string&) {
+    return std::string(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nEARLY");
+  });
+  auto t = target(up.port());
+  Result result;
+  send(t, upgrade_request(), result, 0);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  ASSERT_EQ(result.error, UpstreamError::kNone);
+  EXPECT_EQ(result.response.status, 101);
+  ASSERT_TRUE(result.response.upgraded);
+  // The bytes may arrive with the head or just after it: what was read with the head is handed over.
+  EXPECT_TRUE(result.response.upgraded->early.empty() || result.response.upgraded->early == "EARLY");
+  std::size_t open = 0;
+  EXPECT_EQ(idle_in_pools(client_, &open), 0u);
+  EXPECT_EQ(open, 0u) << "a switched connection is no longer the pool's";
+  // The switched connection is the caller's: it reads what the upstream sends.
+  if (result.response.upgraded->early.empty()) {
+    char buffer[16];
+    std::size_t got = 0;
+    result.response.upgraded->read_some(asio::buffer(buffer),
+                                        [&](const error_code& ec, std::size_t n) { got = ec ? 0 : n; });
+    ASSERT_TRUE(run_until([&] { return got > 0; }));
+    EXPECT_EQ(std::string(buffer, got), "EARLY");
+  }
+  result.response.upgraded.reset();  // released: closed
+  EXPECT_TRUE(run_until([&] { return up.closed_by_client == 1; }));
+}
+
+TEST_F(UpstreamClientTest, UpgradeAnsweredWithoutSwitchingIsOrdinaryAndNotPooled) {
+  FakeUpstream up(io_, [](const std::string&) { return ok("no upgrade here"); });
+  auto t = target(up.port());
+  Result result;
+  send(t, upgrade_request(), result);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  EXPECT_EQ(result.error, UpstreamError::kNone);
+  EXPECT_EQ(result.response.status, 200);
+  EXPECT_EQ(result.response.body, "no upgrade here");
+  EXPECT_FALSE(result.response.upgraded);
+  EXPECT_EQ(idle_in_pools(client_), 0u) << "the connection of an upgrade request never goes back to the pool";
+  Result next;
+  send(t, get("/after"), next);
+  ASSERT_TRUE(run_until([&] { return next.called; }));
+  EXPECT_EQ(up.connections, 2);
+}
+
+TEST_F(UpstreamClientTest, Upgrade101WithoutUpgradeFieldIsABadResponse) {
+  FakeUpstream up(io_, [](const std::string&) {
+    return std::string("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\nraw");
+  });
+  auto t = target(up.port());
+  Result result;
+  send(t, upgrade_request(), result, 0);
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  EXPECT_EQ(result.error, UpstreamError::kBadResponse);
+  EXPECT_FALSE(result.response.upgraded);
+  EXPECT_TRUE(run_until([&] { return up.closed_by_client == 1; }));
 }
 
 }  // namespace

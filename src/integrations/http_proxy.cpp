@@ -52,6 +52,47 @@ bool safe_header_value(std::string_view v) {
   return v.find_first_of("\r\n", 0) == std::string_view::npos && v.find('\0') == std::string_view::npos;
 }
 
+// --- Upgrade (WebSocket and any HTTP/1.1 protocol switch)
+
+// Whether `tokens` (a Connection field's, comma-separated) include `token`.
+bool has_token(std::string_view tokens, std::string_view token) {
+  while (!tokens.empty()) {
+    auto comma = tokens.find(',');
+    if (http::iequals(http::trim_ows(tokens.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    tokens.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The request asks to switch protocols and may: HTTP/1.1 (an HTTP/2 stream never upgrades), Upgrade named
+// by Connection, and its body (if any) read whole, so that nothing of the request is left to stream when
+// the connection becomes a tunnel. The one place that decides.
+std::optional<std::string_view> requested_upgrade(pipeline::RequestContext& exchange,
+                                                  std::string_view connection) {
+  const http::Request& request = exchange.request();
+  if (request.version != 11 || !request.keep_alive || !has_token(connection, "upgrade") ||
+      !exchange.body_complete())
+    return std::nullopt;
+  auto upgrade = request.headers.get("Upgrade");
+  if (!upgrade || http::trim_ows(*upgrade).empty() || !safe_header_value(*upgrade)) return std::nullopt;
+  return upgrade;
+}
+
+// The hop-by-hop fields of an upgrade, which the proxy forwards (they are stripped otherwise).
+void append_upgrade(std::string& head, std::string_view upgrade) {
+  head.append("Connection: upgrade\r\nUpgrade: ").append(upgrade).append("\r\n");
+}
+
+// The 101 relayed to the client: the upstream's Upgrade and Connection: upgrade, and its side of the tunnel.
+void relay_switch(http::Response& response, http::UpstreamResponse& upstream) {
+  if (auto upgrade = upstream.headers.get("Upgrade"); upgrade && safe_header_value(*upgrade)) {
+    response.headers.add("Connection", "upgrade");
+    response.headers.add("Upgrade", *upgrade);
+  }
+  response.upgraded = std::move(upstream.upgraded);
+}
+
 bool idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
          method == "DELETE";
@@ -91,6 +132,8 @@ class HttpProxy final : public pipeline::Stage {
     head.append(" HTTP/1.1\r\nHost: ").append(target_->authority).append("\r\n");
 
     const std::string hop_by_hop = connection_tokens(request.headers);
+    const std::optional<std::string_view> upgrade = requested_upgrade(exchange, hop_by_hop);
+    if (upgrade) append_upgrade(head, *upgrade);
     std::string forwarded_for;
     request.headers.for_each([&](const http::HeaderList::Field& f) {
       if (is_hop_by_hop(f.name, hop_by_hop) || http::iequals(f.name, "Host") ||
@@ -160,6 +203,7 @@ class HttpProxy final : public pipeline::Stage {
     head.append("\r\n");
     out.idempotent = idempotent(request.method);
     out.head_request = request.method == "HEAD";
+    out.upgrade = upgrade.has_value();
 
     auto keep = exchange.retain();
     std::size_t limit = buffer_response_ ? exchange.snapshot().config.gateway.max_body_bytes : 0;
@@ -243,6 +287,7 @@ class HttpProxy final : public pipeline::Stage {
       response.headers.add(f.name, f.value);
     });
     if (head && upstream.content_length) response.keep_content_length = true;
+    if (upstream.upgraded) relay_switch(response, upstream);
     if (upstream.complete) {
       response.set_body(std::move(upstream.body));
     } else {

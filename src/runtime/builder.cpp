@@ -37,6 +37,7 @@ http::ConnectionLimits limits_from(const config::GatewaySettings& g) {
   limits.http2.max_continuation_frames = g.http2.max_continuation_frames;
   limits.write_timeout = g.write_timeout;
   limits.handshake_timeout = g.tls_handshake_timeout;
+  limits.tunnel_idle_timeout = g.websocket_idle_timeout;
   return limits;
 }
 

@@ -491,10 +491,19 @@ class ProxyFramingTest(ProxyTestCase):
         self.assertResponse(resp, 502, json_body=BAD_RESPONSE, gw=gw)
         self.assertNotIn(b"raw bytes", resp.body)
 
-    def test_upgrade_request_header_is_not_forwarded(self):
+    def test_upgrade_header_is_forwarded_only_for_an_upgrade_request(self):
         up = self.upstream()
         gw = self.start_proxy(up.url)
+        # An HTTP/1.1 upgrade request is forwarded as one (docs/proxy.md#websocket-and-upgrade); an upstream
+        # that does not switch gives an ordinary response.
         rec = self.echo(gw.request("GET", "/up/x", headers=[("Connection", "Upgrade"), ("Upgrade", "websocket")]))
+        self.assertEqual(hdr(rec, "upgrade"), ["websocket"])
+        self.assertEqual(hdr(rec, "connection"), ["upgrade"])
+        # Upgrade not named by Connection, or from HTTP/1.0: not a request to switch, so hop-by-hop, removed.
+        rec = self.echo(gw.request("GET", "/up/x", headers=[("Upgrade", "websocket")]))
+        self.assertEqual(hdr(rec, "upgrade"), [])
+        rec = self.echo(gw.request("GET", "/up/x", headers=[("Connection", "Upgrade"), ("Upgrade", "websocket")],
+                                   version="HTTP/1.0"))
         self.assertEqual(hdr(rec, "upgrade"), [])
 
 
