@@ -466,16 +466,17 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
 
   // A server with several targets (ClusterCall): the failed attempt counts against its target, and the
   // request moves once to another target, on a fresh connection, while the route's timeout has not passed
-  // (the one retry: a stale-connection replay above uses it up too). Nothing of a streamed body was sent.
+  // (once: `moved`; a stale-connection replay above, which goes to the same target, has its own once, so a
+  // replay whose fresh connection is refused still moves). Nothing of a streamed body was sent.
   bool retry_elsewhere() {
-    if (!cluster_call || retried || delivered || body_streamed) return false;
+    if (!cluster_call || moved || delivered || body_streamed) return false;
     auto now = client.now();
     cluster_call->record(OutlierState::Event::kConnectFailure, now);
     recorded = true;
     if (now >= retry_deadline) return false;
     auto next = cluster_call->retry_target(now);
     if (!next) return false;
-    retried = true;
+    moved = true;
     recorded = false;
     pool->count_replay();
     abandon_connection();
@@ -586,6 +587,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   // already recorded, and until when the one retry on another target may start.
   std::shared_ptr<ClusterCall> cluster_call;
   bool recorded = false;
+  bool moved = false;
   Clock::time_point retry_deadline = Clock::time_point::max();
 };
 
