@@ -8,6 +8,7 @@ import time
 import unittest
 
 from proxy_support import ORIGIN, ProxyTestCase, proxy_config, proxy_route, refused_port
+from test_admin import admin_get, admin_port
 from upstreams import EchoUpstream
 
 OVERLOADED = {"error": "Upstream overloaded", "code": "UPSTREAM_OVERLOADED"}
@@ -54,14 +55,16 @@ class TargetsTest(ProxyTestCase):
 
     def test_max_requests_breaker_answers_503(self):
         a = self.upstream()
-        gw = self.start(proxy_config([cluster("api", [a.url], max_requests=1)], [proxy_route("/b/{.+}", "api")]),
-                        threads=1)
+        gw = self.start(proxy_config([cluster("api", [a.url], max_requests=1)], [proxy_route("/b/{.+}", "api")],
+                                     gateway={"admin": {"listen": "127.0.0.1:0"}}), threads=1)
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             held = pool.submit(gw.request, "GET", "/b/slow", headers=[("X-Echo-Mode", "delay=1")])
             self.assertTrue(a.wait_for(lambda up: up.inflight >= 1))
             self.assertGatewayError(gw.request("GET", "/b/fast", headers=[("Origin", ORIGIN)]), 503, OVERLOADED)
             self.echo(held.result(timeout=5))
         self.echo(gw.request("GET", "/b/after"))
+        metrics = admin_get(admin_port(gw), "/metrics").text
+        self.assertIn('workgate_upstream_breaker_rejections_total{server="api"} 1', metrics)
 
     def test_post_after_connect_failure_is_retried_on_the_other_target(self):
         a = self.upstream()
@@ -85,11 +88,13 @@ class TargetsTest(ProxyTestCase):
         self.addCleanup(cleanup)
         gw = self.start(proxy_config(
             [cluster("api", [a.url, b.url],
-                     health_check={"path": "/health", "interval_ms": 200, "timeout_ms": 300,
+                     # Checks slower than the traffic: requests find the dead target first (retried, ejected).
+                     health_check={"path": "/health", "interval_ms": 1000, "timeout_ms": 300,
                                    "healthy_threshold": 1, "unhealthy_threshold": 1},
                      outlier={"consecutive_connect_failures": 1, "base_ejection_ms": 300,
                               "max_ejection_ms": 600})],
-            [proxy_route("/k/{.+}", "api")]), threads=2)
+            [proxy_route("/k/{.+}", "api")], gateway={"admin": {"listen": "127.0.0.1:0"}}), threads=2)
+        admin = admin_port(gw)
 
         failures = []
         statuses = {}
@@ -118,9 +123,19 @@ class TargetsTest(ProxyTestCase):
         try:
             time.sleep(0.7)
             self.assertTrue(proxied(b), "target b got no traffic before it was killed")
-            b.stop()  # mid-load: new connections to it are refused from now on
+            # Mid-load: from now on new connections to it are refused. (A kill that cut a response after its
+            # head reached the client cannot be retried by anyone; that is not what this test is about.)
+            b.refuse_new()
             time.sleep(1.5)
             before_revival = len(proxied(a))
+            metrics = admin_get(admin, "/metrics").text
+            dead = f'server="api",target="http://127.0.0.1:{b_port}"'
+            self.assertIn(f"workgate_upstream_target_healthy{{{dead}}} 0", metrics)
+            self.assertRegex(metrics, rf"workgate_upstream_target_ejections_total{{{dead}}} [1-9]")
+            self.assertRegex(metrics, rf"workgate_upstream_target_health_check_failures_total{{{dead}}} [1-9]")
+            self.assertRegex(metrics, rf'workgate_upstream_retries_total{{upstream="http://127.0.0.1:{b_port}"}} [1-9]')
+            self.assertIn(f'workgate_upstream_target_healthy{{server="api",target="http://127.0.0.1:{a.port}"}} 1',
+                          metrics)
             # Revived on the same port: the health check re-admits it and traffic reaches it again.
             b2 = EchoUpstream(port=b_port)
             revived.append(b2)

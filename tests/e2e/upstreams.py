@@ -167,6 +167,15 @@ class EchoUpstream:
         with self.lock:
             return self._gates.setdefault(tag, threading.Event())
 
+    def refuse_new(self):
+        """Dies as a target does between responses: new connections are refused, each open connection
+        ends after the response it is serving (or the next request it reads). stop() still cleans up."""
+        self._stopping.set()
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+
     def stop(self):
         self._stopping.set()
         try:
