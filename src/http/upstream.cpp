@@ -484,6 +484,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     replace_host(request.head, target->authority, next->authority);
     target = std::move(next);
     pool = &client.pools.for_target(target);
+    deadline = now + target->timeout;  // a timed-out connect left none; queueing for the new pool needs one
     acquire();
     return true;
   }
