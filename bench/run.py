@@ -14,6 +14,7 @@ Scenarios:
            Redis commands per request from INFO commandstats)
   metrics  static route: nginx, workgate without the admin listener (metrics off), workgate with it (metrics
            on, /metrics scraped every second during the runs), alternated in one run (target: on/off >= 0.97)
+  targets  http_proxy to two upstream targets (round robin) vs one target, vs nginx with the same two
   tls      HTTPS (TLS listener, same ECDSA P-256 certificate for both): keep-alive static route vs nginx
            `ssl` (target: >= 1.0x); new TLS connections per second, one request each, full handshakes
            (wrk, Connection: close) and resumed ones (openssl s_time -reuse / -new), vs nginx
@@ -41,7 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
-SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls", "http2"]
+SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls", "http2", "targets"]
 STATIC_BODY = '{"status":"ok"}'
 UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
 START_TIMEOUT = 10.0
@@ -1101,6 +1102,59 @@ def scenario_tls(ctx, conns_list):
     return results + stime
 
 
+def scenario_targets(ctx, conns_list):
+    """Proxy to two upstream targets (round robin) vs one, and nginx with the same two upstream servers."""
+    blocks = []
+    for i in range(2):
+        blocks.append(ctx.start_nginx(f"nginx-upstream-{i}", f"""    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        location / {{
+            default_type application/json;
+            return 200 '{UPSTREAM_BODY}';
+        }}
+    }}"""))
+    for up in blocks:
+        expect_ok("upstream", up.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
+    servers = "\n".join(f"        server 127.0.0.1:{up.port};" for up in blocks)
+    ng = ctx.start_nginx("nginx-front-2", f"""    upstream up {{
+{servers}
+        keepalive 1024;
+    }}
+    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        location / {{
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+    }}""")
+    expect_ok("nginx front", ng.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
+    route = [{"method": "ANY", "path": "/bench", "integration": {"type": "http_proxy", "server": "up"}}]
+    one = ctx.start_workgate("workgate-1-target", {
+        "servers": [{"alias": "up", "url": f"http://127.0.0.1:{blocks[0].port}"}], "paths": route})
+    two = ctx.start_workgate("workgate-2-targets", {
+        "servers": [{"alias": "up", "targets": [{"url": f"http://127.0.0.1:{up.port}"} for up in blocks],
+                     "balance": "round_robin"}], "paths": route})
+    for wg in (one, two):
+        expect_ok("workgate", wg.port, "GET", "/bench", want_body=UPSTREAM_BODY)
+    sides = [{"name": "nginx (2 upstreams)", "role": "base", "server": ng, "path": "/bench", "watch": [ng] + blocks},
+             {"name": "workgate 1 target", "role": "test", "server": one, "path": "/bench",
+              "watch": [one, blocks[0]]},
+             {"name": "workgate 2 targets", "role": "test", "server": two, "path": "/bench", "watch": [two] + blocks}]
+    results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides,
+                                  "ratio_name": "workgate 2 targets/nginx",
+                                  "extra_ratios": [("workgate 2 targets", "workgate 1 target")]})
+               for c in conns_list]
+    print_table("targets", results)
+    for res in results:
+        for name, r in res["extra_ratios"].items():
+            log(f"{res['label']:<14} ratio {name}: {fmt_x(r['rps'])} req/s, {fmt_x(r['p99'])} p99, "
+                f"{fmt_x(r['cpu_us_per_req'])} cpu/req")
+    return results
+
+
 def run_h2load(ctx, side, conns, streams, seconds, measure=True):
     """h2load -c conns -m streams for `seconds` (h2 over TLS by ALPN, or h2c for http:// URLs). Returns
     req/s, failures and the server's CPU per request."""
@@ -1232,7 +1286,8 @@ def scenario_http2(ctx, conns_list):
 SCENARIO_FUNCS = {"static": (scenario_static, [64]), "proxy": (scenario_proxy, [64, 256]),
                   "auth": (scenario_auth, [64]), "workers": (scenario_workers, [64]),
                   "ratelimit": (scenario_ratelimit, [64]), "metrics": (scenario_metrics, [64]),
-                  "tls": (scenario_tls, [64]), "http2": (scenario_http2, [64])}
+                  "tls": (scenario_tls, [64]), "http2": (scenario_http2, [64]),
+                  "targets": (scenario_targets, [64])}
 
 
 # --------------------------------------------------------------------------------------------- main

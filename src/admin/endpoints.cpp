@@ -121,6 +121,43 @@ std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t genera
   return json::serialize(json::object{{"generation", generation}, {"routes", std::move(routes)}}) + "\n";
 }
 
+// Servers with `targets` (src/http/cluster.hpp): the atomics their threads and health checker update.
+static void write_cluster_metrics(const pipeline::Snapshot* snapshot, metrics::TextWriter& out) {
+  auto each_target = [&](auto&& visit) {
+    if (!snapshot) return;
+    for (const auto& cluster : snapshot->clusters) {
+      for (std::size_t i = 0; i < cluster->size(); ++i)
+        visit(*cluster, cluster->member(i));
+    }
+  };
+  out.family("workgate_upstream_target_healthy", "gauge",
+             "1 when the target passes its active health checks (or has none), by server and target.");
+  each_target([&](const http::Cluster& c, const http::Cluster::Member& m) {
+    out.sample("workgate_upstream_target_healthy", {{"server", c.name()}, {"target", m.label}},
+               m.healthy.load(std::memory_order_relaxed) ? 1.0 : 0.0);
+  });
+  out.family("workgate_upstream_target_ejections_total", "counter",
+             "Passive outlier ejections of a target (by any thread), by server and target.");
+  each_target([&](const http::Cluster& c, const http::Cluster::Member& m) {
+    out.sample("workgate_upstream_target_ejections_total", {{"server", c.name()}, {"target", m.label}},
+               m.ejections.load(std::memory_order_relaxed));
+  });
+  out.family("workgate_upstream_target_health_check_failures_total", "counter",
+             "Failed active health checks of a target, by server and target.");
+  each_target([&](const http::Cluster& c, const http::Cluster::Member& m) {
+    out.sample("workgate_upstream_target_health_check_failures_total",
+               {{"server", c.name()}, {"target", m.label}},
+               m.health_check_failures.load(std::memory_order_relaxed));
+  });
+  out.family("workgate_upstream_breaker_rejections_total", "counter",
+             "Requests answered 503 UPSTREAM_OVERLOADED by the server's circuit breaker, by server.");
+  if (snapshot) {
+    for (const auto& cluster : snapshot->clusters)
+      out.sample("workgate_upstream_breaker_rejections_total", {{"server", cluster->name()}},
+                 cluster->breaker_rejections());
+  }
+}
+
 std::string metrics_text(AdminState& state) {
   metrics::TextWriter out;
   metrics::write_shard_metrics(state.registry().shards(), out);
@@ -147,6 +184,8 @@ std::string metrics_text(AdminState& state) {
                  static_cast<double>(jwks->since_last_success().count()) / 1e9);
     }
   }
+
+  write_cluster_metrics(snapshot.get(), out);
 
   auto config = state.config();
   out.family("workgate_config_reloads_total", "counter", "Config reloads (SIGHUP), by result.");

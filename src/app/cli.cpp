@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +14,7 @@
 
 #include "admin/admin_server.hpp"
 #include "app/supervisor.hpp"
+#include "app/watch.hpp"
 #include "config/loader.hpp"
 #include "http/server.hpp"
 #include "http/tls_context.hpp"
@@ -29,14 +31,15 @@ constexpr std::string_view kUsage = R"(workgate: a self-hosted API gateway for S
 Usage:
   workgate serve --config FILE [--listen HOST:PORT] [--threads N] [--env-file FILE]
                  [--ca-file FILE] [--log-level debug|info|warn|error] [--access-log]
-                 [--drain-timeout-ms N] [--admin HOST:PORT] [--no-supervise]
+                 [--drain-timeout-ms N] [--admin HOST:PORT] [--no-supervise] [--watch]
   workgate validate FILE [--env-file FILE]
   workgate routes FILE [--env-file FILE]
   workgate --version
 
 The inline config in SAG_API_CONFIG_JSON, when set and not blank, wins over --config.
 Environment files fill in variables the process environment does not set.
-SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config.
+SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the config. --watch reloads the same
+way when the config file, an env file or their directory (a ConfigMap's ..data swap) changes.
 --admin (or gateway.admin.listen) serves /livez, /readyz, /metrics, /config and /routes on a separate
 listener (docs/operations.md); off unless configured.
 serve runs a supervisor that holds the listening sockets and restarts the serving process at once when
@@ -55,7 +58,8 @@ struct Options {
   bool access_log = false;
   long drain_timeout_ms = 30000;
   bool no_supervise = false;
-  std::string admin;  // --admin HOST:PORT; wins over gateway.admin.listen
+  bool watch = false;  // --watch: reload when the config file, its env files or their directories change
+  std::string admin;   // --admin HOST:PORT; wins over gateway.admin.listen
   // Set by the supervisor for the serving process it runs (hidden flags): per listener, one socket per
   // thread ("3,4;5,6").
   std::vector<std::vector<int>> listen_fds;
@@ -117,6 +121,8 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
       }
     } else if (a == "--no-supervise") {
       o.no_supervise = true;
+    } else if (a == "--watch") {
+      o.watch = true;
     } else if (a == "--listen-fds") {  // hidden: the serving process under the supervisor
       if (!value(v)) return std::nullopt;
       std::size_t begin = 0;
@@ -468,6 +474,19 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       char ready = 'R';
       [[maybe_unused]] ssize_t n = ::write(fd, &ready, 1);
       ::close(fd);
+    };
+  }
+  // --watch (src/app/watch.cpp): a change asks for the SIGHUP reload below, once the signal handlers exist.
+  std::unique_ptr<ConfigWatcher> watcher;
+  if (o.watch && o.config) {
+    std::vector<std::filesystem::path> watched{*o.config};
+    for (const auto& file : o.env_files)
+      watched.emplace_back(file);
+    watcher = std::make_unique<ConfigWatcher>(std::move(watched), std::chrono::milliseconds(200),
+                                              [] { ::kill(::getpid(), SIGHUP); });
+    server_options.on_ready = [previous = std::move(server_options.on_ready), w = watcher.get()] {
+      if (previous) previous();
+      if (w->start()) observability::log_info("--watch: watching the config and env files for changes");
     };
   }
   auto server = std::make_unique<http::Server>(server_options, [&](http::Shard& shard) {

@@ -22,6 +22,35 @@ struct ConfigError {
   std::string to_string() const { return (pointer.empty() ? "(root)" : pointer) + ": " + message; }
 };
 
+// `servers[].targets[]` (extension): one origin of a server with several (same scheme and base path).
+struct ServerTarget {
+  std::string url;  // as written
+  std::string host;
+  std::uint16_t port = 0;
+  std::uint32_t weight = 1;
+};
+
+enum class BalancePolicy { kRoundRobin, kLeastRequest, kHash };
+
+// `servers[].health_check` (extension): active checks of every target (docs/proxy.md).
+struct HealthCheck {
+  std::string path = "/";
+  std::chrono::milliseconds interval{5000};
+  std::chrono::milliseconds timeout{1000};
+  std::uint32_t healthy_threshold = 2;
+  std::uint32_t unhealthy_threshold = 2;
+};
+
+// `servers[].outlier` (extension): passive ejection of failing targets.
+struct OutlierSettings {
+  std::uint32_t consecutive_connect_failures = 3;
+  std::uint32_t consecutive_5xx = 5;
+  std::chrono::milliseconds base_ejection{10000};
+  std::chrono::milliseconds max_ejection{300000};
+  std::uint32_t max_ejection_percent = 50;  // of the targets, rounded down (at least one when allowed)
+  bool eject_last = false;                  // may the last available target be ejected
+};
+
 struct ServerEntry {
   std::string alias;
   std::string url;  // as written
@@ -36,6 +65,15 @@ struct ServerEntry {
   std::chrono::milliseconds timeout{30000};       // whole upstream response head wait
   std::chrono::milliseconds idle_timeout{60000};  // pooled connection idle lifetime
   std::size_t max_connections = 256;              // per event-loop thread
+  // Load balancing (extension). `targets` is empty when the server has a single `url` (host/port above);
+  // with `targets`, host/port/base_path/tls come from the first target.
+  std::vector<ServerTarget> targets;
+  BalancePolicy balance = BalancePolicy::kRoundRobin;
+  std::string hash_key;  // balance "hash": a key template (the rate-limit key syntax)
+  std::optional<HealthCheck> health_check;
+  std::optional<OutlierSettings> outlier;
+  std::size_t max_requests = 0;  // circuit breaker, per event-loop thread; 0 = unlimited
+  std::size_t max_pending = 0;   // calls queued for a connection, per event-loop thread; 0 = unlimited
 };
 
 struct ServiceEntry {

@@ -322,6 +322,161 @@ std::chrono::milliseconds ms(std::int64_t n) {
 
 constexpr std::int64_t kMaxTimeoutMs = 24LL * 3600 * 1000;
 
+// An origin URL (`servers[].url`, `servers[].targets[].url`); false (with errors at `ptr`) when unusable.
+struct ParsedOrigin {
+  bool tls = false;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string base_path;
+};
+
+bool parse_origin(const std::string& url, const std::string& ptr, Checker& check, ParsedOrigin& out) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) {
+    check.error(ptr, "must be an absolute http:// or https:// URL");
+    return false;
+  }
+  auto scheme = parsed->scheme_id();
+  if (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https) {
+    check.error(ptr, "scheme must be http or https");
+    return false;
+  }
+  if (parsed->encoded_host().empty()) {
+    check.error(ptr, "must name a host");
+    return false;
+  }
+  if (parsed->has_userinfo()) {
+    check.error(ptr, "credentials in the URL are not supported (use mapping.headers)");
+    return false;
+  }
+  out.tls = scheme == boost::urls::scheme::https;
+  out.host = std::string(parsed->encoded_host_address());
+  if (parsed->host_type() == boost::urls::host_type::ipv6) out.host = "[" + out.host + "]";
+  out.port = out.tls ? 443 : 80;
+  bool ok = true;
+  if (parsed->has_port()) {
+    if (parsed->port_number() == 0) {
+      check.error(ptr, "port must be between 1 and 65535");
+      ok = false;
+    } else {
+      out.port = parsed->port_number();
+    }
+  }
+  std::string path(parsed->encoded_path());
+  while (!path.empty() && path.back() == '/')
+    path.pop_back();
+  out.base_path = std::move(path);
+  if (parsed->has_query()) check.warning(ptr, "the query string is discarded (as in the original)");
+  if (parsed->has_fragment()) check.warning(ptr, "the fragment is ignored");
+  return ok;
+}
+
+// servers[].targets, balance, hash_key, health_check, outlier, max_requests, max_pending (extensions).
+void parse_server_traffic(const json::object& obj, const std::string& ptr, ServerEntry& server,
+                          Checker& check) {
+  if (const json::value* v = obj.if_contains("targets")) {
+    std::string tptr = ptr + "/targets";
+    const json::array* arr = check.array(*v, tptr);
+    if (arr != nullptr && arr->empty()) check.error(tptr, "must not be empty");
+    if (arr != nullptr && obj.contains("url")) check.error(tptr, "use either url or targets, not both");
+    for (std::size_t i = 0; arr != nullptr && i < arr->size(); ++i) {
+      std::string iptr = tptr + "/" + std::to_string(i);
+      const json::object* item = check.object((*arr)[i], iptr);
+      if (item == nullptr) continue;
+      check.known_keys(*item, iptr, {"url", "weight"});
+      auto url = check.string(*item, "url", iptr, true, true);
+      ServerTarget target;
+      if (auto w = check.integer(*item, "weight", iptr, 1, 1000))
+        target.weight = static_cast<std::uint32_t>(*w);
+      if (!url) continue;
+      target.url = *url;
+      ParsedOrigin origin;
+      if (!parse_origin(*url, iptr + "/url", check, origin)) continue;
+      target.host = origin.host;
+      target.port = origin.port;
+      if (server.targets.empty()) {
+        server.tls = origin.tls;
+        server.host = origin.host;
+        server.port = origin.port;
+        server.base_path = origin.base_path;
+        server.url = *url;
+      } else if (origin.tls != server.tls || origin.base_path != server.base_path) {
+        check.error(iptr + "/url", "every target must have the scheme and base path of the first");
+        continue;
+      }
+      for (const ServerTarget& other : server.targets) {
+        if (other.host == target.host && other.port == target.port)
+          check.error(iptr + "/url", "duplicate target " + in_quotes(*url));
+      }
+      server.targets.push_back(std::move(target));
+    }
+  }
+  if (auto balance = check.string(obj, "balance", ptr, false)) {
+    if (*balance == "round_robin") {
+      server.balance = BalancePolicy::kRoundRobin;
+    } else if (*balance == "least_request") {
+      server.balance = BalancePolicy::kLeastRequest;
+    } else if (*balance == "hash") {
+      server.balance = BalancePolicy::kHash;
+    } else {
+      check.error(ptr + "/balance", "must be one of round_robin, least_request, hash");
+    }
+  }
+  auto hash_key = check.string(obj, "hash_key", ptr, false);
+  if (hash_key) server.hash_key = *hash_key;
+  if (server.balance == BalancePolicy::kHash && !hash_key) {
+    check.error(ptr + "/hash_key", "is required with \"balance\": \"hash\"");
+  } else if (server.balance != BalancePolicy::kHash && hash_key) {
+    check.error(ptr + "/hash_key", "is only used with \"balance\": \"hash\"");
+  }
+  if (const json::value* v = obj.if_contains("health_check")) {
+    std::string hptr = ptr + "/health_check";
+    if (const json::object* h = check.object(*v, hptr)) {
+      check.known_keys(*h, hptr,
+                       {"path", "interval_ms", "timeout_ms", "healthy_threshold", "unhealthy_threshold"});
+      HealthCheck hc;
+      if (auto path = check.string(*h, "path", hptr, false, true)) {
+        if (path->front() != '/' || path->find_first_of(" \r\n\t") != std::string::npos) {
+          check.error(hptr + "/path", "must be an absolute path without spaces");
+        } else {
+          hc.path = *path;
+        }
+      }
+      if (auto n = check.integer(*h, "interval_ms", hptr, 100, kMaxTimeoutMs)) hc.interval = ms(*n);
+      if (auto n = check.integer(*h, "timeout_ms", hptr, 1, kMaxTimeoutMs)) hc.timeout = ms(*n);
+      if (auto n = check.integer(*h, "healthy_threshold", hptr, 1, 100))
+        hc.healthy_threshold = static_cast<std::uint32_t>(*n);
+      if (auto n = check.integer(*h, "unhealthy_threshold", hptr, 1, 100))
+        hc.unhealthy_threshold = static_cast<std::uint32_t>(*n);
+      server.health_check = std::move(hc);
+    }
+  }
+  if (const json::value* v = obj.if_contains("outlier")) {
+    std::string optr = ptr + "/outlier";
+    if (const json::object* o = check.object(*v, optr)) {
+      check.known_keys(*o, optr,
+                       {"consecutive_connect_failures", "consecutive_5xx", "base_ejection_ms",
+                        "max_ejection_ms", "max_ejection_percent", "eject_last"});
+      OutlierSettings out;
+      if (auto n = check.integer(*o, "consecutive_connect_failures", optr, 0, 1000))
+        out.consecutive_connect_failures = static_cast<std::uint32_t>(*n);
+      if (auto n = check.integer(*o, "consecutive_5xx", optr, 0, 1000))
+        out.consecutive_5xx = static_cast<std::uint32_t>(*n);
+      if (auto n = check.integer(*o, "base_ejection_ms", optr, 1, kMaxTimeoutMs)) out.base_ejection = ms(*n);
+      if (auto n = check.integer(*o, "max_ejection_ms", optr, 1, kMaxTimeoutMs)) out.max_ejection = ms(*n);
+      if (out.max_ejection < out.base_ejection) out.max_ejection = out.base_ejection;
+      if (auto n = check.integer(*o, "max_ejection_percent", optr, 0, 100))
+        out.max_ejection_percent = static_cast<std::uint32_t>(*n);
+      if (auto b = check.boolean(*o, "eject_last", optr)) out.eject_last = *b;
+      server.outlier = out;
+    }
+  }
+  if (auto n = check.integer(obj, "max_requests", ptr, 1, 1 << 24))
+    server.max_requests = static_cast<std::size_t>(*n);
+  if (auto n = check.integer(obj, "max_pending", ptr, 1, 1 << 24))
+    server.max_pending = static_cast<std::size_t>(*n);
+}
+
 void parse_servers(const json::object& root, Config& cfg, Checker& check) {
   const json::value* v = root.if_contains("servers");
   if (v == nullptr) return;
@@ -331,12 +486,13 @@ void parse_servers(const json::object& root, Config& cfg, Checker& check) {
     std::string ptr = "/servers/" + std::to_string(i);
     const json::object* obj = check.object((*arr)[i], ptr);
     if (obj == nullptr) continue;
-    check.known_keys(*obj, ptr,
-                     {"alias", "url", "ca_file", "connect_timeout_ms", "timeout_ms", "idle_timeout_ms",
-                      "max_connections"});
+    check.known_keys(
+        *obj, ptr,
+        {"alias", "url", "ca_file", "connect_timeout_ms", "timeout_ms", "idle_timeout_ms", "max_connections",
+         "targets", "balance", "hash_key", "health_check", "outlier", "max_requests", "max_pending"});
     ServerEntry server;
     auto alias = check.string(*obj, "alias", ptr, true, true);
-    auto url = check.string(*obj, "url", ptr, true);
+    auto url = check.string(*obj, "url", ptr, !obj->contains("targets"));
     if (alias) {
       if (cfg.find_server(*alias) != nullptr)
         check.error(ptr + "/alias", "duplicate server alias " + in_quotes(*alias));
@@ -344,37 +500,12 @@ void parse_servers(const json::object& root, Config& cfg, Checker& check) {
     }
     if (url) {
       server.url = *url;
-      auto parsed = boost::urls::parse_uri(*url);
-      if (!parsed) {
-        check.error(ptr + "/url", "must be an absolute http:// or https:// URL");
-      } else {
-        auto scheme = parsed->scheme_id();
-        if (scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https) {
-          check.error(ptr + "/url", "scheme must be http or https");
-        } else if (parsed->encoded_host().empty()) {
-          check.error(ptr + "/url", "must name a host");
-        } else if (parsed->has_userinfo()) {
-          check.error(ptr + "/url", "credentials in the URL are not supported (use mapping.headers)");
-        } else {
-          server.tls = scheme == boost::urls::scheme::https;
-          server.host = std::string(parsed->encoded_host_address());
-          if (parsed->host_type() == boost::urls::host_type::ipv6) server.host = "[" + server.host + "]";
-          server.port = server.tls ? 443 : 80;
-          if (parsed->has_port()) {
-            if (parsed->port_number() == 0) {
-              check.error(ptr + "/url", "port must be between 1 and 65535");
-            } else {
-              server.port = parsed->port_number();
-            }
-          }
-          std::string path(parsed->encoded_path());
-          while (!path.empty() && path.back() == '/')
-            path.pop_back();
-          server.base_path = std::move(path);
-          if (parsed->has_query())
-            check.warning(ptr + "/url", "the query string is discarded (as in the original)");
-          if (parsed->has_fragment()) check.warning(ptr + "/url", "the fragment is ignored");
-        }
+      ParsedOrigin origin;
+      if (parse_origin(*url, ptr + "/url", check, origin)) {
+        server.tls = origin.tls;
+        server.host = std::move(origin.host);
+        server.port = origin.port;
+        server.base_path = std::move(origin.base_path);
       }
     }
     server.ca_file = check.string(*obj, "ca_file", ptr, false, true);
@@ -385,6 +516,7 @@ void parse_servers(const json::object& root, Config& cfg, Checker& check) {
     if (auto n = check.integer(*obj, "max_connections", ptr, 1, 1 << 20)) {
       server.max_connections = static_cast<std::size_t>(*n);
     }
+    parse_server_traffic(*obj, ptr, server, check);
     cfg.servers.push_back(std::move(server));
   }
 }

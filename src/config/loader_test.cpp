@@ -457,6 +457,64 @@ TEST(LoadConfigText, ServerUrlQueryIsAWarning) {
   EXPECT_EQ(r.config->servers[0].base_path, "/base");
 }
 
+TEST(LoadConfigText, ServerTargetsBalanceHealthOutlierBreaker) {
+  auto r = load(R"({"servers":[{"alias":"a","targets":[{"url":"http://10.0.0.1:8080/v1","weight":2},
+      {"url":"http://10.0.0.2:8080/v1/"}],"balance":"hash","hash_key":"$request.header.x-user",
+      "health_check":{"path":"/healthz","interval_ms":500,"timeout_ms":200,"healthy_threshold":1,
+      "unhealthy_threshold":3},"outlier":{"consecutive_connect_failures":2,"base_ejection_ms":1000,
+      "max_ejection_percent":100,"eject_last":true},"max_requests":10,"max_pending":5}],"paths":[]})");
+  EXPECT_THAT(to_strings(r.errors), IsEmpty());
+  ASSERT_TRUE(r.config.has_value());
+  const ServerEntry& s = r.config->servers[0];
+  ASSERT_EQ(s.targets.size(), 2u);
+  EXPECT_EQ(s.targets[0].host, "10.0.0.1");
+  EXPECT_EQ(s.targets[0].port, 8080);
+  EXPECT_EQ(s.targets[0].weight, 2u);
+  EXPECT_EQ(s.targets[1].weight, 1u);
+  EXPECT_EQ(s.base_path, "/v1");
+  EXPECT_EQ(s.host, "10.0.0.1");
+  EXPECT_EQ(s.balance, BalancePolicy::kHash);
+  EXPECT_EQ(s.hash_key, "$request.header.x-user");
+  ASSERT_TRUE(s.health_check.has_value());
+  EXPECT_EQ(s.health_check->path, "/healthz");
+  EXPECT_EQ(s.health_check->interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(s.health_check->unhealthy_threshold, 3u);
+  ASSERT_TRUE(s.outlier.has_value());
+  EXPECT_EQ(s.outlier->consecutive_connect_failures, 2u);
+  EXPECT_EQ(s.outlier->consecutive_5xx, 5u);
+  EXPECT_EQ(s.outlier->base_ejection, std::chrono::milliseconds(1000));
+  EXPECT_TRUE(s.outlier->eject_last);
+  EXPECT_EQ(s.max_requests, 10u);
+  EXPECT_EQ(s.max_pending, 5u);
+}
+
+TEST(LoadConfigText, ServerTargetsErrorsHavePointers) {
+  auto r = load(R"({"servers":[
+      {"alias":"a","url":"http://h","targets":[{"url":"http://x"}]},
+      {"alias":"b","targets":[]},
+      {"alias":"c","targets":[{"url":"http://x/p"},{"url":"https://y/p"},{"url":"http://z/q"},
+        {"url":"http://x/p"},{"weight":0,"url":"http://w/p"},{"url":"http://v/p","extra":1}]},
+      {"alias":"d","url":"http://h","balance":"random"},
+      {"alias":"e","url":"http://h","balance":"hash"},
+      {"alias":"f","url":"http://h","hash_key":"$request.header.x"},
+      {"alias":"g","url":"http://h","health_check":{"path":"nope","interval_ms":1},"outlier":{"x":1},
+       "max_requests":0}]})");
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/0/targets", "use either url or targets")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/1/targets", "must not be empty")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/2/targets/1/url", "scheme and base path")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/2/targets/2/url", "scheme and base path")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/2/targets/3/url", "duplicate target")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/2/targets/4/weight", "must be between 1 and 1000")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/2/targets/5/extra", "unknown key")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/3/balance", "must be one of")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/4/hash_key", "is required")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/5/hash_key", "only used with")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/6/health_check/path", "absolute path")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/6/health_check/interval_ms", "must be between")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/6/outlier/x", "unknown key")));
+  EXPECT_THAT(r.errors, Contains(Problem("/servers/6/max_requests", "must be between")));
+}
+
 // docs/configuration.md: "a query string is discarded and a fragment ignored (warnings)".
 TEST(LoadConfigText, ServerUrlFragmentIsAWarning) {
   auto r = load(R"({"servers":[{"alias":"a","url":"http://h/base#frag"}],"paths":[]})");

@@ -12,6 +12,7 @@
 #include <boost/beast/http/error.hpp>
 #include <span>
 
+#include "http/cluster.hpp"
 #include "http/dns_cache.hpp"
 #include "http/framing.hpp"
 #include "http/response_reader.hpp"
@@ -36,6 +37,19 @@ UpstreamError request_body_error(const error_code& ec) {
   if (ec.category() == error_code(beast_http::error::need_more).category())
     return UpstreamError::kRequestBodyInvalid;
   return UpstreamError::kClientGone;
+}
+
+// A request of a cluster names the authority it was built for in its first Host field; the target picked
+// (or retried on) may have another.
+void replace_host(std::string& head, std::string_view from, std::string_view to) {
+  if (from == to) return;
+  constexpr std::string_view kField = "\r\nHost: ";
+  std::size_t at = head.find(kField);
+  if (at == std::string::npos) return;
+  std::size_t value = at + kField.size();
+  if (head.compare(value, from.size(), from) != 0 || head.compare(value + from.size(), 2, "\r\n") != 0)
+    return;
+  head.replace(value, from.size(), to);
 }
 
 }  // namespace
@@ -121,6 +135,7 @@ struct UpstreamClient::Impl {
   asio::io_context& io;
   DnsCache dns;
   UpstreamPools pools;
+  ClusterRegistry clusters;
   std::vector<std::weak_ptr<Call>> calls;  // for deadlines
   UpstreamClient::Now clock;               // injected by tests; null: the steady clock
 };
@@ -170,6 +185,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   void start() {
     pool = &client.pools.for_target(target);
     deadline = client.now() + target->timeout;
+    retry_deadline = deadline;
     acquire();
   }
 
@@ -206,6 +222,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
           if (self->state == State::kDone) return;
           if (ec) {
             observability::log_warn("upstream {}: DNS lookup failed: {}", self->target->host, ec.message());
+            if (self->retry_elsewhere()) return;
             self->fail(UpstreamError::kUnavailable);
             return;
           }
@@ -222,6 +239,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
         observability::log_warn("upstream {}:{}: connect failed: {}", target->host, target->port,
                                 ec.message());
       }
+      if (retry_elsewhere()) return;
       fail(timed_out ? UpstreamError::kTimeout : UpstreamError::kUnavailable);
       return;
     }
@@ -240,6 +258,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       if (self->state == State::kDone) return;
       if (hs_ec) {
         observability::log_warn("upstream {}: TLS handshake failed: {}", self->target->host, hs_ec.message());
+        if (self->retry_elsewhere()) return;
         self->fail(self->timed_out ? UpstreamError::kTimeout : UpstreamError::kUnavailable);
         return;
       }
@@ -504,9 +523,50 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       connect();  // the fresh connection takes over the failed one's place in the pool's count
       return;
     }
+    // A reset before any response byte on a fresh connection: once on another target of the cluster.
+    if (!received_bytes && !timed_out && request.idempotent && replayable && retry_elsewhere()) return;
     if (!timed_out) observability::log_warn("upstream {}: {}", target->host, ec.message());
     fail(timed_out ? UpstreamError::kTimeout
                    : (received_bytes ? UpstreamError::kBadResponse : UpstreamError::kUnavailable));
+  }
+
+  // A server with several targets (ClusterCall): the failed attempt counts against its target, and the
+  // request moves once to another target, on a fresh connection, while the route's timeout has not passed
+  // (once: `moved`; a stale-connection replay above, which goes to the same target, has its own once, so a
+  // replay whose fresh connection is refused still moves). Nothing of a streamed body was sent.
+  bool retry_elsewhere() {
+    if (!cluster_call || moved || delivered || body_streamed) return false;
+    auto now = client.now();
+    cluster_call->record(OutlierState::Event::kConnectFailure, now);
+    recorded = true;
+    if (now >= retry_deadline) return false;
+    auto next = cluster_call->retry_target(now);
+    if (!next) return false;
+    moved = true;
+    recorded = false;
+    pool->count_replay();
+    abandon_connection();
+    timed_out = false;
+    replace_host(request.head, target->authority, next->authority);
+    target = std::move(next);
+    pool = &client.pools.for_target(target);
+    deadline = now + target->timeout;  // a timed-out connect left none; queueing for the new pool needs one
+    acquire();
+    return true;
+  }
+
+  // The outcome of the last attempt, for the cluster's outlier ejection.
+  void record_outcome(UpstreamError error) {
+    if (!cluster_call || recorded) return;
+    recorded = true;
+    auto now = client.now();
+    if (error == UpstreamError::kNone) {
+      cluster_call->record(
+          response.status >= 500 ? OutlierState::Event::kServerError : OutlierState::Event::kSuccess, now);
+    } else if ((error == UpstreamError::kUnavailable && !received_bytes) ||
+               (error == UpstreamError::kTimeout && state == State::kConnecting)) {
+      cluster_call->record(OutlierState::Event::kConnectFailure, now);
+    }
   }
 
   void on_timeout() {
@@ -556,6 +616,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       return;
     }
     delivered = true;
+    record_outcome(error);
     if (error != UpstreamError::kNone || response.complete) state = State::kDone;
     auto cb = std::move(callback);
     // The call keeps nothing of what it delivers: a response stream the caller ignores (the client had
@@ -589,6 +650,12 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   bool body_streamed = false;
   bool timed_out = false;
   bool delivered = false;
+  // A server with several targets: this request's place in it (null for a single target), the outcome
+  // already recorded, and until when the one retry on another target may start.
+  std::shared_ptr<ClusterCall> cluster_call;
+  bool recorded = false;
+  bool moved = false;
+  Clock::time_point retry_deadline = Clock::time_point::max();
 };
 
 UpstreamClient::UpstreamClient(asio::io_context& io, Now now)
@@ -604,6 +671,45 @@ std::weak_ptr<Cancellable> UpstreamClient::send(std::shared_ptr<const UpstreamTa
   impl_->calls.push_back(call);
   call->start();
   return call;
+}
+
+std::optional<std::weak_ptr<Cancellable>> UpstreamClient::send(const std::shared_ptr<const Cluster>& cluster,
+                                                               std::string_view hash_key,
+                                                               UpstreamRequest request, Callback callback,
+                                                               std::size_t buffer_limit) {
+  const std::shared_ptr<ClusterShard>& shard = impl_->clusters.shard(cluster);
+  if (cluster->max_requests > 0 && shard->total_active() >= cluster->max_requests) {
+    cluster->count_breaker_rejection();
+    return std::nullopt;
+  }
+  std::size_t member = shard->pick(hash_key, impl_->now());
+  if (member == ClusterShard::kNone) member = 0;
+  const auto& target = cluster->member(member).target;
+  if (cluster->max_pending > 0) {
+    // Only when this call would queue: the calls queued for a connection to any target of the cluster.
+    UpstreamPool& pool = impl_->pools.for_target(target);
+    if (pool.idle_count() == 0 && pool.open_count() >= target->max_connections) {
+      std::size_t waiting = 0;
+      for (std::size_t i = 0; i < cluster->size(); ++i)
+        waiting += impl_->pools.for_target(cluster->member(i).target).waiting_count();
+      if (waiting >= cluster->max_pending) {
+        cluster->count_breaker_rejection();
+        return std::nullopt;
+      }
+    }
+  }
+  replace_host(request.head, cluster->member(0).target->authority, target->authority);
+  auto call = std::make_shared<Call>(*impl_, target, std::move(request), std::move(callback), buffer_limit);
+  call->cluster_call = std::make_shared<ClusterCall>(
+      cluster, shard, member, cluster->balance == BalanceKind::kHash ? std::string(hash_key) : std::string());
+  impl_->calls.push_back(call);
+  call->start();
+  return std::weak_ptr<Cancellable>(call);
+}
+
+const std::shared_ptr<ClusterShard>& UpstreamClient::cluster_state(
+    const std::shared_ptr<const Cluster>& cluster) {
+  return impl_->clusters.shard(cluster);
 }
 
 void UpstreamClient::for_each_pool(const std::function<void(const PoolState&)>& visit) const {
@@ -627,6 +733,7 @@ void UpstreamClient::tick() {
     ++i;
   }
   impl_->pools.expire_idle(now);
+  impl_->clusters.tick(*this, now);
 }
 
 }  // namespace workgate::http

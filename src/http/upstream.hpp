@@ -20,6 +20,9 @@
 
 namespace workgate::http {
 
+class Cluster;
+class ClusterShard;
+
 // Where requests go: immutable, shared by every thread (built once per config load).
 struct UpstreamTarget {
   bool tls = false;
@@ -100,7 +103,20 @@ class UpstreamClient {
   std::weak_ptr<Cancellable> send(std::shared_ptr<const UpstreamTarget> target, UpstreamRequest request,
                                   Callback callback, std::size_t buffer_limit = 0);
 
-  // Enforces deadlines; call every ~100 ms.
+  // Sends to one target of `cluster` (docs/proxy.md): picked by its balance policy (`hash_key`: the
+  // resolved key of "hash"), counted by its circuit breaker and outlier ejection, and retried once on
+  // another target after a connect failure (any method) or a reset before any response byte (idempotent
+  // methods), unless part of a streamed body was sent. The head's first Host field names the first
+  // target's authority; it is rewritten for the target picked. nullopt: the breaker is open (max_requests or
+  // max_pending reached on this thread) and the callback does not run.
+  std::optional<std::weak_ptr<Cancellable>> send(const std::shared_ptr<const Cluster>& cluster,
+                                                 std::string_view hash_key, UpstreamRequest request,
+                                                 Callback callback, std::size_t buffer_limit = 0);
+  // This thread's state of a cluster (made on first use; the thread that first sees a cluster with
+  // health checks runs them).
+  const std::shared_ptr<ClusterShard>& cluster_state(const std::shared_ptr<const Cluster>& cluster);
+
+  // Enforces deadlines, runs due health checks; call every ~100 ms.
   void tick();
 
   // The state of each pool (for metrics), on this client's thread.

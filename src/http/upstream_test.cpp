@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "http/tunnel.hpp"
+#include "http/cluster.hpp"
 
 namespace workgate::http {
 namespace {
@@ -389,6 +390,145 @@ TEST_F(UpstreamClientTest, Upgrade101WithoutUpgradeFieldIsABadResponse) {
   EXPECT_EQ(result.error, UpstreamError::kBadResponse);
   EXPECT_FALSE(result.response.upgraded);
   EXPECT_TRUE(run_until([&] { return up.closed_by_client == 1; }));
+}
+
+// --- servers with several targets (src/http/cluster.hpp)
+
+std::uint16_t closed_port(asio::io_context& io) {
+  tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return probe.local_endpoint().port();
+}
+
+TEST_F(UpstreamClientTest, ClusterRetriesAConnectFailureOnAnotherTargetForAnyMethod) {
+  FakeUpstream up(io_, [](const std::string&) { return ok("alive"); });
+  auto dead = target(closed_port(io_));
+  auto live = target(up.port());
+  auto cluster =
+      std::make_shared<Cluster>("api", std::vector<std::shared_ptr<const UpstreamTarget>>{dead, live},
+                                std::vector<std::uint32_t>{1, 1});
+  cluster->outlier = OutlierPolicy{};
+  cluster->outlier->consecutive_connect_failures = 2;
+  for (int i = 0; i < 4; ++i) {
+    UpstreamRequest post;
+    post.head = "POST /x HTTP/1.1\r\nHost: " + dead->authority + "\r\nContent-Length: 2\r\n\r\n";
+    post.body = "hi";
+    post.idempotent = false;
+    Result result;
+    auto call = client_.send(
+        cluster, "", std::move(post),
+        [&result](UpstreamError error, UpstreamResponse&& response) {
+          result.called = true;
+          result.error = error;
+          result.response = std::move(response);
+        },
+        1 << 20);
+    ASSERT_TRUE(call.has_value());
+    ASSERT_TRUE(run_until([&] { return result.called; }));
+    EXPECT_EQ(result.error, UpstreamError::kNone) << i;
+    EXPECT_EQ(result.response.body, "alive");
+  }
+  ASSERT_EQ(up.heads.size(), 4u);
+  // The Host field names the target the request went to.
+  EXPECT_NE(up.heads[0].find("\r\nHost: " + live->authority + "\r\n"), std::string::npos) << up.heads[0];
+  // Round robin sent two of the four to the dead target first (retried), then it was ejected.
+  EXPECT_EQ(cluster->member(0).ejections.load(), 1u);
+  std::uint64_t retries = 0;
+  client_.for_each_pool([&](const UpstreamClient::PoolState& pool) { retries += pool.replays; });
+  EXPECT_EQ(retries, 2u);
+  EXPECT_EQ(client_.cluster_state(cluster)->total_active(), 0u);
+}
+
+TEST_F(UpstreamClientTest, ClusterWithOneTargetDoesNotRetryAConnectFailure) {
+  auto dead = target(closed_port(io_));
+  auto cluster = std::make_shared<Cluster>("api", std::vector<std::shared_ptr<const UpstreamTarget>>{dead},
+                                           std::vector<std::uint32_t>{1});
+  Result result;
+  auto call = client_.send(cluster, "", get("/"), [&result](UpstreamError error, UpstreamResponse&&) {
+    result.called = true;
+    result.error = error;
+  });
+  ASSERT_TRUE(call.has_value());
+  ASSERT_TRUE(run_until([&] { return result.called; }));
+  EXPECT_EQ(result.error, UpstreamError::kUnavailable);
+}
+
+TEST_F(UpstreamClientTest, ClusterCircuitBreakerRejectsBeyondMaxRequests) {
+  FakeUpstream up(io_, [](const std::string&) { return std::string(); });  // never answers
+  auto t = target(up.port());
+  auto cluster = std::make_shared<Cluster>("api", std::vector<std::shared_ptr<const UpstreamTarget>>{t},
+                                           std::vector<std::uint32_t>{1});
+  cluster->max_requests = 2;
+  std::vector<std::weak_ptr<Cancellable>> held;
+  for (int i = 0; i < 2; ++i) {
+    auto call = client_.send(cluster, "", get("/"), [](UpstreamError, UpstreamResponse&&) {});
+    ASSERT_TRUE(call.has_value());
+    held.push_back(*call);
+  }
+  EXPECT_FALSE(client_.send(cluster, "", get("/"), [](UpstreamError, UpstreamResponse&&) {}).has_value());
+  EXPECT_EQ(cluster->breaker_rejections(), 1u);
+  // A cancelled call leaves the breaker's count once it is gone.
+  held[0].lock()->cancel();
+  run_until([&] { return held[0].expired(); });
+  EXPECT_TRUE(client_.send(cluster, "", get("/"), [](UpstreamError, UpstreamResponse&&) {}).has_value());
+  for (auto& h : held) {
+    if (auto c = h.lock()) c->cancel();
+  }
+}
+
+TEST_F(UpstreamClientTest, ClusterMaxPendingRejectsOnlyWhenTheCallWouldQueue) {
+  FakeUpstream up(io_, [](const std::string&) { return std::string(); });
+  auto t = target(up.port());
+  t->max_connections = 1;
+  auto cluster = std::make_shared<Cluster>("api", std::vector<std::shared_ptr<const UpstreamTarget>>{t},
+                                           std::vector<std::uint32_t>{1});
+  cluster->max_pending = 1;
+  auto first = client_.send(cluster, "", get("/"), [](UpstreamError, UpstreamResponse&&) {});
+  auto second = client_.send(cluster, "", get("/"), [](UpstreamError, UpstreamResponse&&) {});  // queued
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(second.has_value());
+  EXPECT_FALSE(client_.send(cluster, "", get("/"), [](UpstreamError, UpstreamResponse&&) {}).has_value());
+  for (auto* h : {&*first, &*second}) {
+    if (auto c = h->lock()) c->cancel();
+  }
+}
+
+TEST_F(UpstreamClientTest, ClusterHealthChecksMarkTargetsUnhealthyAndHealthyAgain) {
+  bool healthy = false;
+  FakeUpstream up(io_, [&healthy](const std::string& head) {
+    EXPECT_EQ(head.rfind("GET /healthz HTTP/1.1\r\n", 0), 0u) << head;
+    return healthy ? ok("ok") : std::string("HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n");
+  });
+  auto t = target(up.port());
+  auto other = target(closed_port(io_));
+  auto cluster = std::make_shared<Cluster>(
+      "api", std::vector<std::shared_ptr<const UpstreamTarget>>{t, other}, std::vector<std::uint32_t>{1, 1});
+  cluster->health_check = HealthCheckPolicy{"/healthz", 1000ms, 500ms, 2, 2};
+  client_.cluster_state(cluster);
+  const Cluster::Member& m = cluster->member(0);
+  auto checked = [&](std::uint64_t n) { return run_until([&] { return m.health_checks.load() >= n; }); };
+  advance(0ms);
+  ASSERT_TRUE(checked(1));
+  EXPECT_TRUE(m.healthy.load());  // one failure, threshold 2
+  advance(1000ms);
+  ASSERT_TRUE(checked(2));
+  EXPECT_FALSE(m.healthy.load());
+  // The target that refuses connections fails its checks too.
+  ASSERT_TRUE(run_until([&] { return !cluster->member(1).healthy.load(); }));
+  healthy = true;
+  advance(1000ms);
+  ASSERT_TRUE(checked(3));
+  EXPECT_FALSE(m.healthy.load());  // one success, threshold 2
+  advance(1000ms);
+  ASSERT_TRUE(checked(4));
+  EXPECT_TRUE(m.healthy.load());
+  // Not due yet: no check.
+  advance(500ms);
+  EXPECT_EQ(up.heads.size(), 4u);
+  // A second thread's client does not run the checks again (one thread claimed them).
+  UpstreamClient second(io_, [this] { return now_; });
+  second.cluster_state(cluster);
+  second.tick();
+  EXPECT_EQ(up.heads.size(), 4u);
 }
 
 }  // namespace

@@ -101,8 +101,11 @@ bool idempotent(std::string_view method) {
 class HttpProxy final : public pipeline::Stage {
  public:
   HttpProxy(std::shared_ptr<const http::UpstreamTarget> target, const config::ServerEntry& server,
-            const config::Route& route, ProxyMapping mapping, bool buffer_response)
+            const config::Route& route, ProxyMapping mapping, bool buffer_response,
+            std::shared_ptr<const http::Cluster> cluster = nullptr, HashKeyResolver hash_key = nullptr)
       : target_(std::move(target)),
+        cluster_(std::move(cluster)),
+        hash_key_(std::move(hash_key)),
         base_path_(server.base_path),
         route_path_(route.path),
         mapping_(std::move(mapping)),
@@ -209,15 +212,25 @@ class HttpProxy final : public pipeline::Stage {
     std::size_t limit = buffer_response_ ? exchange.snapshot().config.gateway.max_body_bytes : 0;
     metrics::UpstreamSeries* series = exchange.handler().upstream_metrics(exchange);
     auto sent = series ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    auto call = exchange.handler().upstream().send(
-        target_, std::move(out),
-        [keep, series, sent](http::UpstreamError error, http::UpstreamResponse&& response) {
-          auto& ex = static_cast<pipeline::RequestContext&>(*keep);
-          if (series) count_upstream(*series, error, sent);
-          if (ex.responded()) return;
-          on_response(ex, error, std::move(response));
-        },
-        limit);
+    auto on_done = [keep, series, sent](http::UpstreamError error, http::UpstreamResponse&& response) {
+      auto& ex = static_cast<pipeline::RequestContext&>(*keep);
+      if (series) count_upstream(*series, error, sent);
+      if (ex.responded()) return;
+      on_response(ex, error, std::move(response));
+    };
+    if (cluster_) {  // a server with `targets` (src/http/cluster.hpp)
+      std::string key;
+      if (hash_key_) hash_key_(exchange, key);
+      auto call =
+          exchange.handler().upstream().send(cluster_, key, std::move(out), std::move(on_done), limit);
+      if (!call) {
+        exchange.response = pipeline::error_response(pipeline::ErrorKind::kUpstreamOverloaded);
+        return pipeline::Flow::kRespond;
+      }
+      exchange.set_pending(std::move(*call));
+      return pipeline::Flow::kPending;
+    }
+    auto call = exchange.handler().upstream().send(target_, std::move(out), std::move(on_done), limit);
     exchange.set_pending(std::move(call));
     return pipeline::Flow::kPending;
   }
@@ -297,6 +310,8 @@ class HttpProxy final : public pipeline::Stage {
   }
 
   std::shared_ptr<const http::UpstreamTarget> target_;
+  std::shared_ptr<const http::Cluster> cluster_;  // set for a server with `targets`; target_ is its first
+  HashKeyResolver hash_key_;                      // balance "hash"
   std::string base_path_;
   std::string route_path_;
   ProxyMapping mapping_;
@@ -366,6 +381,16 @@ std::unique_ptr<pipeline::Stage> make_http_proxy(std::shared_ptr<const http::Ups
                                                  const config::Route& route, ProxyMapping mapping,
                                                  bool buffer_response) {
   return std::make_unique<HttpProxy>(std::move(target), server, route, std::move(mapping), buffer_response);
+}
+
+std::unique_ptr<pipeline::Stage> make_balanced_http_proxy(std::shared_ptr<const http::Cluster> cluster,
+                                                          HashKeyResolver hash_key,
+                                                          const config::ServerEntry& server,
+                                                          const config::Route& route, ProxyMapping mapping,
+                                                          bool buffer_response) {
+  auto first = cluster->member(0).target;
+  return std::make_unique<HttpProxy>(std::move(first), server, route, std::move(mapping), buffer_response,
+                                     std::move(cluster), std::move(hash_key));
 }
 
 }  // namespace workgate::integrations

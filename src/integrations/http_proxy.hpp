@@ -1,12 +1,14 @@
 // The http_proxy (and http) integration: forwards the request to a `servers` entry.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
+#include "http/cluster.hpp"
 #include "http/upstream.hpp"
 #include "integrations/mapping.hpp"
 #include "pipeline/snapshot.hpp"
@@ -33,5 +35,16 @@ std::unique_ptr<pipeline::Stage> make_http_proxy(std::shared_ptr<const http::Ups
                                                  const config::ServerEntry& server,
                                                  const config::Route& route, ProxyMapping mapping,
                                                  bool buffer_response);
+
+// The resolved `hash_key` of a request (a rate-limit key template, compiled by the snapshot builder).
+using HashKeyResolver = std::function<void(const pipeline::RequestContext&, std::string&)>;
+
+// A server with `targets`: each request goes to one target of `cluster` (src/http/cluster.hpp); the
+// Host field is the picked target's authority.
+std::unique_ptr<pipeline::Stage> make_balanced_http_proxy(std::shared_ptr<const http::Cluster> cluster,
+                                                          HashKeyResolver hash_key,
+                                                          const config::ServerEntry& server,
+                                                          const config::Route& route, ProxyMapping mapping,
+                                                          bool buffer_response);
 
 }  // namespace workgate::integrations

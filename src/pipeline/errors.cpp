@@ -76,6 +76,8 @@ constexpr std::array kTable{
     ErrorSpec{K::kTooManyRequests, 429, "", "Too many requests", R"({"message":"Too many requests"})"},
     ErrorSpec{K::kRateLimitUnavailable, 503, "", "Rate limit unavailable",
               R"({"message":"Rate limit unavailable"})"},
+    ErrorSpec{K::kUpstreamOverloaded, 503, "UPSTREAM_OVERLOADED", "Upstream overloaded",
+              R"({"error":"Upstream overloaded","code":"UPSTREAM_OVERLOADED"})"},
 };
 
 constexpr bool rows_in_kind_order() {
@@ -85,7 +87,7 @@ constexpr bool rows_in_kind_order() {
   return true;
 }
 static_assert(rows_in_kind_order(), "kTable must list every ErrorKind once, in declaration order");
-static_assert(static_cast<std::size_t>(K::kRateLimitUnavailable) + 1 == kTable.size(),
+static_assert(static_cast<std::size_t>(K::kUpstreamOverloaded) + 1 == kTable.size(),
               "a kind without a row in kTable");
 
 http::Response json_error(int status, std::string_view message, std::string_view code) {

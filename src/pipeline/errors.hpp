@@ -55,6 +55,8 @@ enum class ErrorKind : std::uint8_t {
   // Rate limits (src/ratelimit/limiter.cpp).
   kTooManyRequests,       // a policy's limit is reached (429, with Retry-After)
   kRateLimitUnavailable,  // a fail_open: false policy's Redis did not answer in time (503)
+  // Upstream clusters (src/http/cluster.cpp).
+  kUpstreamOverloaded,  // the server's circuit breaker (max_requests, max_pending) is open (503)
 };
 
 struct ErrorSpec {

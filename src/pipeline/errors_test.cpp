@@ -80,6 +80,8 @@ const Expected kExpected[] = {
      R"({"error":"Alternative OTP method failed","code":"SUPABASE_OTP_ALT_FAILED"})"},
     {ErrorKind::kTooManyRequests, 429, "", R"({"message":"Too many requests"})"},
     {ErrorKind::kRateLimitUnavailable, 503, "", R"({"message":"Rate limit unavailable"})"},
+    {ErrorKind::kUpstreamOverloaded, 503, "UPSTREAM_OVERLOADED",
+     R"({"error":"Upstream overloaded","code":"UPSTREAM_OVERLOADED"})"},
 };
 
 TEST(ErrorTable, EveryKindIsListed) {

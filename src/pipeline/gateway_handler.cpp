@@ -90,6 +90,8 @@ const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
       if (exchange.snapshot_ != snapshot_) exchange.snapshot_.reset();
     });
     if (metrics_) remap_metrics();
+    for (const auto& cluster : snapshot_->clusters)
+      upstream_.cluster_state(cluster);  // health checks start now, not on the first request
     if (snapshot_->config.gateway.access_log && !access_log_) {
       access_log_ = std::make_unique<observability::AccessLog>();
     } else if (!snapshot_->config.gateway.access_log && access_log_) {

@@ -11,6 +11,7 @@
 #include "auth/remote_jwks.hpp"
 #include "auth/verifier.hpp"
 #include "config/config.hpp"
+#include "http/cluster.hpp"
 #include "http/request_handler.hpp"
 #include "pipeline/cors.hpp"
 #include "router/router.hpp"
@@ -56,6 +57,9 @@ struct Snapshot {
   std::string fixed_lines;  // CORS fixed lines + identity header
   // The remote JWKS key sets the verifier uses (also in keep_alive): readiness and metrics read them.
   std::vector<std::shared_ptr<const auth::RemoteJwks>> remote_key_sets;
+  // The servers with `targets` (src/http/cluster.hpp): each thread adopts them when it takes the snapshot
+  // (one thread runs their health checks); metrics read their atomics.
+  std::vector<std::shared_ptr<const http::Cluster>> clusters;
   // Objects the compiled stages depend on (worker modules, key sources, ...) kept alive with the snapshot.
   std::vector<std::shared_ptr<void>> keep_alive;
 };

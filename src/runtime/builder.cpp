@@ -6,6 +6,8 @@
 #include "integrations/auth0.hpp"
 #include "integrations/http_proxy.hpp"
 #include "integrations/supabase.hpp"
+#include "pipeline/request_context.hpp"
+#include "ratelimit/key.hpp"
 #include "ratelimit/limiter.hpp"
 #include "runtime/authorizers.hpp"
 #include "workers/attach.hpp"
@@ -72,13 +74,15 @@ void build_listener_tls(pipeline::Snapshot& snapshot, BuildResult& result) {
 std::shared_ptr<const http::UpstreamTarget> make_target(const config::ServerEntry& server,
                                                         const BuildOptions& options,
                                                         const std::string& pointer,
-                                                        std::vector<config::ConfigError>& errors) {
+                                                        std::vector<config::ConfigError>& errors,
+                                                        const config::ServerTarget* member = nullptr) {
   std::vector<std::string> ca_files = options.ca_files;
   if (server.ca_file) ca_files.push_back(*server.ca_file);
-  std::string host = server.host;
+  std::string host = member ? member->host : server.host;
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   std::string error;
-  auto target = http::make_upstream_target(server.tls, host, server.port, ca_files, error);
+  auto target =
+      http::make_upstream_target(server.tls, host, member ? member->port : server.port, ca_files, error);
   if (!target) {
     errors.push_back({pointer, error});
     return nullptr;
@@ -92,6 +96,72 @@ std::shared_ptr<const http::UpstreamTarget> make_target(const config::ServerEntr
       "|" + std::to_string(server.connect_timeout.count()) + "/" + std::to_string(server.timeout.count()) +
       "/" + std::to_string(server.idle_timeout.count()) + "/" + std::to_string(server.max_connections);
   return target;
+}
+
+// A server with `targets`: one UpstreamTarget (and so one pool per thread) per target, and the cluster's
+// policies; null when a target cannot be built (the error is recorded).
+std::shared_ptr<const http::Cluster> make_cluster(const config::ServerEntry& server,
+                                                  const BuildOptions& options, const std::string& pointer,
+                                                  std::vector<config::ConfigError>& errors) {
+  std::vector<std::shared_ptr<const http::UpstreamTarget>> targets;
+  std::vector<std::uint32_t> weights;
+  for (std::size_t i = 0; i < server.targets.size(); ++i) {
+    auto t =
+        make_target(server, options, pointer + "/targets/" + std::to_string(i), errors, &server.targets[i]);
+    if (!t) return nullptr;
+    targets.push_back(std::move(t));
+    weights.push_back(server.targets[i].weight);
+  }
+  auto cluster = std::make_shared<http::Cluster>(server.alias, std::move(targets), std::move(weights));
+  switch (server.balance) {
+    case config::BalancePolicy::kRoundRobin:
+      cluster->balance = http::BalanceKind::kRoundRobin;
+      break;
+    case config::BalancePolicy::kLeastRequest:
+      cluster->balance = http::BalanceKind::kLeastRequest;
+      break;
+    case config::BalancePolicy::kHash:
+      cluster->balance = http::BalanceKind::kHash;
+      break;
+  }
+  if (server.health_check) {
+    const config::HealthCheck& hc = *server.health_check;
+    cluster->health_check = http::HealthCheckPolicy{hc.path, hc.interval, hc.timeout, hc.healthy_threshold,
+                                                    hc.unhealthy_threshold};
+  }
+  if (server.outlier) {
+    const config::OutlierSettings& o = *server.outlier;
+    cluster->outlier = http::OutlierPolicy{
+        o.consecutive_connect_failures, o.consecutive_5xx, o.base_ejection, o.max_ejection,
+        o.max_ejection_percent,         o.eject_last};
+  }
+  cluster->max_requests = server.max_requests;
+  cluster->max_pending = server.max_pending;
+  return cluster;
+}
+
+// balance "hash": the server's hash_key compiled for one route (the rate-limit key syntax: $route and
+// route variables are the route's).
+std::optional<integrations::HashKeyResolver> make_hash_key(const config::ServerEntry& server,
+                                                           const config::Route& route,
+                                                           const config::Config& cfg,
+                                                           std::vector<config::ConfigError>& errors) {
+  if (server.balance != config::BalancePolicy::kHash) return integrations::HashKeyResolver();
+  std::string error;
+  auto key = ratelimit::KeyTemplate::compile(server.hash_key, route, cfg, error);
+  if (!key) {
+    std::size_t index = static_cast<std::size_t>(&server - cfg.servers.data());
+    errors.push_back({"/servers/" + std::to_string(index) + "/hash_key", error});
+    return std::nullopt;
+  }
+  return integrations::HashKeyResolver(
+      [key = std::move(*key)](const pipeline::RequestContext& exchange, std::string& out) {
+        const integrations::ValueTemplate::Context request{exchange.request(), exchange.claims(),
+                                                           exchange.match()};
+        const ratelimit::KeyTemplate::Context context{request,
+                                                      exchange.snapshot().config.gateway.trusted_proxies};
+        key.resolve(context, out);
+      });
 }
 
 }  // namespace
@@ -125,8 +195,15 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
   }
 
   std::vector<std::shared_ptr<const http::UpstreamTarget>> targets(cfg.servers.size());
+  std::vector<std::shared_ptr<const http::Cluster>> clusters(cfg.servers.size());
   for (std::size_t i = 0; i < cfg.servers.size(); ++i) {
-    targets[i] = make_target(cfg.servers[i], options, "/servers/" + std::to_string(i), result.errors);
+    std::string pointer = "/servers/" + std::to_string(i);
+    if (cfg.servers[i].targets.empty()) {
+      targets[i] = make_target(cfg.servers[i], options, pointer, result.errors);
+    } else if ((clusters[i] = make_cluster(cfg.servers[i], options, pointer, result.errors))) {
+      targets[i] = clusters[i]->member(0).target;
+      snapshot->clusters.push_back(clusters[i]);
+    }
   }
 
   ratelimit::RateLimitBuild rate_limits = ratelimit::prepare_rate_limits(cfg, options.connect, result.errors);
@@ -143,10 +220,19 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
     switch (route.integration->type) {
       case config::IntegrationType::kHttpProxy: {
         const config::ServerEntry* server = cfg.find_server(route.integration->server);
-        auto target = targets[static_cast<std::size_t>(server - cfg.servers.data())];
+        auto server_index = static_cast<std::size_t>(server - cfg.servers.data());
+        auto target = targets[server_index];
         auto mapping = integrations::compile_mapping(route, cfg, pointer + "/mapping", result.errors);
         if (!target || !mapping) break;
         bool buffer_response = route.post_process.has_value() || route.integration->post_process.has_value();
+        if (clusters[server_index]) {
+          auto hash_key = make_hash_key(*server, route, cfg, result.errors);
+          if (!hash_key) break;
+          compiled.integration =
+              integrations::make_balanced_http_proxy(clusters[server_index], std::move(*hash_key), *server,
+                                                     route, std::move(*mapping), buffer_response);
+          break;
+        }
         compiled.integration = integrations::make_http_proxy(std::move(target), *server, route,
                                                              std::move(*mapping), buffer_response);
         break;

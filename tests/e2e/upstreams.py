@@ -107,7 +107,7 @@ def parse_mode(text):
 
 
 class EchoUpstream:
-    def __init__(self, ssl_context=None, default_mode="", host="127.0.0.1"):
+    def __init__(self, ssl_context=None, default_mode="", host="127.0.0.1", port=0):
         self.ssl_context = ssl_context
         self.default_mode = default_mode
         self.host = host
@@ -127,7 +127,7 @@ class EchoUpstream:
         self._threads = []
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((host, 0))
+        self.listener.bind((host, port))  # port: a restart on the port of a stopped one
         self.listener.listen(128)
         self.listener.settimeout(0.1)
         self.port = self.listener.getsockname()[1]
@@ -166,6 +166,15 @@ class EchoUpstream:
     def _gate(self, tag):
         with self.lock:
             return self._gates.setdefault(tag, threading.Event())
+
+    def refuse_new(self):
+        """Dies as a target does between responses: new connections are refused, each open connection
+        ends after the response it is serving (or the next request it reads). stop() still cleans up."""
+        self._stopping.set()
+        try:
+            self.listener.close()
+        except OSError:
+            pass
 
     def stop(self):
         self._stopping.set()
