@@ -12,6 +12,7 @@ packages=(
   libhiredis-dev redis-server   # the rate limiter's Redis store (client library; server for tests, bench)
   clang libclang-rt-14-dev   # the fuzz preset: clang 14 and its libFuzzer runtime
   prometheus chromium valgrind   # tests/e2e/test_admin.py (promtool, a real scrape, the dashboard); bench/instructions.py
+  haproxy linux-perf strace liburing-dev   # bench/run.py --scenario peers (not run by CI); the release-uring preset
 )
 
 missing=()
@@ -41,4 +42,6 @@ if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-serv
 if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1; then /usr/sbin/nginx -s quit >/dev/null 2>&1 || true; fi
 # Likewise the prometheus package's service (port 9090): the admin e2e test starts its own server.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+# Likewise haproxy's service: the peers benchmark starts its own.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
 echo "install-deps: done"
