@@ -1343,10 +1343,11 @@ def scenario_peers(ctx, conns_list):
     if not os.access(a.haproxy, os.X_OK):
         raise Skip(f"{a.haproxy} is not an executable (Debian package haproxy)")
     # Static: nginx `return 200`, haproxy `http-request return`, workgate static route.
-    static = [("nginx", ctx.start_nginx("nginx-static", nginx_static_block(), worker_connections=a.idle_connections + 1024)),
+    conns_needed = a.idle_connections + 1024
+    static = [("nginx", ctx.start_nginx("nginx-static", nginx_static_block(), worker_connections=conns_needed)),
               ("haproxy", start_haproxy(ctx, "haproxy-static", [
                   "http-request return status 200 content-type application/json string "
-                  f"'{STATIC_BODY}' if {{ path /bench }}"], maxconn=a.idle_connections + 1024))]
+                  f"'{STATIC_BODY}' if {{ path /bench }}"], maxconn=conns_needed))]
     static += start_workgate_pair(ctx, "workgate-static", {
         "title": "bench static", "paths": [{"method": "GET", "path": "/bench", "response": {"status": "ok"}}]})
     for name, server in static:
@@ -1431,9 +1432,10 @@ def scenario_peers(ctx, conns_list):
     for name, server in order(static):
         m = idle_connection_memory(ctx, server, "/bench", a.idle_connections)
         memory[name] = m
+        mib = {k: fmt_f((m[k] or 0) / 1024, '.1f', ' MiB') for k in ("rss_before_kib", "rss_open_kib",
+                                                                       "rss_after_close_kib")}
         log(f"  {name:<16} {fmt_f(m.get('kib_per_connection'), '.2f', ' KiB/conn')}  RSS before "
-            f"{fmt_f((m['rss_before_kib'] or 0) / 1024, '.1f', ' MiB')}, open {fmt_f((m['rss_open_kib'] or 0) / 1024, '.1f', ' MiB')}"
-            f", after close {fmt_f((m['rss_after_close_kib'] or 0) / 1024, '.1f', ' MiB')}"
+            f"{mib['rss_before_kib']}, open {mib['rss_open_kib']}, after close {mib['rss_after_close_kib']}"
             f"  ({m['connections']} held, {m['failures']} failed)")
     extra["idle_memory"] = memory
     # Paced latency at half of nginx's proxy c64 peak.
