@@ -1111,9 +1111,11 @@ PEER_BODY_SIZES = {"body1k": 1024, "body64k": 64 * 1024}
 
 
 def haproxy_config(port, frontend_lines, backend_lines=None, maxconn=4096):
+    ulimit_n = 2 * maxconn + 256
     conf = f"""global
     nbthread 1
     maxconn {maxconn}
+    ulimit-n {ulimit_n}
     tune.bufsize 16384
 
 defaults
@@ -1139,11 +1141,16 @@ def start_haproxy(ctx, name, frontend_lines, backend_lines=None, maxconn=4096):
     the started one, so /proc/PID is its own."""
     d = ctx.subdir(name)
     port = free_port()
+    # haproxy reserves ~2 descriptors per connection and cannot go above the hard limit it inherits.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY:
+        maxconn = min(maxconn, (hard - 256) // 2)
     path = os.path.join(d, "haproxy.cfg")
     with open(path, "w") as f:
         f.write(haproxy_config(port, frontend_lines, backend_lines, maxconn))
     argv = ctx.pin(ctx.args.server_cpu) + [ctx.args.haproxy, "-db", "-f", path]
     server = Server(name, argv, d, port)
+    server.max_clients = maxconn - 16  # the idle-memory measure opens no more than this
     ctx.servers.append(server)
     if not server.wait_ready():
         out = server.output()
@@ -1258,6 +1265,7 @@ def idle_connection_memory(ctx, server, path, count):
         return proc_status_kib(server.pid, "VmRSS")
 
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    count = min(count, getattr(server, "max_clients", count))
     before = rss()
     socks = []
     failures = 0
