@@ -1412,6 +1412,16 @@ def scenario_peers(ctx, conns_list):
         return [{"name": n, "role": "base" if n == "nginx" else "test", "server": s, "path": path,
                  **({"watch": [s, up]} if watch_up else {})} for n, s in order(pairs)]
 
+    # The io_uring build first gets a short proxy load on its own: Boost 1.81's backend is experimental, and
+    # a side that fails there is left out of the proxy cases (reported) instead of failing the scenario.
+    uring_problem = None
+    uring = dict(proxy).get("workgate-uring")
+    if uring is not None:
+        probe = run_wrk(ctx, {"name": "workgate-uring", "server": uring, "path": "/bench"}, 64, 2, measure=True)
+        if not probe["valid"]:
+            uring_problem = f"proxy c64 probe failed: {probe['errors']} {one_line(uring.output())}"
+            log(f"  workgate-uring left out of the proxy cases: {uring_problem}")
+            proxy = [(n, s) for n, s in proxy if n != "workgate-uring"]
     results = []
     results.append(peer_case(ctx, "static-c64", 64, sides_of(static, "/bench")))
     for c in conns_list:
@@ -1456,7 +1466,10 @@ def scenario_peers(ctx, conns_list):
             f"connections")
         paced = measure_paced(ctx, sides_of(proxy, "/bench"), rate, a.paced_connections)
     extra["paced"] = paced
+    extra["uring_problem"] = uring_problem
     print_peers_summary(results, extra)
+    if uring_problem:
+        log(f"workgate-uring: {uring_problem}")
     return results + [{"label": "peers-extra", "valid": True, **extra}]
 
 
