@@ -14,6 +14,7 @@ packages=(
   libnghttp2-dev nghttp2-client python3-h2 python3-hyperframe   # HTTP/2; h2load and frame-level tests
   prometheus chromium valgrind   # tests/e2e/test_admin.py (promtool, a real scrape, the dashboard); bench/instructions.py
   python3-websockets   # tests/e2e/test_websocket.py (a real WebSocket client and server)
+  haproxy linux-perf strace liburing-dev   # bench/run.py --scenario peers (not run by CI); the release-uring preset
 )
 
 missing=()
@@ -43,4 +44,6 @@ if command -v systemctl >/dev/null 2>&1; then systemctl disable --now redis-serv
 if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1; then /usr/sbin/nginx -s quit >/dev/null 2>&1 || true; fi
 # Likewise the prometheus package's service (port 9090): the admin e2e test starts its own server.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+# Likewise haproxy's service: the peers benchmark starts its own.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
 echo "install-deps: done"

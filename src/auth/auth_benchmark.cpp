@@ -1,11 +1,14 @@
 // Verification cost per algorithm for a typical Auth0-style access token, and the token-cache hit path.
 #include <benchmark/benchmark.h>
+#include <openssl/rsa.h>
 
+#include <array>
 #include <boost/json.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "auth/base64url.hpp"
 #include "auth/jwk.hpp"
 #include "auth/jwt.hpp"
 #include "auth/test_signing.hpp"
@@ -82,6 +85,62 @@ void BM_VerifyRS256(benchmark::State& state) {
   run(state, *rs256.verifier, rs256.token);
 }
 BENCHMARK(BM_VerifyRS256)->ThreadRange(1, 2)->UseRealTime();
+
+// The parts of an uncached RS256 verification, against the floor `openssl speed rsa2048` measures (an
+// EVP_PKEY_verify of a precomputed SHA-256 on a context set up once). bench/rs256_vs_openssl.py runs these
+// beside `openssl speed` itself.
+struct Rs256Parts {
+  openssl::PkeyPtr private_key = testing::generate_rsa();
+  std::shared_ptr<const VerificationKey> key = parse_jwk(testing::public_jwk(private_key.get())).key;
+  std::string input = testing::key_token(private_key.get(), Algorithm::kRS256,
+                                         R"({"alg":"RS256","typ":"JWT","kid":"current"})", typical_claims());
+  std::string signature;
+
+  Rs256Parts() {
+    const std::size_t dot = input.rfind('.');
+    signature = *base64url_decode(std::string_view(input).substr(dot + 1));
+    input.resize(dot);
+  }
+};
+
+const Rs256Parts& rs256_parts() {
+  static const Rs256Parts parts;
+  return parts;
+}
+
+void BM_KeyVerifyRS256(benchmark::State& state) {
+  const Rs256Parts& parts = rs256_parts();
+  if (!parts.key || !parts.key->verify(Algorithm::kRS256, parts.input, parts.signature)) {
+    state.SkipWithError("signature does not verify");
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(parts.key->verify(Algorithm::kRS256, parts.input, parts.signature));
+  }
+}
+BENCHMARK(BM_KeyVerifyRS256);
+
+void BM_OpenSslFloorRS256(benchmark::State& state) {
+  const Rs256Parts& parts = rs256_parts();
+  std::array<unsigned char, 32> hash{};
+  unsigned int hash_size = 0;
+  EVP_Digest(parts.input.data(), parts.input.size(), hash.data(), &hash_size, EVP_sha256(), nullptr);
+  const openssl::PkeyCtxPtr context(EVP_PKEY_CTX_new_from_pkey(nullptr, parts.private_key.get(), nullptr));
+  if (!context || EVP_PKEY_verify_init(context.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(context.get(), EVP_sha256()) != 1) {
+    state.SkipWithError("OpenSSL set-up failed");
+    return;
+  }
+  const auto* signature = reinterpret_cast<const unsigned char*>(parts.signature.data());
+  if (EVP_PKEY_verify(context.get(), signature, parts.signature.size(), hash.data(), hash_size) != 1) {
+    state.SkipWithError("signature does not verify");
+  }
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        EVP_PKEY_verify(context.get(), signature, parts.signature.size(), hash.data(), hash_size));
+  }
+}
+BENCHMARK(BM_OpenSslFloorRS256);
 
 void BM_VerifyPS256(benchmark::State& state) {
   static const AsymmetricCase ps256 = asymmetric_case(Algorithm::kPS256, "RSA");

@@ -6,7 +6,9 @@
 #include <openssl/rsa.h>
 
 #include <array>
+#include <atomic>
 #include <climits>
+#include <cstdint>
 #include <new>
 #include <stdexcept>
 #include <utility>
@@ -68,23 +70,129 @@ const EVP_MD* digest_for(Algorithm algorithm) {
   return nullptr;
 }
 
+// One-shot EVP_DigestVerify: EdDSA (which hashes internally) only.
 bool digest_verify(EVP_PKEY* key, Algorithm algorithm, std::string_view signing_input,
                    std::string_view signature) {
   ossl::ErrorQueueScope error_scope;
   ossl::MdCtxPtr context(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* key_context = nullptr;  // owned by `context`
-  const EVP_MD* digest = digest_for(algorithm);
-  if (!context || EVP_DigestVerifyInit(context.get(), &key_context, digest, nullptr, key) != 1) return false;
-  if (algorithm_family(algorithm) == AlgorithmFamily::kRsaPss) {
-    // RFC 7518 §3.5: MGF1 with the message digest, salt as long as the digest.
-    if (EVP_PKEY_CTX_set_rsa_padding(key_context, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(key_context, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(key_context, digest) != 1) {
-      return false;
-    }
+  if (!context || EVP_DigestVerifyInit(context.get(), nullptr, digest_for(algorithm), nullptr, key) != 1) {
+    return false;
   }
   return EVP_DigestVerify(context.get(), bytes_of(signature), signature.size(), bytes_of(signing_input),
                           signing_input.size()) == 1;
+}
+
+std::uint64_t next_key_identity() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+namespace detail {
+
+// What EVP_DigestVerifyInit does on every call (fetch the signature implementation by name under a lock,
+// build an EVP_PKEY_CTX and its provider context, duplicate it again in EVP_DigestVerifyFinal) is done once
+// per thread, key and algorithm here: the hash goes through this thread's reused EVP_MD_CTX and the
+// signature check through a cached, verify-initialised EVP_PKEY_CTX (what `openssl speed` measures).
+// Nothing of a verification stays in either context: EVP_DigestInit_ex2 restarts the hash and
+// EVP_PKEY_verify keeps no state between calls, whatever the previous call's outcome.
+class VerifyContextCache {
+ public:
+  static VerifyContextCache& for_this_thread() {
+    thread_local VerifyContextCache cache;
+    return cache;
+  }
+
+  // The verify context for `key` (identified by `key_identity`, never reused) and `algorithm`; nullptr when
+  // OpenSSL refuses to set one up.
+  EVP_PKEY_CTX* context(std::uint64_t key_identity, EVP_PKEY* key, Algorithm algorithm) {
+    for (Entry& entry : entries_) {
+      if (entry.key_identity == key_identity && entry.algorithm == algorithm) return entry.context.get();
+    }
+    ossl::PkeyCtxPtr created = make_context(key, algorithm);
+    if (!created) return nullptr;
+    Entry& slot = entries_[next_slot_];
+    next_slot_ = (next_slot_ + 1) % entries_.size();
+    slot = Entry{key_identity, algorithm, std::move(created)};
+    ++contexts_created_;
+    return slot.context.get();
+  }
+
+  // The hash of `data`; false when OpenSSL fails (the context is set up afresh by the next call).
+  bool hash(const EVP_MD* digest, std::string_view data, std::array<unsigned char, EVP_MAX_MD_SIZE>& out,
+            unsigned int& out_size) {
+    if (!digest_context_) digest_context_.reset(EVP_MD_CTX_new());
+    if (!digest_context_) return false;
+    if (EVP_DigestInit_ex2(digest_context_.get(), digest, nullptr) == 1 &&
+        EVP_DigestUpdate(digest_context_.get(), data.data(), data.size()) == 1 &&
+        EVP_DigestFinal_ex(digest_context_.get(), out.data(), &out_size) == 1) {
+      return true;
+    }
+    EVP_MD_CTX_reset(digest_context_.get());
+    return false;
+  }
+
+  std::uint64_t contexts_created() const { return contexts_created_; }
+
+ private:
+  struct Entry {
+    std::uint64_t key_identity = 0;  // 0: empty
+    Algorithm algorithm = Algorithm::kRS256;
+    ossl::PkeyCtxPtr context;  // holds a reference to the key: an evicted or outlived entry is still safe
+  };
+
+  static ossl::PkeyCtxPtr make_context(EVP_PKEY* key, Algorithm algorithm) {
+    const EVP_MD* digest = digest_for(algorithm);
+    ossl::PkeyCtxPtr context(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+    if (!context || digest == nullptr || EVP_PKEY_verify_init(context.get()) != 1) return nullptr;
+    switch (algorithm_family(algorithm)) {
+      case AlgorithmFamily::kRsaPkcs1:
+        if (EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_PADDING) != 1) return nullptr;
+        break;
+      case AlgorithmFamily::kRsaPss:
+        // RFC 7518 §3.5: MGF1 with the message digest, salt as long as the digest.
+        if (EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_PSS_PADDING) != 1 ||
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(context.get(), RSA_PSS_SALTLEN_DIGEST) != 1 ||
+            EVP_PKEY_CTX_set_rsa_mgf1_md(context.get(), digest) != 1) {
+          return nullptr;
+        }
+        break;
+      case AlgorithmFamily::kEcdsa:
+        break;
+      case AlgorithmFamily::kHmac:
+      case AlgorithmFamily::kEdDSA:
+        return nullptr;
+    }
+    if (EVP_PKEY_CTX_set_signature_md(context.get(), digest) != 1) return nullptr;
+    return context;
+  }
+
+  // Few keys are live at once (a JWKS has one to three); more only cost a context set-up per verification.
+  std::array<Entry, 16> entries_{};
+  std::size_t next_slot_ = 0;
+  std::uint64_t contexts_created_ = 0;
+  ossl::MdCtxPtr digest_context_;
+};
+
+std::uint64_t verify_contexts_created_on_this_thread() {
+  return VerifyContextCache::for_this_thread().contexts_created();
+}
+
+}  // namespace detail
+
+namespace {
+
+// RSA (PKCS#1 v1.5 and PSS) and ECDSA (DER signature): hash, then check against the cached context.
+bool cached_verify(std::uint64_t key_identity, EVP_PKEY* key, Algorithm algorithm,
+                   std::string_view signing_input, std::string_view signature) {
+  ossl::ErrorQueueScope error_scope;
+  detail::VerifyContextCache& cache = detail::VerifyContextCache::for_this_thread();
+  std::array<unsigned char, EVP_MAX_MD_SIZE> hash{};
+  unsigned int hash_size = 0;
+  EVP_PKEY_CTX* context = cache.context(key_identity, key, algorithm);
+  if (context == nullptr || !cache.hash(digest_for(algorithm), signing_input, hash, hash_size)) return false;
+  return EVP_PKEY_verify(context, bytes_of(signature), signature.size(), hash.data(), hash_size) == 1;
 }
 
 class HmacKey final : public VerificationKey {
@@ -147,7 +255,7 @@ class HmacKey final : public VerificationKey {
 class RsaKey final : public VerificationKey {
  public:
   RsaKey(ossl::PkeyPtr key, KeyMetadata metadata)
-      : VerificationKey(std::move(metadata)), key_(std::move(key)) {}
+      : VerificationKey(std::move(metadata)), key_(std::move(key)), identity_(next_key_identity()) {}
 
   bool supports(Algorithm algorithm) const override {
     const AlgorithmFamily family = algorithm_family(algorithm);
@@ -156,11 +264,12 @@ class RsaKey final : public VerificationKey {
 
   bool verify(Algorithm algorithm, std::string_view signing_input,
               std::string_view signature) const override {
-    return supports(algorithm) && digest_verify(key_.get(), algorithm, signing_input, signature);
+    return supports(algorithm) && cached_verify(identity_, key_.get(), algorithm, signing_input, signature);
   }
 
  private:
   ossl::PkeyPtr key_;
+  std::uint64_t identity_;
 };
 
 struct CurveInfo {
@@ -211,7 +320,10 @@ std::optional<std::string> ecdsa_signature_to_der(std::string_view raw, std::siz
 class EcKey final : public VerificationKey {
  public:
   EcKey(ossl::PkeyPtr key, EcCurve curve, KeyMetadata metadata)
-      : VerificationKey(std::move(metadata)), key_(std::move(key)), curve_(curve_info(curve)) {}
+      : VerificationKey(std::move(metadata)),
+        key_(std::move(key)),
+        curve_(curve_info(curve)),
+        identity_(next_key_identity()) {}
 
   bool supports(Algorithm algorithm) const override { return algorithm == curve_.algorithm; }
 
@@ -219,12 +331,13 @@ class EcKey final : public VerificationKey {
               std::string_view signature) const override {
     if (!supports(algorithm)) return false;
     const std::optional<std::string> der = ecdsa_signature_to_der(signature, curve_.field_size);
-    return der && digest_verify(key_.get(), algorithm, signing_input, *der);
+    return der && cached_verify(identity_, key_.get(), algorithm, signing_input, *der);
   }
 
  private:
   ossl::PkeyPtr key_;
   CurveInfo curve_;
+  std::uint64_t identity_;
 };
 
 class Ed25519Key final : public VerificationKey {

@@ -72,4 +72,10 @@ KeyResult make_ed25519_key(std::string_view public_key, KeyMetadata metadata = {
 // refused for the same reasons as above.
 KeyResult parse_public_key_pem(std::string_view pem, KeyMetadata metadata = {});
 
+namespace detail {
+// RSA and EC keys verify through per-thread contexts (one per key and algorithm, at most 16 kept per
+// thread, set up on first use): how many this thread has set up so far. For tests and benchmarks.
+std::uint64_t verify_contexts_created_on_this_thread();
+}  // namespace detail
+
 }  // namespace workgate::auth

@@ -1,9 +1,12 @@
 #include "auth/keys.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "auth/base64url.hpp"
@@ -219,6 +222,99 @@ TEST_F(GeneratedKeys, EcdsaRefusesDerSignatures) {
             1);
   der.resize(size);
   EXPECT_FALSE(key->verify(Algorithm::kES256, input, der));
+}
+
+// RSA and EC keys verify through per-thread contexts that outlive each call: no outcome may leak into the
+// next.
+TEST_F(GeneratedKeys, ReusedVerifyContextsKeepNoStateFromFailedVerifications) {
+  const std::string input = "eyJhbGciOiJ4In0.eyJzdWIiOiJ1c2VyIn0";
+  for (Algorithm algorithm : all_algorithms()) {
+    const AlgorithmFamily family = algorithm_family(algorithm);
+    if (family == AlgorithmFamily::kHmac || family == AlgorithmFamily::kEdDSA) continue;
+    SCOPED_TRACE(std::string(algorithm_name(algorithm)));
+    const auto key = public_key_for(algorithm);
+    const std::string good = testing::key_sign(private_key_for(algorithm), algorithm, input);
+    ASSERT_TRUE(key->verify(algorithm, input, good));
+    const std::uint64_t created = detail::verify_contexts_created_on_this_thread();
+    for (int round = 0; round < 3; ++round) {
+      // Every kind of failure on the reused context, each followed by a good signature, and the reverse.
+      EXPECT_FALSE(key->verify(algorithm, input, flip_last_byte(good)));
+      EXPECT_TRUE(key->verify(algorithm, input, good));
+      EXPECT_FALSE(key->verify(algorithm, input, ""));
+      EXPECT_TRUE(key->verify(algorithm, input, good));
+      EXPECT_FALSE(key->verify(algorithm, input, good + good));
+      EXPECT_TRUE(key->verify(algorithm, input, good));
+      EXPECT_FALSE(key->verify(algorithm, input, std::string(good.size(), '\xff')));
+      EXPECT_TRUE(key->verify(algorithm, input, good));
+      EXPECT_FALSE(key->verify(algorithm, input + "x", good));
+      EXPECT_FALSE(key->verify(algorithm, "", good));
+    }
+    // The failures left nothing on the thread's OpenSSL error queue, and the context was set up once.
+    EXPECT_EQ(ERR_peek_error(), 0UL);
+    EXPECT_EQ(detail::verify_contexts_created_on_this_thread(), created);
+  }
+}
+
+TEST_F(GeneratedKeys, VerifyContextsAreKeptPerKeyAndAlgorithm) {
+  const std::string input = "header.payload";
+  const auto rsa = public_key_for(Algorithm::kRS256);
+  const auto same_rsa_again = public_key_for(Algorithm::kRS256);  // another key object: its own contexts
+  const std::string rs256 = testing::key_sign(rsa_, Algorithm::kRS256, input);
+  const std::string rs512 = testing::key_sign(rsa_, Algorithm::kRS512, input);
+  const std::string ps256 = testing::key_sign(rsa_, Algorithm::kPS256, input);
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_TRUE(rsa->verify(Algorithm::kRS256, input, rs256));
+    EXPECT_FALSE(rsa->verify(Algorithm::kRS512, input, rs256));
+    EXPECT_TRUE(rsa->verify(Algorithm::kRS512, input, rs512));
+    EXPECT_FALSE(rsa->verify(Algorithm::kPS256, input, rs256));
+    EXPECT_TRUE(rsa->verify(Algorithm::kPS256, input, ps256));
+    EXPECT_FALSE(rsa->verify(Algorithm::kRS256, input, ps256));
+    EXPECT_TRUE(same_rsa_again->verify(Algorithm::kRS256, input, rs256));
+  }
+  const std::uint64_t created = detail::verify_contexts_created_on_this_thread();
+  EXPECT_TRUE(rsa->verify(Algorithm::kRS256, input, rs256));
+  EXPECT_TRUE(same_rsa_again->verify(Algorithm::kRS256, input, rs256));
+  EXPECT_EQ(detail::verify_contexts_created_on_this_thread(), created);
+}
+
+TEST_F(GeneratedKeys, MoreKeysThanCachedContextsStillVerify) {
+  const std::string input = "header.payload";
+  const std::string signature = testing::key_sign(rsa_, Algorithm::kRS256, input);
+  std::vector<std::shared_ptr<const VerificationKey>> keys;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back(public_key_for(Algorithm::kRS256));
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& key : keys) {
+      EXPECT_TRUE(key->verify(Algorithm::kRS256, input, signature));
+      EXPECT_FALSE(key->verify(Algorithm::kRS256, input, flip_last_byte(signature)));
+    }
+  }
+  // A key released while its context is cached: the context holds its own reference to the OpenSSL key.
+  const std::shared_ptr<const VerificationKey> survivor = keys.back();
+  keys.clear();
+  EXPECT_TRUE(survivor->verify(Algorithm::kRS256, input, signature));
+}
+
+TEST_F(GeneratedKeys, EveryThreadVerifiesWithItsOwnContexts) {
+  const std::string input = "header.payload";
+  const auto key = public_key_for(Algorithm::kRS256);
+  const std::string signature = testing::key_sign(rsa_, Algorithm::kRS256, input);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if (!key->verify(Algorithm::kRS256, input, signature)) ++failures;
+        if (key->verify(Algorithm::kRS256, input, flip_last_byte(signature))) ++failures;
+      }
+      if (detail::verify_contexts_created_on_this_thread() != 1) ++failures;
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
 }
 
 TEST(RsaKey, RefusesModulusBelow2048Bits) {
