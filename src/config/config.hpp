@@ -192,6 +192,18 @@ struct ListenerEntry {
 };
 
 // The `gateway` extension block: server behaviour.
+// gateway.tracing: W3C Trace Context spans exported as OTLP/HTTP JSON. Off while otlp_endpoint is empty
+// (traceparent is still propagated to upstreams).
+struct TracingSettings {
+  std::string otlp_endpoint;  // as written, e.g. "http://127.0.0.1:4318/v1/traces"
+  std::string host;           // parsed from it (IPv6 without brackets)
+  std::uint16_t port = 4318;
+  std::string path = "/v1/traces";  // the URL's path; "/v1/traces" when it has none
+  double sample_ratio = 1.0;        // 0..1, of traces (by trace id)
+  std::string service_name = "workgate";
+  bool enabled() const { return !otlp_endpoint.empty(); }
+};
+
 struct GatewaySettings {
   bool identity_header = true;  // X-Powered-By: workgate
   std::size_t max_body_bytes = 10 * 1024 * 1024;
@@ -207,6 +219,7 @@ struct GatewaySettings {
   std::vector<ListenerEntry> listeners;    // empty: the --listen one only
   std::vector<IpNetwork> trusted_proxies;  // peers whose X-Forwarded-For is believed (rate-limit keys)
   std::string admin_listen;                // gateway.admin.listen, "HOST:PORT"; empty: no admin listener
+  TracingSettings tracing;
 };
 
 // "HOST:PORT" or "[IPv6]:PORT" with an IP address (or localhost) and a port 0..65535.

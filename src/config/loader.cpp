@@ -856,6 +856,46 @@ void parse_listeners(const json::object& gateway, Config& cfg, Checker& check) {
   }
 }
 
+void parse_tracing(const json::value& v, const std::string& ptr, TracingSettings& t, Checker& check) {
+  const json::object* obj = check.object(v, ptr);
+  if (obj == nullptr) return;
+  check.known_keys(*obj, ptr, {"otlp_endpoint", "sample_ratio", "service_name"});
+  if (auto endpoint = check.string(*obj, "otlp_endpoint", ptr, true, true)) {
+    auto parsed = boost::urls::parse_absolute_uri(*endpoint);
+    const std::string p = ptr + "/otlp_endpoint";
+    if (!parsed || parsed->scheme_id() != boost::urls::scheme::http) {
+      check.error(p, "must be an http:// URL (OTLP/HTTP, e.g. \"http://127.0.0.1:4318/v1/traces\")");
+    } else if (parsed->encoded_host().empty()) {
+      check.error(p, "must name a host");
+    } else if (parsed->has_userinfo() || parsed->has_query() || parsed->has_fragment()) {
+      check.error(p, "must not carry credentials, a query or a fragment");
+    } else if (parsed->has_port() && parsed->port_number() == 0) {
+      check.error(p, "port must be between 1 and 65535");
+    } else {
+      t.otlp_endpoint = *endpoint;
+      t.host = std::string(parsed->encoded_host_address());
+      if (parsed->has_port()) t.port = parsed->port_number();
+      std::string path(parsed->encoded_path());
+      t.path = path.empty() || path == "/" ? "/v1/traces" : path;
+    }
+  }
+  if (const json::value* ratio = obj->if_contains("sample_ratio")) {
+    if (!ratio->is_number() || ratio->to_number<double>() < 0.0 || ratio->to_number<double>() > 1.0) {
+      check.error(ptr + "/sample_ratio", "must be a number from 0 to 1");
+    } else {
+      t.sample_ratio = ratio->to_number<double>();
+    }
+  }
+  if (auto name = check.string(*obj, "service_name", ptr, false, true)) {
+    bool printable = std::all_of(name->begin(), name->end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+    if (!printable || name->size() > 256) {
+      check.error(ptr + "/service_name", "must be 1 to 256 printable ASCII characters");
+    } else {
+      t.service_name = *name;
+    }
+  }
+}
+
 void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   const json::value* v = root.if_contains("gateway");
   if (v == nullptr) return;
@@ -866,7 +906,7 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
       *obj, ptr,
       {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
        "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms", "write_timeout_ms", "access_log",
-       "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin"});
+       "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin", "tracing"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
@@ -888,6 +928,8 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
       }
     }
   }
+  if (const json::value* tracing = obj->if_contains("tracing"))
+    parse_tracing(*tracing, ptr + "/tracing", g.tracing, check);
   if (auto n = check.integer(*obj, "max_body_bytes", ptr, 0, INT64_MAX)) g.max_body_bytes = std::size_t(*n);
   if (auto n = check.integer(*obj, "max_header_bytes", ptr, 1024, 1 << 20))
     g.max_header_bytes = std::size_t(*n);

@@ -88,6 +88,9 @@ struct Response {
   bool keep_content_length = false;
   // When set, the body comes from here instead of body().
   std::shared_ptr<BodySource> body_source;
+  // The gateway's error code of a response it generated (pipeline/errors.cpp; static storage), for the
+  // access log; empty for any other response.
+  std::string_view error_code;
 
   // The body is either owned or a view of memory that outlives the exchange (the config snapshot).
   void set_body(std::string body) {
@@ -114,6 +117,7 @@ struct Response {
     fixed_lines = {};
     keep_content_length = false;
     body_source.reset();
+    error_code = {};
     if (owned_body_.capacity() > kKeepBytes) {
       std::string().swap(owned_body_);
     } else {

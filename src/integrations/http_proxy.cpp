@@ -63,6 +63,7 @@ class HttpProxy final : public pipeline::Stage {
             const config::Route& route, ProxyMapping mapping, bool buffer_response)
       : target_(std::move(target)),
         base_path_(server.base_path),
+        server_alias_(server.alias),
         route_path_(route.path),
         mapping_(std::move(mapping)),
         buffer_response_(buffer_response) {}
@@ -104,6 +105,7 @@ class HttpProxy final : public pipeline::Stage {
       }
       if (http::iequals(f.name, "X-Forwarded-Proto") || http::iequals(f.name, "X-Forwarded-Host")) return;
       if (http::iequals(f.name, "X-Request-Id")) return;  // the gateway's (the client's when well-formed)
+      if (http::iequals(f.name, "traceparent") || http::iequals(f.name, "tracestate")) return;  // below
       for (const auto& mapped : mapping_.headers) {
         if (http::iequals(mapped.first, f.name)) return;  // a mapped name belongs to the gateway
       }
@@ -123,6 +125,8 @@ class HttpProxy final : public pipeline::Stage {
     for (const auto& mapped : mapping_.headers)
       id_mapped = id_mapped || http::iequals(mapped.first, "X-Request-Id");
     if (!id_mapped) head.append("X-Request-Id: ").append(exchange.request_id()).append("\r\n");
+    // W3C Trace Context: the trace's id with a new span id (this call's client span).
+    pipeline::UpstreamSpan span = exchange.handler().propagate_trace(exchange, *target_, server_alias_, head);
     for (const auto& [name, value_template] : mapping_.headers) {
       auto value = value_template.resolve(context);
       if (!value) continue;
@@ -167,9 +171,11 @@ class HttpProxy final : public pipeline::Stage {
     auto sent = series ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     auto call = exchange.handler().upstream().send(
         target_, std::move(out),
-        [keep, series, sent](http::UpstreamError error, http::UpstreamResponse&& response) {
+        [keep, series, sent, span = std::move(span)](http::UpstreamError error,
+                                                     http::UpstreamResponse&& response) {
           auto& ex = static_cast<pipeline::RequestContext&>(*keep);
           if (series) count_upstream(*series, error, sent);
+          ex.handler().upstream_done(ex, span, error, response.status);
           if (ex.responded()) return;
           on_response(ex, error, std::move(response));
         },
@@ -253,6 +259,7 @@ class HttpProxy final : public pipeline::Stage {
 
   std::shared_ptr<const http::UpstreamTarget> target_;
   std::string base_path_;
+  std::string server_alias_;
   std::string route_path_;
   ProxyMapping mapping_;
   bool buffer_response_;
