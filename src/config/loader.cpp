@@ -527,6 +527,12 @@ void parse_cors(const json::object& root, Config& cfg, Checker& check) {
     }
   }
   cors.allow_credentials = check.boolean(*obj, "allow_credentials", ptr, true).value_or(false);
+  if (cors.allow_credentials && std::find(cors.allow_headers.begin(), cors.allow_headers.end(), "*") !=
+                                    cors.allow_headers.end()) {
+    check.warning(ptr + "/allow_headers",
+                  "\"*\" is not a wildcard on credentialed requests: browsers refuse it with allow_credentials "
+                  "(list the header names)");
+  }
   cors.max_age = check.integer(*obj, "max_age", ptr, 0, INT32_MAX, true).value_or(0);
   cfg.cors = std::move(cors);
 }
@@ -966,6 +972,9 @@ void check_references(Config& cfg, Checker& check) {
     if (route.pre_process && !route.integration) {
       check.warning(ptr + "/pre_process", "ignored: pre_process only runs on routes with an integration");
     }
+    if (!route.integration && (!route.mapping.headers.empty() || !route.mapping.query.empty())) {
+      check.warning(ptr + "/mapping", "ignored: a static route sends no request (mapping applies to http_proxy routes)");
+    }
     if (!route.integration) continue;
     const Integration& in = *route.integration;
     std::string iptr = ptr + "/integration";
@@ -1019,8 +1028,11 @@ void check_references(Config& cfg, Checker& check) {
     defs.push_back({r.method, r.path});
   std::vector<router::CompileError> errors, warnings;
   router::Router::compile(defs, errors, &warnings);
-  for (const auto& e : errors)
+  for (const auto& e : errors) {
+    // The leading '/' was checked above with the route's other fields: one line per cause.
+    if (!defs[e.route].path.starts_with('/') && e.message == "path must start with '/'") continue;
     check.error("/paths/" + std::to_string(e.route) + "/path", e.message);
+  }
   for (const auto& w : warnings)
     check.warning("/paths/" + std::to_string(w.route) + "/path", w.message);
 }

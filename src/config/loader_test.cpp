@@ -639,6 +639,16 @@ TEST(LoadConfigText, GatewayValues) {
   EXPECT_TRUE(g.access_log);
 }
 
+TEST(LoadConfigText, OneLinePerCauseAndOperatorWarnings) {
+  auto r = load(with_paths(R"([{"method":"GET","path":"noslash","response":{}},
+      {"method":"GET","path":"/s","response":{},"mapping":{"headers":{"x-a":"$request.path"}}}])",
+                           R"("cors":{"allow_origins":["https://a.example"],"allow_methods":["GET"],
+      "allow_headers":["*"],"expose_headers":[],"allow_credentials":true,"max_age":0})"));
+  EXPECT_EQ(to_strings(r.errors), std::vector<std::string>{"/paths/0/path: must start with /"});
+  EXPECT_THAT(r.warnings, ::testing::Contains(At("/cors/allow_headers")));
+  EXPECT_THAT(r.warnings, ::testing::Contains(At("/paths/1/mapping")));
+}
+
 TEST(LoadConfigText, Tracing) {
   auto r = load(with_paths("[]", R"("gateway":{"tracing":{"otlp_endpoint":"http://[::1]:4318",
       "sample_ratio":0.25,"service_name":"edge"}})"));

@@ -65,6 +65,25 @@ class VersionTest(unittest.TestCase):
             self.assertEqual(fields["worker ABI"], abi.group(1))
 
 
+class ValidateOnePassTest(TempDirMixin, unittest.TestCase):
+    def test_a_missing_slash_is_one_line(self):
+        cfg = {"paths": [{"method": "GET", "path": "noslash", "response": {}}]}
+        r = run_cli(["validate", self.tmp(json.dumps(cfg))])
+        self.assertEqual(r.returncode, 1, r)
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+        self.assertEqual(errors, ["error: /paths/0/path: must start with /"], r)
+
+    def test_warns_on_credentialed_wildcard_headers_and_mapping_on_a_static_route(self):
+        cfg = {"cors": {"allow_origins": ["https://a.example"], "allow_methods": ["GET"], "allow_headers": ["*"],
+                        "expose_headers": [], "allow_credentials": True, "max_age": 0},
+               "paths": [{"method": "GET", "path": "/s", "response": {},
+                          "mapping": {"headers": {"x-a": "$request.path"}}}]}
+        r = run_cli(["validate", self.tmp(json.dumps(cfg))])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertRegex(r.stderr, r"warning: /cors/allow_headers: .*allow_credentials")
+        self.assertRegex(r.stderr, r"warning: /paths/0/mapping: ignored: a static route")
+
+
 class HelpAndFlagsTest(TempDirMixin, unittest.TestCase):
     def test_each_command_has_its_help(self):
         for command, first in (("serve", "Usage: workgate serve"), ("validate", "Usage: workgate validate"),
