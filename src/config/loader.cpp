@@ -527,11 +527,12 @@ void parse_cors(const json::object& root, Config& cfg, Checker& check) {
     }
   }
   cors.allow_credentials = check.boolean(*obj, "allow_credentials", ptr, true).value_or(false);
-  if (cors.allow_credentials && std::find(cors.allow_headers.begin(), cors.allow_headers.end(), "*") !=
-                                    cors.allow_headers.end()) {
-    check.warning(ptr + "/allow_headers",
-                  "\"*\" is not a wildcard on credentialed requests: browsers refuse it with allow_credentials "
-                  "(list the header names)");
+  if (cors.allow_credentials &&
+      std::find(cors.allow_headers.begin(), cors.allow_headers.end(), "*") != cors.allow_headers.end()) {
+    check.warning(
+        ptr + "/allow_headers",
+        "\"*\" is not a wildcard on credentialed requests: browsers refuse it with allow_credentials "
+        "(list the header names)");
   }
   cors.max_age = check.integer(*obj, "max_age", ptr, 0, INT32_MAX, true).value_or(0);
   cfg.cors = std::move(cors);
@@ -973,7 +974,8 @@ void check_references(Config& cfg, Checker& check) {
       check.warning(ptr + "/pre_process", "ignored: pre_process only runs on routes with an integration");
     }
     if (!route.integration && (!route.mapping.headers.empty() || !route.mapping.query.empty())) {
-      check.warning(ptr + "/mapping", "ignored: a static route sends no request (mapping applies to http_proxy routes)");
+      check.warning(ptr + "/mapping",
+                    "ignored: a static route sends no request (mapping applies to http_proxy routes)");
     }
     if (!route.integration) continue;
     const Integration& in = *route.integration;
