@@ -55,7 +55,8 @@ class PackagingTest(unittest.TestCase):
                     env={**os.environ, "MANWIDTH": "100"})
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("workgate serve", r.stdout)
-        unit = open(os.path.join(prefix, "lib/systemd/system/workgate.service")).read()
+        with open(os.path.join(prefix, "lib/systemd/system/workgate.service")) as f:
+            unit = f.read()
         for line in ("ExecReload=/bin/kill -HUP $MAINPID", "Type=exec", "NoNewPrivileges=yes",
                      "ProtectSystem=strict"):
             self.assertIn(line, unit)
