@@ -284,11 +284,12 @@ std::string describe_tls(const http::TlsContext& tls) {
   return text;
 }
 
-// serve writes every line through the log (one shape, --log-format); validate and routes print plain.
+// With --log-format json, serve writes config problems through the log (one JSON object per line); in
+// text, as validate and routes do, as "error: ..." / "warning: ..." lines.
 bool g_serving = false;
 
 void print_line(bool is_error, const std::string& text) {
-  if (g_serving) {
+  if (g_serving && observability::log_format() == observability::LogFormat::kJson) {
     if (is_error) {
       spdlog::error("{}", text);
     } else {
@@ -320,7 +321,7 @@ void print_problems(const std::vector<config::ConfigError>& errors,
 }
 
 void print_error_count(const std::string& source, std::size_t count) {
-  if (g_serving) {
+  if (g_serving && observability::log_format() == observability::LogFormat::kJson) {
     spdlog::error("{}: {} error(s)", source, count);
   } else {
     std::cerr << source << ": " << count << " error(s)\n";
