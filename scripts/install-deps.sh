@@ -10,6 +10,8 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libspdlog-dev libfmt-dev
   clang-format nginx-light wrk util-linux procps
   libhiredis-dev redis-server   # the rate limiter's Redis store (client library; server for tests, bench)
+  dpkg-dev   # dpkg-shlibdeps for cpack -G DEB (scripts/package.sh)
+  libnghttp2-dev   # nghttp2 (its version in workgate --version; HTTP/2)
   clang libclang-rt-14-dev   # the fuzz preset: clang 14 and its libFuzzer runtime
   libnghttp2-dev nghttp2-client python3-h2 python3-hyperframe   # HTTP/2; h2load and frame-level tests
   prometheus chromium valgrind   # tests/e2e/test_admin.py (promtool, a real scrape, the dashboard); bench/instructions.py

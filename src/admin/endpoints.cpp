@@ -6,6 +6,7 @@
 #include "admin/dashboard.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/process.hpp"
+#include "observability/spans.hpp"
 
 namespace workgate::admin {
 namespace json = boost::json;
@@ -200,6 +201,13 @@ std::string metrics_text(AdminState& state) {
              config ? static_cast<double>(config->loaded_unix_ms) / 1000.0 : 0.0);
   out.family("workgate_ready", "gauge", "1 when /readyz answers 200.");
   out.sample("workgate_ready", {}, readyz(state).status == 200 ? std::uint64_t{1} : std::uint64_t{0});
+  const observability::SpanStats spans = observability::span_stats();
+  out.family("workgate_tracing_spans_exported_total", "counter",
+             "Spans the OTLP collector accepted (gateway.tracing).");
+  out.sample("workgate_tracing_spans_exported_total", {}, spans.exported);
+  out.family("workgate_tracing_spans_dropped_total", "counter",
+             "Spans not exported: a full per-thread buffer or export queue, or a failed export.");
+  out.sample("workgate_tracing_spans_dropped_total", {}, spans.dropped);
   out.family("workgate_build_info", "gauge", "Always 1; the labels describe the build.");
   const BuildInfo& build = state.build();
   out.sample("workgate_build_info",

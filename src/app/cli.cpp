@@ -1,7 +1,12 @@
 #include "app/cli.hpp"
 
+#include <nghttp2/nghttp2.h>
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
 #include <unistd.h>
 
+#include <boost/asio/ssl/context.hpp>
+#include <boost/version.hpp>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -19,6 +24,7 @@
 #include "http/server.hpp"
 #include "http/tls_context.hpp"
 #include "observability/log.hpp"
+#include "observability/spans.hpp"
 #include "pipeline/gateway_handler.hpp"
 #include "runtime/builder.hpp"
 #include "workgate/worker.h"
@@ -30,11 +36,14 @@ constexpr std::string_view kUsage = R"(workgate: a self-hosted API gateway for S
 
 Usage:
   workgate serve --config FILE [--listen HOST:PORT] [--threads N] [--env-file FILE]
-                 [--ca-file FILE] [--log-level debug|info|warn|error] [--access-log]
-                 [--drain-timeout-ms N] [--admin HOST:PORT] [--no-supervise] [--watch]
+                 [--ca-file FILE] [--log-level debug|info|warn|error] [--log-format text|json]
+                 [--access-log] [--drain-timeout-ms N] [--admin HOST:PORT] [--no-supervise] [--watch]
   workgate validate FILE [--env-file FILE]
   workgate routes FILE [--env-file FILE]
   workgate --version
+  workgate COMMAND --help
+
+Flags take their value as the next argument or after '=' (--threads 4, --threads=4).
 
 The inline config in SAG_API_CONFIG_JSON, when set and not blank, wins over --config.
 Environment files fill in variables the process environment does not set.
@@ -46,6 +55,39 @@ serve runs a supervisor that holds the listening sockets and restarts the servin
 it crashes (a worker module); --no-supervise runs a single process.
 )";
 
+constexpr std::string_view kServeHelp = R"(Usage: workgate serve --config FILE [flags]
+
+Loads the config, listens and serves until SIGTERM/SIGINT (drain, exit 0); SIGHUP reloads the config.
+
+  -c, --config FILE          the API config (SAG_API_CONFIG_JSON, when set and not blank, wins)
+  -l, --listen HOST:PORT     the plain HTTP/1.1 listener (default 127.0.0.1:8787; port 0: any free port)
+  -t, --threads N            event-loop threads (default: one per core)
+      --env-file FILE        variables the process environment does not set (repeatable)
+      --ca-file FILE         PEM CA certificates trusted for upstream TLS, besides the system's (repeatable;
+                             checked at start)
+      --log-level LEVEL      debug, info (default), warn or error
+      --log-format FORMAT    text (default) or json: every line on stderr and the access log on stdout
+      --access-log           write an access log line per request on stdout (gateway.access_log)
+      --drain-timeout-ms N   how long a drain waits for in-flight requests (default 30000)
+      --admin HOST:PORT      the admin listener (/livez /readyz /metrics /config /routes); wins over
+                             gateway.admin.listen
+      --no-supervise         one process (no supervisor restarting a crashed serving process)
+  -h, --help                 this help
+
+Flags take their value as the next argument or after '=' (--threads=4).
+)";
+
+constexpr std::string_view kValidateHelp = R"(Usage: workgate validate FILE [--env-file FILE]
+
+Checks the config without serving: every error (with its JSON pointer) and warning, one line each.
+Exit status 0 when valid, 1 with errors, 2 on a usage error.
+)";
+
+constexpr std::string_view kRoutesHelp = R"(Usage: workgate routes FILE [--env-file FILE]
+
+Prints the compiled route table in matching order, then the listeners.
+)";
+
 struct Options {
   std::string command;
   std::optional<std::filesystem::path> config;
@@ -55,6 +97,8 @@ struct Options {
   std::vector<std::string> env_files;
   std::vector<std::string> ca_files;
   std::string log_level = "info";
+  std::string log_format = "text";  // --log-format text|json
+  bool help = false;                // COMMAND --help
   bool access_log = false;
   long drain_timeout_ms = 30000;
   bool no_supervise = false;
@@ -79,8 +123,21 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
   }
   o.command = args[0];
   for (std::size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
+    // "--flag=value" is "--flag value".
+    std::string a = args[i];
+    std::optional<std::string> inline_value;
+    if (a.starts_with("--")) {
+      if (auto eq = a.find('='); eq != std::string::npos) {
+        inline_value = a.substr(eq + 1);
+        a.resize(eq);
+      }
+    }
     auto value = [&](std::string& out) {
+      if (inline_value) {
+        out = *inline_value;
+        inline_value.reset();
+        return true;
+      }
       if (i + 1 >= args.size()) {
         error = a + " needs a value";
         return false;
@@ -89,7 +146,20 @@ std::optional<Options> parse_args(const std::vector<std::string>& args, std::str
       return true;
     };
     std::string v;
-    if (a == "--config" || a == "-c") {
+    if (inline_value && (a == "--access-log" || a == "--no-supervise" || a == "--help")) {
+      error = a + " takes no value";
+      return std::nullopt;
+    }
+    if (a == "--help" || a == "-h") {
+      o.help = true;
+    } else if (a == "--log-format") {
+      if (!value(o.log_format)) return std::nullopt;
+      observability::LogFormat format;
+      if (!observability::parse_log_format(o.log_format, format)) {
+        error = "--log-format must be text or json";
+        return std::nullopt;
+      }
+    } else if (a == "--config" || a == "-c") {
       if (!value(v)) return std::nullopt;
       o.config = v;
     } else if (a == "--listen" || a == "-l") {
@@ -221,22 +291,48 @@ std::string describe_tls(const http::TlsContext& tls) {
   return text;
 }
 
+// With --log-format json, serve writes config problems through the log (one JSON object per line); in
+// text, as validate and routes do, as "error: ..." / "warning: ..." lines.
+bool g_serving = false;
+
+void print_line(bool is_error, const std::string& text) {
+  if (g_serving && observability::log_format() == observability::LogFormat::kJson) {
+    if (is_error) {
+      spdlog::error("{}", text);
+    } else {
+      spdlog::warn("{}", text);
+    }
+    return;
+  }
+  std::cerr << (is_error ? "error: " : "warning: ") << text << "\n";
+}
+
+bool check_ca_files(const std::vector<std::string>& files);
+
 bool load_environment(const Options& o, config::Environment& env) {
   env = config::Environment::from_process();
   std::vector<std::string> errors;
   for (const auto& file : o.env_files)
     env.merge_env_file(file, errors);
   for (const auto& e : errors)
-    std::cerr << "error: " << e << "\n";
+    print_line(true, e);
   return errors.empty();
 }
 
 void print_problems(const std::vector<config::ConfigError>& errors,
                     const std::vector<config::ConfigError>& warnings) {
   for (const auto& w : warnings)
-    std::cerr << "warning: " << w.to_string() << "\n";
+    print_line(false, w.to_string());
   for (const auto& e : errors)
-    std::cerr << "error: " << e.to_string() << "\n";
+    print_line(true, e.to_string());
+}
+
+void print_error_count(const std::string& source, std::size_t count) {
+  if (g_serving && observability::log_format() == observability::LogFormat::kJson) {
+    spdlog::error("{}: {} error(s)", source, count);
+  } else {
+    std::cerr << source << ": " << count << " error(s)\n";
+  }
 }
 
 // Loads and compiles the config; prints every problem. Returns null on errors.
@@ -249,7 +345,7 @@ std::shared_ptr<pipeline::Snapshot> load_snapshot(
   config::LoadResult loaded = config::load_gateway_config(o.config, env, source);
   if (!loaded.errors.empty()) {
     print_problems(loaded.errors, loaded.warnings);
-    std::cerr << source << ": " << loaded.errors.size() << " error(s)\n";
+    print_error_count(source, loaded.errors.size());
     return nullptr;
   }
   if (text) *text = std::move(loaded.text);
@@ -262,7 +358,7 @@ std::shared_ptr<pipeline::Snapshot> load_snapshot(
   loaded.warnings.insert(loaded.warnings.end(), built.warnings.begin(), built.warnings.end());
   print_problems(built.errors, loaded.warnings);
   if (!built.errors.empty()) {
-    std::cerr << source << ": " << built.errors.size() << " error(s)\n";
+    print_error_count(source, built.errors.size());
     return nullptr;
   }
   return built.snapshot;
@@ -331,7 +427,10 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     std::cerr << "error: --log-level must be debug, info, warn or error\n";
     return 2;
   }
-  observability::init_logging(level);
+  observability::LogFormat format = observability::LogFormat::kText;
+  observability::parse_log_format(o.log_format, format);  // checked by parse_args
+  observability::init_logging(level, format);
+  g_serving = true;
   std::string host;
   std::uint16_t port = 0;
   if (!split_listen(o.listen, host, port)) {
@@ -339,6 +438,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     return 2;
   }
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (!check_ca_files(o.ca_files)) return 2;
 
   // The supervisor binds the sockets of every listener (so that they outlive a crashed serving process)
   // and runs the serving process, which loads the config, listens and serves: see app/supervisor.hpp.
@@ -352,7 +452,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     config::LoadResult loaded = config::load_gateway_config(o.config, env, source);
     if (!loaded.errors.empty()) {
       print_problems(loaded.errors, loaded.warnings);
-      std::cerr << source << ": " << loaded.errors.size() << " error(s)\n";
+      print_error_count(source, loaded.errors.size());
       return 1;
     }
     std::vector<std::vector<int>> fds;
@@ -560,20 +660,52 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     // wait for it. Flush what the shards buffered, then end without the destructors the reload thread
     // may still be using.
     server.reset();
+    observability::SpanExporter::instance().shutdown();
     std::fflush(stdout);
     std::cout.flush();
     spdlog::default_logger_raw()->flush();
     std::_Exit(0);
   }
   server.reset();
+  // The shards handed their last spans over when they were destroyed: export them (bounded) and stop.
+  observability::SpanExporter::instance().shutdown();
   return 0;
+}
+
+// `workgate --version`: what an operator (or a bug report) needs to know about this binary.
+std::string version_text() {
+  std::string out = "workgate " WORKGATE_VERSION "\n";
+  out += "commit: " WORKGATE_GIT_COMMIT "\n";
+  out += "build type: " WORKGATE_BUILD_TYPE "\n";
+  out += "worker ABI: " + std::to_string(WORKGATE_ABI_VERSION) + "\n";
+  out += std::string("OpenSSL: ") + OpenSSL_version(OPENSSL_VERSION) + "\n";
+  out += "Boost: " + std::to_string(BOOST_VERSION / 100000) + "." +
+         std::to_string(BOOST_VERSION / 100 % 1000) + "." + std::to_string(BOOST_VERSION % 100) + "\n";
+  out += std::string("nghttp2: ") + nghttp2_version(0)->version_str + "\n";
+  return out;
+}
+
+// --ca-file: every file must hold PEM certificates OpenSSL can load, whether or not an upstream uses TLS
+// yet (a reload may add one).
+bool check_ca_files(const std::vector<std::string>& files) {
+  bool ok = true;
+  for (const std::string& file : files) {
+    boost::asio::ssl::context context(boost::asio::ssl::context::tls_client);
+    boost::system::error_code ec;
+    context.load_verify_file(file, ec);
+    if (ec) {
+      observability::log_error("--ca-file {}: cannot load PEM certificates from it ({})", file, ec.message());
+      ok = false;
+    }
+  }
+  return ok;
 }
 
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args) {
   if (!args.empty() && (args[0] == "--version" || args[0] == "version" || args[0] == "-V")) {
-    std::cout << "workgate " << WORKGATE_VERSION << "\n";
+    std::cout << version_text();
     return 0;
   }
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
@@ -585,6 +717,18 @@ int run_cli(const std::vector<std::string>& args) {
   if (!options) {
     std::cerr << "error: " << error << "\n\n" << kUsage;
     return 2;
+  }
+  if (options->help) {
+    if (options->command == "serve") {
+      std::cout << kServeHelp;
+    } else if (options->command == "validate") {
+      std::cout << kValidateHelp;
+    } else if (options->command == "routes") {
+      std::cout << kRoutesHelp;
+    } else {
+      std::cout << kUsage;
+    }
+    return 0;
   }
   if (options->command == "serve") return cmd_serve(std::move(*options), args);
   if (options->command == "validate") return cmd_validate(*options);

@@ -242,6 +242,18 @@ struct Http2Settings {
 };
 
 // The `gateway` extension block: server behaviour.
+// gateway.tracing: W3C Trace Context spans exported as OTLP/HTTP JSON. Off while otlp_endpoint is empty
+// (traceparent is still propagated to upstreams).
+struct TracingSettings {
+  std::string otlp_endpoint;  // as written, e.g. "http://127.0.0.1:4318/v1/traces"
+  std::string host;           // parsed from it (IPv6 without brackets)
+  std::uint16_t port = 4318;
+  std::string path = "/v1/traces";  // the URL's path; "/v1/traces" when it has none
+  double sample_ratio = 1.0;        // 0..1, of traces (by trace id)
+  std::string service_name = "workgate";
+  bool enabled() const { return !otlp_endpoint.empty(); }
+};
+
 struct GatewaySettings {
   bool identity_header = true;  // X-Powered-By: workgate
   std::size_t max_body_bytes = 10 * 1024 * 1024;
@@ -260,6 +272,7 @@ struct GatewaySettings {
   Http2Settings http2;
   // A proxied WebSocket (any Upgrade) tunnel is closed when nothing moved either way for this long.
   std::chrono::milliseconds websocket_idle_timeout{60000};
+  TracingSettings tracing;
 };
 
 // "HOST:PORT" or "[IPv6]:PORT" with an IP address (or localhost) and a port 0..65535.

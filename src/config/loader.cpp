@@ -659,6 +659,13 @@ void parse_cors(const json::object& root, Config& cfg, Checker& check) {
     }
   }
   cors.allow_credentials = check.boolean(*obj, "allow_credentials", ptr, true).value_or(false);
+  if (cors.allow_credentials &&
+      std::find(cors.allow_headers.begin(), cors.allow_headers.end(), "*") != cors.allow_headers.end()) {
+    check.warning(
+        ptr + "/allow_headers",
+        "\"*\" is not a wildcard on credentialed requests: browsers refuse it with allow_credentials "
+        "(list the header names)");
+  }
   cors.max_age = check.integer(*obj, "max_age", ptr, 0, INT32_MAX, true).value_or(0);
   cfg.cors = std::move(cors);
 }
@@ -985,6 +992,46 @@ void parse_listeners(const json::object& gateway, Config& cfg, Checker& check) {
   }
 }
 
+void parse_tracing(const json::value& v, const std::string& ptr, TracingSettings& t, Checker& check) {
+  const json::object* obj = check.object(v, ptr);
+  if (obj == nullptr) return;
+  check.known_keys(*obj, ptr, {"otlp_endpoint", "sample_ratio", "service_name"});
+  if (auto endpoint = check.string(*obj, "otlp_endpoint", ptr, true, true)) {
+    auto parsed = boost::urls::parse_absolute_uri(*endpoint);
+    const std::string p = ptr + "/otlp_endpoint";
+    if (!parsed || parsed->scheme_id() != boost::urls::scheme::http) {
+      check.error(p, "must be an http:// URL (OTLP/HTTP, e.g. \"http://127.0.0.1:4318/v1/traces\")");
+    } else if (parsed->encoded_host().empty()) {
+      check.error(p, "must name a host");
+    } else if (parsed->has_userinfo() || parsed->has_query() || parsed->has_fragment()) {
+      check.error(p, "must not carry credentials, a query or a fragment");
+    } else if (parsed->has_port() && parsed->port_number() == 0) {
+      check.error(p, "port must be between 1 and 65535");
+    } else {
+      t.otlp_endpoint = *endpoint;
+      t.host = std::string(parsed->encoded_host_address());
+      if (parsed->has_port()) t.port = parsed->port_number();
+      std::string path(parsed->encoded_path());
+      t.path = path.empty() || path == "/" ? "/v1/traces" : path;
+    }
+  }
+  if (const json::value* ratio = obj->if_contains("sample_ratio")) {
+    if (!ratio->is_number() || ratio->to_number<double>() < 0.0 || ratio->to_number<double>() > 1.0) {
+      check.error(ptr + "/sample_ratio", "must be a number from 0 to 1");
+    } else {
+      t.sample_ratio = ratio->to_number<double>();
+    }
+  }
+  if (auto name = check.string(*obj, "service_name", ptr, false, true)) {
+    bool printable = std::all_of(name->begin(), name->end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+    if (!printable || name->size() > 256) {
+      check.error(ptr + "/service_name", "must be 1 to 256 printable ASCII characters");
+    } else {
+      t.service_name = *name;
+    }
+  }
+}
+
 void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
   const json::value* v = root.if_contains("gateway");
   if (v == nullptr) return;
@@ -996,7 +1043,7 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
       {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
        "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms", "write_timeout_ms", "access_log",
        "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin", "http2",
-       "websocket_idle_timeout_ms"});
+       "websocket_idle_timeout_ms", "tracing"});
   GatewaySettings& g = cfg.gateway;
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
@@ -1018,6 +1065,8 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
       }
     }
   }
+  if (const json::value* tracing = obj->if_contains("tracing"))
+    parse_tracing(*tracing, ptr + "/tracing", g.tracing, check);
   if (auto n = check.integer(*obj, "max_body_bytes", ptr, 0, INT64_MAX)) g.max_body_bytes = std::size_t(*n);
   if (auto n = check.integer(*obj, "max_header_bytes", ptr, 1024, 1 << 20))
     g.max_header_bytes = std::size_t(*n);
@@ -1078,6 +1127,10 @@ void check_references(Config& cfg, Checker& check) {
     if (route.pre_process && !route.integration) {
       check.warning(ptr + "/pre_process", "ignored: pre_process only runs on routes with an integration");
     }
+    if (!route.integration && (!route.mapping.headers.empty() || !route.mapping.query.empty())) {
+      check.warning(ptr + "/mapping",
+                    "ignored: a static route sends no request (mapping applies to http_proxy routes)");
+    }
     if (!route.integration) continue;
     const Integration& in = *route.integration;
     std::string iptr = ptr + "/integration";
@@ -1131,8 +1184,11 @@ void check_references(Config& cfg, Checker& check) {
     defs.push_back({r.method, r.path});
   std::vector<router::CompileError> errors, warnings;
   router::Router::compile(defs, errors, &warnings);
-  for (const auto& e : errors)
+  for (const auto& e : errors) {
+    // The leading '/' was checked above with the route's other fields: one line per cause.
+    if (!defs[e.route].path.starts_with('/') && e.message == "path must start with '/'") continue;
     check.error("/paths/" + std::to_string(e.route) + "/path", e.message);
+  }
   for (const auto& w : warnings)
     check.warning("/paths/" + std::to_string(w.route) + "/path", w.message);
 }

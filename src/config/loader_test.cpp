@@ -720,6 +720,47 @@ TEST(LoadConfigText, Http2Limits) {
                                    HasSubstr("/gateway/http2/resets")));
 }
 
+TEST(LoadConfigText, OneLinePerCauseAndOperatorWarnings) {
+  auto r = load(with_paths(R"([{"method":"GET","path":"noslash","response":{}},
+      {"method":"GET","path":"/s","response":{},"mapping":{"headers":{"x-a":"$request.path"}}}])",
+                           R"("cors":{"allow_origins":["https://a.example"],"allow_methods":["GET"],
+      "allow_headers":["*"],"expose_headers":[],"allow_credentials":true,"max_age":0})"));
+  EXPECT_EQ(to_strings(r.errors), std::vector<std::string>{"/paths/0/path: must start with /"});
+  EXPECT_THAT(r.warnings, ::testing::Contains(At("/cors/allow_headers")));
+  EXPECT_THAT(r.warnings, ::testing::Contains(At("/paths/1/mapping")));
+}
+
+TEST(LoadConfigText, Tracing) {
+  auto r = load(with_paths("[]", R"("gateway":{"tracing":{"otlp_endpoint":"http://[::1]:4318",
+      "sample_ratio":0.25,"service_name":"edge"}})"));
+  ASSERT_THAT(to_strings(r.errors), IsEmpty());
+  const TracingSettings& t = r.config->gateway.tracing;
+  EXPECT_TRUE(t.enabled());
+  EXPECT_EQ(t.host, "::1");
+  EXPECT_EQ(t.port, 4318);
+  EXPECT_EQ(t.path, "/v1/traces");  // none given: the OTLP default
+  EXPECT_DOUBLE_EQ(t.sample_ratio, 0.25);
+  EXPECT_EQ(t.service_name, "edge");
+
+  auto full =
+      load(with_paths("[]", R"("gateway":{"tracing":{"otlp_endpoint":"http://collector/otlp/traces"}})"));
+  ASSERT_THAT(to_strings(full.errors), IsEmpty());
+  EXPECT_EQ(full.config->gateway.tracing.path, "/otlp/traces");
+  EXPECT_EQ(full.config->gateway.tracing.port, 4318);
+  EXPECT_DOUBLE_EQ(full.config->gateway.tracing.sample_ratio, 1.0);
+  EXPECT_EQ(full.config->gateway.tracing.service_name, "workgate");
+  EXPECT_FALSE(load(with_paths("[]")).config->gateway.tracing.enabled());
+
+  auto bad = load(with_paths("[]", R"("gateway":{"tracing":{"otlp_endpoint":"https://c:4318?k=v",
+      "sample_ratio":1.5,"service_name":"","extra":1}})"));
+  EXPECT_THAT(bad.errors, ::testing::UnorderedElementsAre(
+                              At("/gateway/tracing/otlp_endpoint"), At("/gateway/tracing/sample_ratio"),
+                              At("/gateway/tracing/service_name"), At("/gateway/tracing/extra")));
+  auto missing = load(with_paths("[]", R"("gateway":{"tracing":{"sample_ratio":"1"}})"));
+  EXPECT_THAT(missing.errors, ::testing::UnorderedElementsAre(At("/gateway/tracing/otlp_endpoint"),
+                                                              At("/gateway/tracing/sample_ratio")));
+}
+
 TEST(LoadConfigText, Listeners) {
   auto r = load(with_paths("[]", R"("gateway":{"tls_handshake_timeout_ms":2500,"listeners":[
       {"address":"0.0.0.0:8443","tls":{"certificates":[{"cert_file":"certs/a.pem","key_file":"/keys/a.key"},

@@ -94,6 +94,9 @@ struct Response {
   // Once the head is written the connection joins the client to it (Connection::start_tunnel); a response
   // that does not switch after all (a hook changed it) drops it, which closes the upstream connection.
   std::shared_ptr<TunnelSide> upgraded;
+  // The gateway's error code of a response it generated (pipeline/errors.cpp; static storage), for the
+  // access log; empty for any other response.
+  std::string_view error_code;
 
   // The body is either owned or a view of memory that outlives the exchange (the config snapshot).
   void set_body(std::string body) {
@@ -121,6 +124,7 @@ struct Response {
     keep_content_length = false;
     body_source.reset();
     upgraded.reset();
+    error_code = {};
     if (owned_body_.capacity() > kKeepBytes) {
       std::string().swap(owned_body_);
     } else {

@@ -107,6 +107,7 @@ class HttpProxy final : public pipeline::Stage {
         cluster_(std::move(cluster)),
         hash_key_(std::move(hash_key)),
         base_path_(server.base_path),
+        server_alias_(server.alias),
         route_path_(route.path),
         mapping_(std::move(mapping)),
         buffer_response_(buffer_response) {}
@@ -150,6 +151,7 @@ class HttpProxy final : public pipeline::Stage {
       }
       if (http::iequals(f.name, "X-Forwarded-Proto") || http::iequals(f.name, "X-Forwarded-Host")) return;
       if (http::iequals(f.name, "X-Request-Id")) return;  // the gateway's (the client's when well-formed)
+      if (http::iequals(f.name, "traceparent") || http::iequals(f.name, "tracestate")) return;  // below
       for (const auto& mapped : mapping_.headers) {
         if (http::iequals(mapped.first, f.name)) return;  // a mapped name belongs to the gateway
       }
@@ -169,6 +171,8 @@ class HttpProxy final : public pipeline::Stage {
     for (const auto& mapped : mapping_.headers)
       id_mapped = id_mapped || http::iequals(mapped.first, "X-Request-Id");
     if (!id_mapped) head.append("X-Request-Id: ").append(exchange.request_id()).append("\r\n");
+    // W3C Trace Context: the trace's id with a new span id (this call's client span).
+    pipeline::UpstreamSpan span = exchange.handler().propagate_trace(exchange, *target_, server_alias_, head);
     for (const auto& [name, value_template] : mapping_.headers) {
       auto value = value_template.resolve(context);
       if (!value) continue;
@@ -212,9 +216,11 @@ class HttpProxy final : public pipeline::Stage {
     std::size_t limit = buffer_response_ ? exchange.snapshot().config.gateway.max_body_bytes : 0;
     metrics::UpstreamSeries* series = exchange.handler().upstream_metrics(exchange);
     auto sent = series ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    auto on_done = [keep, series, sent](http::UpstreamError error, http::UpstreamResponse&& response) {
+    auto on_done = [keep, series, sent, span = std::move(span)](http::UpstreamError error,
+                                                                http::UpstreamResponse&& response) {
       auto& ex = static_cast<pipeline::RequestContext&>(*keep);
       if (series) count_upstream(*series, error, sent);
+      ex.handler().upstream_done(ex, span, error, response.status);
       if (ex.responded()) return;
       on_response(ex, error, std::move(response));
     };
@@ -313,6 +319,7 @@ class HttpProxy final : public pipeline::Stage {
   std::shared_ptr<const http::Cluster> cluster_;  // set for a server with `targets`; target_ is its first
   HashKeyResolver hash_key_;                      // balance "hash"
   std::string base_path_;
+  std::string server_alias_;
   std::string route_path_;
   ProxyMapping mapping_;
   bool buffer_response_;

@@ -14,9 +14,35 @@
 namespace workgate::observability {
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
+// --log-format: every line the process writes (logs on stderr, the access log on stdout) in one shape.
+//   text: "TIME LEVEL MESSAGE[ request_id=ID]"; access lines "TIME CLIENT \"METHOD PATH\" STATUS ..."
+//   json: one object per line: {"time":"...","level":"info","msg":"...","request_id":"..."}; access lines
+//         carry "msg":"access" and their fields (AccessLog::record).
+enum class LogFormat { kText, kJson };
 
-void init_logging(LogLevel level);
+void init_logging(LogLevel level, LogFormat format = LogFormat::kText);
 bool parse_log_level(std::string_view name, LogLevel& level);
+bool parse_log_format(std::string_view name, LogFormat& format);
+LogFormat log_format();
+
+// The request the calling thread is working on while this is alive (the stage driver sets it while a
+// stage runs): log lines written meanwhile carry its id. Nests; ids must outlive the scope.
+class RequestLogScope {
+ public:
+  explicit RequestLogScope(std::string_view request_id);
+  ~RequestLogScope();
+  RequestLogScope(const RequestLogScope&) = delete;
+  RequestLogScope& operator=(const RequestLogScope&) = delete;
+
+ private:
+  std::string_view previous_;
+};
+
+// A JSON string literal (with its quotes): control characters, quote and backslash escaped, bytes
+// beyond ASCII as \u00XX, so that any input makes a valid line.
+void append_json_string(std::string& out, std::string_view s);
+// "2026-12-02T04:40:36.123Z"
+void append_utc_time_ms(std::string& out, std::chrono::system_clock::time_point when);
 
 // Identical warnings and errors repeated within a window are rate-limited per thread (see RepeatFilter):
 // the first one is written, the repeats are counted and summed up as "<message> (repeated N times)".
@@ -85,16 +111,43 @@ class RepeatFilter {
   std::vector<Entry> entries_;
 };
 
+// One request's access log line. Never the query string, a token or a header value.
+struct AccessRecord {
+  std::string_view client;    // peer address
+  std::string_view listener;  // the listener's address as configured ("public": the --listen one)
+  std::string_view protocol;  // "HTTP/1.0", "HTTP/1.1", "HTTP/2"
+  std::string_view method;
+  std::string_view route;  // the route pattern; empty: no route matched
+  std::string_view path;   // without the query
+  int status = 0;
+  std::uint64_t bytes_in = 0;   // request body
+  std::uint64_t bytes_out = 0;  // response body
+  double duration_ms = 0;
+  std::string_view request_id;
+  std::string_view trace_id;         // 32 hex digits
+  std::string_view upstream;         // http_proxy server alias; empty: no upstream call
+  double upstream_duration_ms = -1;  // < 0: none
+  std::string_view error;            // the gateway's error code; empty: none
+};
+
 // One per event-loop thread. Lines are buffered and flushed to stdout when the buffer fills or flush()
 // is called (the connection sweep calls it periodically).
+//   text: TIME CLIENT "METHOD PATH" STATUS BYTES_OUT DURATIONus REQUEST_ID TRACE_ID [upstream=S Nus]
+//   [error=E] json:
+//   {"time":..,"level":"info","msg":"access","request_id":..,"trace_id":..,"client":..,"listener":..,
+//          "protocol":..,"method":..,"route":..,"path":..,"status":..,"bytes_in":..,"bytes_out":..,
+//          "duration_ms":..,"upstream":..,"upstream_duration_ms":..,"error":..} (absent ones omitted)
 class AccessLog {
  public:
-  void record(std::string_view client, std::string_view method, std::string_view path, int status,
-              std::size_t bytes, double duration_ms, std::string_view request_id);
+  explicit AccessLog(LogFormat format = log_format()) : format_(format) {}
+  void record(const AccessRecord& r);
+  // The line as it would be written (tests).
+  void format(const AccessRecord& r, std::chrono::system_clock::time_point when, std::string& out) const;
   void flush();
   ~AccessLog() { flush(); }
 
  private:
+  LogFormat format_;
   std::string buffer_;
 };
 

@@ -90,5 +90,68 @@ TEST_F(RepeatFilterTest, ANewMessageAlsoWritesExpiredSummaries) {
   EXPECT_EQ(log("y", milliseconds(1500)), (Lines{"x (repeated 1 time)", "y"}));
 }
 
+TEST(AccessLogFormat, JsonLineCarriesEveryField) {
+  AccessLog log(LogFormat::kJson);
+  AccessRecord r;
+  r.client = "10.0.0.1";
+  r.listener = "public";
+  r.protocol = "HTTP/1.1";
+  r.method = "GET";
+  r.route = "/items/{id}";
+  r.path = "/items/\"7\"\x01\xc3";
+  r.status = 502;
+  r.bytes_in = 12;
+  r.bytes_out = 345;
+  r.duration_ms = 1.5;
+  r.request_id = "req-1";
+  r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  r.upstream = "api";
+  r.upstream_duration_ms = 0.25;
+  r.error = "UPSTREAM_UNAVAILABLE";
+  std::string line;
+  log.format(r, std::chrono::system_clock::time_point(std::chrono::milliseconds(1764650436123)), line);
+  EXPECT_EQ(
+      line,
+      "{\"time\":\"2025-12-02T04:40:36.123Z\",\"level\":\"info\",\"msg\":\"access\",\"request_id\":\"req-1\","
+      "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"client\":\"10.0.0.1\",\"listener\":\"public\","
+      "\"protocol\":\"HTTP/1.1\",\"method\":\"GET\",\"route\":\"/items/{id}\","
+      "\"path\":\"/items/\\\"7\\\"\\u0001\\u00c3\",\"status\":502,\"bytes_in\":12,\"bytes_out\":345,"
+      "\"duration_ms\":1.500,\"upstream\":\"api\",\"upstream_duration_ms\":0.250,"
+      "\"error\":\"UPSTREAM_UNAVAILABLE\"}\n");
+}
+
+TEST(AccessLogFormat, TextLineAndOmittedFields) {
+  AccessLog log(LogFormat::kText);
+  AccessRecord r;
+  r.client = "10.0.0.1";
+  r.method = "GET";
+  r.path = "/a b";
+  r.status = 200;
+  r.bytes_out = 2;
+  r.duration_ms = 0.5;
+  r.request_id = "id";
+  r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  std::string line;
+  log.format(r, std::chrono::system_clock::time_point(std::chrono::milliseconds(1764650436001)), line);
+  EXPECT_EQ(
+      line,
+      "2025-12-02T04:40:36.001Z 10.0.0.1 \"GET /a b\" 200 2 500us id 4bf92f3577b34da6a3ce929d0e0e4736\n");
+  AccessLog json(LogFormat::kJson);
+  line.clear();
+  json.format(r, std::chrono::system_clock::time_point(), line);
+  EXPECT_EQ(line.find("\"route\""), std::string::npos);
+  EXPECT_EQ(line.find("\"upstream"), std::string::npos);
+  EXPECT_EQ(line.find("\"error\""), std::string::npos);
+}
+
+TEST(LogFormatNames, Parse) {
+  LogFormat f = LogFormat::kText;
+  EXPECT_TRUE(parse_log_format("json", f));
+  EXPECT_EQ(f, LogFormat::kJson);
+  EXPECT_TRUE(parse_log_format("text", f));
+  EXPECT_EQ(f, LogFormat::kText);
+  EXPECT_FALSE(parse_log_format("JSON", f));
+}
+
 }  // namespace
 }  // namespace workgate::observability

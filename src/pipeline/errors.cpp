@@ -90,6 +90,22 @@ static_assert(rows_in_kind_order(), "kTable must list every ErrorKind once, in d
 static_assert(static_cast<std::size_t>(K::kUpstreamOverloaded) + 1 == kTable.size(),
               "a kind without a row in kTable");
 
+// The code the access log names a gateway-generated response by: the row's, or for the rows whose body
+// has none (the original's plain {"message"} bodies) one spelled the same way.
+std::string_view log_code(const ErrorSpec& spec) {
+  if (!spec.code.empty()) return spec.code;
+  switch (spec.kind) {
+    case K::kNoMatch:
+      return "NO_MATCH";
+    case K::kTooManyRequests:
+      return "TOO_MANY_REQUESTS";
+    case K::kRateLimitUnavailable:
+      return "RATE_LIMIT_UNAVAILABLE";
+    default:
+      return "INTERNAL";
+  }
+}
+
 http::Response json_error(int status, std::string_view message, std::string_view code) {
   boost::json::object body;
   body["error"] = message;
@@ -135,22 +151,30 @@ http::Response error_response(ErrorKind kind) {
   response.status = spec.status;
   response.content_type = kJsonContentType;
   response.set_external_body(spec.body);
+  response.error_code = log_code(spec);
   return response;
 }
 
 http::Response error_response(ErrorKind kind, std::string_view message) {
   const ErrorSpec& spec = error_spec(kind);
-  return json_error(spec.status, message, spec.code);
+  http::Response response = json_error(spec.status, message, spec.code);
+  response.error_code = log_code(spec);
+  return response;
 }
 
 http::Response relayed_error_response(ErrorKind kind, int provider_status, std::string_view message) {
   const ErrorSpec& spec = error_spec(kind);
   const int status = provider_status >= 400 && provider_status <= 599 ? provider_status : spec.status;
-  return json_error(status, message, spec.code);
+  http::Response response = json_error(status, message, spec.code);
+  response.error_code = log_code(spec);
+  return response;
 }
 
 http::Response auth_error(const auth::AuthFailure& failure) {
-  return json_error(failure.status, failure.message, failure.code);
+  http::Response response = json_error(failure.status, failure.message, failure.code);
+  response.error_code =
+      log_code(error_spec(ErrorKind::kJwtVerificationFailed));  // failure.code is not static
+  return response;
 }
 
 http::Response auth_error(const std::optional<auth::AuthFailure>& failure) {

@@ -65,6 +65,8 @@ void RequestContext::reset() {
   walk_ = Walk();
   begun_ = false;
   request_id_.clear();
+  upstream_outcome_ = UpstreamOutcome();
+  error_code_ = {};
 }
 
 void RequestContext::recycle(http::Response&& written) {
@@ -77,7 +79,9 @@ GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source, const
   current();
 }
 
-GatewayHandler::~GatewayHandler() = default;
+GatewayHandler::~GatewayHandler() {
+  spans_.flush(snapshot_ ? snapshot_->trace_target : nullptr);
+}
 
 const std::shared_ptr<const Snapshot>& GatewayHandler::current() {
   std::uint64_t generation = source_.generation();
@@ -145,12 +149,213 @@ RequestContext& GatewayHandler::begin(http::Exchange& base) {
   }
   const auto& snapshot = current();
   if (exchange.snapshot_ != snapshot) exchange.snapshot_ = snapshot;
+  begin_trace(exchange);
   const http::Request& request = exchange.request();
   const router::Router& router = snapshot->router;
   bool found = router.match(request.method, request.path, exchange.match_);
   if (!found && request.method == "HEAD") found = router.match("GET", request.path, exchange.match_);
   if (found) exchange.route_ = &snapshot->routes[exchange.match_.route];
   return exchange;
+}
+
+namespace {
+std::uint64_t unix_now_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+// http.request.method: the known methods as they are, anything else "_OTHER" (semantic conventions).
+std::string_view semconv_method(std::string_view method) {
+  for (std::string_view m : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
+    if (method == m) return m;
+  return "_OTHER";
+}
+
+std::string_view protocol_version(unsigned version) {
+  switch (version) {
+    case 10:
+      return "1.0";
+    case 20:
+      return "2";
+    default:
+      return "1.1";
+  }
+}
+
+std::string_view upstream_error_type(http::UpstreamError error) {
+  switch (error) {
+    case http::UpstreamError::kNone:
+      return {};
+    case http::UpstreamError::kTimeout:
+      return "timeout";
+    case http::UpstreamError::kUnavailable:
+      return "unavailable";
+    case http::UpstreamError::kBadResponse:
+      return "bad_response";
+    default:
+      return "client_error";  // the client's streamed body failed or the client left
+  }
+}
+}  // namespace
+
+void GatewayHandler::begin_trace(RequestContext& exchange) {
+  RequestTrace& trace = exchange.trace_;
+  const http::HeaderList& headers = exchange.request().headers;
+  observability::TraceParent parent;
+  auto traceparent = headers.get("traceparent");
+  trace.tracestate.clear();
+  if (traceparent && observability::parse_traceparent(*traceparent, parent)) {
+    trace.trace_id = parent.trace_id;
+    trace.parent_id = parent.parent_id;
+    trace.has_parent = true;
+    trace.flags = parent.flags;
+    // Several tracestate fields form one list (joined by commas); an invalid list is dropped whole.
+    headers.for_each([&](const http::HeaderList::Field& f) {
+      if (!http::iequals(f.name, "tracestate")) return;
+      if (!trace.tracestate.empty()) trace.tracestate.push_back(',');
+      trace.tracestate.append(f.value);
+    });
+    if (!observability::valid_tracestate(trace.tracestate)) trace.tracestate.clear();
+  } else {
+    trace_ids_.next(trace.trace_id);
+    trace.has_parent = false;
+    trace.flags = 0;
+  }
+  trace_ids_.next(trace.span_id);
+  trace.recording = false;
+  if (exchange.snapshot_->trace_target) {
+    trace.recording = observability::sampled_by_ratio(
+        trace.trace_id, exchange.snapshot_->config.gateway.tracing.sample_ratio);
+    // Flags other than sampled are kept as received (version 00 defines no others; later ones may).
+    trace.flags = trace.recording ? (trace.flags | 1) : (trace.flags & ~1);
+    if (trace.recording) trace.start_unix_ns = unix_now_ns();
+  }
+}
+
+UpstreamSpan GatewayHandler::propagate_trace(RequestContext& exchange, const http::UpstreamTarget& target,
+                                             std::string_view server, std::string& head) {
+  UpstreamSpan span;
+  const RequestTrace& trace = exchange.trace_;
+  trace_ids_.next(span.span_id);
+  span.sent = std::chrono::steady_clock::now();
+  span.server = server;
+  head.append("traceparent: ");
+  observability::append_traceparent(head, trace.trace_id, span.span_id, trace.flags);
+  head.append("\r\n");
+  if (!trace.tracestate.empty()) head.append("tracestate: ").append(trace.tracestate).append("\r\n");
+  if (trace.recording) {
+    span.recording = true;
+    span.start_unix_ns = unix_now_ns();
+    span.target = &target;
+    std::string_view line = std::string_view(head).substr(0, head.find('\r'));
+    auto sp = line.find(' ');
+    span.method.assign(line.substr(0, sp));
+    std::string_view rest = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    std::string_view path = rest.substr(0, rest.find_first_of("? "));
+    span.url.assign(target.tls ? "https://" : "http://").append(target.authority).append(path);
+  }
+  return span;
+}
+
+void GatewayHandler::upstream_done(RequestContext& exchange, const UpstreamSpan& span,
+                                   http::UpstreamError error, int status) {
+  auto elapsed = std::chrono::steady_clock::now() - span.sent;
+  exchange.upstream_outcome_.server = span.server;
+  exchange.upstream_outcome_.duration_ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  if (!span.recording) return;
+  const RequestTrace& trace = exchange.trace_;
+  observability::Span out;
+  out.trace_id = trace.trace_id;
+  out.span_id = span.span_id;
+  out.parent_span_id = trace.span_id;
+  out.has_parent = true;
+  out.kind = observability::SpanKind::kClient;
+  std::string_view method = semconv_method(span.method);
+  out.name = method == "_OTHER" ? "HTTP" : std::string(method);
+  out.start_unix_ns = span.start_unix_ns;
+  out.end_unix_ns = unix_now_ns();
+  out.attributes.reserve(8);
+  out.attributes.push_back({"http.request.method", std::string(method)});
+  if (method == "_OTHER") out.attributes.push_back({"http.request.method_original", span.method});
+  out.attributes.push_back({"server.address", span.target->host});
+  out.attributes.push_back({"server.port", std::int64_t{span.target->port}});
+  out.attributes.push_back({"url.full", span.url});
+  out.attributes.push_back({"network.protocol.version", std::string("1.1")});
+  out.attributes.push_back({"workgate.upstream.server", std::string(span.server)});
+  if (error == http::UpstreamError::kNone) {
+    out.attributes.push_back({"http.response.status_code", std::int64_t{status}});
+    if (status >= 400) {
+      out.status = observability::SpanStatus::kError;
+      out.attributes.push_back({"error.type", std::to_string(status)});
+    }
+  } else {
+    out.status = observability::SpanStatus::kError;
+    out.attributes.push_back({"error.type", std::string(upstream_error_type(error))});
+  }
+  spans_.add(std::move(out));
+}
+
+void GatewayHandler::propagate_trace_to_worker(RequestContext& exchange) {
+  const RequestTrace& trace = exchange.trace_;
+  std::string value;
+  value.reserve(55);
+  observability::append_traceparent(value, trace.trace_id, trace.span_id, trace.flags);
+  exchange.request().headers.set("traceparent", value);
+  if (trace.tracestate.empty()) {
+    exchange.request().headers.remove("tracestate");
+  } else {
+    exchange.request().headers.set("tracestate", trace.tracestate);
+  }
+}
+
+void GatewayHandler::record_server_span(RequestContext& exchange, int status) {
+  const RequestTrace& trace = exchange.trace_;
+  const http::Request& request = exchange.request();
+  observability::Span out;
+  out.trace_id = trace.trace_id;
+  out.span_id = trace.span_id;
+  out.parent_span_id = trace.parent_id;
+  out.has_parent = trace.has_parent;
+  out.kind = observability::SpanKind::kServer;
+  std::string_view method = semconv_method(request.method);
+  out.name = method == "_OTHER" ? "HTTP" : std::string(method);
+  out.start_unix_ns = trace.start_unix_ns;
+  out.end_unix_ns = unix_now_ns();
+  out.attributes.reserve(12);
+  out.attributes.push_back({"http.request.method", std::string(method)});
+  if (method == "_OTHER") out.attributes.push_back({"http.request.method_original", request.method});
+  out.attributes.push_back({"url.path", request.path});
+  out.attributes.push_back({"url.scheme", std::string(request.tls ? "https" : "http")});
+  if (exchange.route_ != nullptr) {
+    const std::string& route = exchange.route_->config->path;
+    out.name.append(" ").append(route);
+    out.attributes.push_back({"http.route", route});
+  }
+  out.attributes.push_back({"http.response.status_code", std::int64_t{status}});
+  if (auto host = request.headers.get("Host")) {
+    std::string_view h = *host;
+    std::string_view port;
+    auto colon = h.rfind(':');
+    if (colon != std::string_view::npos && h.find(']', colon) == std::string_view::npos) {
+      port = h.substr(colon + 1);
+      h = h.substr(0, colon);
+    }
+    if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    out.attributes.push_back({"server.address", std::string(h)});
+    std::int64_t n = 0;
+    auto r = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (!port.empty() && r.ec == std::errc() && r.ptr == port.data() + port.size())
+      out.attributes.push_back({"server.port", n});
+  }
+  if (!request.client_address.empty()) out.attributes.push_back({"client.address", request.client_address});
+  out.attributes.push_back({"network.protocol.version", std::string(protocol_version(request.version))});
+  out.attributes.push_back({"workgate.request_id", exchange.request_id_});
+  if (status >= 500) {
+    out.status = observability::SpanStatus::kError;
+    out.attributes.push_back({"error.type", std::to_string(status)});
+  }
+  spans_.add(std::move(out));
 }
 
 // Large or chunked bodies of proxied routes stream to the upstream; everything else is read whole first
@@ -205,6 +410,7 @@ void GatewayHandler::send(RequestContext& exchange) {
   exchange.response_lines.append("X-Request-Id: ").append(exchange.request_id()).append("\r\n");
   exchange.response_lines.append(snapshot.fixed_lines);
   response.fixed_lines = exchange.response_lines;
+  exchange.error_code_ = response.error_code;
   exchange.respond(std::move(response));
 }
 
@@ -215,22 +421,48 @@ http::Response GatewayHandler::protocol_error(http::ProtocolError error, http::E
   response.headers.set("X-Request-Id", exchange.request_id());
   if (snapshot.cors) snapshot.cors->apply(exchange.request().headers.get("Origin"), response);
   response.fixed_lines = snapshot.fixed_lines;
+  exchange.error_code_ = response.error_code;
   return response;
 }
 
 void GatewayHandler::on_complete(http::Exchange& base, int status, std::size_t bytes) {
   auto& exchange = static_cast<RequestContext&>(base);
   if (metrics_) count(exchange, status, bytes);
+  if (exchange.trace_.recording) record_server_span(exchange, status);
+  if (access_log_) write_access_log(exchange, status, bytes);
   // The response is written: nothing of it views the snapshot any more. A replaced one is let go now; the
   // current one stays pinned (no reference count traffic per request) until a reload, when current()
   // releases it from every idle exchange.
   if (exchange.snapshot_ != snapshot_) exchange.snapshot_.reset();
-  if (!access_log_) return;
+}
+
+void GatewayHandler::write_access_log(RequestContext& exchange, int status, std::size_t bytes) {
   const http::Request& request = exchange.request();
   auto elapsed = std::chrono::steady_clock::now() - exchange.started_;
-  double ms = std::chrono::duration<double, std::milli>(elapsed).count();
-  access_log_->record(request.client_address, request.method, request.path, status, bytes, ms,
-                      exchange.request_id());
+  observability::AccessRecord r;
+  r.client = request.client_address;
+  static constexpr std::string_view kListeners[] = {
+      "public",      "listener 1",  "listener 2",  "listener 3", "listener 4",  "listener 5",
+      "listener 6",  "listener 7",  "listener 8",  "listener 9", "listener 10", "listener 11",
+      "listener 12", "listener 13", "listener 14", "listener 15"};
+  r.listener = request.listener < std::size(kListeners) ? kListeners[request.listener] : "listener";
+  r.protocol = request.version == 10 ? "HTTP/1.0" : request.version == 20 ? "HTTP/2" : "HTTP/1.1";
+  r.method = request.method;
+  if (exchange.route_ != nullptr) r.route = exchange.route_->config->path;
+  r.path = request.path;
+  r.status = status;
+  r.bytes_in = request.body.empty() ? request.content_length.value_or(0) : request.body.size();
+  r.bytes_out = bytes;
+  r.duration_ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  r.request_id = exchange.request_id();
+  std::string trace_id;
+  trace_id.reserve(32);
+  observability::append_hex(trace_id, exchange.trace_.trace_id);
+  r.trace_id = trace_id;
+  r.upstream = exchange.upstream_outcome_.server;
+  r.upstream_duration_ms = exchange.upstream_outcome_.duration_ms;
+  r.error = exchange.error_code_;
+  access_log_->record(r);
 }
 
 metrics::UpstreamSeries* GatewayHandler::upstream_metrics(const RequestContext& exchange) {
@@ -279,6 +511,7 @@ void GatewayHandler::on_tick() {
   current();  // lets go of a replaced snapshot within one tick, with or without traffic
   upstream_.tick();
   if (access_log_) access_log_->flush();
+  spans_.flush(snapshot_->trace_target);
 }
 
 }  // namespace workgate::pipeline

@@ -18,6 +18,8 @@
 #include "metrics/shard_metrics.hpp"
 #include "observability/log.hpp"
 #include "observability/request_id.hpp"
+#include "observability/spans.hpp"
+#include "observability/trace_context.hpp"
 #include "pipeline/snapshot.hpp"
 #include "pipeline/stage_table.hpp"
 #include "router/router.hpp"
@@ -47,6 +49,18 @@ class SnapshotSource {
 };
 
 class RequestContext;
+
+// An upstream call's client span (http_proxy): from GatewayHandler::propagate_trace to upstream_done.
+struct UpstreamSpan {
+  observability::SpanId span_id{};  // sent as the upstream's parent in traceparent
+  std::chrono::steady_clock::time_point sent;
+  std::uint64_t start_unix_ns = 0;
+  bool recording = false;
+  std::string_view server;  // the route's server alias
+  std::string method;       // when recording: the attributes of the span
+  std::string url;          // scheme://authority/path, without the query
+  const http::UpstreamTarget* target = nullptr;
+};
 
 class GatewayHandler final : public http::RequestHandler {
  public:
@@ -86,6 +100,17 @@ class GatewayHandler final : public http::RequestHandler {
   // the slot for `key`, empty until the extension fills it; destroyed with the handler, on this thread.
   std::shared_ptr<void>& extension_state(const std::string& key) { return extension_state_[key]; }
 
+  // Trace Context for an upstream request whose request line and fields are being written to `head`
+  // (after the request line): appends traceparent (the trace's id, a new span id) and the client's
+  // tracestate. The fields of the client's request by those names must not be copied.
+  UpstreamSpan propagate_trace(RequestContext& exchange, const http::UpstreamTarget& target,
+                               std::string_view server, std::string& head);
+  // The upstream call ended (any outcome): notes it for the access log and records its client span.
+  void upstream_done(RequestContext& exchange, const UpstreamSpan& span, http::UpstreamError error,
+                     int status);
+  // Before a worker hook or service sees the request: its traceparent names the gateway's server span.
+  void propagate_trace_to_worker(RequestContext& exchange);
+
   // Verifies a bearer token, reusing this thread's cache of verified tokens.
   auth::VerifyResult verify_token(const auth::Verifier& verifier, std::string_view token, std::int64_t now);
 
@@ -99,6 +124,10 @@ class GatewayHandler final : public http::RequestHandler {
   // The one place an exchange begins (first of body_mode, before_body, handle, protocol_error): pins the
   // current snapshot, notes the start time and matches the route, once per request.
   RequestContext& begin(http::Exchange& base);
+  // begin's part for the W3C trace context (traceparent/tracestate taken or a new trace begun).
+  void begin_trace(RequestContext& exchange);
+  void record_server_span(RequestContext& exchange, int status);
+  void write_access_log(RequestContext& exchange, int status, std::size_t bytes);
 
   http::Shard& shard_;
   SnapshotSource& source_;
@@ -113,6 +142,8 @@ class GatewayHandler final : public http::RequestHandler {
   std::shared_ptr<metrics::ShardMetrics> metrics_;
   std::vector<metrics::PoolGauges> pool_gauges_;  // reused by sample_gauges()
   observability::RequestIdGenerator request_ids_;
+  observability::TraceIdGenerator trace_ids_;
+  observability::SpanBuffer spans_;  // finished spans until the tick hands them to the exporter
 };
 
 }  // namespace workgate::pipeline

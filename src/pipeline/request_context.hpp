@@ -10,12 +10,32 @@
 
 #include "auth/verifier.hpp"
 #include "http/request_handler.hpp"
+#include "observability/trace_context.hpp"
 #include "pipeline/snapshot.hpp"
 #include "router/router.hpp"
 
 namespace workgate::pipeline {
 
 class GatewayHandler;
+
+// The request's W3C trace context, set by GatewayHandler::begin: the trace it belongs to (the client's,
+// or a new one), the gateway's server span and the client's span it continues.
+struct RequestTrace {
+  observability::TraceId trace_id{};
+  observability::SpanId span_id{};    // the gateway's server span (new for every request)
+  observability::SpanId parent_id{};  // the client's span, when has_parent
+  bool has_parent = false;
+  std::uint8_t flags = 0;  // sent on: the client's, with the sampled bit set to ours when tracing is on
+  bool recording = false;  // gateway.tracing is on and the trace is sampled: spans are exported
+  std::uint64_t start_unix_ns = 0;  // when recording
+  std::string tracestate;           // the client's, when well-formed (forwarded as is)
+};
+
+// What the access log says of the request's upstream call (http_proxy), when there was one.
+struct UpstreamOutcome {
+  std::string_view server;  // the route's server alias (config snapshot)
+  double duration_ms = -1;  // < 0: no upstream call
+};
 
 class RequestContext final : public http::Exchange {
  public:
@@ -32,6 +52,8 @@ class RequestContext final : public http::Exchange {
   void set_claims(auth::Claims claims) { claims_ = std::move(claims); }
   const std::string& request_id();
   std::chrono::steady_clock::time_point started() const { return started_; }
+  const RequestTrace& trace() const { return trace_; }
+  UpstreamOutcome& upstream_outcome() { return upstream_outcome_; }
 
   // The response being built; stages set it, the respond step sends it.
   http::Response response;
@@ -80,6 +102,9 @@ class RequestContext final : public http::Exchange {
   bool begun_ = false;  // GatewayHandler::begin ran for this request
   std::string request_id_;
   std::chrono::steady_clock::time_point started_;
+  RequestTrace trace_;
+  UpstreamOutcome upstream_outcome_;
+  std::string_view error_code_;  // of the response sent, when the gateway generated it (access log)
 };
 
 }  // namespace workgate::pipeline

@@ -13,6 +13,7 @@
 #include "config/config.hpp"
 #include "http/cluster.hpp"
 #include "http/request_handler.hpp"
+#include "observability/spans.hpp"
 #include "pipeline/cors.hpp"
 #include "router/router.hpp"
 
@@ -55,6 +56,8 @@ struct Snapshot {
   // The certificates of each TLS listener, by index in config.gateway.listeners (null: a plain one).
   std::vector<std::shared_ptr<const http::TlsContext>> listener_tls;
   std::string fixed_lines;  // CORS fixed lines + identity header
+  // gateway.tracing's collector (null: spans are not recorded; traceparent is still propagated).
+  std::shared_ptr<const observability::ExportTarget> trace_target;
   // The remote JWKS key sets the verifier uses (also in keep_alive): readiness and metrics read them.
   std::vector<std::shared_ptr<const auth::RemoteJwks>> remote_key_sets;
   // The servers with `targets` (src/http/cluster.hpp): each thread adopts them when it takes the snapshot

@@ -1,5 +1,6 @@
 #include "pipeline/stage_driver.hpp"
 
+#include "observability/log.hpp"
 #include "pipeline/gateway_handler.hpp"
 #include "pipeline/stage_table.hpp"
 
@@ -54,6 +55,7 @@ void StageDriver::advance(RequestContext& exchange, const StageTable& table, Flo
 void StageDriver::drive(RequestContext& exchange) {
   const StageTable& table = exchange.handler().stage_table();
   RequestContext::Walk& walk = exchange.walk_;
+  observability::RequestLogScope log_scope(exchange.request_id());  // log lines of its stages name it
   while (true) {
     if (walk.next >= table.stages.size()) {
       // A head stage that answered after the body was asked for waits for it to be read; one that answered

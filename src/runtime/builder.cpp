@@ -188,6 +188,15 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
   }
   if (cfg.gateway.identity_header) snapshot->fixed_lines += identity_line();
   snapshot->limits = limits_from(cfg.gateway);
+  if (const config::TracingSettings& t = cfg.gateway.tracing; t.enabled()) {
+    auto target = std::make_shared<observability::ExportTarget>();
+    target->host = t.host;
+    target->port = t.port;
+    target->path = t.path;
+    target->service_name = t.service_name;
+    target->service_version = WORKGATE_VERSION;
+    snapshot->trace_target = std::move(target);
+  }
   build_listener_tls(*snapshot, result);
 
   if (cfg.authorizer) {

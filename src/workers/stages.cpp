@@ -34,6 +34,7 @@ Flow WorkerStage::run(RequestContext& exchange) {
 }
 
 Flow WorkerStage::run_from(RequestContext& exchange, std::size_t index) {
+  exchange.handler().propagate_trace_to_worker(exchange);  // traceparent: the gateway's server span
   for (; index < functions_.size(); ++index) {
     CallInput input;
     input.kind = call_kind_;
@@ -59,6 +60,7 @@ Flow WorkerStage::run_from(RequestContext& exchange, std::size_t index) {
           arm(invocation.pending, exchange.handler().shard().io(), functions_[index].worker->timeout(),
               [this, keep = std::move(keep), index, started](Outcome outcome) {
                 auto& ex = static_cast<RequestContext&>(*keep);
+                observability::RequestLogScope log_scope(ex.request_id());
                 Flow flow = apply(ex, index, std::move(outcome), started);
                 if (flow == Flow::kContinue && index + 1 < functions_.size()) flow = run_from(ex, index + 1);
                 if (flow != Flow::kPending) ex.resume(flow);

@@ -45,10 +45,81 @@ class TempDirMixin:
 
 
 class VersionTest(unittest.TestCase):
-    def test_version_prints_name_and_semver_and_exits_0(self):
+    def test_version_prints_the_build_and_its_libraries(self):
         r = run_cli(["--version"])
         self.assertEqual(r.returncode, 0, r)
-        self.assertRegex(r.stdout, r"^workgate \d+\.\d+\.\d+\n$", r)
+        lines = r.stdout.splitlines()
+        self.assertRegex(lines[0], r"^workgate \d+\.\d+\.\d+$", r)
+        fields = dict(line.split(": ", 1) for line in lines[1:])
+        self.assertEqual(set(fields), {"commit", "build type", "worker ABI", "OpenSSL", "Boost", "nghttp2"}, r)
+        self.assertRegex(fields["commit"], r"^([0-9a-f]{7,40}|unknown)$")
+        self.assertIn(fields["build type"], ("Release", "RelWithDebInfo", "Debug", "MinSizeRel", "none"))
+        self.assertRegex(fields["worker ABI"], r"^\d+$")
+        self.assertRegex(fields["OpenSSL"], r"^OpenSSL 3\.\d+\.\d+")
+        self.assertRegex(fields["Boost"], r"^1\.\d+\.\d+$")
+        self.assertRegex(fields["nghttp2"], r"^1\.\d+\.\d+$")
+        # the same ABI number as the metrics' build_info and the SDK header
+        with open(os.path.join(os.path.dirname(__file__), "../../include/workgate/worker.h")) as f:
+            abi = re.search(r"#define WORKGATE_ABI_VERSION (\d+)", f.read())
+        if abi:
+            self.assertEqual(fields["worker ABI"], abi.group(1))
+
+
+class ValidateOnePassTest(TempDirMixin, unittest.TestCase):
+    def test_a_missing_slash_is_one_line(self):
+        cfg = {"paths": [{"method": "GET", "path": "noslash", "response": {}}]}
+        r = run_cli(["validate", self.tmp(json.dumps(cfg))])
+        self.assertEqual(r.returncode, 1, r)
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+        self.assertEqual(errors, ["error: /paths/0/path: must start with /"], r)
+
+    def test_warns_on_credentialed_wildcard_headers_and_mapping_on_a_static_route(self):
+        cfg = {"cors": {"allow_origins": ["https://a.example"], "allow_methods": ["GET"], "allow_headers": ["*"],
+                        "expose_headers": [], "allow_credentials": True, "max_age": 0},
+               "paths": [{"method": "GET", "path": "/s", "response": {},
+                          "mapping": {"headers": {"x-a": "$request.path"}}}]}
+        r = run_cli(["validate", self.tmp(json.dumps(cfg))])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertRegex(r.stderr, r"warning: /cors/allow_headers: .*allow_credentials")
+        self.assertRegex(r.stderr, r"warning: /paths/0/mapping: ignored: a static route")
+
+
+class HelpAndFlagsTest(TempDirMixin, unittest.TestCase):
+    def test_each_command_has_its_help(self):
+        for command, first in (("serve", "Usage: workgate serve"), ("validate", "Usage: workgate validate"),
+                               ("routes", "Usage: workgate routes")):
+            with self.subTest(command=command):
+                r = run_cli([command, "--help"])
+                self.assertEqual(r.returncode, 0, r)
+                self.assertTrue(r.stdout.startswith(first), r)
+                self.assertEqual(r.stderr, "", r)
+        r = run_cli(["serve", "-h"])
+        self.assertIn("--log-format", r.stdout)
+        self.assertIn("--admin HOST:PORT", r.stdout)
+
+    def test_flag_equals_value_is_the_same_as_flag_value(self):
+        path = self.tmp(json.dumps(GOOD))
+        a = run_cli(["routes", f"--config={path}"])
+        b = run_cli(["routes", "--config", path])
+        self.assertEqual(a.returncode, 0, a)
+        self.assertEqual(a.stdout, b.stdout)
+        r = run_cli(["serve", "--threads=0", "--config", path])
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("--threads must be a number between 1 and 1024", r.stderr)
+        r = run_cli(["serve", "--access-log=yes", "--config", path])
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("--access-log takes no value", r.stderr)
+        r = run_cli(["serve", "--config="])
+        self.assertNotEqual(r.returncode, 0, r)
+
+    def test_ca_file_is_checked_at_start(self):
+        path = self.tmp(json.dumps(GOOD))
+        not_pem = self.tmp("not a certificate\n", suffix=".pem")
+        for ca in ("/nonexistent/ca.pem", not_pem):
+            with self.subTest(ca=ca):
+                r = run_cli(["serve", "--config", path, "--listen", "127.0.0.1:0", f"--ca-file={ca}"])
+                self.assertEqual(r.returncode, 2, r)
+                self.assertIn(f"--ca-file {ca}: cannot load PEM certificates", r.stderr)
 
 
 class ValidateTest(TempDirMixin, unittest.TestCase):

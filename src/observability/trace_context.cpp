@@ -1,0 +1,185 @@
+#include "observability/trace_context.hpp"
+
+#include <random>
+
+namespace workgate::observability {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;  // uppercase hex is invalid in traceparent
+}
+
+bool parse_hex(std::string_view text, std::uint8_t* out) {
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    int hi = hex_value(text[i]);
+    int lo = hex_value(text[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i / 2] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+template <std::size_t N>
+bool all_zero(const std::array<std::uint8_t, N>& bytes) {
+  for (std::uint8_t b : bytes)
+    if (b != 0) return false;
+  return true;
+}
+
+bool key_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*' || c == '/' ||
+         c == '@';
+}
+
+// key = simple-key / multi-tenant-key; simple-key = lcalpha 0*255(keychar);
+// multi-tenant-key = tenant-id "@" system-id, tenant-id = (lcalpha / DIGIT) 0*240(keychar),
+// system-id = lcalpha 0*13(keychar).
+bool valid_key(std::string_view key) {
+  if (key.empty() || key.size() > 256) return false;
+  for (char c : key)
+    if (!key_char(c)) return false;
+  auto at = key.find('@');
+  if (at == std::string_view::npos) return key[0] >= 'a' && key[0] <= 'z';
+  std::string_view tenant = key.substr(0, at);
+  std::string_view system = key.substr(at + 1);
+  if (tenant.empty() || tenant.size() > 241 || system.empty() || system.size() > 14) return false;
+  if (system.find('@') != std::string_view::npos) return false;
+  bool tenant_start = (tenant[0] >= 'a' && tenant[0] <= 'z') || (tenant[0] >= '0' && tenant[0] <= '9');
+  return tenant_start && system[0] >= 'a' && system[0] <= 'z';
+}
+
+// value = 0*255(chr) nblk-chr; chr = %x20 / nblk-chr; nblk-chr = %x21-2B / %x2D-3C / %x3E-7E.
+bool valid_value(std::string_view value) {
+  if (value.empty() || value.size() > 256 || value.back() == ' ') return false;
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e || c == ',' || c == '=') return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool parse_traceparent(std::string_view value, TraceParent& out) {
+  value = trim(value);
+  if (value.size() < 55) return false;
+  std::uint8_t version = 0;
+  if (!parse_hex(value.substr(0, 2), &version) || version == 0xff) return false;
+  if (version == 0 && value.size() != 55) return false;
+  if (value.size() > 55 && value[55] != '-') return false;  // a future version's further fields
+  if (value[2] != '-' || value[35] != '-' || value[52] != '-') return false;
+  if (!parse_hex(value.substr(3, 32), out.trace_id.data())) return false;
+  if (!parse_hex(value.substr(36, 16), out.parent_id.data())) return false;
+  if (!parse_hex(value.substr(53, 2), &out.flags)) return false;
+  return !all_zero(out.trace_id) && !all_zero(out.parent_id);
+}
+
+bool valid_tracestate(std::string_view value) {
+  if (value.size() > kMaxTraceStateLength) return false;
+  std::size_t members = 0;
+  while (true) {
+    auto comma = value.find(',');
+    std::string_view member = trim(value.substr(0, comma));
+    if (!member.empty()) {
+      auto eq = member.find('=');
+      if (eq == std::string_view::npos) return false;
+      if (!valid_key(member.substr(0, eq)) || !valid_value(member.substr(eq + 1))) return false;
+      if (++members > kMaxTraceStateMembers) return false;
+    }
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return true;
+}
+
+void append_hex(std::string& out, const std::uint8_t* bytes, std::size_t size) {
+  constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 0xf]);
+  }
+}
+
+void append_traceparent(std::string& out, const TraceId& trace_id, const SpanId& span_id,
+                        std::uint8_t flags) {
+  out.append("00-");
+  append_hex(out, trace_id);
+  out.push_back('-');
+  append_hex(out, span_id);
+  out.push_back('-');
+  append_hex(out, &flags, 1);
+}
+
+namespace {
+std::uint64_t splitmix64(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+std::uint64_t rotl(std::uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+std::uint64_t random_seed() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+void store(std::uint8_t* out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    out[i] = static_cast<std::uint8_t>(v & 0xff);
+}
+}  // namespace
+
+TraceIdGenerator::TraceIdGenerator() : TraceIdGenerator(random_seed()) {}
+
+TraceIdGenerator::TraceIdGenerator(std::uint64_t seed) {
+  for (auto& s : s_)
+    s = splitmix64(seed);
+}
+
+std::uint64_t TraceIdGenerator::next64() {
+  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const std::uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+void TraceIdGenerator::next(TraceId& id) {
+  do {
+    store(id.data(), next64());
+    store(id.data() + 8, next64());
+  } while (all_zero(id));
+}
+
+void TraceIdGenerator::next(SpanId& id) {
+  do {
+    store(id.data(), next64());
+  } while (all_zero(id));
+}
+
+bool sampled_by_ratio(const TraceId& trace_id, double ratio) {
+  if (ratio <= 0.0) return false;
+  if (ratio >= 1.0) return true;
+  std::uint64_t low = 0;
+  for (std::size_t i = 8; i < 16; ++i)
+    low = low << 8 | trace_id[i];
+  // Compare the top 53 bits (a double's precision) with the ratio.
+  return static_cast<double>(low >> 11) < ratio * static_cast<double>(1ull << 53);
+}
+
+}  // namespace workgate::observability
