@@ -19,6 +19,7 @@
 #include "observability/log.hpp"
 #include "pipeline/gateway_handler.hpp"
 #include "runtime/builder.hpp"
+#include "workers/attach.hpp"
 #include "workgate/worker.h"
 
 namespace workgate::app {
@@ -331,6 +332,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     return 2;
   }
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+  workers::set_js_shard_count(o.threads);  // one workerd process per shard (JavaScript workers)
 
   // The supervisor binds the sockets of every listener (so that they outlive a crashed serving process)
   // and runs the serving process, which loads the config, listens and serves: see app/supervisor.hpp.

@@ -23,7 +23,8 @@ struct Sidecar {
     if (!worker) throw std::runtime_error(error);
   }
   BoundFunction fn(const char* name) const {
-    return BoundFunction{worker, name, worker->module().find(name)};
+    return BoundFunction{worker,  name, worker->module().find(name),
+                         nullptr, {},   std::chrono::milliseconds(5000)};
   }
 };
 
