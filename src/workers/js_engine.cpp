@@ -338,6 +338,22 @@ std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<Scrip
     lock.unlock();
     // Name the script workerd complained about when its message says which.
     std::string pointer = engine->scripts_.empty() ? "/workers" : engine->scripts_.front().pointer;
+    // A binding to a class the module does not export: workerd says `named entrypoint "X", but "wN" has
+    // no such named entrypoint`.
+    static constexpr std::string_view kNamed = "with a named entrypoint \"";
+    if (auto at = error.find(kNamed); at != std::string::npos) {
+      auto name_end = error.find('"', at + kNamed.size());
+      auto service = error.find("but \"w", at);
+      if (name_end != std::string::npos && service != std::string::npos) {
+        std::size_t index = std::strtoul(error.c_str() + service + 6, nullptr, 10);
+        std::string name = error.substr(at + kNamed.size(), name_end - at - kNamed.size());
+        if (index < engine->scripts_.size()) {
+          errors.push_back({engine->scripts_[index].pointer,
+                            "the module has no export \"" + name + "\" (the class \"entrypoint\" names)"});
+          return nullptr;
+        }
+      }
+    }
     for (std::size_t i = 0; i < engine->scripts_.size(); ++i) {
       if (error.find("user" + std::to_string(i) + ".js") != std::string::npos ||
           error.find("main" + std::to_string(i) + ".js") != std::string::npos) {
