@@ -47,7 +47,7 @@ std::optional<BoundFunction> bind_function(const std::shared_ptr<WorkerInstance>
                                            std::string_view function) {
   wg_function_fn fn = worker->module().find(function);
   if (fn == nullptr) return std::nullopt;
-  return BoundFunction{worker, std::string(function), fn, nullptr, {}, std::chrono::milliseconds(5000)};
+  return BoundFunction{worker, std::string(function), fn};
 }
 
 std::string missing_function(std::string_view binding, std::string_view function) {

@@ -279,7 +279,8 @@ std::string capnp_config(const std::vector<ScriptSpec>& scripts, const std::stri
 }
 
 std::optional<BlockingAnswer> blocking_call(const std::string& socket_path, const std::string& body,
-                                            std::chrono::milliseconds timeout) {
+                                            std::chrono::milliseconds timeout,
+                                            const std::atomic<bool>* stop) {
   asio::io_context io;
   asio::local::stream_protocol::socket socket(io);
   beast::flat_buffer buffer;
@@ -310,7 +311,13 @@ std::optional<BlockingAnswer> blocking_call(const std::string& socket_path, cons
           });
         });
       });
-  io.run_for(timeout);
+  const auto deadline = Clock::now() + timeout;
+  while (!done && !io.stopped()) {
+    if (stop != nullptr && stop->load(std::memory_order_acquire)) break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) break;
+    io.run_for(std::min<std::chrono::milliseconds>(left, std::chrono::milliseconds(20)));
+  }
   if (!done || result) return std::nullopt;
   BlockingAnswer answer;
   const auto& res = parser.get();
@@ -341,7 +348,15 @@ std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<Scrip
     // A binding to a class the module does not export: workerd says `named entrypoint "X", but "wN" has
     // no such named entrypoint`.
     static constexpr std::string_view kNamed = "with a named entrypoint \"";
-    if (auto at = error.find(kNamed); at != std::string::npos) {
+    // A module that does not load ("Uncaught SyntaxError ... at userN.js:LINE") also leaves its exports
+    // missing: report the load error, naming the user's file.
+    const bool uncaught = error.find("Uncaught") != std::string::npos;
+    for (std::size_t i = 0; uncaught && i < engine->scripts_.size(); ++i) {
+      std::string generated = "user" + std::to_string(i) + ".js";
+      for (auto at = error.find(generated); at != std::string::npos; at = error.find(generated, at))
+        error.replace(at, generated.size(), engine->scripts_[i].path), at += engine->scripts_[i].path.size();
+    }
+    if (auto at = error.find(kNamed); !uncaught && at != std::string::npos) {
       auto name_end = error.find('"', at + kNamed.size());
       auto service = error.find("but \"w", at);
       if (name_end != std::string::npos && service != std::string::npos) {
@@ -355,7 +370,8 @@ std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<Scrip
       }
     }
     for (std::size_t i = 0; i < engine->scripts_.size(); ++i) {
-      if (error.find("user" + std::to_string(i) + ".js") != std::string::npos ||
+      if (error.find(engine->scripts_[i].path + ":") != std::string::npos ||
+          error.find("user" + std::to_string(i) + ".js") != std::string::npos ||
           error.find("main" + std::to_string(i) + ".js") != std::string::npos) {
         pointer = engine->scripts_[i].pointer;
         break;
@@ -412,6 +428,7 @@ Engine::~Engine() {
     std::lock_guard lock(mutex_);
     stop_ = true;
   }
+  stopping_.store(true, std::memory_order_release);
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   std::error_code ec;
@@ -608,7 +625,7 @@ void Engine::supervise() {
           break;
         case Process::State::kStarting: {
           all_up = false;
-          if (blocking_call(health_sockets_[i], probe, std::chrono::milliseconds(200))) {
+          if (blocking_call(health_sockets_[i], probe, std::chrono::milliseconds(200), &stopping_)) {
             p.state = Process::State::kUp;
             p.last_probe = Clock::now();
             p.generation.fetch_add(1, std::memory_order_acq_rel);
@@ -631,7 +648,8 @@ void Engine::supervise() {
           bool suspect = p.suspect.exchange(false, std::memory_order_acq_rel);
           if (!suspect && now - p.last_probe < probe_every) break;
           p.last_probe = now;
-          if (!blocking_call(health_sockets_[i], probe, settings_.health_timeout)) {
+          if (!blocking_call(health_sockets_[i], probe, settings_.health_timeout, &stopping_)) {
+            if (stopping_.load(std::memory_order_acquire)) break;
             kill_process(i, ("did not answer its health check within " +
                              std::to_string(settings_.health_timeout.count()) + " ms")
                                 .c_str());

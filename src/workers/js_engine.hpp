@@ -71,8 +71,11 @@ struct BlockingAnswer {
   std::string result;  // x-wg-result
   std::string body;
 };
+// `stop`, when given and set, ends the wait early (the supervisor stopping: ~Engine waits no longer than a
+// slice of 20 ms for a probe in progress).
 std::optional<BlockingAnswer> blocking_call(const std::string& socket_path, const std::string& body,
-                                            std::chrono::milliseconds timeout);
+                                            std::chrono::milliseconds timeout,
+                                            const std::atomic<bool>* stop = nullptr);
 
 class Engine {
  public:
@@ -137,6 +140,7 @@ class Engine {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
+  std::atomic<bool> stopping_{false};  // stop_, readable without the mutex (probes in progress)
   // Start-up: the supervisor reports when every process is up, or the first failure.
   bool start_done_ = false;
   std::string start_error_;

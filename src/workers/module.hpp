@@ -104,8 +104,8 @@ struct BoundFunction {
   std::shared_ptr<WorkerInstance> worker;
   std::string name;
   wg_function_fn fn = nullptr;
-  std::shared_ptr<const js::JsFunction> js;
-  std::string js_binding;
+  std::shared_ptr<const js::JsFunction> js = nullptr;
+  std::string js_binding = {};
   std::chrono::milliseconds js_timeout{5000};
 
   const std::string& binding() const { return worker ? worker->binding() : js_binding; }

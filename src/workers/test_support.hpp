@@ -29,7 +29,7 @@ inline std::shared_ptr<WorkerInstance> load(const std::string& path, WorkerInsta
 inline BoundFunction function(const std::shared_ptr<WorkerInstance>& worker, std::string_view name) {
   wg_function_fn fn = worker->module().find(name);
   EXPECT_NE(fn, nullptr) << name;
-  return BoundFunction{worker, std::string(name), fn, nullptr, {}, std::chrono::milliseconds(5000)};
+  return BoundFunction{worker, std::string(name), fn};
 }
 
 }  // namespace workgate::workers::test_support

@@ -23,8 +23,7 @@ struct Sidecar {
     if (!worker) throw std::runtime_error(error);
   }
   BoundFunction fn(const char* name) const {
-    return BoundFunction{worker,  name, worker->module().find(name),
-                         nullptr, {},   std::chrono::milliseconds(5000)};
+    return BoundFunction{worker, name, worker->module().find(name)};
   }
 };
 

@@ -133,7 +133,7 @@ class JsWorkersTest(GatewayTestCase):
         self.assertResponse(resp, 200)
         seen = json.loads(resp.body)
         self.assertEqual(seen["path"], "/from-js")
-        self.assertEqual(seen["headers"].get("x-from-js"), "yes")
+        self.assertEqual(seen["headers"].get("x-from-js"), ["yes"])
 
     def test_one_js_worker_calls_another_through_its_binding(self):
         gw = self.start(base_config(self.script), threads=1)
@@ -233,6 +233,8 @@ class JsWorkersStartupErrorsTest(unittest.TestCase):
         err = self.serve_fails(base_config(script))
         self.assertIn("error: /workers/0/script:", err)
         self.assertIn("workerd did not start", err)
+        self.assertIn("SyntaxError", err)
+        self.assertIn(script + ":", err)  # the user's file, not the generated module name
 
     def test_missing_class(self):
         script = write_script(self.dir.name, SCRIPT.replace("export class Api ", "export class Other "))
