@@ -42,7 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
-SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls", "http2", "targets"]
+SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls", "http2", "targets", "workers-js"]
 SCENARIOS.append("peers")  # nginx + haproxy + workgate side by side (bench/README.md)
 STATIC_BODY = '{"status":"ok"}'
 UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
@@ -825,6 +825,64 @@ def scenario_workers(ctx, conns_list):
     results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides,
                                   "ratio_name": "service_binding/static"}) for c in conns_list]
     print_table("workers", results)
+    return results
+
+
+JS_BODY = '{"raw":"string from TARGET.run"}'
+WORKERD = os.path.join(REPO, "third_party", "npm", "node_modules", "@cloudflare", "workerd-linux-64", "bin", "workerd")
+SIDECAR_JS = os.path.join(REPO, "workers", "sidecar", "sidecar.js")
+
+
+def scenario_workers_js(ctx, conns_list):
+    """A JavaScript service_binding route (sidecar.js on workerd, 1 shard, 1 workerd process) vs the native
+    sidecar's route vs a static route, and vs a bare workerd whose worker answers the same JSON directly
+    (the ceiling for JavaScript on this machine). Ratio: JS route / bare workerd (target >= 0.5)."""
+    workerd = os.environ.get("WORKGATE_WORKERD") or WORKERD
+    if not os.access(workerd, os.X_OK):
+        raise Skip(f"workerd not installed at {workerd} (scripts/install-deps.sh)")
+    sidecar = find_sidecar(ctx)
+    if not sidecar:
+        raise Skip("no native sidecar test worker next to the gateway binary; pass --sidecar PATH")
+    d = ctx.subdir("workerd-bare")
+    port = free_port()
+    with open(os.path.join(d, "bare.js"), "w") as f:
+        f.write("export default { async fetch() { return new Response(%s, "
+                "{ headers: { 'content-type': 'application/json' } }); } };\n" % json.dumps(JS_BODY))
+    with open(os.path.join(d, "bare.capnp"), "w") as f:
+        f.write('using Workerd = import "/workerd/workerd.capnp";\n'
+                'const config :Workerd.Config = (services = [(name = "main", worker = (modules = [(name = "bare.js", '
+                'esModule = embed "bare.js")], compatibilityDate = "2025-09-01"))], sockets = [(name = "http", '
+                f'address = "127.0.0.1:{port}", http = (), service = "main")]);\n')
+    bare = Server("workerd-bare", ctx.pin(ctx.args.server_cpu) + [workerd, "serve", os.path.join(d, "bare.capnp")],
+                  d, port)
+    ctx.servers.append(bare)
+    if not bare.wait_ready():
+        raise Skip(f"bare workerd did not start: {one_line(bare.output())}")
+    expect_ok("workerd", port, "GET", "/", want_body=JS_BODY, gateway=False)
+    wg = ctx.start_workgate("workgate-workers-js", {
+        "title": "bench workers-js",
+        "workers": [{"binding": "NATIVE", "module": os.path.abspath(sidecar)},
+                    {"binding": "JS", "script": SIDECAR_JS, "entrypoint": "Sidecar"}],
+        "serviceBindings": [{"alias": "native", "binding": "NATIVE"}, {"alias": "js", "binding": "JS"}],
+        "paths": [{"method": "GET", "path": "/static", "response": {"raw": "string from TARGET.run"}},
+                  {"method": "GET", "path": "/native", "integration": {"type": "service_binding", "binding": "native",
+                                                                       "function": "run"}},
+                  {"method": "GET", "path": "/js", "integration": {"type": "service_binding", "binding": "js",
+                                                                   "function": "run"}}]})
+    expect_ok("workgate", wg.port, "GET", "/js?mode=string", want_body=JS_BODY)
+    expect_ok("workgate", wg.port, "GET", "/native?mode=string", want_body=JS_BODY)
+    sides = [{"name": "bare workerd", "role": "base", "server": bare, "path": "/"},
+             {"name": "static", "role": "other", "server": wg, "path": "/static"},
+             {"name": "native service_binding", "role": "other", "server": wg, "path": "/native?mode=string"},
+             {"name": "js service_binding", "role": "test", "server": wg, "path": "/js?mode=string"}]
+    results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides, "target": 0.5,
+                                  "ratio_name": "js route/bare workerd",
+                                  "extra_ratios": [("js service_binding", "native service_binding"),
+                                                   ("js service_binding", "static")]}) for c in conns_list]
+    print_table("workers-js", results)
+    for res in results:
+        for name, r in res["extra_ratios"].items():
+            log(f"{res['label']:<14} {'ratio ' + name:<44} {fmt_x(r['rps']):>10} {fmt_x(r['p99']):>9}")
     return results
 
 
@@ -1697,7 +1755,7 @@ SCENARIO_FUNCS = {"static": (scenario_static, [64]), "proxy": (scenario_proxy, [
                   "auth": (scenario_auth, [64]), "workers": (scenario_workers, [64]),
                   "ratelimit": (scenario_ratelimit, [64]), "metrics": (scenario_metrics, [64]),
                   "tls": (scenario_tls, [64]), "http2": (scenario_http2, [64]),
-                  "targets": (scenario_targets, [64])}
+                  "targets": (scenario_targets, [64]), "workers-js": (scenario_workers_js, [64])}
 SCENARIO_FUNCS["peers"] = (scenario_peers, [64, 256, 1024])
 
 

@@ -19,6 +19,37 @@ packages=(
   haproxy linux-perf strace liburing-dev   # bench/run.py --scenario peers (not run by CI); the release-uring preset
 )
 
+# JavaScript workers (docs/workers.md): Cloudflare's workerd and esbuild from npm, pinned, into the
+# project-local prefix third_party/npm (ignored by git; the gateway looks there first). Needs network only
+# here, never at run time. Debian's nodejs/npm are installed when npm is missing.
+WORKERD_VERSION=1.20261117.1
+ESBUILD_VERSION=0.28.2
+install_js_runtime() {
+  local root prefix
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  prefix="$root/third_party/npm"
+  if [ -x "$prefix/node_modules/@cloudflare/workerd-linux-64/bin/workerd" ] &&
+     [ -x "$prefix/node_modules/@esbuild/linux-x64/bin/esbuild" ] &&
+     grep -q "\"version\": \"$WORKERD_VERSION\"" "$prefix/node_modules/workerd/package.json" 2>/dev/null &&
+     grep -q "\"version\": \"$ESBUILD_VERSION\"" "$prefix/node_modules/esbuild/package.json" 2>/dev/null; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "install-deps: npm is missing (apt-get install nodejs npm); run this script as root" >&2
+      exit 1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "install-deps: installing workerd@$WORKERD_VERSION esbuild@$ESBUILD_VERSION into $prefix"
+  mkdir -p "$prefix"
+  [ -f "$prefix/package.json" ] || echo '{"name":"workgate-js-runtime","private":true}' >"$prefix/package.json"
+  npm install --prefix "$prefix" --no-audit --no-fund --save-exact --silent \
+    "workerd@$WORKERD_VERSION" "esbuild@$ESBUILD_VERSION"
+  "$prefix/node_modules/@cloudflare/workerd-linux-64/bin/workerd" --version >/dev/null
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -27,6 +58,7 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  install_js_runtime
   exit 0
 fi
 
@@ -48,4 +80,5 @@ if [ -x /usr/sbin/nginx ] && pgrep -x nginx >/dev/null 2>&1; then /usr/sbin/ngin
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 # Likewise haproxy's service: the peers benchmark starts its own.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
+install_js_runtime
 echo "install-deps: done"

@@ -57,6 +57,11 @@ if [ -d "$shared" ]; then
   if [ -n "$sidecar" ]; then
     python3 "$shared/run.py" --gateway build/release/workgate --var "SIDECAR=$root/$sidecar" "$shared/workers"
   fi
+  # The same cases with the JavaScript sidecar on workerd (scripts/install-deps.sh installs workerd).
+  if [ -d "$shared/workers-js" ]; then
+    python3 "$shared/run.py" --gateway build/release/workgate --var "SIDECAR_JS=$root/workers/sidecar/sidecar.js" \
+      "$shared/workers-js"
+  fi
 else
   echo "== conformance suites skipped: $shared not found"
 fi

@@ -27,6 +27,7 @@
 #include "observability/spans.hpp"
 #include "pipeline/gateway_handler.hpp"
 #include "runtime/builder.hpp"
+#include "workers/attach.hpp"
 #include "workgate/worker.h"
 
 namespace workgate::app {
@@ -439,6 +440,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
   }
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   if (!check_ca_files(o.ca_files)) return 2;
+  workers::set_js_shard_count(o.threads);  // one workerd process per shard (JavaScript workers)
 
   // The supervisor binds the sockets of every listener (so that they outlive a crashed serving process)
   // and runs the serving process, which loads the config, listens and serves: see app/supervisor.hpp.

@@ -89,7 +89,13 @@ struct ServiceBindingEntry {
 
 struct WorkerEntry {
   std::string binding;
-  std::string module;  // resolved against the config file's directory
+  std::string module;  // resolved against the config file's directory; empty for a JavaScript worker
+  // A JavaScript worker (docs/workers.md, "JavaScript workers"): its ES module (.js/.mjs) or TypeScript
+  // file (.ts/.mts, bundled with esbuild at load), resolved like `module`; the WorkerEntrypoint class to
+  // call ("" = the default export) and the workerd compatibility date ("" = the pinned default).
+  std::string script;
+  std::string entrypoint;
+  std::string compatibility_date;
   std::vector<std::string> env;
   boost::json::value config;
   std::chrono::milliseconds timeout{5000};
@@ -273,6 +279,15 @@ struct GatewaySettings {
   // A proxied WebSocket (any Upgrade) tunnel is closed when nothing moved either way for this long.
   std::chrono::milliseconds websocket_idle_timeout{60000};
   TracingSettings tracing;
+  // gateway.js_workers: how JavaScript workers run (workerd processes).
+  struct JsWorkers {
+    std::string workerd;                             // binary; "" = the project install or PATH
+    std::string esbuild;                             // binary; "" = the project install or PATH
+    unsigned processes = 0;                          // 0 = one per shard
+    std::size_t heap_limit_mb = 0;                   // V8 old-space limit per process; 0 = V8's
+    std::chrono::milliseconds health_timeout{1000};  // a process that does not answer is recycled
+    std::chrono::milliseconds startup_timeout{30000};
+  } js_workers;
 };
 
 // "HOST:PORT" or "[IPv6]:PORT" with an IP address (or localhost) and a port 0..65535.
@@ -292,6 +307,7 @@ struct Config {
   std::vector<RateLimitPolicy> rate_limits;
   std::optional<RedisSettings> redis;
   std::filesystem::path base_dir;  // relative module paths resolve against it
+  std::string document;            // the JSON document as loaded (JavaScript workers' ctxJson.apiConfig)
 
   const ServerEntry* find_server(std::string_view alias) const;
   const ServiceEntry* find_service(std::string_view alias) const;

@@ -573,6 +573,41 @@ bool valid_env_name(std::string_view name) {
   });
 }
 
+bool valid_js_identifier(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return c == '_' || c == '$' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  });
+}
+
+// workers[].script, entrypoint, compatibility_date (a JavaScript worker).
+void parse_js_worker(const json::object& obj, const std::string& ptr, const std::string& script,
+                     const Config& cfg, WorkerEntry& worker, Checker& check) {
+  std::filesystem::path p(script);
+  std::string ext = p.extension().string();
+  if (ext != ".js" && ext != ".mjs" && ext != ".ts" && ext != ".mts") {
+    check.error(ptr + "/script", "must name a .js, .mjs, .ts or .mts file");
+    return;
+  }
+  worker.script = (p.is_absolute() ? p : cfg.base_dir / p).lexically_normal().string();
+  if (auto e = check.string(obj, "entrypoint", ptr, false, true)) {
+    if (!valid_js_identifier(*e)) {
+      check.error(ptr + "/entrypoint", "must be the name of an exported class");
+    } else {
+      worker.entrypoint = *e;
+    }
+  }
+  if (auto d = check.string(obj, "compatibility_date", ptr, false, true)) {
+    bool ok = d->size() == 10 && (*d)[4] == '-' && (*d)[7] == '-' &&
+              std::all_of(d->begin(), d->end(), [](char c) { return c == '-' || (c >= '0' && c <= '9'); });
+    if (!ok) {
+      check.error(ptr + "/compatibility_date", "must be a date YYYY-MM-DD");
+    } else {
+      worker.compatibility_date = *d;
+    }
+  }
+}
+
 void parse_workers(const json::object& root, Config& cfg, Checker& check) {
   const json::value* v = root.if_contains("workers");
   if (v == nullptr) return;
@@ -582,11 +617,20 @@ void parse_workers(const json::object& root, Config& cfg, Checker& check) {
     std::string ptr = "/workers/" + std::to_string(i);
     const json::object* obj = check.object((*arr)[i], ptr);
     if (obj == nullptr) continue;
-    check.known_keys(*obj, ptr, {"binding", "module", "env", "config", "timeout_ms"});
+    check.known_keys(
+        *obj, ptr,
+        {"binding", "module", "env", "config", "timeout_ms", "script", "entrypoint", "compatibility_date"});
     WorkerEntry worker;
     worker.pointer = ptr;
     auto binding = check.string(*obj, "binding", ptr, true, true);
-    auto module = check.string(*obj, "module", ptr, true, true);
+    auto script = check.string(*obj, "script", ptr, false, true);
+    auto module = check.string(*obj, "module", ptr, !obj->contains("script"), true);
+    if (script && module) check.error(ptr + "/script", "give either \"module\" or \"script\", not both");
+    if (script) parse_js_worker(*obj, ptr, *script, cfg, worker, check);
+    if (!script && (obj->contains("entrypoint") || obj->contains("compatibility_date"))) {
+      check.error(ptr + (obj->contains("entrypoint") ? "/entrypoint" : "/compatibility_date"),
+                  "only for a JavaScript worker (\"script\")");
+    }
     if (binding && cfg.find_worker(*binding) != nullptr) {
       check.error(ptr + "/binding", "duplicate worker binding " + in_quotes(*binding));
     }
@@ -599,10 +643,13 @@ void parse_workers(const json::object& root, Config& cfg, Checker& check) {
     }
     if (const json::value* c = obj->if_contains("config")) worker.config = *c;
     if (auto n = check.integer(*obj, "timeout_ms", ptr, 1, kMaxTimeoutMs)) worker.timeout = ms(*n);
-    if (binding && module) {
+    if (binding && module && !script) {
       worker.binding = *binding;
       std::filesystem::path p(*module);
       worker.module = (p.is_absolute() ? p : cfg.base_dir / p).lexically_normal().string();
+      cfg.workers.push_back(std::move(worker));
+    } else if (binding && script && !module && !worker.script.empty()) {
+      worker.binding = *binding;
       cfg.workers.push_back(std::move(worker));
     }
   }
@@ -1043,8 +1090,25 @@ void parse_gateway(const json::object& root, Config& cfg, Checker& check) {
       {"identity_header", "max_body_bytes", "max_header_bytes", "max_headers", "header_timeout_ms",
        "body_timeout_ms", "min_body_rate_bytes", "idle_timeout_ms", "write_timeout_ms", "access_log",
        "trusted_proxies", "listeners", "tls_handshake_timeout_ms", "admin", "http2",
-       "websocket_idle_timeout_ms", "tracing"});
+       "websocket_idle_timeout_ms", "tracing", "js_workers"});
   GatewaySettings& g = cfg.gateway;
+  if (const json::value* js = obj->if_contains("js_workers")) {
+    const std::string js_ptr = ptr + "/js_workers";
+    if (const json::object* j = check.object(*js, js_ptr)) {
+      check.known_keys(
+          *j, js_ptr,
+          {"workerd", "esbuild", "processes", "heap_limit_mb", "health_timeout_ms", "startup_timeout_ms"});
+      auto& w = g.js_workers;
+      if (auto s = check.string(*j, "workerd", js_ptr, false, true)) w.workerd = *s;
+      if (auto s = check.string(*j, "esbuild", js_ptr, false, true)) w.esbuild = *s;
+      if (auto n = check.integer(*j, "processes", js_ptr, 0, 256)) w.processes = unsigned(*n);
+      if (auto n = check.integer(*j, "heap_limit_mb", js_ptr, 0, 1 << 20)) w.heap_limit_mb = std::size_t(*n);
+      if (auto n = check.integer(*j, "health_timeout_ms", js_ptr, 50, kMaxTimeoutMs))
+        w.health_timeout = ms(*n);
+      if (auto n = check.integer(*j, "startup_timeout_ms", js_ptr, 100, kMaxTimeoutMs))
+        w.startup_timeout = ms(*n);
+    }
+  }
   if (auto b = check.boolean(*obj, "identity_header", ptr)) g.identity_header = *b;
   if (auto b = check.boolean(*obj, "access_log", ptr)) g.access_log = *b;
   if (const json::value* admin = obj->if_contains("admin")) {
@@ -1214,6 +1278,7 @@ LoadResult load_config_text(std::string_view text, const Environment& env,
        "cors", "authorizer", "variables", "paths", "workers", "gateway", "rate_limits", "redis"});
   Config cfg;
   cfg.base_dir = base_dir;
+  cfg.document = std::string(text);
   for (std::string_view key : {"$schema", "title", "description"}) {
     if (auto s = check.string(root, key, "", false); s && key == "title") cfg.title = *s;
   }

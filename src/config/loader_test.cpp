@@ -670,6 +670,47 @@ TEST(LoadConfigText, WorkersErrors) {
   EXPECT_THAT(r.errors, Contains(Problem("/workers/4", "must be an object")));
 }
 
+TEST(LoadConfigText, JavaScriptWorkerEntries) {
+  auto r = load(R"({"workers":[
+      {"binding":"A","script":"js/hooks.ts","entrypoint":"Hooks","compatibility_date":"2025-01-02","env":["X"]},
+      {"binding":"B","script":"/opt/b.mjs","timeout_ms":100}],
+      "gateway":{"js_workers":{"processes":2,"heap_limit_mb":64,"health_timeout_ms":300}},"paths":[]})",
+                Environment{}, "/etc/gw");
+  ASSERT_THAT(to_strings(r.errors), IsEmpty());
+  const auto& w = r.config->workers;
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].script, "/etc/gw/js/hooks.ts");
+  EXPECT_TRUE(w[0].module.empty());
+  EXPECT_EQ(w[0].entrypoint, "Hooks");
+  EXPECT_EQ(w[0].compatibility_date, "2025-01-02");
+  EXPECT_EQ(w[1].script, "/opt/b.mjs");
+  EXPECT_EQ(w[1].entrypoint, "");
+  EXPECT_EQ(w[1].timeout.count(), 100);
+  EXPECT_EQ(r.config->gateway.js_workers.processes, 2u);
+  EXPECT_EQ(r.config->gateway.js_workers.heap_limit_mb, 64u);
+  EXPECT_EQ(r.config->gateway.js_workers.health_timeout.count(), 300);
+  EXPECT_FALSE(r.config->document.empty());
+}
+
+TEST(LoadConfigText, JavaScriptWorkerErrors) {
+  auto r = load(R"({"workers":[
+      {"binding":"A","script":"a.py"},
+      {"binding":"B","script":"b.js","module":"b.so"},
+      {"binding":"C","script":"c.js","entrypoint":"not-a-name","compatibility_date":"yesterday"},
+      {"binding":"D","module":"d.so","entrypoint":"X"},
+      {"binding":"E","script":""}],
+      "gateway":{"js_workers":{"processes":-1,"nope":1}},"paths":[]})");
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_THAT(r.errors, Contains(Problem("/workers/0/script", "must name a .js, .mjs, .ts or .mts file")));
+  EXPECT_THAT(r.errors, Contains(Problem("/workers/1/script", "not both")));
+  EXPECT_THAT(r.errors, Contains(Problem("/workers/2/entrypoint", "must be the name of an exported class")));
+  EXPECT_THAT(r.errors, Contains(Problem("/workers/2/compatibility_date", "must be a date YYYY-MM-DD")));
+  EXPECT_THAT(r.errors, Contains(Problem("/workers/3/entrypoint", "only for a JavaScript worker")));
+  EXPECT_THAT(r.errors, Contains(Problem("/workers/4/script", "must not be empty")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/js_workers/processes", "must be between")));
+  EXPECT_THAT(r.errors, Contains(Problem("/gateway/js_workers/nope", "unknown key")));
+}
+
 // Worker env names are reported by their own position even after a duplicate was dropped from the list.
 TEST(LoadConfigText, WorkerEnvNamePointerAfterDuplicate) {
   auto r = load(R"({"workers":[{"binding":"A","module":"a.so","env":["X","X","1BAD"]}],"paths":[]})");

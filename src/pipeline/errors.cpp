@@ -35,6 +35,8 @@ constexpr std::array kTable{
               R"({"error":"Invalid response from upstream","code":"UPSTREAM_BAD_RESPONSE"})"},
     ErrorSpec{K::kWorkerTimeout, 504, "WORKER_TIMEOUT", "Worker timed out",
               R"({"error":"Worker timed out","code":"WORKER_TIMEOUT"})"},
+    ErrorSpec{K::kWorkerUnavailable, 502, "WORKER_UNAVAILABLE", "Worker unavailable",
+              R"({"error":"Worker unavailable","code":"WORKER_UNAVAILABLE"})"},
     ErrorSpec{K::kJwtVerificationFailed, 401, "AUTH_ERROR", "JWT verification failed",
               R"({"error":"JWT verification failed","code":"AUTH_ERROR"})"},
     ErrorSpec{K::kAuth0MissingCode, 400, "missing_code", "Missing authorization code",

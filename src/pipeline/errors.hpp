@@ -31,6 +31,7 @@ enum class ErrorKind : std::uint8_t {
   kUpstreamTimeout,
   kUpstreamBadResponse,
   kWorkerTimeout,
+  kWorkerUnavailable,  // a JavaScript worker's workerd process is down or crashed during the call
   // Authentication: a verifier failure that names no status of its own.
   kJwtVerificationFailed,
   // Auth0 flows (src/integrations/auth0.cpp).

@@ -42,6 +42,8 @@ const Expected kExpected[] = {
      R"({"error":"Invalid response from upstream","code":"UPSTREAM_BAD_RESPONSE"})"},
     {ErrorKind::kWorkerTimeout, 504, "WORKER_TIMEOUT",
      R"({"error":"Worker timed out","code":"WORKER_TIMEOUT"})"},
+    {ErrorKind::kWorkerUnavailable, 502, "WORKER_UNAVAILABLE",
+     R"({"error":"Worker unavailable","code":"WORKER_UNAVAILABLE"})"},
     {ErrorKind::kJwtVerificationFailed, 401, "AUTH_ERROR",
      R"({"error":"JWT verification failed","code":"AUTH_ERROR"})"},
     {ErrorKind::kAuth0MissingCode, 400, "missing_code",

@@ -1,5 +1,6 @@
 #include "workers/attach.hpp"
 
+#include <atomic>
 #include <boost/json/serialize.hpp>
 #include <filesystem>
 #include <set>
@@ -9,6 +10,15 @@
 
 namespace workgate::workers {
 namespace {
+
+std::atomic<unsigned> g_js_shards{1};
+
+std::string env_json(const std::vector<std::pair<std::string, std::string>>& env) {
+  boost::json::object o;
+  for (const auto& [name, value] : env)
+    o[name] = value;
+  return boost::json::serialize(o);
+}
 
 std::string in_quotes(std::string_view s) {
   return "\"" + std::string(s) + "\"";
@@ -66,6 +76,15 @@ std::string resolve_entrypoint(const config::Config& config, const std::string& 
   return p.string();
 }
 
+void set_js_shard_count(unsigned shards) {
+  g_js_shards.store(shards == 0 ? 1 : shards);
+}
+
+bool is_js_entrypoint(std::string_view entrypoint) {
+  std::string ext = std::filesystem::path(entrypoint).extension().string();
+  return ext == ".js" || ext == ".mjs" || ext == ".ts" || ext == ".mts";
+}
+
 std::shared_ptr<WorkerInstance> WorkerRegistry::worker(std::string_view binding) const {
   auto it = workers_.find(binding);
   return it == workers_.end() ? nullptr : it->second;
@@ -78,6 +97,20 @@ std::optional<BoundFunction> WorkerRegistry::resolve_hook(const config::Config& 
   if (alias == nullptr) {
     errors.push_back({hook.pointer + "/binding", "unknown service binding alias " + in_quotes(hook.binding)});
     return std::nullopt;
+  }
+  if (auto js = js_workers_.find(alias->binding); js != js_workers_.end()) {
+    if (!js->second.function) return std::nullopt;  // failed to load: reported already
+    if (js->second.methods && std::find(js->second.methods->begin(), js->second.methods->end(),
+                                        hook.function) == js->second.methods->end()) {
+      errors.push_back({hook.pointer + "/function", missing_function(alias->binding, hook.function)});
+      return std::nullopt;
+    }
+    BoundFunction bound;
+    bound.name = hook.function;
+    bound.js = js->second.function;
+    bound.js_binding = alias->binding;
+    bound.js_timeout = js->second.timeout;
+    return bound;
   }
   auto instance = worker(alias->binding);
   if (!instance) {
@@ -118,7 +151,113 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
   const config::Config& cfg = snapshot.config;
   ModuleCache modules;
 
+  // JavaScript workers: the `workers` entries with a script and the `services` whose entrypoint is a
+  // JavaScript module, all in one workerd config (started once, with every route's check below).
+  {
+    std::vector<js::ScriptSpec> specs;
+    std::vector<std::pair<bool, std::string>> owners;  // (service?, binding or alias)
+    std::vector<std::chrono::milliseconds> timeouts;
+    const auto& settings = cfg.gateway.js_workers;
+    std::string esbuild;
+    bool esbuild_looked = false;
+    bool failed = false;
+    auto add = [&](js::ScriptSpec spec, bool service, std::chrono::milliseconds timeout) {
+      std::string ext = std::filesystem::path(spec.path).extension().string();
+      if ((ext == ".ts" || ext == ".mts") && !esbuild_looked) {
+        esbuild = js::find_tool(settings.esbuild, "esbuild");
+        esbuild_looked = true;
+      }
+      std::string error = js::load_source(spec, esbuild);
+      if (!error.empty()) {
+        errors.push_back({spec.pointer, error});
+        failed = true;
+      }
+      owners.emplace_back(service, spec.label);
+      timeouts.push_back(timeout);
+      specs.push_back(std::move(spec));
+    };
+    for (const config::WorkerEntry& entry : cfg.workers) {
+      if (entry.script.empty()) continue;
+      js::ScriptSpec spec;
+      spec.label = entry.binding;
+      spec.pointer = entry.pointer + "/script";
+      spec.path = entry.script;
+      spec.entrypoint = entry.entrypoint;
+      spec.compatibility_date = entry.compatibility_date;
+      std::set<std::string, std::less<>> seen;
+      for (const std::string& name : entry.env) {
+        if (!seen.insert(name).second) continue;
+        if (auto value = environment.get(name)) spec.env.emplace_back(name, std::string(*value));
+      }
+      add(std::move(spec), false, entry.timeout);
+    }
+    std::set<std::string, std::less<>> used_services;
+    for (const auto& route : cfg.paths)
+      if (route.integration && route.integration->type == config::IntegrationType::kService)
+        used_services.insert(route.integration->binding);
+    for (std::size_t i = 0; i < cfg.services.size(); ++i) {
+      const auto& service = cfg.services[i];
+      if (!is_js_entrypoint(service.entrypoint) || !used_services.contains(service.alias)) continue;
+      js::ScriptSpec spec;
+      spec.label = service.alias;
+      spec.pointer = "/services/" + std::to_string(i) + "/entrypoint";
+      spec.path = resolve_entrypoint(cfg, service.entrypoint);
+      spec.service = true;
+      add(std::move(spec), true, std::chrono::milliseconds(5000));
+    }
+    if (!specs.empty()) {
+      auto context = std::make_shared<js::ContextData>();
+      context->api_config = js::redacted_document(cfg.document, context->route_configs);
+      std::shared_ptr<js::Engine> engine;
+      if (!failed && load_modules) {
+        js::EngineSettings es;
+        es.workerd = js::find_tool(settings.workerd, "workerd");
+        es.processes = settings.processes != 0 ? settings.processes : g_js_shards.load();
+        es.heap_limit_mb = settings.heap_limit_mb;
+        es.health_timeout = settings.health_timeout;
+        es.startup_timeout = settings.startup_timeout;
+        if (es.workerd.empty()) {
+          errors.push_back({specs.front().pointer,
+                            "workerd is not installed (run scripts/install-deps.sh, or set "
+                            "gateway.js_workers.workerd)"});
+          failed = true;
+        } else {
+          engine = js::Engine::start(es, specs, errors);
+          failed = !engine;
+        }
+      }
+      registry->engine_ = engine;
+      for (std::size_t i = 0; i < owners.size(); ++i) {
+        WorkerRegistry::JsBinding binding;
+        binding.timeout = timeouts[i];
+        if (!failed) {
+          auto fn = std::make_shared<js::JsFunction>();
+          fn->engine = engine;
+          fn->script = i;
+          fn->env_json = env_json(specs[i].env);
+          fn->context = context;
+          if (engine) {
+            std::string error;
+            binding.methods = engine->describe(i, error);
+            if (!binding.methods) {
+              errors.push_back({specs[i].pointer, error});
+              fn = nullptr;
+            } else if (owners[i].first && std::find(binding.methods->begin(), binding.methods->end(),
+                                                    "fetch") == binding.methods->end()) {
+              errors.push_back({specs[i].pointer, "the default export class has no method \"fetch\""});
+              fn = nullptr;
+            }
+          }
+          binding.function = std::move(fn);
+        }
+        (owners[i].first ? registry->js_services_ : registry->js_workers_)
+            .emplace(owners[i].second, std::move(binding));
+      }
+    }
+  }
+
   for (const config::WorkerEntry& entry : cfg.workers) {
+    if (!entry.script.empty()) continue;
     std::string error;
     auto module = modules.open(entry.module, error);
     if (!module) {
@@ -148,6 +287,15 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
   std::set<std::string, std::less<>> failed_services;
   auto service_fetch = [&](std::string_view alias) -> std::optional<BoundFunction> {
     if (failed_services.contains(alias)) return std::nullopt;
+    if (auto js = registry->js_services_.find(alias); js != registry->js_services_.end()) {
+      if (!js->second.function) return std::nullopt;
+      BoundFunction bound;
+      bound.name = "fetch";
+      bound.js = js->second.function;
+      bound.js_binding = std::string(alias);
+      bound.js_timeout = js->second.timeout;
+      return bound;
+    }
     std::shared_ptr<WorkerInstance> instance;
     if (auto it = registry->services_.find(alias); it != registry->services_.end()) {
       instance = it->second;

@@ -11,6 +11,7 @@
 #include "config/config.hpp"
 #include "config/environment.hpp"
 #include "pipeline/snapshot.hpp"
+#include "workers/js_call.hpp"
 #include "workers/module.hpp"
 
 namespace workgate::workers {
@@ -38,6 +39,16 @@ class WorkerRegistry {
  private:
   friend std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot&, const config::Environment&,
                                                               bool, std::vector<config::ConfigError>&);
+  // A JavaScript binding (or service): its function, and the methods its class has (unknown for
+  // `workgate validate`, which does not start workerd).
+  struct JsBinding {
+    std::shared_ptr<js::JsFunction> function;
+    std::optional<std::vector<std::string>> methods;
+    std::chrono::milliseconds timeout{5000};
+  };
+  std::map<std::string, JsBinding, std::less<>> js_workers_;
+  std::map<std::string, JsBinding, std::less<>> js_services_;  // by service alias
+  std::shared_ptr<js::Engine> engine_;
   std::map<std::string, std::shared_ptr<WorkerInstance>, std::less<>> workers_;
   std::map<std::string, std::shared_ptr<WorkerInstance>, std::less<>> services_;  // by service alias
 };
@@ -51,6 +62,13 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
                                                      const config::Environment& environment,
                                                      bool load_modules,
                                                      std::vector<config::ConfigError>& errors);
+
+// How many shards serve requests (one workerd process per shard unless gateway.js_workers.processes
+// says otherwise). Set by `workgate serve` before the config is loaded; default 1.
+void set_js_shard_count(unsigned shards);
+
+// Whether a `services[].entrypoint` names a JavaScript or TypeScript module.
+bool is_js_entrypoint(std::string_view entrypoint);
 
 // The route's variables over the global ones, as a JSON object (what worker functions see).
 std::string variables_json(const config::Config& config, const config::Route& route);

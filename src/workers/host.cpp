@@ -684,7 +684,7 @@ wg_result* host_defer(const wg_call* call) {
     CallFrame* f = frame_of(call, "defer()");
     if (f == nullptr || f->deferred) return nullptr;  // one deferred result per call
     const BoundFunction& fn = *f->fn;
-    auto state = std::make_shared<AsyncState>(fn.worker->binding() + "." + fn.name, f->input->limits);
+    auto state = std::make_shared<AsyncState>(fn.binding() + "." + fn.name, f->input->limits);
     wg_result* handle = async_table().open(state);
     if (handle == nullptr) return nullptr;
     state->handle_ = handle;

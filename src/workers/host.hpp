@@ -93,7 +93,7 @@ struct CallInput {
 };
 
 struct Outcome {
-  enum class Status { kOk, kError, kTimeout };
+  enum class Status { kOk, kError, kTimeout, kUnavailable };  // kUnavailable: workerd down (JavaScript)
   Status status = Status::kOk;
   ResultData result;
 };

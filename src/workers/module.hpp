@@ -94,11 +94,22 @@ class WorkerInstance {
   bool initialised_ = false;
 };
 
-// A function of one binding, resolved at config load.
+namespace js {
+struct JsFunction;
+}
+
+// A function of one binding, resolved at config load: a native module's function (`worker`, `fn`), or
+// a JavaScript function run by workerd (`js`, with the binding's name and timeout).
 struct BoundFunction {
   std::shared_ptr<WorkerInstance> worker;
   std::string name;
   wg_function_fn fn = nullptr;
+  std::shared_ptr<const js::JsFunction> js = nullptr;
+  std::string js_binding = {};
+  std::chrono::milliseconds js_timeout{5000};
+
+  const std::string& binding() const { return worker ? worker->binding() : js_binding; }
+  std::chrono::milliseconds timeout() const { return worker ? worker->timeout() : js_timeout; }
 };
 
 }  // namespace workgate::workers

@@ -3,6 +3,7 @@
 #include "observability/log.hpp"
 #include "pipeline/errors.hpp"
 #include "pipeline/gateway_handler.hpp"
+#include "workers/js_call.hpp"
 #include "workers/results.hpp"
 
 namespace workgate::workers {
@@ -52,19 +53,20 @@ Flow WorkerStage::run_from(RequestContext& exchange, std::size_t index) {
     input.limits.max_headers = gateway.max_headers;
 
     const auto started = std::chrono::steady_clock::now();
+    if (functions_[index].js) return run_js(exchange, index, input, started);
     Invocation invocation = invoke(functions_[index], input);
     if (invocation.pending) {
       // The snapshot (and so this stage) stays alive while the exchange waits: the exchange pins it.
       auto keep = exchange.retain();
-      auto waiting =
-          arm(invocation.pending, exchange.handler().shard().io(), functions_[index].worker->timeout(),
-              [this, keep = std::move(keep), index, started](Outcome outcome) {
-                auto& ex = static_cast<RequestContext&>(*keep);
-                observability::RequestLogScope log_scope(ex.request_id());
-                Flow flow = apply(ex, index, std::move(outcome), started);
-                if (flow == Flow::kContinue && index + 1 < functions_.size()) flow = run_from(ex, index + 1);
-                if (flow != Flow::kPending) ex.resume(flow);
-              });
+      auto waiting = arm(invocation.pending, exchange.handler().shard().io(), functions_[index].timeout(),
+                         [this, keep = std::move(keep), index, started](Outcome outcome) {
+                           auto& ex = static_cast<RequestContext&>(*keep);
+                           observability::RequestLogScope log_scope(ex.request_id());
+                           Flow flow = apply(ex, index, std::move(outcome), started);
+                           if (flow == Flow::kContinue && index + 1 < functions_.size())
+                             flow = run_from(ex, index + 1);
+                           if (flow != Flow::kPending) ex.resume(flow);
+                         });
       exchange.set_pending(std::move(waiting));
       return Flow::kPending;
     }
@@ -74,11 +76,49 @@ Flow WorkerStage::run_from(RequestContext& exchange, std::size_t index) {
   return Flow::kContinue;
 }
 
+Flow WorkerStage::run_js(RequestContext& exchange, std::size_t index, const CallInput& call,
+                         std::chrono::steady_clock::time_point started) {
+  const BoundFunction& fn = functions_[index];
+  js::JsCallInput input;
+  switch (role_) {
+    case Role::kIntegration:
+      input.kind = call_kind_ == WG_CALL_SERVICE ? js::CallKind::kService : js::CallKind::kBinding;
+      break;
+    case Role::kPreProcess:
+      input.kind = js::CallKind::kPreProcess;
+      break;
+    case Role::kPostProcess:
+      input.kind = js::CallKind::kPostProcess;
+      break;
+  }
+  input.function = fn.name;
+  input.request = call.request;
+  input.route_index = exchange.route().config->index;
+  input.route_path = call.route_path;
+  input.params = call.params;
+  input.claims = call.claims;
+  input.response = call.response;
+  input.shard = exchange.handler().shard().index();
+  input.timeout = fn.timeout();
+  input.limits = call.limits;
+  auto keep = exchange.retain();
+  auto waiting = js::start_call(exchange.handler().shard().io(), *fn.js, input,
+                                [this, keep = std::move(keep), index, started](Outcome outcome) {
+                                  auto& ex = static_cast<RequestContext&>(*keep);
+                                  Flow flow = apply(ex, index, std::move(outcome), started);
+                                  if (flow == Flow::kContinue && index + 1 < functions_.size())
+                                    flow = run_from(ex, index + 1);
+                                  if (flow != Flow::kPending) ex.resume(flow);
+                                });
+  exchange.set_pending(std::move(waiting));
+  return Flow::kPending;
+}
+
 Flow WorkerStage::fail(RequestContext& exchange, std::size_t index, std::string_view message) {
   const BoundFunction& fn = functions_[index];
   if (metrics::ShardMetrics* m = exchange.handler().metrics())
-    m->worker(&fn, fn.worker->binding(), fn.name).failure();
-  observability::log_error("worker {}.{} failed: {}", fn.worker->binding(), fn.name, loggable(message));
+    m->worker(&fn, fn.binding(), fn.name).failure();
+  observability::log_error("worker {}.{} failed: {}", fn.binding(), fn.name, loggable(message));
   exchange.response = pipeline::error_response(pipeline::ErrorKind::kInternal);
   return Flow::kRespond;
 }
@@ -87,16 +127,24 @@ Flow WorkerStage::apply(RequestContext& exchange, std::size_t index, Outcome out
                         std::chrono::steady_clock::time_point started) {
   const BoundFunction& fn = functions_[index];
   if (metrics::ShardMetrics* m = exchange.handler().metrics()) {
-    metrics::WorkerSeries& series = m->worker(&fn, fn.worker->binding(), fn.name);
+    metrics::WorkerSeries& series = m->worker(&fn, fn.binding(), fn.name);
     series.call(static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started)
             .count()));
     if (outcome.status == Outcome::Status::kTimeout) series.timeout();
   }
   if (outcome.status == Outcome::Status::kTimeout) {
-    observability::log_warn("worker {}.{} timed out after {} ms", fn.worker->binding(), fn.name,
-                            fn.worker->timeout().count());
+    observability::log_warn("worker {}.{} timed out after {} ms", fn.binding(), fn.name,
+                            fn.timeout().count());
     exchange.response = pipeline::error_response(pipeline::ErrorKind::kWorkerTimeout);
+    return Flow::kRespond;
+  }
+  if (outcome.status == Outcome::Status::kUnavailable) {
+    if (metrics::ShardMetrics* m = exchange.handler().metrics())
+      m->worker(&fn, fn.binding(), fn.name).failure();
+    observability::log_warn("worker {}.{} unavailable: {}", fn.binding(), fn.name,
+                            loggable(outcome.result.value));
+    exchange.response = pipeline::error_response(pipeline::ErrorKind::kWorkerUnavailable);
     return Flow::kRespond;
   }
   if (outcome.status == Outcome::Status::kError) return fail(exchange, index, outcome.result.value);

@@ -33,6 +33,8 @@ class WorkerStage final : public pipeline::Stage {
   // `started`: when the call began (its duration is counted in the thread's metrics, when on).
   pipeline::Flow apply(pipeline::RequestContext& exchange, std::size_t index, Outcome outcome,
                        std::chrono::steady_clock::time_point started);
+  pipeline::Flow run_js(pipeline::RequestContext& exchange, std::size_t index, const CallInput& call,
+                        std::chrono::steady_clock::time_point started);
   pipeline::Flow fail(pipeline::RequestContext& exchange, std::size_t index, std::string_view message);
 
   Role role_;

@@ -1,0 +1,527 @@
+#include "workers/js_call.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <unordered_map>
+
+#include "observability/log.hpp"
+
+namespace workgate::workers::js {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace json = boost::json;
+using Socket = asio::local::stream_protocol::socket;
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// Hop-by-hop and framing fields: the gateway's, never passed to or taken from a worker.
+bool framing(std::string_view name) {
+  for (std::string_view f : {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade",
+                             "te", "trailer", "proxy-connection"})
+    if (iequals(name, f)) return true;
+  return false;
+}
+
+std::string quote(std::string_view s) {
+  return json::serialize(json::string(s));
+}
+
+bool secret_key(std::string_view key) {
+  std::string k = lower(key);
+  for (std::string_view s : {"secret", "password", "private_key", "api_key", "api-key", "apikey"})
+    if (k.find(s) != std::string::npos) return true;
+  return false;
+}
+
+bool placeholder(const json::value& v) {
+  if (!v.is_string()) return false;
+  std::string_view s = v.get_string();
+  return s.starts_with("$env.") || s.starts_with("$secret.") || s.starts_with("$secrets.");
+}
+
+void redact(json::value& v) {
+  if (v.is_object()) {
+    json::object& o = v.get_object();
+    for (auto it = o.begin(); it != o.end();) {
+      if (secret_key(it->key()) || placeholder(it->value())) {
+        it = o.erase(it);
+      } else {
+        redact(it->value());
+        ++it;
+      }
+    }
+  } else if (v.is_array()) {
+    json::array& a = v.get_array();
+    for (auto it = a.begin(); it != a.end();) {
+      if (placeholder(*it)) {
+        it = a.erase(it);
+      } else {
+        redact(*it);
+        ++it;
+      }
+    }
+  }
+}
+
+// The idle connections of one event loop, by socket path (destroyed with the loop).
+class Pools final : public asio::execution_context::service {
+ public:
+  static asio::execution_context::id id;
+  explicit Pools(asio::execution_context& ctx) : asio::execution_context::service(ctx) {}
+
+  struct Idle {
+    std::unique_ptr<Socket> socket;
+    std::uint64_t generation = 0;
+  };
+  static constexpr std::size_t kMaxIdle = 256;
+  std::unordered_map<std::string, std::vector<Idle>> idle;
+
+ private:
+  void shutdown() override { idle.clear(); }
+};
+asio::execution_context::id Pools::id;
+
+class Call final : public http::Cancellable, public std::enable_shared_from_this<Call> {
+ public:
+  Call(asio::io_context& io, const JsFunction& fn, const JsCallInput& input,
+       std::function<void(Outcome)> done)
+      : io_(io),
+        engine_(fn.engine),
+        process_(fn.engine->process_of(input.shard)),
+        path_(fn.engine->socket(process_, fn.script)),
+        kind_(input.kind),
+        request_(input.request),
+        limits_(input.limits),
+        timer_(io),
+        done_(std::move(done)) {
+    payload_ = encode_call(fn, input);
+    head_ = "POST / HTTP/1.1\r\nHost: workgate\r\nContent-Length: " + std::to_string(payload_.size()) +
+            "\r\n\r\n";
+    timeout_ = input.timeout;
+  }
+
+  void start() {
+    timer_.expires_after(timeout_);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->finished_) return;
+      self->engine_->report_timeout(self->process_);
+      self->finish_error(Outcome::Status::kTimeout, "timed out");
+    });
+    connect();
+  }
+
+  void cancel() override {
+    if (finished_) return;
+    finished_ = true;
+    timer_.cancel();
+    if (socket_) {
+      boost::system::error_code ignored;
+      socket_->close(ignored);
+    }
+    done_ = nullptr;
+  }
+
+ private:
+  void connect() {
+    generation_ = engine_->generation(process_);
+    auto& pools = asio::use_service<Pools>(io_);
+    auto& list = pools.idle[path_];
+    while (!list.empty()) {
+      Pools::Idle idle = std::move(list.back());
+      list.pop_back();
+      if (idle.generation == generation_ && idle.socket->is_open()) {
+        socket_ = std::move(idle.socket);
+        reused_ = true;
+        send();
+        return;
+      }
+    }
+    reused_ = false;
+    socket_ = std::make_unique<Socket>(io_);
+    socket_->async_connect(asio::local::stream_protocol::endpoint(path_),
+                           [self = shared_from_this()](boost::system::error_code ec) {
+                             if (self->finished_) return;
+                             if (ec) return self->finish_error(Outcome::Status::kUnavailable, ec.message());
+                             self->send();
+                           });
+  }
+
+  void send() {
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(payload_)};
+    asio::async_write(*socket_, buffers,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                        if (self->finished_) return;
+                        if (ec) return self->retry_or_fail(ec);
+                        self->read();
+                      });
+  }
+
+  void read() {
+    parser_.emplace();
+    parser_->header_limit(64 * 1024);
+    parser_->body_limit(limits_.max_body_bytes + 64 * 1024);
+    buffer_.clear();
+    beast::http::async_read(*socket_, buffer_, *parser_,
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                              if (self->finished_) return;
+                              if (ec) return self->retry_or_fail(ec);
+                              self->answered();
+                            });
+  }
+
+  // A pooled connection the process closed meanwhile fails before any answer: once, on a new one.
+  void retry_or_fail(boost::system::error_code ec) {
+    bool nothing_read = !parser_ || !parser_->got_some();
+    if (reused_ && nothing_read && !retried_) {
+      retried_ = true;
+      boost::system::error_code ignored;
+      socket_->close(ignored);
+      socket_.reset();
+      reused_ = false;
+      connect_fresh();
+      return;
+    }
+    if (ec == beast::http::error::body_limit) {
+      return finish_error(Outcome::Status::kError,
+                          "the worker's answer is larger than gateway.max_body_bytes");
+    }
+    finish_error(Outcome::Status::kUnavailable, ec.message());
+  }
+
+  void connect_fresh() {
+    socket_ = std::make_unique<Socket>(io_);
+    socket_->async_connect(asio::local::stream_protocol::endpoint(path_),
+                           [self = shared_from_this()](boost::system::error_code ec) {
+                             if (self->finished_) return;
+                             if (ec) return self->finish_error(Outcome::Status::kUnavailable, ec.message());
+                             self->send();
+                           });
+  }
+
+  void answered() {
+    auto& res = parser_->get();
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string result;
+    for (const auto& f : res) {
+      if (iequals(f.name_string(), "x-wg-result")) {
+        result = std::string(f.value());
+        continue;
+      }
+      headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    bool keep = parser_->keep_alive();
+    int status = static_cast<int>(res.result_int());
+    std::string body = std::move(res.body());
+    if (keep && engine_->generation(process_) == generation_) {
+      auto& list = asio::use_service<Pools>(io_).idle[path_];
+      if (list.size() < Pools::kMaxIdle) list.push_back({std::move(socket_), generation_});
+    }
+    Outcome outcome = decode_answer(kind_, *request_, status, result, headers, std::move(body), limits_);
+    finish(std::move(outcome));
+  }
+
+  void finish_error(Outcome::Status status, std::string message) {
+    Outcome o;
+    o.status = status;
+    o.result.kind = ResultData::Kind::kError;
+    o.result.value = std::move(message);
+    if (socket_) {
+      boost::system::error_code ignored;
+      socket_->close(ignored);
+    }
+    finish(std::move(o));
+  }
+
+  void finish(Outcome outcome) {
+    if (finished_) return;
+    finished_ = true;
+    timer_.cancel();
+    auto done = std::move(done_);
+    done_ = nullptr;
+    if (done) done(std::move(outcome));
+  }
+
+  asio::io_context& io_;
+  std::shared_ptr<Engine> engine_;
+  unsigned process_;
+  std::string path_;
+  CallKind kind_;
+  const http::Request* request_;
+  ResultLimits limits_;
+  asio::steady_timer timer_;
+  std::function<void(Outcome)> done_;
+  std::chrono::milliseconds timeout_{5000};
+  std::string head_;
+  std::string payload_;
+  std::unique_ptr<Socket> socket_;
+  beast::flat_buffer buffer_;
+  std::optional<beast::http::response_parser<beast::http::string_body>> parser_;
+  std::uint64_t generation_ = 0;
+  bool reused_ = false;
+  bool retried_ = false;
+  bool finished_ = false;
+};
+
+std::string_view kind_name(CallKind kind) {
+  switch (kind) {
+    case CallKind::kBinding:
+      return "binding";
+    case CallKind::kService:
+      return "service";
+    case CallKind::kPreProcess:
+      return "pre";
+    case CallKind::kPostProcess:
+      return "post";
+  }
+  return "binding";
+}
+
+json::array header_array(const http::HeaderList& headers, std::string_view content_type = {}) {
+  json::array out;
+  if (!content_type.empty()) out.push_back(json::array{"content-type", json::string(content_type)});
+  headers.for_each([&](const http::HeaderList::Field& f) {
+    if (framing(f.name)) return;
+    if (!content_type.empty() && iequals(f.name, "content-type")) return;
+    out.push_back(json::array{json::string(f.name), json::string(f.value)});
+  });
+  return out;
+}
+
+std::string request_url(const http::Request& request) {
+  std::string url = request.tls ? "https://" : "http://";
+  url += request.headers.get("host").value_or("localhost");
+  url += request.path.empty() ? std::string_view("/") : std::string_view(request.path);
+  if (request.has_query) url.append("?").append(request.query);
+  return url;
+}
+
+// Splits an absolute URL's path and query.
+void split_url(std::string_view url, std::string& path, std::optional<std::string>& query) {
+  auto scheme = url.find("://");
+  std::string_view rest = scheme == std::string_view::npos ? url : url.substr(scheme + 3);
+  auto slash = rest.find('/');
+  rest = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+  if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
+  auto q = rest.find('?');
+  path = std::string(rest.substr(0, q));
+  if (q != std::string_view::npos) query = std::string(rest.substr(q + 1));
+}
+
+}  // namespace
+
+std::string redacted_document(std::string_view document, std::vector<std::string>& route_configs) {
+  boost::system::error_code ec;
+  json::value doc = json::parse(document, ec);
+  if (ec || !doc.is_object()) return "{}";
+  redact(doc);
+  if (const auto* paths = doc.get_object().if_contains("paths"); paths && paths->is_array())
+    for (const auto& p : paths->get_array())
+      route_configs.push_back(json::serialize(p));
+  return json::serialize(doc);
+}
+
+std::string context_json(const JsFunction& fn, const JsCallInput& input) {
+  std::string out = "{\"apiConfig\":";
+  out += fn.context ? fn.context->api_config : std::string("{}");
+  out += ",\"requestUrl\":" + quote(request_url(*input.request));
+  out += ",\"jwtPayload\":";
+  out += input.claims ? json::serialize(*input.claims) : std::string("null");
+  out += ",\"matchedPath\":{\"config\":";
+  if (fn.context && input.route_index < fn.context->route_configs.size()) {
+    out += fn.context->route_configs[input.route_index];
+  } else {
+    out += "{\"path\":" + quote(input.route_path) + "}";
+  }
+  std::size_t segments = 0;
+  for (char c : input.route_path)
+    if (c == '/') ++segments;
+  bool wildcard = input.route_path.ends_with("{.+}");
+  bool exact = input.route_path.find('{') == std::string_view::npos;
+  out += ",\"matchResult\":{\"matchedCount\":" + std::to_string(segments) +
+         ",\"isExact\":" + (exact ? "true" : "false") + ",\"isWildcard\":" + (wildcard ? "true" : "false") +
+         ",\"methodMatches\":true,\"params\":{";
+  bool first = true;
+  for (const auto& p : input.params) {
+    if (!first) out += ",";
+    first = false;
+    out += quote(p.name) + ":" + quote(p.value);
+  }
+  out += "}}}}";
+  return out;
+}
+
+std::string encode_call(const JsFunction& fn, const JsCallInput& input) {
+  const http::Request& request = *input.request;
+  std::string ctx = context_json(fn, input);
+  const std::string& env = fn.env_json;
+  std::string_view body = request.body;
+  if (request.method == "GET" || request.method == "HEAD") body = {};
+  json::object meta;
+  meta["op"] = "call";
+  meta["fn"] = json::string(input.function);
+  meta["kind"] = json::string(kind_name(input.kind));
+  meta["method"] = json::string(request.method);
+  meta["url"] = request_url(request);
+  meta["headers"] = header_array(request.headers);
+  meta["ctx"] = ctx.size();
+  meta["env"] = env.size();
+  meta["body"] = body.size();
+  std::string_view response_body;
+  if (input.kind == CallKind::kPostProcess && input.response != nullptr) {
+    const http::Response& r = *input.response;
+    if (!r.body_source) response_body = r.body();
+    json::object res;
+    res["status"] = r.status;
+    res["headers"] = header_array(r.headers, r.content_type);
+    res["body"] = response_body.size();
+    meta["response"] = std::move(res);
+  }
+  std::string out = json::serialize(meta);
+  out += '\n';
+  out.reserve(out.size() + ctx.size() + env.size() + body.size() + response_body.size());
+  out += ctx;
+  out += env;
+  out += body;
+  out += response_body;
+  return out;
+}
+
+Outcome decode_answer(CallKind kind, const http::Request& request, int status, std::string_view result,
+                      const std::vector<std::pair<std::string, std::string>>& headers, std::string body,
+                      const ResultLimits& limits) {
+  Outcome o;
+  ResultData& r = o.result;
+  auto fail = [&](std::string message) {
+    o.status = Outcome::Status::kError;
+    r = ResultData{};
+    r.kind = ResultData::Kind::kError;
+    r.value = std::move(message);
+    return o;
+  };
+  if (body.size() > limits.max_body_bytes)
+    return fail("the worker's answer is larger than gateway.max_body_bytes");
+  if (result == "error") return fail(body.empty() ? std::string("the function failed") : std::move(body));
+  if (result == "response") {
+    r.kind = ResultData::Kind::kResponse;
+    r.replace = true;
+    r.status = status;
+    if (headers.size() > limits.max_headers) return fail("the Response has too many headers");
+    for (const auto& [name, value] : headers) {
+      if (framing(name)) continue;
+      r.response_ops.push_back({HeaderOp::kAdd, name, value});
+    }
+    r.response_body = std::move(body);
+    return o;
+  }
+  if (result == "json") {
+    r.kind = ResultData::Kind::kJson;
+    r.value = std::move(body);
+    return o;
+  }
+  if (result == "string") {
+    r.kind = ResultData::Kind::kString;
+    r.value = std::move(body);
+    return o;
+  }
+  if (result == "null") {
+    r.kind = kind == CallKind::kPostProcess ? ResultData::Kind::kNone : ResultData::Kind::kJson;
+    r.value = "null";
+    return o;
+  }
+  if (result == "undefined" || result == "true") return o;  // kNone: 400 (integration), continue (hooks)
+  if (result == "other") {
+    if (kind == CallKind::kPreProcess) {
+      // The original: any value but true (and a Response) ends the request with an empty 200.
+      r.kind = ResultData::Kind::kResponse;
+      r.replace = true;
+      r.status = 200;
+      r.response_body = std::string();
+    }
+    return o;
+  }
+  if (result == "request" && kind == CallKind::kPreProcess) {
+    auto nl = body.find('\n');
+    if (nl == std::string::npos) return fail("bridge: malformed Request answer");
+    boost::system::error_code ec;
+    json::value meta = json::parse(std::string_view(body).substr(0, nl), ec);
+    if (ec || !meta.is_object()) return fail("bridge: malformed Request answer");
+    const json::object& m = meta.get_object();
+    std::string path;
+    std::optional<std::string> query;
+    if (const auto* u = m.if_contains("url"); u && u->is_string()) split_url(u->get_string(), path, query);
+    if (!path.empty() && path != request.path) r.path = path;
+    if (query.value_or("") != request.query || query.has_value() != request.has_query) {
+      r.query = query.value_or("");
+      r.has_query = query.has_value();
+    }
+    // Header changes: the fields whose (combined) value differs, and the ones the Request dropped.
+    std::vector<std::pair<std::string, std::string>> wanted;
+    if (const auto* h = m.if_contains("headers"); h && h->is_array()) {
+      for (const auto& pair : h->get_array()) {
+        if (!pair.is_array() || pair.get_array().size() != 2 || !pair.get_array()[0].is_string() ||
+            !pair.get_array()[1].is_string())
+          return fail("bridge: malformed Request headers");
+        wanted.emplace_back(lower(pair.get_array()[0].get_string()),
+                            std::string(pair.get_array()[1].get_string()));
+      }
+    }
+    if (wanted.size() > limits.max_headers) return fail("the Request has too many headers");
+    std::unordered_map<std::string, std::string> current;
+    request.headers.for_each([&](const http::HeaderList::Field& f) {
+      std::string key = lower(f.name);
+      auto [it, fresh] = current.emplace(key, std::string(f.value));
+      if (!fresh) it->second.append(key == "set-cookie" ? "\n" : ", ").append(f.value);
+    });
+    std::unordered_map<std::string, bool> seen;
+    for (const auto& [name, value] : wanted) {
+      if (framing(name)) continue;
+      auto it = current.find(name);
+      bool first = seen.emplace(name, true).second;
+      if (it != current.end() && it->second == value && first) continue;
+      r.request_ops.push_back({first ? HeaderOp::kSet : HeaderOp::kAdd, name, value});
+    }
+    for (const auto& [name, value] : current)
+      if (!framing(name) && !seen.contains(name)) r.request_ops.push_back({HeaderOp::kRemove, name, ""});
+    std::string new_body = body.substr(nl + 1);
+    bool has_body = request.method != "GET" && request.method != "HEAD";
+    if (has_body && new_body != request.body) r.request_body = std::move(new_body);
+    return o;
+  }
+  return fail("bridge: unexpected answer \"" + std::string(result.substr(0, 40)) + "\" (status " +
+              std::to_string(status) + ")");
+}
+
+std::weak_ptr<http::Cancellable> start_call(boost::asio::io_context& io, const JsFunction& fn,
+                                            const JsCallInput& input, std::function<void(Outcome)> done) {
+  auto call = std::make_shared<Call>(io, fn, input, std::move(done));
+  call->start();
+  return call;
+}
+
+}  // namespace workgate::workers::js

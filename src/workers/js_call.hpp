@@ -1,0 +1,74 @@
+// One call of a JavaScript function: the gateway's side of the bridge protocol (workers/js/bridge.js),
+// over a Unix socket to the shard's workerd process, asynchronous on the shard's event loop.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/message.hpp"
+#include "http/request_handler.hpp"
+#include "router/router.hpp"
+#include "workers/host.hpp"
+#include "workers/js_engine.hpp"
+
+namespace workgate::workers::js {
+
+// What every call of one config load shares: the config document with its secrets removed (ctxJson's
+// apiConfig) and each route's entry of it (ctxJson's matchedPath.config).
+struct ContextData {
+  std::string api_config = "{}";
+  std::vector<std::string> route_configs;
+};
+
+// A JavaScript function of one binding (or a service's fetch), resolved at config load.
+struct JsFunction {
+  std::shared_ptr<Engine> engine;
+  std::size_t script = 0;
+  std::string env_json = "{}";  // the declared variables that are set
+  std::shared_ptr<const ContextData> context;
+};
+
+enum class CallKind { kBinding, kService, kPreProcess, kPostProcess };
+
+// What the call sees (views valid until start_call returns: everything is copied into the call).
+struct JsCallInput {
+  CallKind kind = CallKind::kBinding;
+  std::string_view function;
+  const http::Request* request = nullptr;
+  std::size_t route_index = 0;
+  std::string_view route_path;
+  std::span<const router::PathParam> params;
+  const boost::json::object* claims = nullptr;
+  const http::Response* response = nullptr;  // post_process
+  unsigned shard = 0;
+  std::chrono::milliseconds timeout{5000};
+  ResultLimits limits;
+};
+
+// The request body sent to the bridge (exposed for tests).
+std::string encode_call(const JsFunction& fn, const JsCallInput& input);
+
+// Turns the bridge's answer into an outcome (exposed for tests): `result` is x-wg-result.
+Outcome decode_answer(CallKind kind, const http::Request& request, int status, std::string_view result,
+                      const std::vector<std::pair<std::string, std::string>>& headers, std::string body,
+                      const ResultLimits& limits);
+
+// The ctxJson of a call (the original's sagContext shape, spec §2.14; secrets removed).
+std::string context_json(const JsFunction& fn, const JsCallInput& input);
+
+// The config document with every secret removed: values of secret-like keys and every
+// $env./$secret./$secrets. placeholder are dropped.
+std::string redacted_document(std::string_view document, std::vector<std::string>& route_configs);
+
+// Starts the call on `io` (the calling shard's loop). `done` runs once on that loop with the outcome,
+// unless the returned handle is cancelled first. A call that cannot reach workerd (process down,
+// restarting, crashed mid-call) completes with Status::kUnavailable; one past input.timeout with
+// kTimeout (the process is then probed, and recycled when it does not answer).
+std::weak_ptr<http::Cancellable> start_call(boost::asio::io_context& io, const JsFunction& fn,
+                                            const JsCallInput& input, std::function<void(Outcome)> done);
+
+}  // namespace workgate::workers::js

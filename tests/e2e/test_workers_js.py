@@ -1,0 +1,266 @@
+"""End-to-end tests of JavaScript workers on workerd (docs/workers.md, "JavaScript workers"): supervision
+(workerd killed under load, a worker that loops for ever), fetch() from a worker to a loopback upstream,
+one JavaScript worker calling another through its binding, results and startup errors."""
+
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import GatewayTestCase, REPO, child_pids, pid_alive, run_cli
+from upstreams import EchoUpstream
+
+WORKERD = os.path.join(REPO, "third_party", "npm", "node_modules", "@cloudflare", "workerd-linux-64", "bin",
+                       "workerd")
+
+
+def require_workerd():
+    if not (os.environ.get("WORKGATE_WORKERD") or os.access(WORKERD, os.X_OK)):
+        raise unittest.SkipTest("workerd is not installed (scripts/install-deps.sh)")
+
+
+SCRIPT = r"""
+import { WorkerEntrypoint } from "cloudflare:workers";
+
+export class Api extends WorkerEntrypoint {
+  async hello(request, envJson, ctxJson) {
+    return { message: "hi", env: JSON.parse(envJson), path: new URL(request.url).pathname };
+  }
+  async spin() {
+    for (;;) {}
+  }
+  async boom() {
+    throw new Error("secret-detail-of-the-failure");
+  }
+  async fetchUp(request, envJson) {
+    const target = JSON.parse(envJson).UPSTREAM + "/from-js?x=1";
+    const r = await fetch(target, { headers: { "x-from-js": "yes" } });
+    return new Response(await r.text(), { status: 200, headers: { "content-type": "application/json" } });
+  }
+  async viaBinding(request) {
+    // Another JavaScript worker, through its binding: RPC inside workerd.
+    const sum = await this.env.MATH.add(2, 3);
+    return { sum };
+  }
+}
+
+export class Math extends WorkerEntrypoint {
+  async add(a, b) {
+    return a + b;
+  }
+}
+"""
+
+
+def write_script(directory, text, name="api.js"):
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def base_config(script, **worker):
+    entry = {"binding": "API", "script": script, "entrypoint": "Api", "env": ["UPSTREAM"], "timeout_ms": 2000}
+    entry.update(worker)
+    return {
+        "workers": [entry, {"binding": "MATH", "script": script, "entrypoint": "Math"}],
+        "serviceBindings": [{"alias": "api", "binding": "API"}],
+        "gateway": {"js_workers": {"health_timeout_ms": 500}},
+        "paths": [
+            {"method": "GET", "path": "/hello", "integration": {"type": "service_binding", "binding": "api",
+                                                                "function": "hello"}},
+            {"method": "GET", "path": "/spin", "integration": {"type": "service_binding", "binding": "api",
+                                                               "function": "spin"}},
+            {"method": "GET", "path": "/boom", "integration": {"type": "service_binding", "binding": "api",
+                                                               "function": "boom"}},
+            {"method": "GET", "path": "/up", "integration": {"type": "service_binding", "binding": "api",
+                                                             "function": "fetchUp"}},
+            {"method": "GET", "path": "/binding", "integration": {"type": "service_binding", "binding": "api",
+                                                                  "function": "viaBinding"}},
+            {"method": "GET", "path": "/static", "response": {"ok": True}},
+        ],
+    }
+
+
+def workerd_pids(gw):
+    return [p for p in child_pids(gw.serving_pid())
+            if os.path.basename(os.readlink(f"/proc/{p}/exe")).startswith("workerd")]
+
+
+class JsWorkersTest(GatewayTestCase):
+    def setUp(self):
+        super().setUp()
+        require_workerd()
+        self.dir = tempfile.TemporaryDirectory(prefix="wg-js-")
+        self.addCleanup(self.dir.cleanup)
+        self.script = write_script(self.dir.name, SCRIPT)
+
+    def wait_until(self, predicate, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def test_result_envelope_and_declared_env_only(self):
+        gw = self.start(base_config(self.script), env={"UPSTREAM": "http://127.0.0.1:9", "OTHER_SECRET": "x"},
+                        threads=1)
+        resp = gw.get("/hello")
+        self.assertResponse(resp, 200)
+        body = json.loads(resp.body)
+        self.assertEqual(body["status"], "success")
+        self.assertEqual(body["message"], "hi")
+        self.assertEqual(body["data"]["env"], {"UPSTREAM": "http://127.0.0.1:9"})
+        self.assertEqual(body["data"]["path"], "/hello")
+        self.assertEqual(resp.header("x-powered-by"), "workgate")
+
+    def test_throw_is_500_with_the_message_only_in_the_log(self):
+        gw = self.start(base_config(self.script), threads=1)
+        resp = gw.get("/boom")
+        self.assertResponse(resp, 500, json_body={"message": "Internal server error"})
+        self.assertNotIn(b"secret-detail", resp.body)
+        self.assertTrue(gw.wait_for_output(lambda t: "worker API.boom failed" in t and "secret-detail" in t))
+
+    def test_fetch_to_a_loopback_upstream(self):
+        echo = EchoUpstream()
+        self.addCleanup(echo.stop)
+        gw = self.start(base_config(self.script), env={"UPSTREAM": echo.url}, threads=1)
+        resp = gw.get("/up")
+        self.assertResponse(resp, 200)
+        seen = json.loads(resp.body)
+        self.assertEqual(seen["path"], "/from-js")
+        self.assertEqual(seen["headers"].get("x-from-js"), ["yes"])
+
+    def test_one_js_worker_calls_another_through_its_binding(self):
+        gw = self.start(base_config(self.script), threads=1)
+        resp = gw.get("/binding")
+        self.assertResponse(resp, 200)
+        self.assertEqual(json.loads(resp.body)["data"], {"sum": 5})
+
+    def test_infinite_loop_is_504_and_the_process_is_recycled(self):
+        gw = self.start(base_config(self.script, timeout_ms=300), threads=1)
+        before = workerd_pids(gw)
+        self.assertEqual(len(before), 1)
+        started = time.monotonic()
+        resp = gw.get("/spin")
+        self.assertResponse(resp, 504, json_body={"error": "Worker timed out", "code": "WORKER_TIMEOUT"})
+        self.assertLess(time.monotonic() - started, 3.0)
+        self.assertTrue(gw.wait_for_output(lambda t: "did not answer its health check" in t, timeout=10))
+        self.assertTrue(self.wait_until(lambda: not pid_alive(before[0])))
+        self.assertTrue(self.wait_until(lambda: gw.get("/hello").status == 200))
+        after = workerd_pids(gw)
+        self.assertEqual(len(after), 1)
+        self.assertNotEqual(after, before)
+
+    def test_workerd_killed_under_load(self):
+        gw = self.start(base_config(self.script), threads=1)
+        pids = workerd_pids(gw)
+        self.assertEqual(len(pids), 1)
+        self.assertResponse(gw.get("/hello"), 200)
+        results = {"js": [], "static": []}
+        stop = threading.Event()
+
+        def load(path, key):
+            while not stop.is_set():
+                try:
+                    r = gw.get(path)
+                    results[key].append((r.status, r.body))
+                except OSError as e:  # a failure of the gateway itself: the test fails below
+                    results[key].append((0, str(e).encode()))
+
+        threads = [threading.Thread(target=load, args=("/hello", "js")) for _ in range(4)]
+        threads += [threading.Thread(target=load, args=("/static", "static")) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        os.kill(pids[0], signal.SIGKILL)
+        time.sleep(0.5)
+        self.assertTrue(self.wait_until(lambda: len(workerd_pids(gw)) == 1 and workerd_pids(gw) != pids))
+        self.assertTrue(self.wait_until(lambda: gw.get("/hello").status == 200))
+        time.sleep(0.3)
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertTrue(results["static"])
+        self.assertTrue(all(s == 200 for s, _ in results["static"]), results["static"][:5])
+        statuses = {s for s, _ in results["js"]}
+        self.assertLessEqual(statuses, {200, 502}, statuses)
+        self.assertIn(200, statuses)
+        for status, body in results["js"]:
+            if status == 502:
+                self.assertEqual(json.loads(body), {"error": "Worker unavailable", "code": "WORKER_UNAVAILABLE"})
+        self.assertIn("exited", gw.stderr())
+
+    def test_typescript_is_bundled(self):
+        ts = write_script(self.dir.name, """
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { greet } from "./lib";
+export class Api extends WorkerEntrypoint {
+  async hello(request: Request, envJson: string): Promise<object> { return { message: greet("ts") }; }
+}
+export class Math extends WorkerEntrypoint { async add(a: number, b: number): Promise<number> { return a + b; } }
+""", "api.ts")
+        write_script(self.dir.name, "export function greet(who: string): string { return `hello ${who}`; }\n",
+                     "lib.ts")
+        config = base_config(ts)
+        config["paths"] = config["paths"][:1]
+        gw = self.start(config, threads=1)
+        resp = gw.get("/hello")
+        self.assertResponse(resp, 200)
+        self.assertEqual(json.loads(resp.body)["message"], "hello ts")
+
+
+class JsWorkersStartupErrorsTest(unittest.TestCase):
+    def setUp(self):
+        require_workerd()
+        self.dir = tempfile.TemporaryDirectory(prefix="wg-js-")
+        self.addCleanup(self.dir.cleanup)
+
+    def serve_fails(self, config):
+        path = os.path.join(self.dir.name, "config.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        result = run_cli(["serve", "--config", path, "--listen", "127.0.0.1:0", "--threads", "1"], timeout=60)
+        self.assertNotEqual(result.returncode, 0, result.output)
+        return result.stderr
+
+    def test_script_that_does_not_parse(self):
+        script = write_script(self.dir.name, "export class Api {\n  async hello( {\n}\n")
+        err = self.serve_fails(base_config(script))
+        self.assertIn("error: /workers/0/script:", err)
+        self.assertIn("workerd did not start", err)
+        self.assertIn("SyntaxError", err)
+        self.assertIn(script + ":", err)  # the user's file, not the generated module name
+
+    def test_missing_class(self):
+        script = write_script(self.dir.name, SCRIPT.replace("export class Api ", "export class Other "))
+        err = self.serve_fails(base_config(script))
+        self.assertIn('error: /workers/0/script: the module has no export "Api"', err)
+
+    def test_function_the_class_does_not_define(self):
+        script = write_script(self.dir.name, SCRIPT)
+        config = base_config(script)
+        config["paths"][0]["integration"]["function"] = "nope"
+        err = self.serve_fails(config)
+        self.assertIn('error: /paths/0/integration/function: worker binding "API" has no function "nope"', err)
+
+    def test_typescript_error_names_file_and_line(self):
+        ts = write_script(self.dir.name, "export class Api {\n  hello(): number { return 1 +; }\n}\n", "bad.ts")
+        err = self.serve_fails(base_config(ts))
+        self.assertIn("error: /workers/0/script: esbuild cannot bundle it:", err)
+        self.assertIn("bad.ts:2:", err)
+
+    def test_workerd_missing(self):
+        script = write_script(self.dir.name, SCRIPT)
+        config = base_config(script)
+        config["gateway"]["js_workers"]["workerd"] = "/nonexistent/workerd"
+        err = self.serve_fails(config)
+        self.assertIn("error: /workers/0/script: workerd is not installed", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
