@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "http/tunnel.hpp"
 #include "http/cluster.hpp"
+#include "http/tunnel.hpp"
 
 namespace workgate::http {
 namespace {
