@@ -1084,19 +1084,22 @@ def run_stime(ctx, side, mode, seconds, measure=True):
     return r
 
 
-def measure_stime_case(ctx, label, mode, sides):
+def measure_alternating(ctx, label, sides, run, unit, extra=None):
+    """Rounds of run(side, seconds, measure) alternating between the sides (warm-up first), medians of req/s
+    (or conn/s) and server CPU per request, and the ratio of the second side to the first."""
     a = ctx.args
     runs = {s["name"]: [] for s in sides}
     for rnd in range(1, a.rounds + 1):
         for side in sides:
             if a.warmup > 0:
-                run_stime(ctx, side, mode, a.warmup, measure=False)
-            r = run_stime(ctx, side, mode, a.duration)
+                run(side, a.warmup, False)
+            r = run(side, a.duration, True)
             runs[side["name"]].append(r)
             flag = "" if r["valid"] else f"  INVALID {r['errors']} {r.get('output_tail', '')}"
-            log(f"  [{rnd}/{a.rounds}] {label:<14} {side['name']:<22} {fmt_rps(r.get('rps')):>9} conn/s"
-                f"  cpu {fmt_f(r.get('cpu_us_per_req'), '.1f', 'us/conn')}{flag}")
-    result = {"label": label, "mode": mode, "sides": {}}
+            log(f"  [{rnd}/{a.rounds}] {label:<18} {side['name']:<22} {fmt_rps(r.get('rps')):>9} {unit}"
+                f"  cpu {fmt_f(r.get('cpu_us_per_req'), '.1f', 'us')}{flag}")
+    result = {"label": label, "sides": {}}
+    result.update(extra or {})
     for side in sides:
         rs = runs[side["name"]]
         result["sides"][side["name"]] = {"rps": median_of(rs, "rps"), "cpu_us_per_req": median_of(rs, "cpu_us_per_req"),
@@ -1105,6 +1108,12 @@ def measure_stime_case(ctx, label, mode, sides):
     result["ratio"] = {k: (test[k] / base[k] if test.get(k) and base.get(k) else None) for k in ("rps", "cpu_us_per_req")}
     result["valid"] = all(v["invalid_runs"] == 0 for v in result["sides"].values())
     return result
+
+
+def measure_stime_case(ctx, label, mode, sides):
+    return measure_alternating(ctx, label, sides,
+                               lambda side, seconds, measure: run_stime(ctx, side, mode, seconds, measure),
+                               "conn/s", {"mode": mode})
 
 
 def scenario_tls(ctx, conns_list):
@@ -1245,26 +1254,10 @@ def run_h2load(ctx, side, conns, streams, seconds, measure=True):
 
 
 def measure_h2load_case(ctx, label, conns, streams, sides):
-    a = ctx.args
-    runs = {s["name"]: [] for s in sides}
-    for rnd in range(1, a.rounds + 1):
-        for side in sides:
-            if a.warmup > 0:
-                run_h2load(ctx, side, conns, streams, a.warmup, measure=False)
-            r = run_h2load(ctx, side, conns, streams, a.duration)
-            runs[side["name"]].append(r)
-            flag = "" if r["valid"] else f"  INVALID {r['errors']} {r.get('output_tail', '')}"
-            log(f"  [{rnd}/{a.rounds}] {label:<18} {side['name']:<10} {fmt_rps(r.get('rps')):>9} req/s"
-                f"  cpu {fmt_f(r.get('cpu_us_per_req'), '.1f', 'us/req')}{flag}")
-    result = {"label": label, "conns": conns, "streams": streams, "sides": {}}
-    for side in sides:
-        rs = runs[side["name"]]
-        result["sides"][side["name"]] = {"rps": median_of(rs, "rps"), "cpu_us_per_req": median_of(rs, "cpu_us_per_req"),
-                                         "runs": rs, "invalid_runs": sum(1 for r in rs if not r["valid"])}
-    base, test = (result["sides"][s["name"]] for s in sides)
-    result["ratio"] = {k: (test[k] / base[k] if test.get(k) and base.get(k) else None) for k in ("rps", "cpu_us_per_req")}
-    result["valid"] = all(v["invalid_runs"] == 0 for v in result["sides"].values())
-    return result
+    return measure_alternating(
+        ctx, label, sides,
+        lambda side, seconds, measure: run_h2load(ctx, side, conns, streams, seconds, measure),
+        "req/s", {"conns": conns, "streams": streams})
 
 
 def scenario_http2(ctx, conns_list):

@@ -8,6 +8,7 @@ option(WORKGATE_FUZZ "Build libFuzzer targets and instrument every library for t
 set(WORKGATE_FUZZ_TARGETS
     http_request wg_http
     connection wg_http
+    http2 wg_http
     upstream wg_http
     router wg_router
     config wg_config

@@ -188,6 +188,15 @@ std::string metrics_text(AdminState& state) {
 
   write_cluster_metrics(snapshot.get(), out);
 
+  out.family("workgate_ratelimit_fail_open_total", "counter",
+             "Requests admitted because Redis did not answer in time (fail_open), by policy (since the "
+             "config was loaded).");
+  if (snapshot) {
+    for (const auto& [policy, admitted] : snapshot->rate_limit_fail_open)
+      out.sample("workgate_ratelimit_fail_open_total", {{"policy", policy}},
+                 admitted->load(std::memory_order_relaxed));
+  }
+
   auto config = state.config();
   out.family("workgate_config_reloads_total", "counter", "Config reloads (SIGHUP), by result.");
   out.sample("workgate_config_reloads_total", {{"result", "ok"}}, state.reloads_ok());

@@ -157,6 +157,7 @@ Connection::Connection(Shard& shard, asio::ip::tcp::socket socket, std::uint16_t
 }
 
 Connection::~Connection() {
+  if (h2_) shard_.count_http2_connection(false);
   shard_.remove(this);
 }
 
@@ -213,6 +214,7 @@ void Connection::start_http2() {
   parser_.reset();
   Http2Transport& transport = *this;
   h2_ = std::make_unique<Http2Session>(shard_, transport, exchange_->request_);
+  shard_.count_http2_connection(true);
   if (!h2_->start()) {
     close();
     return;

@@ -53,6 +53,9 @@ class Shard {
   bool draining() const { return draining_; }
   // Live client connections (on the shard's thread).
   std::size_t connection_count() const { return connections_; }
+  // Of those, the ones speaking HTTP/2 (counted by Connection when it switches, and when it ends).
+  std::size_t http2_connection_count() const { return http2_connections_; }
+  void count_http2_connection(bool opened) { opened ? ++http2_connections_ : --http2_connections_; }
   std::string_view http_date() const { return date_; }
   Clock::time_point now() const { return clock_ ? clock_() : Clock::now(); }
   // Replaces the steady clock (tests advance time by hand, then call sweep()).
@@ -94,6 +97,7 @@ class Shard {
   Connection* head_ = nullptr;  // intrusive doubly linked list of live connections
   std::function<Clock::time_point()> clock_;
   std::size_t connections_ = 0;
+  std::size_t http2_connections_ = 0;
   bool draining_ = false;
   bool tearing_down_ = false;  // ~Shard: connections closing now must not schedule more work
   std::int64_t date_second_ = -1;

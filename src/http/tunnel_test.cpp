@@ -83,6 +83,13 @@ struct Fixture {
     a = std::make_shared<ScriptedSide>();
     b = std::make_shared<ScriptedSide>();
   }
+  // Operations a test leaves pending hold the tunnel, which holds the sides: dropping them ends the cycle.
+  ~Fixture() {
+    for (auto* side : {a.get(), b.get()}) {
+      side->read_handler = nullptr;
+      side->write_handler = nullptr;
+    }
+  }
   void start(std::chrono::milliseconds idle = 1000ms, std::size_t buffer_size = 16) {
     Tunnel::Options options;
     options.buffer_size = buffer_size;

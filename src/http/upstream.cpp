@@ -226,9 +226,12 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
             self->fail(UpstreamError::kUnavailable);
             return;
           }
-          asio::async_connect(
-              self->conn->socket(), endpoints,
-              [self](const error_code& connect_ec, const tcp::endpoint&) { self->on_connect(connect_ec); });
+          // Each operation on the connection holds it (its socket, TLS stream and buffer) until it
+          // completes: a cancelled call drops its own reference while the operation may still run.
+          asio::async_connect(self->conn->socket(), endpoints,
+                              [self, held = self->conn](const error_code& connect_ec, const tcp::endpoint&) {
+                                self->on_connect(connect_ec);
+                              });
         });
   }
 
@@ -254,7 +257,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       SSL_set_tlsext_host_name(tls->native_handle(), target->host.c_str());
     tls->set_verify_callback(ssl::host_name_verification(target->host));
     auto self = shared_from_this();
-    tls->async_handshake(ssl::stream_base::client, [self](const error_code& hs_ec) {
+    tls->async_handshake(ssl::stream_base::client, [self, held = conn](const error_code& hs_ec) {
       if (self->state == State::kDone) return;
       if (hs_ec) {
         observability::log_warn("upstream {}: TLS handshake failed: {}", self->target->host, hs_ec.message());
@@ -273,7 +276,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     deadline = client.now() + target->timeout;
     auto self = shared_from_this();
     std::array<asio::const_buffer, 2> buffers{asio::buffer(request.head), asio::buffer(request.body)};
-    conn->write(buffers, [self](const error_code& ec, std::size_t) {
+    conn->write(buffers, [self, held = conn](const error_code& ec, std::size_t) {
       if (self->state == State::kDone) return;
       if (ec) {
         self->on_transport_error(ec);
@@ -305,7 +308,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
         buffers[count++] = asio::buffer(piece.data(), piece.size());
       }
       self->conn->write(std::span(buffers.data(), count),
-                        [self, last](const error_code& write_ec, std::size_t) {
+                        [self, last, held = self->conn](const error_code& write_ec, std::size_t) {
                           if (self->state == State::kDone) return;
                           if (write_ec) {
                             self->on_transport_error(write_ec);
@@ -340,7 +343,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       return;
     }
     auto self = shared_from_this();
-    conn->read_some([self](const error_code& read_ec, std::size_t n) {
+    conn->read_some([self, held = conn](const error_code& read_ec, std::size_t n) {
       if (self->state == State::kDone) return;
       if (read_ec) {
         self->on_transport_error(read_ec);
@@ -407,7 +410,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     }
     deadline = client.now() + target->timeout;
     auto self = shared_from_this();
-    conn->read_some([self](const error_code& ec, std::size_t n) {
+    conn->read_some([self, held = conn](const error_code& ec, std::size_t n) {
       if (self->state == State::kDone) return;
       if (ec == asio::error::eof && self->reader.needs_eof()) {
         self->reader.finish_at_eof();
@@ -447,28 +450,29 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     }
     deadline = client.now() + target->timeout;
     auto self = shared_from_this();
-    conn->read_some([self, handler = std::move(handler)](const error_code& ec, std::size_t n) mutable {
-      self->deadline = Clock::time_point::max();
-      if (!self->conn) {
-        handler(asio::error::operation_aborted, {}, true);
-        return;
-      }
-      if (ec == asio::error::eof && self->reader.needs_eof()) {
-        self->reader.finish_at_eof();
-        self->finish_connection();
-        handler(error_code(), {}, true);
-        return;
-      }
-      if (ec) {
-        observability::log_warn("upstream {}: connection lost mid-body: {}", self->target->host,
-                                self->timed_out ? "timed out" : ec.message());
-        self->abandon_connection();
-        handler(ec, {}, true);
-        return;
-      }
-      self->conn->buffer().commit(n);
-      self->pull(std::move(handler), false);
-    });
+    conn->read_some(
+        [self, held = conn, handler = std::move(handler)](const error_code& ec, std::size_t n) mutable {
+          self->deadline = Clock::time_point::max();
+          if (!self->conn) {
+            handler(asio::error::operation_aborted, {}, true);
+            return;
+          }
+          if (ec == asio::error::eof && self->reader.needs_eof()) {
+            self->reader.finish_at_eof();
+            self->finish_connection();
+            handler(error_code(), {}, true);
+            return;
+          }
+          if (ec) {
+            observability::log_warn("upstream {}: connection lost mid-body: {}", self->target->host,
+                                    self->timed_out ? "timed out" : ec.message());
+            self->abandon_connection();
+            handler(ec, {}, true);
+            return;
+          }
+          self->conn->buffer().commit(n);
+          self->pull(std::move(handler), false);
+        });
   }
 
   // --- upgrade

@@ -201,6 +201,7 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
   std::map<std::string, UpstreamTotals, std::less<>> upstreams;
   std::uint64_t auth_valid = 0, auth_invalid = 0, cache_hits = 0;
   std::int64_t connections = 0;
+  std::int64_t http2_connections = 0;
   std::map<std::string, PoolGauges, std::less<>> pools;
   std::map<std::pair<std::string, std::string>, WorkerTotals> workers;
   for (const auto& shard : shards) {
@@ -237,6 +238,7 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
     auth_invalid += shard->auth_count(AuthResult::kInvalid);
     cache_hits += shard->token_cache_hits();
     connections += shard->connections();
+    http2_connections += shard->http2_connections();
   }
 
   out.family("workgate_http_requests_total", "counter",
@@ -267,7 +269,9 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
   out.family("workgate_http_connections_open", "gauge",
              "Open client connections, by listener and protocol (sampled by each thread every 100 ms).");
   out.sample("workgate_http_connections_open", {{"listener", "public"}, {"protocol", "http/1.1"}},
-             static_cast<double>(connections));
+             static_cast<double>(connections - http2_connections));
+  out.sample("workgate_http_connections_open", {{"listener", "public"}, {"protocol", "h2"}},
+             static_cast<double>(http2_connections));
 
   out.family(
       "workgate_upstream_request_duration_seconds", "histogram",

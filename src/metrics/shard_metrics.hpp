@@ -174,7 +174,10 @@ class ShardMetrics {
   void auth(AuthResult result) { auth_[static_cast<std::size_t>(result)].add(); }
   void token_cache_hit() { token_cache_hits_.add(); }
   // Open client connections of this shard (set by the owning thread on its tick).
-  void set_connections(std::int64_t open) { connections_.set(open); }
+  void set_connections(std::int64_t open, std::int64_t http2 = 0) {
+    connections_.set(open);
+    http2_connections_.set(http2);
+  }
   // The pools' state (set by the owning thread on its tick; takes the structure lock, uncontended but
   // for a scrape: never per request).
   void set_pools(const std::vector<PoolGauges>& pools);
@@ -193,6 +196,7 @@ class ShardMetrics {
   }
   std::uint64_t token_cache_hits() const { return token_cache_hits_.value(); }
   std::int64_t connections() const { return connections_.value(); }
+  std::int64_t http2_connections() const { return http2_connections_.value(); }
 
  private:
   // Guards the structure of the two maps: taken by remap() (on a snapshot swap) and by scrapes, never
@@ -209,6 +213,7 @@ class ShardMetrics {
   std::array<Counter, 2> auth_;
   Counter token_cache_hits_;
   Gauge connections_;
+  Gauge http2_connections_;  // of connections_
 };
 
 // Every shard's metrics, summed on scrape. Shards register once when their handler is created.

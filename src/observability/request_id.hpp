@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "observability/random.hpp"
+
 namespace workgate::observability {
 
 inline constexpr std::size_t kMaxRequestIdLength = 128;
@@ -26,8 +28,8 @@ class RequestIdGenerator {
   void next(std::string& out);
 
  private:
-  std::uint64_t next64();
-  std::uint64_t s_[4];
+  std::uint64_t next64() { return random_.next(); }
+  Xoshiro256 random_;
 };
 
 }  // namespace workgate::observability

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "observability/random.hpp"
+
 namespace workgate::observability {
 
 using TraceId = std::array<std::uint8_t, 16>;
@@ -52,8 +54,8 @@ class TraceIdGenerator {
   void next(SpanId& id);
 
  private:
-  std::uint64_t next64();
-  std::uint64_t s_[4];
+  std::uint64_t next64() { return random_.next(); }
+  Xoshiro256 random_;
 };
 
 // TraceIdRatioBased sampling: the decision is a function of the trace id (its last 8 bytes against the

@@ -492,7 +492,8 @@ void GatewayHandler::count(RequestContext& exchange, int status, std::size_t byt
 }
 
 void GatewayHandler::sample_gauges() {
-  metrics_->set_connections(static_cast<std::int64_t>(shard_.connection_count()));
+  metrics_->set_connections(static_cast<std::int64_t>(shard_.connection_count()),
+                            static_cast<std::int64_t>(shard_.http2_connection_count()));
   pool_gauges_.clear();
   upstream_.for_each_pool([this](const http::UpstreamClient::PoolState& pool) {
     metrics::PoolGauges& g = pool_gauges_.emplace_back();

@@ -2,6 +2,7 @@
 // load (src/runtime/), shared by all event-loop threads, never modified; a reload builds a new one.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -63,6 +64,8 @@ struct Snapshot {
   // The servers with `targets` (src/http/cluster.hpp): each thread adopts them when it takes the snapshot
   // (one thread runs their health checks); metrics read their atomics.
   std::vector<std::shared_ptr<const http::Cluster>> clusters;
+  // Per rate-limit policy: requests admitted because Redis did not answer (fail_open); metrics read them.
+  std::vector<std::pair<std::string, std::shared_ptr<std::atomic<std::uint64_t>>>> rate_limit_fail_open;
   // Objects the compiled stages depend on (worker modules, key sources, ...) kept alive with the snapshot.
   std::vector<std::shared_ptr<void>> keep_alive;
 };

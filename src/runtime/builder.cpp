@@ -216,6 +216,7 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
   }
 
   ratelimit::RateLimitBuild rate_limits = ratelimit::prepare_rate_limits(cfg, options.connect, result.errors);
+  snapshot->rate_limit_fail_open = rate_limits.fail_open_counters;
 
   snapshot->routes.resize(cfg.paths.size());
   for (std::size_t i = 0; i < cfg.paths.size(); ++i) {

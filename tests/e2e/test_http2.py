@@ -370,6 +370,36 @@ class Http2ServingTest(Http2TestBase):
             self.assertEqual(status, 200)
 
 
+class Http2MetricsTest(Http2TestBase):
+    def test_open_connections_are_counted_by_protocol(self):
+        from test_admin import admin_get, admin_port, metric_value
+        cfg = config(self.up.url)
+        cfg["gateway"]["admin"] = {"listen": "127.0.0.1:0"}
+        gw = self.start(cfg, env=ENV)
+        port = admin_port(gw)
+        clients = [H2Client(gw.listener_port(1)) for _ in range(3)]
+        for c in clients:
+            self.addCleanup(c.close)
+            status, _, _, _ = c.response(c.request("GET", "/health"))
+            self.assertEqual(status, 200)
+        deadline = time.monotonic() + 5
+        while True:
+            text = admin_get(port, "/metrics").body.decode()
+            h2_open = metric_value(text, "workgate_http_connections_open", {"listener": "public", "protocol": "h2"})
+            if h2_open == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(h2_open, 3, text[-2000:])
+        for c in clients:
+            c.close()
+        deadline = time.monotonic() + 5
+        while h2_open != 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            text = admin_get(port, "/metrics").body.decode()
+            h2_open = metric_value(text, "workgate_http_connections_open", {"listener": "public", "protocol": "h2"})
+        self.assertEqual(h2_open, 0)
+
+
 class Http2HostileTest(Http2TestBase):
     """Each test gets a fresh gateway with tight budgets, so that a test's abuse does not leak into another."""
 

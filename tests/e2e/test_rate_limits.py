@@ -292,7 +292,9 @@ class RedisLimitsTest(RateLimitTestCase):
 
     def test_redis_killed_then_restarted(self):
         redis = self.redis()
-        gw = self.start(self.config(redis.port, timeout_ms=20), threads=2)
+        cfg = self.config(redis.port, timeout_ms=20)
+        cfg["gateway"] = {"admin": {"listen": "127.0.0.1:0"}}
+        gw = self.start(cfg, threads=2)
         self.warm([gw])
         # Killed in the middle of a load: requests in flight at that moment are answered too.
         killer = threading.Timer(0.5, redis.kill)
@@ -311,6 +313,11 @@ class RedisLimitsTest(RateLimitTestCase):
         self.assertBoundedWait(open_load, 0.02)
         self.assertBoundedWait(closed_load, 0.02)
         self.assertIn("request admitted (fail_open)", gw.stderr())
+        from test_admin import admin_get, admin_port, metric_value
+        metrics = admin_get(admin_port(gw), "/metrics").body.decode()
+        admitted = metric_value(metrics, "workgate_ratelimit_fail_open_total", {"policy": "shared"})
+        self.assertGreaterEqual(admitted, len(open_load.results), metrics[-1500:])
+        self.assertEqual(metric_value(metrics, "workgate_ratelimit_fail_open_total", {"policy": "closed"}), 0)
 
         redis.start()  # the same port
         deadline = time.monotonic() + 5
