@@ -578,6 +578,24 @@ def scenario_static(ctx, conns_list):
     return results
 
 
+def nginx_proxy_front(upstream_port, extra=""):
+    """nginx as a reverse proxy on @PORT@ to one HTTP/1.1 keep-alive upstream (the front of the proxy cases)."""
+    return f"""    upstream up {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 1024;
+    }}
+    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        location / {{
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            {extra}
+        }}
+    }}"""
+
+
 def scenario_proxy(ctx, conns_list):
     a = ctx.args
     up = ctx.start_nginx("nginx-upstream", f"""    server {{
@@ -611,20 +629,7 @@ def scenario_proxy(ctx, conns_list):
     buffering = {"on": "proxy_request_buffering on;",
                  "memory": f"proxy_request_buffering on;\n            client_body_buffer_size {a.body_size + 65536};",
                  "off": "proxy_request_buffering off;"}[a.nginx_request_buffering]
-    ng = ctx.start_nginx("nginx-front", f"""    upstream up {{
-        server 127.0.0.1:{up.port};
-        keepalive 1024;
-    }}
-    server {{
-        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
-        server_name _;
-        location / {{
-            proxy_pass http://up;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            {buffering}
-        }}
-    }}""")
+    ng = ctx.start_nginx("nginx-front", nginx_proxy_front(up.port, buffering))
     expect_ok("nginx front", ng.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
     expect_ok("nginx front", ng.port, "POST", "/upload", post_h, body, want_body=UPSTREAM_BODY, gateway=False)
     wg = ctx.start_workgate("workgate-proxy", {
@@ -1609,19 +1614,7 @@ def scenario_peers(ctx, conns_list):
             etag off;
         }}
     }}""")
-    proxy = [("nginx", ctx.start_nginx("nginx-front", f"""    upstream up {{
-        server 127.0.0.1:{up.port};
-        keepalive 1024;
-    }}
-    server {{
-        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
-        server_name _;
-        location / {{
-            proxy_pass http://up;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }}
-    }}""")), ("haproxy", start_haproxy(ctx, "haproxy-front", ["default_backend be"],
+    proxy = [("nginx", ctx.start_nginx("nginx-front", nginx_proxy_front(up.port))), ("haproxy", start_haproxy(ctx, "haproxy-front", ["default_backend be"],
                                         ["http-reuse always", f"server up 127.0.0.1:{up.port}"]))]
     proxy += start_workgate_pair(ctx, "workgate-proxy", {
         "title": "bench proxy",
