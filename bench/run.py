@@ -552,6 +552,18 @@ def print_table(scenario, results, show_rss=False, show_mb=False):
 
 # ---------------------------------------------------------------------------------------- scenarios
 
+def nginx_upstream_block():
+    """The upstream of the proxy cases: every path answers UPSTREAM_BODY."""
+    return f"""    server {{
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        location / {{
+            default_type application/json;
+            return 200 '{UPSTREAM_BODY}';
+        }}
+    }}"""
+
+
 def nginx_static_block():
     return f"""    server {{
         listen 127.0.0.1:@PORT@ reuseport backlog=4096;
@@ -1179,14 +1191,7 @@ def scenario_targets(ctx, conns_list):
     """Proxy to two upstream targets (round robin) vs one, and nginx with the same two upstream servers."""
     blocks = []
     for i in range(2):
-        blocks.append(ctx.start_nginx(f"nginx-upstream-{i}", f"""    server {{
-        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
-        server_name _;
-        location / {{
-            default_type application/json;
-            return 200 '{UPSTREAM_BODY}';
-        }}
-    }}"""))
+        blocks.append(ctx.start_nginx(f"nginx-upstream-{i}", nginx_upstream_block()))
     for up in blocks:
         expect_ok("upstream", up.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
     servers = "\n".join(f"        server 127.0.0.1:{up.port};" for up in blocks)
@@ -1271,14 +1276,7 @@ def scenario_http2(ctx, conns_list):
     if not shutil.which("h2load") or not shutil.which("openssl"):
         raise Skip("h2load (nghttp2-client) and openssl are needed")
     cert, key = make_bench_certificate(ctx)
-    up = ctx.start_nginx("nginx-upstream", f"""    server {{
-        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
-        server_name _;
-        location / {{
-            default_type application/json;
-            return 200 '{UPSTREAM_BODY}';
-        }}
-    }}""")
+    up = ctx.start_nginx("nginx-upstream", nginx_upstream_block())
     wg_tls, wg_h2c = free_port(), free_port()
     wg = ctx.start_workgate("workgate-h2", {
         "title": "bench http2",

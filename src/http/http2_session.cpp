@@ -502,14 +502,11 @@ void Http2Session::submit_response(Http2Stream& stream, Response&& response) {
   bool send_body = !request.is_head() && status_has_body(status);
 
   // Field names lowercased into scratch_; the nv array is built once scratch_ no longer moves.
-  struct Span {
-    std::size_t name, name_len, value, value_len;
-  };
-  std::vector<Span> spans;
-  spans.reserve(r.headers.size() + 8);
+  std::vector<FieldSpan>& spans = spans_;
+  spans.clear();
   scratch_.clear();
   auto add = [&](std::string_view name, std::string_view value) {
-    Span s{scratch_.size(), name.size(), 0, value.size()};
+    FieldSpan s{scratch_.size(), name.size(), 0, value.size()};
     for (char c : name)
       scratch_.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
     s.value = scratch_.size();
@@ -555,7 +552,7 @@ void Http2Session::submit_response(Http2Stream& stream, Response&& response) {
   }
   if (!has_date) add("date", shard_.http_date());
   fields_.clear();
-  for (const Span& s : spans) {
+  for (const FieldSpan& s : spans) {
     fields_.push_back({reinterpret_cast<std::uint8_t*>(scratch_.data() + s.name),
                        reinterpret_cast<std::uint8_t*>(scratch_.data() + s.value), s.name_len, s.value_len,
                        NGHTTP2_NV_FLAG_NONE});

@@ -134,7 +134,12 @@ class Http2Session {
   int in_nghttp2_ = 0;
   bool refused_ = false;
   bool going_away_ = false;
-  std::string scratch_;  // response field names lowercased for one submission
+  // One response submission's fields (kept for the next: no allocation per response in steady state).
+  struct FieldSpan {
+    std::size_t name, name_len, value, value_len;  // offsets into scratch_
+  };
+  std::string scratch_;  // field names lowercased, values copied
+  std::vector<FieldSpan> spans_;
   std::vector<nghttp2_nv> fields_;
 };
 
