@@ -370,6 +370,38 @@ class Http2ServingTest(Http2TestBase):
             self.assertEqual(status, 200)
 
 
+class Http2CancellationTest(Http2TestBase):
+    """A client that leaves mid-request (its stream reset, or its connection gone) stops the upstream call."""
+
+    def setUp(self):
+        super().setUp()
+        self.hang = EchoUpstream()
+        self.addCleanup(self.hang.stop)
+        self.gw = self.start(config(self.hang.url), env=ENV)
+
+    def start_hanging_stream(self):
+        c = H2Client(self.gw.listener_port(1))
+        self.addCleanup(c.close)
+        sid = c.request("GET", "/echo/slow", headers=[("x-echo-mode", "hang")])
+        self.assertTrue(self.hang.wait_for(lambda up: up.active == 1 and len(up.requests) == 1, timeout=5),
+                        self.context(self.gw))
+        return c, sid
+
+    def test_reset_stream_aborts_the_upstream_request(self):
+        c, sid = self.start_hanging_stream()
+        c.conn.reset_stream(sid)
+        c.flush()
+        self.assertTrue(self.hang.wait_for(lambda up: up.active == 0, timeout=3), self.context(self.gw))
+        # The connection goes on.
+        status, _, body, _ = c.response(c.request("GET", "/echo/after"))
+        self.assertEqual((status, json.loads(body)["path"]), (200, "/after"))
+
+    def test_closed_connection_aborts_the_upstream_request(self):
+        c, _ = self.start_hanging_stream()
+        c.close()
+        self.assertTrue(self.hang.wait_for(lambda up: up.active == 0, timeout=3), self.context(self.gw))
+
+
 class Http2MetricsTest(Http2TestBase):
     def test_open_connections_are_counted_by_protocol(self):
         from test_admin import admin_get, admin_port, metric_value
