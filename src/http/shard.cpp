@@ -30,7 +30,10 @@ void Shard::each_connection(Visit visit) {
   }
 }
 
-Shard::Shard(unsigned index) : index_(index), io_(1), sweep_timer_(io_) {
+// Every socket and timer of a shard is used on its own thread only (other threads reach it by post(), which
+// keeps the scheduler's lock), so Asio's per-descriptor reactor locks are dropped: two mutex operations
+// fewer per socket operation on the request path.
+Shard::Shard(unsigned index) : index_(index), io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), sweep_timer_(io_) {
   update_date();
 }
 

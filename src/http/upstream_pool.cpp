@@ -34,8 +34,11 @@ std::shared_ptr<UpstreamConnection> UpstreamPool::take_idle() {
       continue;
     }
     candidate->idle_ = false;
-    error_code ignored;
-    candidate->socket().cancel(ignored);  // the idle watch
+    if (candidate->watched_) {
+      candidate->watched_ = false;
+      error_code ignored;
+      candidate->socket().cancel(ignored);  // the idle watch
+    }
     return candidate;
   }
   return nullptr;
@@ -60,8 +63,7 @@ void UpstreamPool::release(std::shared_ptr<UpstreamConnection> connection, bool 
   }
   connection->idle_ = true;
   connection->idle_deadline_ = now + target_->idle_timeout;
-  watch_idle(connection);
-  idle_.push_back(std::move(connection));
+  idle_.push_back(std::move(connection));  // watched from the next expire_idle on (see watch_idle)
   serve_waiters();
 }
 
@@ -71,12 +73,19 @@ void UpstreamPool::drop() {
 }
 
 // An idle pooled connection becomes readable only when the upstream closes it (or misbehaves): close it
-// then, so the next call does not race a dead connection.
+// then, so the next call does not race a dead connection. Arming the watch costs a syscall (Asio's
+// reactor re-arms the descriptor with epoll_ctl for a wait), so a connection is watched only once it
+// has stayed idle until the next expire_idle (the shard's sweep, every 100 ms), not on every release: a
+// busy pool reuses its connections long before, and a connection closed by the upstream in between is
+// noticed by the call that takes it, which replays the request on a fresh connection when that is safe
+// (Call::on_transport_error). Arming re-evaluates readiness, so a close that happened before is seen.
 void UpstreamPool::watch_idle(const std::shared_ptr<UpstreamConnection>& connection) {
+  connection->watched_ = true;
+  std::uint64_t generation = ++connection->watch_generation_;
   std::weak_ptr<UpstreamConnection> weak = connection;
-  connection->socket().async_wait(tcp::socket::wait_read, [weak](const error_code& ec) {
+  connection->socket().async_wait(tcp::socket::wait_read, [weak, generation](const error_code& ec) {
     auto c = weak.lock();
-    if (ec || !c || !c->idle_) return;
+    if (ec || !c || !c->idle_ || c->watch_generation_ != generation) return;
     c->close();
   });
 }
@@ -98,6 +107,7 @@ void UpstreamPool::expire_idle(std::chrono::steady_clock::time_point now) {
       drop();
       continue;
     }
+    if (!idle_[i]->watched_) watch_idle(idle_[i]);
     ++i;
   }
 }

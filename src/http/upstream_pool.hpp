@@ -11,6 +11,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -61,8 +62,10 @@ class UpstreamConnection {
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
   boost::beast::flat_buffer buffer_;
   std::chrono::steady_clock::time_point idle_deadline_;
+  std::uint64_t watch_generation_ = 0;  // which idle watch may still close it
   bool open_ = true;
   bool idle_ = false;
+  bool watched_ = false;  // an idle watch is pending
 };
 
 // A call waiting in a pool's queue for a connection.
@@ -93,13 +96,14 @@ class UpstreamPool {
   // Queued calls are owned by the queue until served or removed.
   void enqueue(std::shared_ptr<PoolWaiter> waiter) { waiters_.push_back(std::move(waiter)); }
   void leave_queue(const PoolWaiter* waiter);
-  // A response was read completely: keep the connection for the next call when `reusable` (watched while
-  // idle, closed after the target's idle_timeout), else close it. Serves the queue.
+  // A response was read completely: keep the connection for the next call when `reusable` (watched from
+  // the next expire_idle while idle, closed after the target's idle_timeout), else close it. Serves the
+  // queue.
   void release(std::shared_ptr<UpstreamConnection> connection, bool reusable,
                std::chrono::steady_clock::time_point now);
   // A counted connection is gone (failed, closed); serves the queue.
   void drop();
-  // Closes idle connections past their idle deadline or closed by the upstream.
+  // Closes idle connections past their idle deadline or closed by the upstream; watches the others.
   void expire_idle(std::chrono::steady_clock::time_point now);
 
   // For metrics: connections counted against max_connections (busy + idle), idle ones, queued calls.

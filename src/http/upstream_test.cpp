@@ -37,6 +37,15 @@ class FakeUpstream {
   }
 
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  // Closes every connection accepted so far (an upstream's keep-alive timeout).
+  void close_all() {
+    for (auto& weak : sessions_) {
+      if (auto session = weak.lock()) {
+        error_code ignored;
+        session->socket.close(ignored);
+      }
+    }
+  }
   int connections = 0;
   int closed_by_client = 0;
   std::vector<std::string> heads;
@@ -54,6 +63,7 @@ class FakeUpstream {
     acceptor_.async_accept(session->socket, [this, session](const error_code& ec) {
       if (ec) return;
       ++connections;
+      sessions_.push_back(session);
       read(session);
       accept();
     });
@@ -84,6 +94,7 @@ class FakeUpstream {
   asio::io_context& io_;
   tcp::acceptor acceptor_;
   Answer answer_;
+  std::vector<std::weak_ptr<Session>> sessions_;
 };
 
 struct Result {
@@ -146,6 +157,15 @@ std::string ok(std::string_view body) {
   return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
 }
 
+std::size_t idle_in_pools(UpstreamClient& client, std::size_t* open = nullptr) {
+  std::size_t idle = 0;
+  client.for_each_pool([&](const UpstreamClient::PoolState& p) {
+    idle += p.idle;
+    if (open) *open += p.open;
+  });
+  return idle;
+}
+
 TEST_F(UpstreamClientTest, KeepAliveConnectionIsReused) {
   FakeUpstream up(io_, [](const std::string&) { return ok("hi"); });
   auto t = target(up.port());
@@ -159,6 +179,38 @@ TEST_F(UpstreamClientTest, KeepAliveConnectionIsReused) {
   EXPECT_EQ(second.response.status, 200);
   EXPECT_EQ(up.connections, 1);
   EXPECT_EQ(up.heads.size(), 2u);
+}
+
+TEST_F(UpstreamClientTest, IdleConnectionClosedByTheUpstreamLeavesThePoolOnceWatched) {
+  FakeUpstream up(io_, [](const std::string&) { return ok("hi"); });
+  auto t = target(up.port());
+  Result first;
+  send(t, get("/a"), first);
+  ASSERT_TRUE(run_until([&] { return first.called; }));
+  std::size_t open = 0;
+  EXPECT_EQ(idle_in_pools(client_, &open), 1u);
+  advance(1ms);  // the sweep arms the idle watch
+  up.close_all();
+  EXPECT_TRUE(run_until([&] {
+    advance(1ms);  // expire_idle drops the connection the watch closed
+    open = 0;
+    return idle_in_pools(client_, &open) == 0 && open == 0;
+  })) << "an idle connection the upstream closed is closed and no longer counted";
+}
+
+TEST_F(UpstreamClientTest, UnwatchedIdleConnectionClosedByTheUpstreamIsReplayedOnAFreshOne) {
+  FakeUpstream up(io_, [](const std::string&) { return ok("hi"); });
+  auto t = target(up.port());
+  Result first, second;
+  send(t, get("/a"), first);
+  ASSERT_TRUE(run_until([&] { return first.called; }));
+  up.close_all();  // before any sweep: the pool has not armed a watch yet
+  ASSERT_TRUE(run_until([&] { return up.closed_by_client == 1; }));
+  send(t, get("/b"), second);
+  ASSERT_TRUE(run_until([&] { return second.called; }));
+  EXPECT_EQ(second.error, UpstreamError::kNone);
+  EXPECT_EQ(second.response.body, "hi");
+  EXPECT_EQ(up.connections, 2) << "the idempotent request went again on a fresh connection";
 }
 
 TEST_F(UpstreamClientTest, ResponseTimeoutOnInjectedTime) {
@@ -321,15 +373,6 @@ UpstreamRequest upgrade_request() {
   r.idempotent = true;
   r.upgrade = true;
   return r;
-}
-
-std::size_t idle_in_pools(UpstreamClient& client, std::size_t* open = nullptr) {
-  std::size_t idle = 0;
-  client.for_each_pool([&](const UpstreamClient::PoolState& p) {
-    idle += p.idle;
-    if (open) *open += p.open;
-  });
-  return idle;
 }
 
 TEST_F(UpstreamClientTest, UpgradeSwitchesWithTheBytesAfterThe101AndLeavesThePool) {
