@@ -689,6 +689,13 @@ void Connection::send(Response&& response) {
   set_deadline(limits_->write_timeout);
   if (source_) {
     body_bytes_sent_ = 0;
+    if (!tls_ && source_->ready()) {
+      // The first piece is at hand: head and piece go out in one write. (A source that would wait, such
+      // as an event stream, gets its head sent first so that the client sees it at once.)
+      head_pending_ = true;
+      pump_response();
+      return;
+    }
     async_write(asio::buffer(head_.data(), head_.size()),
                 [self = shared_from_this()](const error_code& ec, std::size_t) {
                   if (ec) {
@@ -734,10 +741,17 @@ void Connection::pump_response() {
     }
     self->body_bytes_sent_ += data.size();
     // The buffer sequence must outlive the asynchronous write (a partial write goes on from it later).
-    ChunkFramer::Buffers& buffers = self->body_buffers_;
+    WriteBuffers& buffers = self->write_buffers_;
     std::size_t count = 0;
+    if (self->head_pending_) {
+      self->head_pending_ = false;
+      buffers[count++] = asio::buffer(self->head_.data(), self->head_.size());
+    }
     if (self->chunked_out_) {
-      count = self->chunk_framer_.frame(data, last, buffers);
+      ChunkFramer::Buffers framed;
+      std::size_t framed_count = self->chunk_framer_.frame(data, last, framed);
+      for (std::size_t i = 0; i < framed_count; ++i)
+        buffers[count++] = framed[i];
     } else if (!data.empty()) {
       buffers[count++] = asio::buffer(data.data(), data.size());
     }

@@ -12,6 +12,7 @@
 // (prior-knowledge h2c).
 #pragma once
 
+#include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
@@ -19,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "http/framing.hpp"
 #include "http/http2_session.hpp"
@@ -185,8 +187,11 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   std::shared_ptr<BodySource> source_;
   bool chunked_out_ = false;
   ChunkFramer chunk_framer_;
-  ChunkFramer::Buffers body_buffers_{};
-  std::string tls_scratch_;  // a framed chunk joined into one buffer for the TLS stream
+  // A streamed body's piece as written: the head (with the first piece), the chunk framing and the data.
+  using WriteBuffers = std::array<boost::asio::const_buffer, 1 + std::tuple_size_v<ChunkFramer::Buffers>>;
+  WriteBuffers write_buffers_{};
+  bool head_pending_ = false;  // head_ goes out with the first piece
+  std::string tls_scratch_;    // a framed chunk joined into one buffer for the TLS stream
   // HTTP/2 (after ALPN "h2", or the h2c preface on a listener that allows it).
   bool h2c_allowed_ = false;
   std::unique_ptr<Http2Session> h2_;

@@ -74,6 +74,8 @@ class BodySource {
   // Produces the next piece; `data` stays valid until the next pull(). An error aborts the response: the
   // client connection is closed so that a truncated body is never presented as complete.
   virtual void pull(Handler handler) = 0;
+  // The next pull() calls its handler before it returns (a piece is already at hand).
+  virtual bool ready() const { return false; }
   // The body will not be pulled (HEAD request, client gone): release what is held.
   virtual void cancel() = 0;
 };

@@ -12,12 +12,19 @@ using boost::system::error_code;
 void ResponseReader::start(UpstreamResponse& response, bool head_request) {
   response_ = &response;
   head_request_ = head_request;
-  piece_.clear();
+  borrow_ = false;
+  clear_piece();
   new_parser();
+}
+
+void ResponseReader::borrow_pieces() {
+  borrow_ = true;
+  parser_->collect_views(&piece_view_);
 }
 
 void ResponseReader::new_parser() {
   parser_.emplace(*response_, piece_);
+  if (borrow_) parser_->collect_views(&piece_view_);
   parser_->header_limit(static_cast<std::uint32_t>(UpstreamConnection::kMaxResponseHead));
   parser_->body_limit(boost::none);
   parser_->eager(false);
@@ -32,7 +39,7 @@ error_code ResponseReader::parse_head(boost::beast::flat_buffer& buffer) {
     buffer.consume(used);
     if (ec) return ec;
     if (response_->status >= 100 && response_->status < 200 && response_->status != 101) {
-      piece_.clear();
+      clear_piece();
       new_parser();  // an interim response: the final one follows
       continue;
     }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "http/message_parser.hpp"
 #include "http/upstream.hpp"
@@ -30,8 +31,24 @@ class ResponseReader {
   bool done() const { return parser_ && parser_->is_done(); }
   bool needs_eof() const { return parser_ && parser_->need_eof(); }
   bool keep_alive() const { return parser_ && parser_->keep_alive(); }
-  // The body bytes parsed since the last clear.
-  std::string& piece() { return piece_; }
+  // The body bytes parsed since the last clear_piece().
+  std::string_view piece() const { return piece_view_.empty() ? std::string_view(piece_) : piece_view_; }
+  void clear_piece() {
+    piece_.clear();
+    piece_view_ = {};
+  }
+  // The piece as a string of its own (the whole body of a buffered response).
+  std::string take_piece() { return piece_view_.empty() ? std::move(piece_) : std::string(piece_view_); }
+  // Streaming: from now on a piece may point into the connection's read buffer instead of being copied
+  // (piece_borrowed()); it is then valid until that buffer is read into again.
+  void borrow_pieces();
+  bool piece_borrowed() const { return !piece_view_.empty(); }
+  // Copies a borrowed piece into storage of its own (the buffer is about to be reused).
+  void own_piece() {
+    if (piece_view_.empty()) return;
+    piece_.assign(piece_view_.data(), piece_view_.size());
+    piece_view_ = {};
+  }
 
  private:
   class Parser final : public MessageParser<false> {
@@ -59,7 +76,9 @@ class ResponseReader {
   std::optional<Parser> parser_;
   UpstreamResponse* response_ = nullptr;
   std::string piece_;
+  std::string_view piece_view_;
   bool head_request_ = false;
+  bool borrow_ = false;
 };
 
 }  // namespace workgate::http

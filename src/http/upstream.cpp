@@ -145,6 +145,8 @@ struct UpstreamClient::Impl {
 // weakly (the Cancellable handle).
 struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> {
   enum class State { kQueued, kConnecting, kSending, kWaitingHead, kBody, kDone };
+  // A last body piece up to this size is copied so that the connection returns to the pool at once.
+  static constexpr std::size_t kCopiedLastPiece = 16 * 1024;
 
   // The response body streamed to the client connection.
   struct ResponseStream final : BodySource {
@@ -152,6 +154,9 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
         : call(std::move(c)), declared_length(body_length) {}
     ~ResponseStream() override { cancel(); }
     std::optional<std::uint64_t> length() const override { return call ? declared_length : std::nullopt; }
+    bool ready() const override {
+      return call && first && (!call->reader.piece().empty() || call->reader.done());
+    }
     void pull(Handler handler) override {
       if (!call) {
         handler(asio::error::operation_aborted, {}, true);
@@ -165,6 +170,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       auto c = std::move(call);
       call.reset();
       if (c->conn && !c->reader.done()) c->abandon_connection();
+      c->finish_connection();  // a complete body whose last piece was borrowed from the connection's buffer
       c->state = State::kDone;
     }
     std::shared_ptr<Call> call;
@@ -380,6 +386,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     }
     // Stream the rest: what is parsed so far is the first piece.
     response.complete = false;
+    reader.borrow_pieces();  // the pieces after the first are not copied out of the read buffer
     response.stream = std::make_shared<ResponseStream>(shared_from_this(), response.content_length);
     deliver(UpstreamError::kNone);
   }
@@ -402,7 +409,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
 
   void read_whole_body() {
     if (reader.done()) {
-      response.body = std::move(reader.piece());
+      response.body = reader.take_piece();
       response.complete = true;
       finish_connection();
       deliver(UpstreamError::kNone);
@@ -428,51 +435,55 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   }
 
   // The next piece of a streamed body (ResponseStream::pull).
+  // A piece may be borrowed from the connection's read buffer (ResponseReader::borrow_pieces): valid until
+  // the next read, which only the next pull() starts. The last piece is the exception: the connection goes
+  // back to the pool with it, where another call may read into the buffer at once. A small last piece is
+  // copied; a large one keeps the connection out of the pool until the stream is released (cancel()).
   void pull(BodySource::Handler handler, bool first) {
-    std::string& piece = reader.piece();
-    if (first && (!piece.empty() || reader.done())) {
+    if (first && (!reader.piece().empty() || reader.done())) {
       bool done = reader.done();
-      if (done) finish_connection();
-      handler(error_code(), piece, done);
+      if (done) finish_connection();  // the first piece is always a copy (parsed before borrowing)
+      handler(error_code(), reader.piece(), done);
       return;
     }
-    piece.clear();
+    reader.clear_piece();
     if (error_code ec = reader.parse_body(conn->buffer())) {
       abandon_connection();
       handler(ec, {}, true);
       return;
     }
-    if (!piece.empty() || reader.done()) {
+    if (!reader.piece().empty() || reader.done()) {
       bool done = reader.done();
-      if (done) finish_connection();
-      handler(error_code(), piece, done);
+      if (done && reader.piece().size() <= kCopiedLastPiece) reader.own_piece();
+      if (done && !reader.piece_borrowed()) finish_connection();
+      handler(error_code(), reader.piece(), done);
       return;
     }
     deadline = client.now() + target->timeout;
     auto self = shared_from_this();
-    conn->read_some(
-        [self, held = conn, handler = std::move(handler)](const error_code& ec, std::size_t n) mutable {
-          self->deadline = Clock::time_point::max();
-          if (!self->conn) {
-            handler(asio::error::operation_aborted, {}, true);
-            return;
-          }
-          if (ec == asio::error::eof && self->reader.needs_eof()) {
-            self->reader.finish_at_eof();
-            self->finish_connection();
-            handler(error_code(), {}, true);
-            return;
-          }
-          if (ec) {
-            observability::log_warn("upstream {}: connection lost mid-body: {}", self->target->host,
-                                    self->timed_out ? "timed out" : ec.message());
-            self->abandon_connection();
-            handler(ec, {}, true);
-            return;
-          }
-          self->conn->buffer().commit(n);
-          self->pull(std::move(handler), false);
-        });
+    conn->read_some(UpstreamConnection::kBodyReadChunk, [self, held = conn, handler = std::move(handler)](
+                                                            const error_code& ec, std::size_t n) mutable {
+      self->deadline = Clock::time_point::max();
+      if (!self->conn) {
+        handler(asio::error::operation_aborted, {}, true);
+        return;
+      }
+      if (ec == asio::error::eof && self->reader.needs_eof()) {
+        self->reader.finish_at_eof();
+        self->finish_connection();
+        handler(error_code(), {}, true);
+        return;
+      }
+      if (ec) {
+        observability::log_warn("upstream {}: connection lost mid-body: {}", self->target->host,
+                                self->timed_out ? "timed out" : ec.message());
+        self->abandon_connection();
+        handler(ec, {}, true);
+        return;
+      }
+      self->conn->buffer().commit(n);
+      self->pull(std::move(handler), false);
+    });
   }
 
   // --- upgrade

@@ -6,7 +6,7 @@ using boost::system::error_code;
 using tcp = asio::ip::tcp;
 
 UpstreamConnection::UpstreamConnection(asio::io_context& io, const UpstreamTarget& target)
-    : buffer_(kMaxResponseHead + kReadChunk) {
+    : buffer_(kMaxResponseHead + kBodyReadChunk) {
   if (target.tls) {
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(io, *target.tls_context);
   } else {
@@ -107,7 +107,10 @@ void UpstreamPool::expire_idle(std::chrono::steady_clock::time_point now) {
       drop();
       continue;
     }
-    if (!idle_[i]->watched_) watch_idle(idle_[i]);
+    if (!idle_[i]->watched_) {
+      watch_idle(idle_[i]);
+      idle_[i]->shrink_buffer();  // idle since the last sweep: a large body's buffer is not kept
+    }
     ++i;
   }
 }

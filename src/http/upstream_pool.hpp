@@ -26,6 +26,10 @@ namespace workgate::http {
 class UpstreamConnection {
  public:
   static constexpr std::size_t kReadChunk = 16 * 1024;
+  // A streamed response body is read in larger pieces: a 64 KiB body takes one or two reads (and writes to
+  // the client) instead of four or more. The buffer is given back once the connection stays idle
+  // (expire_idle).
+  static constexpr std::size_t kBodyReadChunk = 64 * 1024;
   static constexpr std::size_t kMaxResponseHead = 64 * 1024;
 
   UpstreamConnection(boost::asio::io_context& io, const UpstreamTarget& target);
@@ -43,11 +47,15 @@ class UpstreamConnection {
       boost::asio::async_write(*plain_, buffers, std::forward<Handler>(handler));
     }
   }
-  // Reads what arrives into buffer() (at most kReadChunk); the caller commits the bytes.
+  // Reads what arrives into buffer() (at most `chunk` bytes); the caller commits the bytes.
   template <typename Handler>
   void read_some(Handler&& handler) {
+    read_some(kReadChunk, std::forward<Handler>(handler));
+  }
+  template <typename Handler>
+  void read_some(std::size_t chunk, Handler&& handler) {
     std::size_t room = buffer_.max_size() - buffer_.size();
-    auto space = buffer_.prepare(std::min(room, kReadChunk));
+    auto space = buffer_.prepare(std::min(room, chunk));
     if (tls_) {
       tls_->async_read_some(space, std::forward<Handler>(handler));
     } else {
@@ -55,6 +63,11 @@ class UpstreamConnection {
     }
   }
   void close();
+  // Gives back a read buffer grown past kReadChunk by a large body (an idle connection keeps a small one).
+  void shrink_buffer() {
+    if (buffer_.size() == 0 && buffer_.capacity() > kReadChunk)
+      buffer_ = boost::beast::flat_buffer(buffer_.max_size());
+  }
 
  private:
   friend class UpstreamPool;

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -315,6 +317,81 @@ TEST_F(UpstreamClientTest, AnIgnoredResponseStreamIsReleased) {
   ASSERT_TRUE(run_until([&] { return called; }));
   EXPECT_TRUE(handle.expired()) << "a stream the caller did not take must not keep the call alive";
   EXPECT_TRUE(run_until([&] { return up.closed_by_client == 1; })) << "and its connection is closed";
+}
+
+// A body of `size` bytes that shows where each byte belongs.
+std::string pattern(std::size_t size) {
+  std::string body(size, '\0');
+  for (std::size_t i = 0; i < size; ++i)
+    body[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return body;
+}
+
+// A large response streamed piece by piece as a client connection takes it: each piece is used after the
+// handler returns (as an asynchronous write would), then the next is pulled. When the last piece arrives
+// another call to the same upstream starts and completes before that piece is used: a piece borrowed from
+// the connection's read buffer must not be overwritten by a call reusing the connection.
+TEST_F(UpstreamClientTest, LargeStreamedBodiesArriveIntactWhileTheConnectionIsReused) {
+  const std::string body = pattern(300000);
+  std::string chunked;
+  for (std::size_t at = 0, step = 1; at < body.size(); step = step * 5 + 3) {
+    std::size_t n = std::min(body.size() - at, step % 90000 + 1);
+    char line[32];
+    std::snprintf(line, sizeof(line), "%zx\r\n", n);
+    chunked += line;
+    chunked.append(body, at, n);
+    chunked += "\r\n";
+    at += n;
+  }
+  chunked += "0\r\n\r\n";
+  FakeUpstream up(io_, [&](const std::string& head) {
+    if (head.find("/small") != std::string::npos) return ok("small");
+    if (head.find("/chunked") != std::string::npos)
+      return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked;
+    return ok(body);
+  });
+  auto t = target(up.port());
+  for (const char* path : {"/length", "/chunked", "/length", "/chunked"}) {
+    Result result;
+    send(t, get(path), result, 0);
+    ASSERT_TRUE(run_until([&] { return result.called; })) << path;
+    ASSERT_EQ(result.error, UpstreamError::kNone) << path;
+    auto stream = result.response.stream;
+    ASSERT_TRUE(stream) << path << ": a large body is streamed";
+    std::string received;
+    bool finished = false;
+    std::string_view last_piece;
+    std::function<void()> pull = [&] {
+      stream->pull([&](const error_code& ec, std::string_view data, bool last) {
+        ASSERT_FALSE(ec) << path;
+        if (!last) {
+          // Used later, as an asynchronous write would.
+          asio::post(io_, [&, data] {
+            received.append(data);
+            pull();
+          });
+          return;
+        }
+        last_piece = data;
+        finished = true;
+      });
+    };
+    pull();
+    ASSERT_TRUE(run_until([&] { return finished; })) << path;
+    Result other;
+    send(t, get("/small"), other, 0);
+    ASSERT_TRUE(run_until([&] { return other.called; })) << path;
+    EXPECT_EQ(other.response.body, "small");
+    received.append(last_piece);
+    EXPECT_TRUE(received == body) << path << ": " << received.size() << " bytes, differs";
+    stream.reset();
+    result.response.stream.reset();
+    io_.poll();
+    std::size_t open = 0;
+    std::size_t idle = idle_in_pools(client_, &open);
+    EXPECT_EQ(idle, open) << path << ": every connection is back in the pool";
+    EXPECT_GE(idle, 1u) << path;
+  }
 }
 
 TEST_F(UpstreamClientTest, InterimResponsesAreSkippedAndTrailersAreNotHeaders) {
