@@ -25,6 +25,10 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+// What an idle keep-alive connection reads the next request into (nginx's client_header_buffer_size): a
+// typical request head fits; a larger one grows the buffer to kReadChunk pieces. An idle connection gives
+// back a buffer grown past this, so that thousands of idle connections hold a kilobyte each, not 16.
+constexpr std::size_t kIdleReadChunk = 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
 // How long a closing TLS connection waits for the client's close_notify after sending its own.
 constexpr std::chrono::milliseconds kTlsShutdownTime{1000};
@@ -344,7 +348,8 @@ void Connection::read_more() {
     return;
   }
   if (phase_ == Phase::kBody) arm_body_deadline();
-  auto space = buffer_.prepare(std::min(room, kReadChunk));
+  std::size_t chunk = phase_ == Phase::kIdle && buffer_.size() == 0 ? kIdleReadChunk : kReadChunk;
+  auto space = buffer_.prepare(std::min(room, chunk));
   async_read_some(space,
                   [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
 }
@@ -811,6 +816,7 @@ void Connection::on_written(const error_code& ec) {
     begin_request();
     parse();
   } else {
+    if (buffer_.capacity() > kIdleReadChunk) buffer_ = boost::beast::flat_buffer(buffer_.max_size());
     set_deadline(limits_->idle_timeout);
     read_more();
   }

@@ -1,7 +1,9 @@
 #include "http/shard.hpp"
 
+#include <malloc.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <ctime>
@@ -122,6 +124,20 @@ void Shard::sweep() {
       c.on_sweep();
     }
   });
+  trim_memory(now);
+}
+
+// glibc keeps what a burst of connections freed in its arenas (RSS stays at the peak). Once many of the
+// connections seen since the last trim are gone, at most once a second, malloc_trim hands the free pages
+// back (it also releases pages in the middle of a heap). Rare and off the request path: a sweep is a timer.
+void Shard::trim_memory(Clock::time_point now) {
+  constexpr std::size_t kTrimAfterClosed = 512;
+  constexpr std::chrono::seconds kTrimInterval{1};
+  connections_peak_ = std::max(connections_peak_, connections_);
+  if (connections_peak_ < connections_ + kTrimAfterClosed || now - last_trim_ < kTrimInterval) return;
+  last_trim_ = now;
+  connections_peak_ = connections_;
+  malloc_trim(0);
 }
 
 void Shard::for_each_idle_exchange(const std::function<void(Exchange&)>& visit) {
@@ -179,6 +195,7 @@ void Shard::add(Connection* connection) {
   if (head_ != nullptr) head_->prev = connection;
   head_ = connection;
   ++connections_;
+  connections_peak_ = std::max(connections_peak_, connections_);
 }
 
 void Shard::remove(Connection* connection) {

@@ -62,6 +62,7 @@ class Shard {
   void set_clock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
   // Enforces connection deadlines and runs the handler's tick; run() does it every ~100 ms.
   void sweep();
+  void trim_memory(Clock::time_point now);
 
   // Connection registry (called by Connection).
   void add(Connection* connection);
@@ -98,6 +99,9 @@ class Shard {
   std::function<Clock::time_point()> clock_;
   std::size_t connections_ = 0;
   std::size_t http2_connections_ = 0;
+  // Memory back to the OS after a burst of connections closes (see Shard::sweep).
+  std::size_t connections_peak_ = 0;
+  Clock::time_point last_trim_{};
   bool draining_ = false;
   bool tearing_down_ = false;  // ~Shard: connections closing now must not schedule more work
   std::int64_t date_second_ = -1;
