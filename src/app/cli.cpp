@@ -19,6 +19,7 @@
 
 #include "admin/admin_server.hpp"
 #include "app/supervisor.hpp"
+#include "app/validate.hpp"
 #include "app/watch.hpp"
 #include "config/loader.hpp"
 #include "http/server.hpp"
@@ -372,10 +373,14 @@ int cmd_validate(const Options& o) {
     std::cerr << "error: validate needs a config FILE\n";
     return 2;
   }
-  std::string source;
-  auto snapshot = load_snapshot(o, env, /*connect=*/false, source);
-  if (!snapshot) return 1;
-  std::cout << source << ": valid (" << snapshot->config.paths.size() << " routes)\n";
+  // Every stage runs, whatever the earlier ones found (src/app/validate.hpp).
+  ValidationReport report = validate_config(o.config, env, o.ca_files, validation_checks());
+  print_problems(report.problems.errors(), report.problems.warnings());
+  if (!report.problems.errors().empty()) {
+    print_error_count(report.source, report.problems.errors().size());
+    return 1;
+  }
+  std::cout << report.source << ": valid (" << report.routes << " routes)\n";
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/buildable.hpp"
 #include "config/rate_limits.hpp"
 #include "router/router.hpp"
 
@@ -1295,7 +1296,11 @@ LoadResult load_config_text(std::string_view text, const Environment& env,
   parse_gateway(root, cfg, check);
   parse_rate_limit_sections(root, cfg, result.errors);  // config/rate_limits.cpp
   check_references(cfg, check);
-  if (result.errors.empty()) result.config = std::move(cfg);
+  if (result.errors.empty()) {
+    result.config = std::move(cfg);
+  } else {
+    result.partial = buildable_part(std::move(cfg), result.errors);
+  }
   return result;
 }
 
