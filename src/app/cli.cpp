@@ -81,7 +81,10 @@ Flags take their value as the next argument or after '=' (--threads=4).
 
 constexpr std::string_view kValidateHelp = R"(Usage: workgate validate FILE [--env-file FILE]
 
-Checks the config without serving: every error (with its JSON pointer) and warning, one line each.
+Checks the config without serving: every error (with its JSON pointer) and warning, one line each, in
+one pass. The checks that compile the config (worker modules, TLS certificates, CA files, mapping and key
+templates) run on every entry the document checks found no error in, so they are reported in the same run.
+Makes no network request and initialises no worker module.
 Exit status 0 when valid, 1 with errors, 2 on a usage error.
 )";
 
