@@ -253,6 +253,8 @@ struct ListenerSpec {
   int tls_index = -1;  // index in gateway.listeners of a TLS listener
   bool http2 = false;
   std::string origin;  // "--listen" or the config pointer
+  std::string
+      name;  // metrics' `listener` label, the access log's and /readyz's: "public", "listener N", `name`
 };
 
 std::vector<ListenerSpec> listener_specs(const Options& o, const config::Config& cfg) {
@@ -265,7 +267,11 @@ std::vector<ListenerSpec> listener_specs(const Options& o, const config::Config&
   }
   for (std::size_t i = 0; i < cfg.gateway.listeners.size(); ++i) {
     const config::ListenerEntry& entry = cfg.gateway.listeners[i];
-    out.push_back({entry.host, entry.port, entry.tls ? static_cast<int>(i) : -1, entry.http2, entry.pointer});
+    out.push_back({entry.host, entry.port, entry.tls ? static_cast<int>(i) : -1, entry.http2, entry.pointer,
+                   entry.name});
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i].name.empty()) out[i].name = i == 0 ? "public" : "listener " + std::to_string(i);
   }
   return out;
 }
@@ -274,7 +280,7 @@ std::vector<ListenerSpec> listener_specs(const Options& o, const config::Config&
 std::string listener_signature(const config::Config& cfg) {
   std::string out;
   for (const auto& entry : cfg.gateway.listeners)
-    out += entry.address + (entry.tls ? " tls" : " plain") + (entry.http2 ? " h2;" : ";");
+    out += entry.address + (entry.tls ? " tls" : " plain") + (entry.http2 ? " h2 " : " ") + entry.name + ";";
   return out;
 }
 
@@ -599,8 +605,16 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       if (w->start()) observability::log_info("--watch: watching the config and env files for changes");
     };
   }
+  std::vector<std::string> listener_names;
+  std::vector<metrics::ListenerLabel> listener_labels;
+  for (const ListenerSpec& spec : specs) {
+    listener_names.push_back(spec.name);
+    listener_labels.push_back({spec.name, spec.http2});
+  }
+  metrics_registry.set_listeners(std::move(listener_labels));
   auto server = std::make_unique<http::Server>(server_options, [&](http::Shard& shard) {
     auto handler = std::make_unique<pipeline::GatewayHandler>(shard, source_of_truth);
+    handler->set_listener_names(listener_names);
     if (metrics_on) {
       auto shard_metrics = std::make_shared<metrics::ShardMetrics>();
       metrics_registry.add(shard_metrics);
@@ -630,7 +644,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       if (spec.tls_index >= 0)
         what = describe_tls(*current->listener_tls[static_cast<std::size_t>(spec.tls_index)]);
       observability::log_info("listener {}: {} ({}) {}", i, url_of(spec, bound[i]), spec.origin, what);
-      admin_state.add_listener(i == 0 ? "public" : "listener " + std::to_string(i), url_of(spec, bound[i]));
+      admin_state.add_listener(spec.name, url_of(spec, bound[i]));
     }
   }
 
@@ -653,7 +667,8 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     }
     if (listener_signature(next->config) != listeners_at_start) {
       observability::log_error(
-          "reload failed: gateway.listeners changed (addresses, tls or http2); keeping the current config "
+          "reload failed: gateway.listeners changed (addresses, tls, http2 or names); keeping the current "
+          "config "
           "(restart workgate to change its listeners; certificates reload)");
       return;
     }

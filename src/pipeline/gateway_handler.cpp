@@ -445,7 +445,11 @@ void GatewayHandler::write_access_log(RequestContext& exchange, int status, std:
       "public",      "listener 1",  "listener 2",  "listener 3", "listener 4",  "listener 5",
       "listener 6",  "listener 7",  "listener 8",  "listener 9", "listener 10", "listener 11",
       "listener 12", "listener 13", "listener 14", "listener 15"};
-  r.listener = request.listener < std::size(kListeners) ? kListeners[request.listener] : "listener";
+  if (request.listener < listener_names_.size()) {
+    r.listener = listener_names_[request.listener];
+  } else {
+    r.listener = request.listener < std::size(kListeners) ? kListeners[request.listener] : "listener";
+  }
   r.protocol = request.version == 10 ? "HTTP/1.0" : request.version == 20 ? "HTTP/2" : "HTTP/1.1";
   r.method = request.method;
   if (exchange.route_ != nullptr) r.route = exchange.route_->config->path;
@@ -492,8 +496,10 @@ void GatewayHandler::count(RequestContext& exchange, int status, std::size_t byt
 }
 
 void GatewayHandler::sample_gauges() {
-  metrics_->set_connections(static_cast<std::int64_t>(shard_.connection_count()),
-                            static_cast<std::int64_t>(shard_.http2_connection_count()));
+  const auto& listeners = shard_.listener_connections();
+  for (std::size_t l = 0; l < listeners.size(); ++l)
+    metrics_->set_connections(l, static_cast<std::int64_t>(listeners[l].open),
+                              static_cast<std::int64_t>(listeners[l].http2));
   pool_gauges_.clear();
   upstream_.for_each_pool([this](const http::UpstreamClient::PoolState& pool) {
     metrics::PoolGauges& g = pool_gauges_.emplace_back();

@@ -81,6 +81,9 @@ class GatewayHandler final : public http::RequestHandler {
   // Counts this thread's requests into `metrics` (null: not counted, the default when no admin listener
   // serves them). Call before the first request.
   void enable_metrics(std::shared_ptr<metrics::ShardMetrics> metrics);
+  // The listeners' names by index, for the access log (default: "public", then "listener N"). Call
+  // before the first request.
+  void set_listener_names(std::vector<std::string> names) { listener_names_ = std::move(names); }
   // This thread's metrics, or null when they are off.
   metrics::ShardMetrics* metrics() { return metrics_.get(); }
   // The upstream series of the exchange's http_proxy route, or null (metrics off, no proxy route, or a
@@ -140,6 +143,7 @@ class GatewayHandler final : public http::RequestHandler {
   router::RouteMatch scratch_match_;
   std::unordered_map<std::string, std::shared_ptr<void>> extension_state_;
   std::shared_ptr<metrics::ShardMetrics> metrics_;
+  std::vector<std::string> listener_names_;
   std::vector<metrics::PoolGauges> pool_gauges_;  // reused by sample_gauges()
   observability::RequestIdGenerator request_ids_;
   observability::TraceIdGenerator trace_ids_;
