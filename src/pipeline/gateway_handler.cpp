@@ -252,14 +252,14 @@ UpstreamSpan GatewayHandler::propagate_trace(RequestContext& exchange, const htt
     auto sp = line.find(' ');
     span.method.assign(line.substr(0, sp));
     std::string_view rest = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-    std::string_view path = rest.substr(0, rest.find_first_of("? "));
-    span.url.assign(target.tls ? "https://" : "http://").append(target.authority).append(path);
+    span.path.assign(rest.substr(0, rest.find_first_of("? ")));
   }
   return span;
 }
 
 void GatewayHandler::upstream_done(RequestContext& exchange, const UpstreamSpan& span,
-                                   http::UpstreamError error, int status) {
+                                   http::UpstreamError error, int status,
+                                   const http::UpstreamTarget* answered, std::uint32_t resends) {
   auto elapsed = std::chrono::steady_clock::now() - span.sent;
   exchange.upstream_outcome_.server = span.server;
   exchange.upstream_outcome_.duration_ms = std::chrono::duration<double, std::milli>(elapsed).count();
@@ -278,9 +278,16 @@ void GatewayHandler::upstream_done(RequestContext& exchange, const UpstreamSpan&
   out.attributes.reserve(8);
   out.attributes.push_back({"http.request.method", std::string(method)});
   if (method == "_OTHER") out.attributes.push_back({"http.request.method_original", span.method});
-  out.attributes.push_back({"server.address", span.target->host});
-  out.attributes.push_back({"server.port", std::int64_t{span.target->port}});
-  out.attributes.push_back({"url.full", span.url});
+  // One client span per call (the traceparent the upstream saw is the same on every attempt), naming the
+  // target of the last attempt; a resent request says how often (OTel's http.request.resend_count).
+  const http::UpstreamTarget& target = answered != nullptr ? *answered : *span.target;
+  out.attributes.push_back({"server.address", target.host});
+  out.attributes.push_back({"server.port", std::int64_t{target.port}});
+  std::string url;
+  url.reserve(8 + target.authority.size() + span.path.size());
+  url.assign(target.tls ? "https://" : "http://").append(target.authority).append(span.path);
+  out.attributes.push_back({"url.full", std::move(url)});
+  if (resends > 0) out.attributes.push_back({"http.request.resend_count", std::int64_t{resends}});
   out.attributes.push_back({"network.protocol.version", std::string("1.1")});
   out.attributes.push_back({"workgate.upstream.server", std::string(span.server)});
   if (error == http::UpstreamError::kNone) {

@@ -56,10 +56,10 @@ struct UpstreamSpan {
   std::chrono::steady_clock::time_point sent;
   std::uint64_t start_unix_ns = 0;
   bool recording = false;
-  std::string_view server;  // the route's server alias
-  std::string method;       // when recording: the attributes of the span
-  std::string url;          // scheme://authority/path, without the query
-  const http::UpstreamTarget* target = nullptr;
+  std::string_view server;                       // the route's server alias
+  std::string method;                            // when recording: the attributes of the span
+  std::string path;                              // of the request target, without the query
+  const http::UpstreamTarget* target = nullptr;  // the route's (a cluster's first target)
 };
 
 class GatewayHandler final : public http::RequestHandler {
@@ -108,9 +108,11 @@ class GatewayHandler final : public http::RequestHandler {
   // tracestate. The fields of the client's request by those names must not be copied.
   UpstreamSpan propagate_trace(RequestContext& exchange, const http::UpstreamTarget& target,
                                std::string_view server, std::string& head);
-  // The upstream call ended (any outcome): notes it for the access log and records its client span.
+  // The upstream call ended (any outcome): notes it for the access log and records its client span,
+  // which names `answered` (the target that answered or failed last: for a server with `targets`, the one
+  // the balancer picked or the request moved to; null: span.target) and counts `resends`.
   void upstream_done(RequestContext& exchange, const UpstreamSpan& span, http::UpstreamError error,
-                     int status);
+                     int status, const http::UpstreamTarget* answered = nullptr, std::uint32_t resends = 0);
   // Before a worker hook or service sees the request: its traceparent names the gateway's server span.
   void propagate_trace_to_worker(RequestContext& exchange);
 
