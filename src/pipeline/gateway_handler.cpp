@@ -300,7 +300,7 @@ void GatewayHandler::upstream_done(RequestContext& exchange, const UpstreamSpan&
     out.status = observability::SpanStatus::kError;
     out.attributes.push_back({"error.type", std::string(upstream_error_type(error))});
   }
-  spans_.add(std::move(out));
+  spans_.add(std::move(out), snapshot_ ? snapshot_->trace_target : nullptr);
 }
 
 void GatewayHandler::propagate_trace_to_worker(RequestContext& exchange) {
@@ -362,7 +362,7 @@ void GatewayHandler::record_server_span(RequestContext& exchange, int status) {
     out.status = observability::SpanStatus::kError;
     out.attributes.push_back({"error.type", std::to_string(status)});
   }
-  spans_.add(std::move(out));
+  spans_.add(std::move(out), snapshot_ ? snapshot_->trace_target : nullptr);
 }
 
 // Large or chunked bodies of proxied routes stream to the upstream; everything else is read whole first
