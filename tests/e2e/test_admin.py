@@ -489,6 +489,11 @@ class DashboardTest(GatewayTestCase):
         self.assertEqual(cell("server", "flaky", "breaker"), "closed")
         self.assertEqual(cell("server", "echo", "targets_up"), "-")
         self.assertRegex(cell("listener", "public", "connections"), r"^\d+$")
+        shot = os.path.join(artifacts_dir(), "dashboard-targets.png")
+        if os.path.exists(shot):
+            os.unlink(shot)
+        result = self.chromium(url, f"--screenshot={shot}")
+        self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 1000, result.stderr.decode()[-2000:])
 
 
 class UpstreamRetryMetricsTest(GatewayTestCase):
