@@ -14,6 +14,8 @@ Scenarios:
            Redis commands per request from INFO commandstats)
   metrics  static route: nginx, workgate without the admin listener (metrics off), workgate with it (metrics
            on, /metrics scraped every second during the runs), alternated in one run (target: on/off >= 0.97)
+  tracing  http_proxy with gateway.tracing off vs on (sample_ratio 1: two spans per request exported to an
+           OTLP sink that discards them, an nginx on the client CPU), both with metrics on, vs nginx
   targets  http_proxy to two upstream targets (round robin) vs one target, vs nginx with the same two
   tls      HTTPS (TLS listener, same ECDSA P-256 certificate for both): keep-alive static route vs nginx
            `ssl` (target: >= 1.0x); new TLS connections per second, one request each, full handshakes
@@ -44,6 +46,7 @@ REPO = os.path.dirname(HERE)
 DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
 SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls", "http2", "targets", "workers-js"]
 SCENARIOS.append("peers")  # nginx + haproxy + workgate side by side (bench/README.md)
+SCENARIOS.append("tracing")  # http_proxy with gateway.tracing off vs on (sample_ratio 1, a discarding sink)
 STATIC_BODY = '{"status":"ok"}'
 UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
 START_TIMEOUT = 10.0
@@ -178,8 +181,9 @@ class Context:
 
     # ---------------------------------------------------------------------------------------- nginx
 
-    def start_nginx(self, name, http_body, worker_connections=8192):
-        """http_body: text inside `http { }` after the common settings; '@PORT@' is this server's port."""
+    def start_nginx(self, name, http_body, worker_connections=8192, cpu=None):
+        """http_body: text inside `http { }` after the common settings; '@PORT@' is this server's port.
+        `cpu`: the taskset CPU list (default: the servers' CPU)."""
         d = self.subdir(name)
         port = free_port()
         for t in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -209,7 +213,8 @@ http {{
         path = os.path.join(d, "nginx.conf")
         with open(path, "w") as f:
             f.write(conf)
-        argv = self.pin(self.args.server_cpu) + [self.args.nginx, "-p", d + "/", "-c", path, "-e", "stderr"]
+        argv = self.pin(self.args.server_cpu if cpu is None else cpu) + [self.args.nginx, "-p", d + "/", "-c", path,
+                                                                          "-e", "stderr"]
         server = Server(name, argv, d, port)
         self.servers.append(server)
         if not server.wait_ready():
@@ -1064,6 +1069,81 @@ def scenario_metrics(ctx, conns_list):
     return results
 
 
+def scenario_tracing(ctx, conns_list):
+    """http_proxy to the nginx upstream with gateway.tracing off and on (sample_ratio 1: a server and a client
+    span per request, exported as OTLP/HTTP JSON to an nginx on the client CPU that discards them), both
+    with the admin listener (metrics on both sides, so that tracing is the only difference), vs nginx."""
+    up = ctx.start_nginx("nginx-upstream", nginx_upstream_block())
+    expect_ok("upstream", up.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
+    sink = ctx.start_nginx("otlp-sink", """    server {
+        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
+        server_name _;
+        client_body_buffer_size 4m;
+        location / {
+            default_type application/json;
+            return 200 '{}';
+        }
+    }""", cpu=ctx.args.client_cpu)
+    ng = ctx.start_nginx("nginx-front", nginx_proxy_front(up.port))
+    expect_ok("nginx front", ng.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
+    config = {"title": "bench tracing", "servers": [{"alias": "up", "url": f"http://127.0.0.1:{up.port}"}],
+              "paths": [{"method": "GET", "path": "/bench", "integration": {"type": "http_proxy", "server": "up"}}]}
+    admins = {"off": free_port(), "on": free_port()}
+    off = ctx.start_workgate("workgate-tracing-off", {**config, "gateway": {
+        "admin": {"listen": f"127.0.0.1:{admins['off']}"}}})
+    on = ctx.start_workgate("workgate-tracing-on", {**config, "gateway": {
+        "admin": {"listen": f"127.0.0.1:{admins['on']}"},
+        "tracing": {"otlp_endpoint": f"http://127.0.0.1:{sink.port}/v1/traces", "sample_ratio": 1.0,
+                    "service_name": "bench"}}})
+    for wg in (off, on):
+        expect_ok("workgate", wg.port, "GET", "/bench", want_body=UPSTREAM_BODY)
+
+    def span_counts():
+        text = http_check(admins["on"], "GET", "/metrics")[1]
+        values = {}
+        for line in text.splitlines():
+            for name in ("workgate_tracing_spans_exported_total", "workgate_tracing_spans_dropped_total"):
+                if line.startswith(name + " "):
+                    values[name] = float(line.split()[1])
+        return values.get("workgate_tracing_spans_exported_total", 0), values.get("workgate_tracing_spans_dropped_total", 0)
+
+    deadline = time.monotonic() + 5
+    while span_counts()[0] < 2 and time.monotonic() < deadline:  # the check request's two spans
+        time.sleep(0.1)
+    if span_counts()[0] < 2:
+        raise RuntimeError("the tracing-on gateway exported no span to the sink")
+    sides = [{"name": "nginx", "role": "base", "server": ng, "path": "/bench", "watch": [ng, up]},
+             {"name": "workgate tracing off", "role": "test", "server": off, "path": "/bench", "watch": [off, up]},
+             {"name": "workgate tracing on", "role": "test", "server": on, "path": "/bench",
+              "watch": [on, up, sink]}]
+    results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides, "ratio_name": "tracing on/nginx",
+                                  "extra_ratios": [("workgate tracing off", "nginx"),
+                                                   ("workgate tracing on", "workgate tracing off")]})
+               for c in conns_list]
+    print_table("tracing", results)
+    for res in results:
+        for name, r in res["extra_ratios"].items():
+            log(f"{res['label']:<14} {'ratio ' + name:<42} req/s {fmt_x(r['rps']):>7}  p99 {fmt_x(r['p99']):>7}  "
+                f"cpu/req {fmt_x(r['cpu_us_per_req']):>7}")
+        off_cpu = res["sides"]["workgate tracing off"]["median"]["cpu_us_per_req"]
+        on_cpu = res["sides"]["workgate tracing on"]["median"]["cpu_us_per_req"]
+        if off_cpu and on_cpu:
+            log(f"{res['label']:<14} tracing cost: {on_cpu - off_cpu:+.2f} us of gateway CPU per request "
+                f"({on_cpu:.2f} vs {off_cpu:.2f}; the exporter thread included)")
+        vals = [r["server_cpu"].get(sink.name, {}).get("cpu_us_per_req")
+                for r in res["sides"]["workgate tracing on"]["runs"] if r["valid"]]
+        vals = [v for v in vals if v is not None]
+        res["sink_cpu_us_per_req"] = statistics.median(vals) if vals else None
+        log(f"{res['label']:<14} OTLP sink nginx cpu/req (client CPU, not in the gateway's): "
+            f"{fmt_f(res['sink_cpu_us_per_req'], '.2f', 'us')}")
+    exported, dropped = span_counts()
+    log(f"spans exported by the tracing-on gateway: {exported:.0f}, dropped: {dropped:.0f}"
+        + ("  [spans were dropped: the export did not keep up, the cost above is a lower bound]" if dropped else ""))
+    for res in results:
+        res["spans"] = {"exported": exported, "dropped": dropped}
+    return results
+
+
 # ------------------------------------------------------------------------------------------------ tls
 
 def make_bench_certificate(ctx):
@@ -1741,6 +1821,7 @@ SCENARIO_FUNCS = {"static": (scenario_static, [64]), "proxy": (scenario_proxy, [
                   "tls": (scenario_tls, [64]), "http2": (scenario_http2, [64]),
                   "targets": (scenario_targets, [64]), "workers-js": (scenario_workers_js, [64])}
 SCENARIO_FUNCS["peers"] = (scenario_peers, [64, 256, 1024])
+SCENARIO_FUNCS["tracing"] = (scenario_tracing, [64])
 
 
 # --------------------------------------------------------------------------------------------- main

@@ -21,11 +21,13 @@ th{background:#eef0f3;font-weight:600} td.n{text-align:right;font-variant-numeri
 <h1>workgate <span id="version" class="muted"></span></h1>
 <div>status: <span id="status">loading</span> &middot; config generation <span id="generation">-</span>
  &middot; <span id="sha" class="muted"></span> &middot; updated <span id="updated">never</span></div>
-<h2>Listeners</h2><table id="listeners"><thead><tr><th>name</th><th>address</th><th>open connections</th></tr></thead><tbody></tbody></table>
+<h2>Listeners</h2><table id="listeners"><thead><tr><th>name</th><th>address</th><th>open connections</th><th>of them h2</th></tr></thead><tbody></tbody></table>
 <h2>Routes</h2><table id="routes"><thead><tr><th>methods</th><th>route</th><th>integration</th><th>auth</th>
 <th>requests</th><th>req/s</th><th>errors (5xx)</th><th>error %</th><th>p50</th><th>p99</th></tr></thead><tbody></tbody></table>
 <h2>Upstreams</h2><table id="upstreams"><thead><tr><th>server</th><th>responses</th><th>p50</th><th>p99</th>
-<th>unavailable</th><th>timeout</th><th>bad response</th></tr></thead><tbody></tbody></table>
+<th>unavailable</th><th>timeout</th><th>bad response</th><th>targets up</th><th>breaker</th></tr></thead><tbody></tbody></table>
+<table id="targets" style="margin-top:.6em"><thead><tr><th>server</th><th>target</th><th>weight</th><th>state</th>
+<th>ejections</th><th>failed checks</th></tr></thead><tbody></tbody></table>
 <table id="pools" style="margin-top:.6em"><thead><tr><th>pool</th><th>open</th><th>idle</th><th>pending</th></tr></thead><tbody></tbody></table>
 <h2>Workers</h2><table id="workers"><thead><tr><th>binding</th><th>function</th><th>calls</th><th>failures</th><th>timeouts</th><th>p99</th></tr></thead><tbody></tbody></table>
 <h2>JWKS key sets</h2><table id="jwks"><thead><tr><th>URI</th><th>fetched</th><th>age</th></tr></thead><tbody></tbody></table>
@@ -103,8 +105,9 @@ function fill(id, rows) {
 function n(text, field, cls) { return {text: String(text), field, cls: cls || "n"}; }
 async function refresh() {
   try {
-    const [metricsText, routes, ready] = await Promise.all([
-      fetch("metrics").then(r => r.text()), fetch("routes").then(r => r.json()), fetch("readyz").then(r => r.json())]);
+    const [metricsText, routes, ready, upstreams] = await Promise.all([
+      fetch("metrics").then(r => r.text()), fetch("routes").then(r => r.json()), fetch("readyz").then(r => r.json()),
+      fetch("upstreams").then(r => r.json())]);
     const samples = parseMetrics(metricsText);
     const now = performance.now();
     const dt = previous ? (now - previous.time) / 1000 : null;
@@ -123,8 +126,10 @@ async function refresh() {
 
     fill("listeners", (ready.listeners || []).map(l => ({data: {listener: l.name}, cells: [
       {text: l.name}, {text: l.url},
-      n(l.name === "public" ? sum(samples, "workgate_http_connections_open", x => x.listener === "public") : "-",
-        "connections")]})));
+      n(l.name === "admin" ? "-" : fmt(sum(samples, "workgate_http_connections_open", x => x.listener === l.name)),
+        "connections"),
+      n(l.name === "admin" ? "-" : fmt(sum(samples, "workgate_http_connections_open",
+                                           x => x.listener === l.name && x.protocol === "h2")), "h2")]})));
 
     const byPath = new Map();
     for (const r of routes.routes) {
@@ -154,16 +159,29 @@ async function refresh() {
     }
     fill("routes", routeRows);
 
+    const clusters = new Map((upstreams.servers || []).map(c => [c.server, c]));
     const servers = new Set(samples.filter(s => s.name.startsWith("workgate_upstream_") && s.labels.server).map(s => s.labels.server));
+    for (const c of clusters.keys()) servers.add(c);
     fill("upstreams", [...servers].map(server => {
+      const c = clusters.get(server);
+      const up = c ? c.targets.filter(t => t.state === "healthy").length + " of " + c.targets.length : "-";
       const mine = l => l.server === server;
       const hist = buckets(samples, "workgate_upstream_request_duration_seconds_bucket", mine);
       const kind = k => fmt(sum(samples, "workgate_upstream_errors_total", l => l.server === server && l.kind === k));
       return {data: {server}, cells: [{text: server},
         n(fmt(sum(samples, "workgate_upstream_request_duration_seconds_count", mine)), "responses"),
         n(fmtSeconds(quantile(0.5, hist)), "p50"), n(fmtSeconds(quantile(0.99, hist)), "p99"),
-        n(kind("unavailable"), "unavailable"), n(kind("timeout"), "timeout"), n(kind("bad_response"), "bad_response")]};
+        n(kind("unavailable"), "unavailable"), n(kind("timeout"), "timeout"), n(kind("bad_response"), "bad_response"),
+        n(up, "targets_up", c && c.targets.some(t => t.state !== "healthy") ? "n bad" : "n"),
+        {text: c ? c.breaker + (c.breaker_rejections ? " (" + c.breaker_rejections + " rejected)" : "") : "-",
+         field: "breaker", cls: c && c.breaker === "open" ? "bad" : ""}]};
     }));
+    const targetRows = [];
+    for (const c of clusters.values()) for (const t of c.targets) targetRows.push({data: {target: c.server + " " + t.target},
+      cells: [{text: c.server}, {text: t.target}, n(t.weight, "weight"),
+        {text: t.state, field: "state", cls: t.state === "healthy" ? "ok" : "bad"},
+        n(fmt(t.ejections), "ejections"), n(fmt(t.health_check_failures), "failed_checks")]});
+    fill("targets", targetRows);
     const pools = new Set(samples.filter(s => s.name === "workgate_upstream_connections").map(s => s.labels.upstream));
     fill("pools", [...pools].map(pool => {
       const st = k => fmt(sum(samples, "workgate_upstream_connections", l => l.upstream === pool && l.state === k));

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "admin/dashboard.hpp"
+#include "http/cluster.hpp"
 #include "metrics/exposition.hpp"
 #include "metrics/process.hpp"
 #include "observability/spans.hpp"
@@ -122,8 +123,61 @@ std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t genera
   return json::serialize(json::object{{"generation", generation}, {"routes", std::move(routes)}}) + "\n";
 }
 
+namespace {
+
+std::string_view target_state(const http::Cluster::Member& m, std::chrono::steady_clock::time_point now) {
+  if (!m.healthy.load(std::memory_order_relaxed)) return "unhealthy";
+  if (m.ejected(now)) return "ejected";
+  return "healthy";
+}
+
+std::string_view balance_name(http::BalanceKind kind) {
+  switch (kind) {
+    case http::BalanceKind::kRoundRobin:
+      return "round_robin";
+    case http::BalanceKind::kLeastRequest:
+      return "least_request";
+    case http::BalanceKind::kHash:
+      return "hash";
+  }
+  return "round_robin";
+}
+
+}  // namespace
+
+std::string upstreams_json(const pipeline::Snapshot& snapshot, std::uint64_t generation,
+                           std::chrono::steady_clock::time_point now) {
+  json::array servers;
+  for (const auto& cluster : snapshot.clusters) {
+    json::array targets;
+    for (std::size_t i = 0; i < cluster->size(); ++i) {
+      const http::Cluster::Member& m = cluster->member(i);
+      targets.push_back(
+          json::object{{"target", m.label},
+                       {"weight", m.weight},
+                       {"state", target_state(m, now)},
+                       {"healthy", m.healthy.load(std::memory_order_relaxed)},
+                       {"ejected", m.ejected(now)},
+                       {"ejections", m.ejections.load(std::memory_order_relaxed)},
+                       {"health_checks", m.health_checks.load(std::memory_order_relaxed)},
+                       {"health_check_failures", m.health_check_failures.load(std::memory_order_relaxed)}});
+    }
+    servers.push_back(json::object{{"server", cluster->name()},
+                                   {"balance", balance_name(cluster->balance)},
+                                   {"health_check", cluster->health_check.has_value()},
+                                   {"outlier", cluster->outlier.has_value()},
+                                   {"max_requests", cluster->max_requests},
+                                   {"max_pending", cluster->max_pending},
+                                   {"breaker", cluster->breaker_open(now) ? "open" : "closed"},
+                                   {"breaker_rejections", cluster->breaker_rejections()},
+                                   {"targets", std::move(targets)}});
+  }
+  return json::serialize(json::object{{"generation", generation}, {"servers", std::move(servers)}}) + "\n";
+}
+
 // Servers with `targets` (src/http/cluster.hpp): the atomics their threads and health checker update.
 static void write_cluster_metrics(const pipeline::Snapshot* snapshot, metrics::TextWriter& out) {
+  const auto now = std::chrono::steady_clock::now();
   auto each_target = [&](auto&& visit) {
     if (!snapshot) return;
     for (const auto& cluster : snapshot->clusters) {
@@ -136,6 +190,12 @@ static void write_cluster_metrics(const pipeline::Snapshot* snapshot, metrics::T
   each_target([&](const http::Cluster& c, const http::Cluster::Member& m) {
     out.sample("workgate_upstream_target_healthy", {{"server", c.name()}, {"target", m.label}},
                m.healthy.load(std::memory_order_relaxed) ? 1.0 : 0.0);
+  });
+  out.family("workgate_upstream_target_ejected", "gauge",
+             "1 while a thread has the target ejected by passive outlier detection, by server and target.");
+  each_target([&](const http::Cluster& c, const http::Cluster::Member& m) {
+    out.sample("workgate_upstream_target_ejected", {{"server", c.name()}, {"target", m.label}},
+               m.ejected(now) ? 1.0 : 0.0);
   });
   out.family("workgate_upstream_target_ejections_total", "counter",
              "Passive outlier ejections of a target (by any thread), by server and target.");
@@ -157,11 +217,18 @@ static void write_cluster_metrics(const pipeline::Snapshot* snapshot, metrics::T
       out.sample("workgate_upstream_breaker_rejections_total", {{"server", cluster->name()}},
                  cluster->breaker_rejections());
   }
+  out.family("workgate_upstream_breaker_open", "gauge",
+             "1 while the server's circuit breaker rejects requests (one rejected in the last second).");
+  if (snapshot) {
+    for (const auto& cluster : snapshot->clusters)
+      out.sample("workgate_upstream_breaker_open", {{"server", cluster->name()}},
+                 cluster->breaker_open(now) ? 1.0 : 0.0);
+  }
 }
 
 std::string metrics_text(AdminState& state) {
   metrics::TextWriter out;
-  metrics::write_shard_metrics(state.registry().shards(), out);
+  metrics::write_shard_metrics(state.registry().shards(), out, state.registry().listeners());
 
   auto snapshot = state.snapshot();
   out.family("workgate_jwks_fetches_total", "counter",
@@ -261,10 +328,17 @@ AdminResponse handle_admin_request(AdminState& state, std::string_view method, s
     r.body = routes_json(*snapshot, config ? config->generation : 0);
     return r;
   }
-  return json_response(
-      404,
-      json::object{{"error", "not found"},
-                   {"endpoints", json::array{"/", "/livez", "/readyz", "/metrics", "/config", "/routes"}}});
+  if (path == "/upstreams") {
+    auto snapshot = state.snapshot();
+    if (!snapshot) return json_response(503, json::object{{"error", "config not loaded"}});
+    AdminResponse r;
+    auto config = state.config();
+    r.body = upstreams_json(*snapshot, config ? config->generation : 0, std::chrono::steady_clock::now());
+    return r;
+  }
+  return json_response(404, json::object{{"error", "not found"},
+                                         {"endpoints", json::array{"/", "/livez", "/readyz", "/metrics",
+                                                                   "/config", "/routes", "/upstreams"}}});
 }
 
 }  // namespace workgate::admin

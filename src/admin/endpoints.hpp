@@ -1,7 +1,9 @@
-// The admin listener's endpoints (docs/operations.md): /livez, /readyz, /metrics, /config, /routes.
+// The admin listener's endpoints (docs/operations.md): /livez, /readyz, /metrics, /config, /routes,
+// /upstreams.
 // Pure functions of the AdminState, so that they are tested without sockets.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -24,5 +26,9 @@ AdminResponse readyz(const AdminState& state);
 std::string metrics_text(AdminState& state);
 // `generation`: the config generation shown beside the table.
 std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t generation);
+// The servers with `targets`: each target's state (healthy, unhealthy: failing its active checks,
+// ejected: by passive outlier detection on some thread) and the circuit breaker's, at `now`.
+std::string upstreams_json(const pipeline::Snapshot& snapshot, std::uint64_t generation,
+                           std::chrono::steady_clock::time_point now);
 
 }  // namespace workgate::admin

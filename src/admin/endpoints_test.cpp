@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "admin/admin_server.hpp"
+#include "http/cluster.hpp"
 
 namespace workgate::admin {
 namespace {
@@ -80,6 +81,68 @@ TEST_F(EndpointsTest, MetricsCarryBuildInfoAndReloads) {
             std::string::npos);
   EXPECT_NE(r.body.find("workgate_ready 1\n"), std::string::npos);
   EXPECT_NE(r.body.find("process_open_fds "), std::string::npos);
+}
+
+std::shared_ptr<http::Cluster> three_targets() {
+  std::vector<std::shared_ptr<const http::UpstreamTarget>> targets;
+  for (int i = 1; i <= 3; ++i) {
+    auto t = std::make_shared<http::UpstreamTarget>();
+    t->host = "10.0.0." + std::to_string(i);
+    t->port = 8080;
+    t->authority = t->host + ":8080";
+    targets.push_back(std::move(t));
+  }
+  auto cluster =
+      std::make_shared<http::Cluster>("api", std::move(targets), std::vector<std::uint32_t>{1, 2, 1});
+  cluster->outlier = http::OutlierPolicy{
+      1, 5, std::chrono::milliseconds(10000), std::chrono::milliseconds(60000), 100, false};
+  cluster->max_requests = 8;
+  return cluster;
+}
+
+TEST_F(EndpointsTest, UpstreamsShowEachTargetsStateAndTheBreaker) {
+  EXPECT_EQ(handle_admin_request(state, "GET", "/upstreams").status, 503);
+  auto cluster = three_targets();
+  auto snapshot = std::make_shared<pipeline::Snapshot>();
+  snapshot->clusters.push_back(cluster);
+  source.publish(snapshot);
+  state.set_source(&source);
+  state.publish_config("{}", "test");
+
+  json::value b = body(handle_admin_request(state, "GET", "/upstreams"));
+  const json::object& api = b.at("servers").at(0).as_object();
+  EXPECT_EQ(api.at("server"), "api");
+  EXPECT_EQ(api.at("breaker"), "closed");
+  for (const auto& t : api.at("targets").as_array())
+    EXPECT_EQ(t.at("state"), "healthy") << t;
+
+  cluster->member(1).healthy.store(false);
+  http::ClusterShard thread(*cluster);
+  const auto now = std::chrono::steady_clock::now();
+  ASSERT_TRUE(thread.record(2, http::OutlierState::Event::kConnectFailure, now));
+  cluster->count_breaker_rejection();
+
+  b = body(handle_admin_request(state, "GET", "/upstreams"));
+  const json::object& after = b.at("servers").at(0).as_object();
+  EXPECT_EQ(after.at("breaker"), "open");
+  EXPECT_EQ(after.at("breaker_rejections"), 1);
+  EXPECT_EQ(after.at("max_requests"), 8);
+  const json::array& targets = after.at("targets").as_array();
+  ASSERT_EQ(targets.size(), 3u);
+  EXPECT_EQ(targets[0].at("state"), "healthy");
+  EXPECT_EQ(targets[1].at("state"), "unhealthy");
+  EXPECT_EQ(targets[1].at("weight"), 2);
+  EXPECT_EQ(targets[2].at("state"), "ejected");
+  EXPECT_EQ(targets[2].at("ejections"), 1);
+  // After the ejection and the breaker's window: healthy and closed again.
+  json::value later = json::parse(upstreams_json(*snapshot, 1, now + std::chrono::seconds(11)));
+  EXPECT_EQ(later.at("servers").at(0).at("targets").at(2).at("state"), "healthy");
+  EXPECT_EQ(later.at("servers").at(0).at("breaker"), "closed");
+
+  std::string text = metrics_text(state);
+  EXPECT_NE(text.find("workgate_upstream_target_ejected{server=\"api\",target=\""), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("workgate_upstream_breaker_open{server=\"api\"} 1\n"), std::string::npos);
 }
 
 TEST_F(EndpointsTest, MethodsAndUnknownPaths) {

@@ -19,6 +19,7 @@
 
 #include "admin/admin_server.hpp"
 #include "app/supervisor.hpp"
+#include "app/validate.hpp"
 #include "app/watch.hpp"
 #include "config/loader.hpp"
 #include "http/server.hpp"
@@ -80,7 +81,10 @@ Flags take their value as the next argument or after '=' (--threads=4).
 
 constexpr std::string_view kValidateHelp = R"(Usage: workgate validate FILE [--env-file FILE]
 
-Checks the config without serving: every error (with its JSON pointer) and warning, one line each.
+Checks the config without serving: every error (with its JSON pointer) and warning, one line each, in
+one pass. The checks that compile the config (worker modules, TLS certificates, CA files, mapping and key
+templates) run on every entry the document checks found no error in, so they are reported in the same run.
+Makes no network request and initialises no worker module.
 Exit status 0 when valid, 1 with errors, 2 on a usage error.
 )";
 
@@ -249,6 +253,8 @@ struct ListenerSpec {
   int tls_index = -1;  // index in gateway.listeners of a TLS listener
   bool http2 = false;
   std::string origin;  // "--listen" or the config pointer
+  std::string
+      name;  // metrics' `listener` label, the access log's and /readyz's: "public", "listener N", `name`
 };
 
 std::vector<ListenerSpec> listener_specs(const Options& o, const config::Config& cfg) {
@@ -261,7 +267,11 @@ std::vector<ListenerSpec> listener_specs(const Options& o, const config::Config&
   }
   for (std::size_t i = 0; i < cfg.gateway.listeners.size(); ++i) {
     const config::ListenerEntry& entry = cfg.gateway.listeners[i];
-    out.push_back({entry.host, entry.port, entry.tls ? static_cast<int>(i) : -1, entry.http2, entry.pointer});
+    out.push_back({entry.host, entry.port, entry.tls ? static_cast<int>(i) : -1, entry.http2, entry.pointer,
+                   entry.name});
+  }
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i].name.empty()) out[i].name = i == 0 ? "public" : "listener " + std::to_string(i);
   }
   return out;
 }
@@ -270,7 +280,7 @@ std::vector<ListenerSpec> listener_specs(const Options& o, const config::Config&
 std::string listener_signature(const config::Config& cfg) {
   std::string out;
   for (const auto& entry : cfg.gateway.listeners)
-    out += entry.address + (entry.tls ? " tls" : " plain") + (entry.http2 ? " h2;" : ";");
+    out += entry.address + (entry.tls ? " tls" : " plain") + (entry.http2 ? " h2 " : " ") + entry.name + ";";
   return out;
 }
 
@@ -372,10 +382,14 @@ int cmd_validate(const Options& o) {
     std::cerr << "error: validate needs a config FILE\n";
     return 2;
   }
-  std::string source;
-  auto snapshot = load_snapshot(o, env, /*connect=*/false, source);
-  if (!snapshot) return 1;
-  std::cout << source << ": valid (" << snapshot->config.paths.size() << " routes)\n";
+  // Every stage runs, whatever the earlier ones found (src/app/validate.hpp).
+  ValidationReport report = validate_config(o.config, env, o.ca_files, validation_checks());
+  print_problems(report.problems.errors(), report.problems.warnings());
+  if (!report.problems.errors().empty()) {
+    print_error_count(report.source, report.problems.errors().size());
+    return 1;
+  }
+  std::cout << report.source << ": valid (" << report.routes << " routes)\n";
   return 0;
 }
 
@@ -591,8 +605,16 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       if (w->start()) observability::log_info("--watch: watching the config and env files for changes");
     };
   }
+  std::vector<std::string> listener_names;
+  std::vector<metrics::ListenerLabel> listener_labels;
+  for (const ListenerSpec& spec : specs) {
+    listener_names.push_back(spec.name);
+    listener_labels.push_back({spec.name, spec.http2});
+  }
+  metrics_registry.set_listeners(std::move(listener_labels));
   auto server = std::make_unique<http::Server>(server_options, [&](http::Shard& shard) {
     auto handler = std::make_unique<pipeline::GatewayHandler>(shard, source_of_truth);
+    handler->set_listener_names(listener_names);
     if (metrics_on) {
       auto shard_metrics = std::make_shared<metrics::ShardMetrics>();
       metrics_registry.add(shard_metrics);
@@ -622,7 +644,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       if (spec.tls_index >= 0)
         what = describe_tls(*current->listener_tls[static_cast<std::size_t>(spec.tls_index)]);
       observability::log_info("listener {}: {} ({}) {}", i, url_of(spec, bound[i]), spec.origin, what);
-      admin_state.add_listener(i == 0 ? "public" : "listener " + std::to_string(i), url_of(spec, bound[i]));
+      admin_state.add_listener(spec.name, url_of(spec, bound[i]));
     }
   }
 
@@ -645,7 +667,8 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     }
     if (listener_signature(next->config) != listeners_at_start) {
       observability::log_error(
-          "reload failed: gateway.listeners changed (addresses, tls or http2); keeping the current config "
+          "reload failed: gateway.listeners changed (addresses, tls, http2 or names); keeping the current "
+          "config "
           "(restart workgate to change its listeners; certificates reload)");
       return;
     }

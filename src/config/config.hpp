@@ -233,6 +233,9 @@ struct ListenerEntry {
   std::optional<ListenerTls> tls;
   bool http2 = false;  // TLS: ALPN offers h2; plain: prior-knowledge h2c beside HTTP/1.1
   std::string pointer;
+  // `name` (extension): the listener's name in metrics (`listener` label), the access log and /readyz;
+  // "" = by position ("public" for the first listener served, "listener N" for the others).
+  std::string name;
 };
 
 // gateway.http2: limits of HTTP/2 connections (see http::ConnectionLimits::Http2 for their meaning).

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/buildable.hpp"
 #include "config/rate_limits.hpp"
 #include "router/router.hpp"
 
@@ -986,9 +987,26 @@ void parse_listeners(const json::object& gateway, Config& cfg, Checker& check) {
     const std::string lptr = ptr + "/" + std::to_string(i);
     const json::object* obj = check.object((*list)[i], lptr);
     if (obj == nullptr) continue;
-    check.known_keys(*obj, lptr, {"address", "tls", "http2"});
+    check.known_keys(*obj, lptr, {"address", "tls", "http2", "name"});
     ListenerEntry entry;
     entry.pointer = lptr;
+    if (auto name = check.string(*obj, "name", lptr, false)) {
+      const bool charset = std::all_of(name->begin(), name->end(), [](char c) {
+        return c == '_' || c == '-' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+               (c >= 'A' && c <= 'Z');
+      });
+      if (name->empty() || name->size() > 64 || !charset) {
+        check.error(lptr + "/name", "must be 1 to 64 characters of A-Z a-z 0-9 _ - .");
+      } else if (*name == "public" || *name == "admin") {
+        check.error(lptr + "/name", in_quotes(*name) + " is reserved (the --listen and admin listeners)");
+      } else if (auto same = std::find_if(cfg.gateway.listeners.begin(), cfg.gateway.listeners.end(),
+                                          [&](const ListenerEntry& other) { return other.name == *name; });
+                 same != cfg.gateway.listeners.end()) {
+        check.error(lptr + "/name", "same name as " + same->pointer);
+      } else {
+        entry.name = *name;
+      }
+    }
     if (auto address = check.string(*obj, "address", lptr, true)) {
       entry.address = *address;
       if (!parse_listen_address(*address, entry.host, entry.port)) {
@@ -1295,7 +1313,11 @@ LoadResult load_config_text(std::string_view text, const Environment& env,
   parse_gateway(root, cfg, check);
   parse_rate_limit_sections(root, cfg, result.errors);  // config/rate_limits.cpp
   check_references(cfg, check);
-  if (result.errors.empty()) result.config = std::move(cfg);
+  if (result.errors.empty()) {
+    result.config = std::move(cfg);
+  } else {
+    result.partial = buildable_part(std::move(cfg), result.errors);
+  }
   return result;
 }
 

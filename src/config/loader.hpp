@@ -17,6 +17,9 @@ struct LoadResult {
   std::vector<ConfigError> errors;  // every problem found, in document order
   std::vector<ConfigError> warnings;
   std::string text;  // the document as read (the admin listener's /config and its SHA-256)
+  // When `errors` is not empty but the document is an object: its buildable part (config/buildable.hpp),
+  // for `workgate validate` to run the build checks on in the same pass. Never served.
+  std::optional<Config> partial;
 };
 
 // `text` is the JSON document; `base_dir` is where relative module paths resolve.

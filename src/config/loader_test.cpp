@@ -870,6 +870,26 @@ TEST(LoadConfigText, ListenerErrorsHavePointers) {
   EXPECT_THAT(r.errors, Contains(Problem("/gateway/listeners/7/tls/certificates", "is required")));
 }
 
+TEST(LoadConfigText, ListenerNames) {
+  auto r = load(with_paths("[]", R"("gateway":{"listeners":[{"address":"127.0.0.1:8443","name":"web-tls.1"},
+      {"address":"127.0.0.1:8080"}]})"));
+  ASSERT_THAT(to_strings(r.errors), IsEmpty());
+  EXPECT_EQ(r.config->gateway.listeners[0].name, "web-tls.1");
+  EXPECT_EQ(r.config->gateway.listeners[1].name, "");
+  auto bad = load(with_paths("[]", R"("gateway":{"listeners":[{"address":"127.0.0.1:1","name":"a"},
+      {"address":"127.0.0.1:2","name":"a"},{"address":"127.0.0.1:3","name":"public"},
+      {"address":"127.0.0.1:4","name":"has space"},{"address":"127.0.0.1:5","name":""},
+      {"address":"127.0.0.1:6","name":7},{"address":"127.0.0.1:7","name":"admin"}]})"));
+  EXPECT_THAT(
+      to_strings(bad.errors),
+      ElementsAre("/gateway/listeners/1/name: same name as /gateway/listeners/0",
+                  "/gateway/listeners/2/name: \"public\" is reserved (the --listen and admin listeners)",
+                  HasSubstr("/gateway/listeners/3/name: must be 1 to 64 characters"),
+                  HasSubstr("/gateway/listeners/4/name: must be 1 to 64 characters"),
+                  "/gateway/listeners/5/name: must be a string",
+                  HasSubstr("/gateway/listeners/6/name: \"admin\" is reserved")));
+}
+
 TEST(LoadConfigText, Http2OnAListener) {
   auto r = load(with_paths("[]", R"("gateway":{"listeners":[{"address":"127.0.0.1:8080","http2":true}]})"));
   ASSERT_THAT(to_strings(r.errors), IsEmpty());

@@ -193,6 +193,10 @@ bool ClusterShard::record(std::size_t member, OutlierState::Event event, Clock::
   state.eject(policy, now);
   const Cluster::Member& m = cluster_.member(member);
   m.ejections.fetch_add(1, std::memory_order_relaxed);
+  const std::int64_t until = state.ejected_until().time_since_epoch().count();
+  std::int64_t seen = m.ejected_until_ns.load(std::memory_order_relaxed);
+  while (seen < until && !m.ejected_until_ns.compare_exchange_weak(seen, until, std::memory_order_relaxed)) {
+  }
   observability::log_warn(
       "server {}: target {} ejected for {} ms ({} consecutive {})", cluster_.name(), m.label,
       std::chrono::duration_cast<std::chrono::milliseconds>(state.ejected_until() - now).count(),

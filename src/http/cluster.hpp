@@ -52,6 +52,13 @@ class Cluster {
     mutable std::atomic<std::uint64_t> ejections{0};
     mutable std::atomic<std::uint64_t> health_checks{0};  // completed
     mutable std::atomic<std::uint64_t> health_check_failures{0};
+    // Outlier ejection is per thread; this is the latest end (steady clock, ns since its epoch) of an
+    // ejection on any thread, written when a thread ejects the target (rare), read by the admin listener.
+    mutable std::atomic<std::int64_t> ejected_until_ns{0};
+    // Ejected on at least one thread at `now`.
+    bool ejected(std::chrono::steady_clock::time_point now) const {
+      return now.time_since_epoch().count() < ejected_until_ns.load(std::memory_order_relaxed);
+    }
   };
 
   Cluster(std::string name, std::vector<std::shared_ptr<const UpstreamTarget>> targets,
@@ -70,8 +77,21 @@ class Cluster {
 
   // The first thread to claim a cluster runs its health checks (see ClusterRegistry).
   bool claim_checks() const { return !checks_claimed_.exchange(true, std::memory_order_acq_rel); }
-  void count_breaker_rejection() const { breaker_rejections_.fetch_add(1, std::memory_order_relaxed); }
+  void count_breaker_rejection() const {
+    breaker_rejections_.fetch_add(1, std::memory_order_relaxed);
+    last_rejection_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                             std::memory_order_relaxed);
+  }
   std::uint64_t breaker_rejections() const { return breaker_rejections_.load(std::memory_order_relaxed); }
+  // The breaker is open (at max_requests or max_pending on some thread) when it rejected a request less
+  // than `window` before `now`.
+  static constexpr std::chrono::seconds kBreakerOpenWindow{1};
+  bool breaker_open(std::chrono::steady_clock::time_point now) const {
+    const std::int64_t last = last_rejection_ns_.load(std::memory_order_relaxed);
+    return last != kNever &&
+           now.time_since_epoch().count() - last <
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(kBreakerOpenWindow).count();
+  }
 
  private:
   std::string name_;
@@ -80,6 +100,8 @@ class Cluster {
   std::uint64_t id_;
   mutable std::atomic<bool> checks_claimed_{false};
   mutable std::atomic<std::uint64_t> breaker_rejections_{0};
+  static constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
+  mutable std::atomic<std::int64_t> last_rejection_ns_{kNever};
 };
 
 // The stable hash of a `hash` key (FNV-1a, 64 bits): the same in every process and build.

@@ -265,6 +265,30 @@ TEST(ClusterOutlier, EjectsThenReadmitsAfterThePeriod) {
   EXPECT_EQ(seen.size(), 2u);
 }
 
+TEST(ClusterOutlier, TheSharedEjectionEndIsTheLatestOfEveryThread) {
+  auto cluster = make_cluster({1, 1, 1}, BalanceKind::kRoundRobin);
+  cluster->outlier = policy(1, 5, 1000, 10000);
+  ClusterShard a(*cluster);
+  ClusterShard b(*cluster);
+  EXPECT_FALSE(cluster->member(0).ejected(kStart));
+  EXPECT_TRUE(b.record(0, OutlierState::Event::kConnectFailure, kStart + milliseconds(300)));
+  EXPECT_TRUE(a.record(0, OutlierState::Event::kConnectFailure, kStart));
+  const Cluster::Member& m = cluster->member(0);
+  EXPECT_TRUE(m.ejected(kStart + milliseconds(1200)));  // b's ejection (to 1300 ms) outlasts a's
+  EXPECT_FALSE(m.ejected(kStart + milliseconds(1300)));
+  EXPECT_FALSE(cluster->member(1).ejected(kStart + milliseconds(500)));
+}
+
+TEST(ClusterBreaker, OpenWhileItRejectedWithinTheWindow) {
+  auto cluster = make_cluster({1}, BalanceKind::kRoundRobin);
+  const auto now = Clock::now();
+  EXPECT_FALSE(cluster->breaker_open(now));
+  cluster->count_breaker_rejection();
+  EXPECT_EQ(cluster->breaker_rejections(), 1u);
+  EXPECT_TRUE(cluster->breaker_open(Clock::now()));
+  EXPECT_FALSE(cluster->breaker_open(Clock::now() + Cluster::kBreakerOpenWindow));
+}
+
 TEST(ClusterOutlier, NeverEjectsTheLastAvailableTargetUnlessConfigured) {
   auto cluster = make_cluster({1, 1}, BalanceKind::kRoundRobin);
   cluster->outlier = policy(1, 1, 1000, 10000);

@@ -60,6 +60,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
 
   Connection* prev = nullptr;  // Shard's registry links
   Connection* next = nullptr;
+  // The listener that accepted the socket (its index in the server's list), as the shard counted it.
+  std::uint16_t listener() const { return exchange_->request().listener; }
+  std::uint16_t counted_listener = 0;  // Shard's: set by Shard::add
 
  private:
   friend class Exchange;

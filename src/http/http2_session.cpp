@@ -234,9 +234,13 @@ Http2Session::Http2Session(Shard& shard, Http2Transport& transport, const Reques
       limits_(&shard.handler().limits()),
       resets_(limits_->http2.reset_burst, limits_->http2.resets_per_second, shard.now()),
       control_frames_(limits_->http2.control_frame_burst, limits_->http2.control_frames_per_second,
-                      shard.now()) {}
+                      shard.now()),
+      listener_(connection.listener) {
+  shard_.count_listener_http2(listener_, true);
+}
 
 Http2Session::~Http2Session() {
+  shard_.count_listener_http2(listener_, false);
   close_streams();
   if (session_ != nullptr) nghttp2_session_del(session_);
 }

@@ -127,6 +127,7 @@ class Http2Session {
   std::vector<std::shared_ptr<Http2Stream>> ready_;
   FrameBudget resets_;
   FrameBudget control_frames_;
+  std::uint16_t listener_;  // the connection's, counted in Shard::listener_connections while this lives
   std::size_t buffered_bytes_ = 0;  // request bodies buffered by this connection's streams
   std::uint32_t continuations_ = 0;
   std::size_t header_block_bytes_ = 0;

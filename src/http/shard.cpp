@@ -196,6 +196,18 @@ void Shard::add(Connection* connection) {
   head_ = connection;
   ++connections_;
   connections_peak_ = std::max(connections_peak_, connections_);
+  connection->counted_listener = connection->listener();
+  ++listener_slot(connection->counted_listener).open;
+}
+
+Shard::ListenerConnections& Shard::listener_slot(std::uint16_t listener) {
+  if (listener >= by_listener_.size()) by_listener_.resize(std::size_t{listener} + 1);
+  return by_listener_[listener];
+}
+
+void Shard::count_listener_http2(std::uint16_t listener, bool opened) {
+  std::size_t& n = listener_slot(listener).http2;
+  opened ? ++n : --n;
 }
 
 void Shard::remove(Connection* connection) {
@@ -203,6 +215,7 @@ void Shard::remove(Connection* connection) {
   if (connection->next != nullptr) connection->next->prev = connection->prev;
   if (head_ == connection) head_ = connection->next;
   --connections_;
+  --listener_slot(connection->counted_listener).open;
   if (draining_ && !tearing_down_) asio::post(io_, [this] { maybe_finish(); });
 }
 

@@ -56,6 +56,14 @@ class Shard {
   // Of those, the ones speaking HTTP/2 (counted by Connection when it switches, and when it ends).
   std::size_t http2_connection_count() const { return http2_connections_; }
   void count_http2_connection(bool opened) { opened ? ++http2_connections_ : --http2_connections_; }
+  // Live client connections by listener (index = the listener's in the server's list), and of those the
+  // ones speaking HTTP/2 (counted by Http2Session for its connection's listener). Shard's thread only.
+  struct ListenerConnections {
+    std::size_t open = 0;
+    std::size_t http2 = 0;
+  };
+  const std::vector<ListenerConnections>& listener_connections() const { return by_listener_; }
+  void count_listener_http2(std::uint16_t listener, bool opened);
   std::string_view http_date() const { return date_; }
   Clock::time_point now() const { return clock_ ? clock_() : Clock::now(); }
   // Replaces the steady clock (tests advance time by hand, then call sweep()).
@@ -102,6 +110,8 @@ class Shard {
   // Memory back to the OS after a burst of connections closes (see Shard::sweep).
   std::size_t connections_peak_ = 0;
   Clock::time_point last_trim_{};
+  std::vector<ListenerConnections> by_listener_;
+  ListenerConnections& listener_slot(std::uint16_t listener);
   bool draining_ = false;
   bool tearing_down_ = false;  // ~Shard: connections closing now must not schedule more work
   std::int64_t date_second_ = -1;

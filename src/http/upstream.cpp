@@ -637,6 +637,8 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     // The call keeps nothing of what it delivers: a response stream the caller ignores (the client had
     // already been answered, say) is released here, not kept in a cycle through this call.
     UpstreamResponse delivered_response = std::move(response);
+    delivered_response.target = target;
+    delivered_response.resends = (retried ? 1u : 0u) + (moved ? 1u : 0u);
     cb(error, std::move(delivered_response));
   }
 

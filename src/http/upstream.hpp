@@ -82,6 +82,11 @@ struct UpstreamResponse {
   // A 101 to an upgrade request: the connection, out of the pool now, as one side of a tunnel (tunnel.hpp),
   // with the bytes the upstream sent after the 101 head.
   std::shared_ptr<TunnelSide> upgraded;
+  // Who answered (or, with an error, the last target tried): the target given to send(), for a cluster
+  // the one its balancer picked or the one the request moved to. `resends`: how many times the request
+  // was sent again (a replay after a stale pooled connection, a move to another target).
+  std::shared_ptr<const UpstreamTarget> target;
+  std::uint32_t resends = 0;
 };
 
 class UpstreamClient {

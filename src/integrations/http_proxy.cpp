@@ -220,7 +220,7 @@ class HttpProxy final : public pipeline::Stage {
                                                                 http::UpstreamResponse&& response) {
       auto& ex = static_cast<pipeline::RequestContext&>(*keep);
       if (series) count_upstream(*series, error, sent);
-      ex.handler().upstream_done(ex, span, error, response.status);
+      ex.handler().upstream_done(ex, span, error, response.status, response.target.get(), response.resends);
       if (ex.responded()) return;
       on_response(ex, error, std::move(response));
     };

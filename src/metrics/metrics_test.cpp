@@ -189,4 +189,36 @@ TEST(Process, WritesFromProc) {
 }
 
 }  // namespace
+TEST(ShardMetrics, ConnectionsAreSummedByListenerAndProtocol) {
+  auto a = std::make_shared<ShardMetrics>();
+  auto b = std::make_shared<ShardMetrics>();
+  a->set_connections(0, 3, 0);
+  a->set_connections(1, 5, 2);
+  b->set_connections(1, 1, 1);
+  b->set_connections(ShardMetrics::kMaxListeners, 9, 9);  // beyond the table: not counted
+  {
+    TextWriter w;
+    write_shard_metrics({a, b}, w, {{"public", false}, {"web", true}, {"spare", false}});
+    const std::string& t = w.text();
+    EXPECT_NE(t.find("workgate_http_connections_open{listener=\"public\",protocol=\"http/1.1\"} 3\n"),
+              std::string::npos)
+        << t;
+    EXPECT_EQ(t.find("workgate_http_connections_open{listener=\"public\",protocol=\"h2\"}"),
+              std::string::npos);
+    EXPECT_NE(t.find("workgate_http_connections_open{listener=\"web\",protocol=\"http/1.1\"} 3\n"),
+              std::string::npos);
+    EXPECT_NE(t.find("workgate_http_connections_open{listener=\"web\",protocol=\"h2\"} 3\n"),
+              std::string::npos);
+    // A listener no connection came to yet is listed at 0.
+    EXPECT_NE(t.find("workgate_http_connections_open{listener=\"spare\",protocol=\"http/1.1\"} 0\n"),
+              std::string::npos);
+    EXPECT_EQ(t.find("listener 72"), std::string::npos);
+  }
+  TextWriter w;  // without names: by position
+  write_shard_metrics({a, b}, w);
+  EXPECT_NE(w.text().find("workgate_http_connections_open{listener=\"listener 1\",protocol=\"h2\"} 3\n"),
+            std::string::npos)
+      << w.text();
+}
+
 }  // namespace workgate::metrics

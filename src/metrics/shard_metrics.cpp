@@ -179,6 +179,16 @@ std::vector<std::shared_ptr<const ShardMetrics>> Registry::shards() const {
   return shards_;
 }
 
+void Registry::set_listeners(std::vector<ListenerLabel> listeners) {
+  std::lock_guard lock(mutex_);
+  listeners_ = std::move(listeners);
+}
+
+std::vector<ListenerLabel> Registry::listeners() const {
+  std::lock_guard lock(mutex_);
+  return listeners_;
+}
+
 namespace {
 struct RouteTotals {
   std::map<std::tuple<Method, int>, std::uint64_t> requests;
@@ -196,12 +206,13 @@ struct WorkerTotals {
 };
 }  // namespace
 
-void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>& shards, TextWriter& out) {
+void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>& shards, TextWriter& out,
+                         const std::vector<ListenerLabel>& listeners) {
   std::map<std::string, RouteTotals, std::less<>> routes;
   std::map<std::string, UpstreamTotals, std::less<>> upstreams;
   std::uint64_t auth_valid = 0, auth_invalid = 0, cache_hits = 0;
-  std::int64_t connections = 0;
-  std::int64_t http2_connections = 0;
+  std::vector<std::int64_t> connections(listeners.size());
+  std::vector<std::int64_t> http2_connections(listeners.size());
   std::map<std::string, PoolGauges, std::less<>> pools;
   std::map<std::pair<std::string, std::string>, WorkerTotals> workers;
   for (const auto& shard : shards) {
@@ -237,8 +248,15 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
     auth_valid += shard->auth_count(AuthResult::kValid);
     auth_invalid += shard->auth_count(AuthResult::kInvalid);
     cache_hits += shard->token_cache_hits();
-    connections += shard->connections();
-    http2_connections += shard->http2_connections();
+    const std::size_t listener_count = shard->listener_count();
+    if (listener_count > connections.size()) {
+      connections.resize(listener_count);
+      http2_connections.resize(listener_count);
+    }
+    for (std::size_t l = 0; l < listener_count; ++l) {
+      connections[l] += shard->connections(l);
+      http2_connections[l] += shard->http2_connections(l);
+    }
   }
 
   out.family("workgate_http_requests_total", "counter",
@@ -268,10 +286,21 @@ void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>&
     out.sample("workgate_http_response_size_bytes_total", {{"route", route}}, totals.response_bytes);
   out.family("workgate_http_connections_open", "gauge",
              "Open client connections, by listener and protocol (sampled by each thread every 100 ms).");
-  out.sample("workgate_http_connections_open", {{"listener", "public"}, {"protocol", "http/1.1"}},
-             static_cast<double>(connections - http2_connections));
-  out.sample("workgate_http_connections_open", {{"listener", "public"}, {"protocol", "h2"}},
-             static_cast<double>(http2_connections));
+  if (connections.empty()) {
+    connections.resize(1);
+    http2_connections.resize(1);
+  }
+  for (std::size_t l = 0; l < connections.size(); ++l) {
+    std::string name = l < listeners.size() ? listeners[l].name
+                       : l == 0             ? "public"
+                                            : "listener " + std::to_string(l);
+    out.sample("workgate_http_connections_open", {{"listener", name}, {"protocol", "http/1.1"}},
+               static_cast<double>(connections[l] - http2_connections[l]));
+    // Without names (a test) every listener has both; with names, only those that speak HTTP/2 (or did).
+    if (l >= listeners.size() || listeners[l].http2 || http2_connections[l] != 0)
+      out.sample("workgate_http_connections_open", {{"listener", name}, {"protocol", "h2"}},
+                 static_cast<double>(http2_connections[l]));
+  }
 
   out.family(
       "workgate_upstream_request_duration_seconds", "histogram",

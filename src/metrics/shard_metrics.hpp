@@ -173,10 +173,16 @@ class ShardMetrics {
   }
   void auth(AuthResult result) { auth_[static_cast<std::size_t>(result)].add(); }
   void token_cache_hit() { token_cache_hits_.add(); }
-  // Open client connections of this shard (set by the owning thread on its tick).
-  void set_connections(std::int64_t open, std::int64_t http2 = 0) {
-    connections_.set(open);
-    http2_connections_.set(http2);
+  // Open client connections of this shard on the listener with index `listener` (its place in the
+  // server's list), and of those the ones speaking HTTP/2 (set by the owning thread on its tick).
+  // Listeners from kMaxListeners on are not counted (the config allows 64 plus --listen).
+  static constexpr std::size_t kMaxListeners = 72;
+  void set_connections(std::size_t listener, std::int64_t open, std::int64_t http2) {
+    if (listener >= kMaxListeners) return;
+    listeners_[listener].open.set(open);
+    listeners_[listener].http2.set(http2);
+    if (listener >= listener_count_.load(std::memory_order_relaxed))
+      listener_count_.store(listener + 1, std::memory_order_release);
   }
   // The pools' state (set by the owning thread on its tick; takes the structure lock, uncontended but
   // for a scrape: never per request).
@@ -195,8 +201,14 @@ class ShardMetrics {
     return auth_[static_cast<std::size_t>(result)].value();
   }
   std::uint64_t token_cache_hits() const { return token_cache_hits_.value(); }
-  std::int64_t connections() const { return connections_.value(); }
-  std::int64_t http2_connections() const { return http2_connections_.value(); }
+  // The listeners set so far (indexes below this).
+  std::size_t listener_count() const { return listener_count_.load(std::memory_order_acquire); }
+  std::int64_t connections(std::size_t listener) const {
+    return listener < kMaxListeners ? listeners_[listener].open.value() : 0;
+  }
+  std::int64_t http2_connections(std::size_t listener) const {
+    return listener < kMaxListeners ? listeners_[listener].http2.value() : 0;
+  }
 
  private:
   // Guards the structure of the two maps: taken by remap() (on a snapshot swap) and by scrapes, never
@@ -212,8 +224,18 @@ class ShardMetrics {
   std::vector<UpstreamSeries*> upstream_by_index_;                // owning thread only
   std::array<Counter, 2> auth_;
   Counter token_cache_hits_;
-  Gauge connections_;
-  Gauge http2_connections_;  // of connections_
+  struct ListenerGauges {
+    Gauge open;
+    Gauge http2;  // of open
+  };
+  std::array<ListenerGauges, kMaxListeners> listeners_;
+  std::atomic<std::size_t> listener_count_{0};
+};
+
+// A listener as the `listener` label names it, by its index in the server's list.
+struct ListenerLabel {
+  std::string name;    // "public", "listener N" or the configured name
+  bool http2 = false;  // speaks h2 (its h2 series is written even at 0)
 };
 
 // Every shard's metrics, summed on scrape. Shards register once when their handler is created.
@@ -221,14 +243,20 @@ class Registry {
  public:
   void add(std::shared_ptr<const ShardMetrics> shard);
   std::vector<std::shared_ptr<const ShardMetrics>> shards() const;
+  // The listeners, by index (set once at startup: listeners do not change on a reload).
+  void set_listeners(std::vector<ListenerLabel> listeners);
+  std::vector<ListenerLabel> listeners() const;
 
  private:
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<const ShardMetrics>> shards_;
+  std::vector<ListenerLabel> listeners_;
 };
 
 // The request and upstream families summed over `shards`, in the text format (see exposition.hpp).
+// `listeners` names the listener indexes; one without a name is "public" (index 0) or "listener N".
 class TextWriter;
-void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>& shards, TextWriter& out);
+void write_shard_metrics(const std::vector<std::shared_ptr<const ShardMetrics>>& shards, TextWriter& out,
+                         const std::vector<ListenerLabel>& listeners = {});
 
 }  // namespace workgate::metrics

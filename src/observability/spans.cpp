@@ -1,5 +1,6 @@
 #include "observability/spans.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,6 +8,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <chrono>
 
 #include "observability/log.hpp"
@@ -16,17 +18,6 @@ namespace {
 
 std::atomic<std::uint64_t> g_exported{0};
 std::atomic<std::uint64_t> g_dropped{0};
-
-std::string hex(const std::uint8_t* bytes, std::size_t size) {
-  std::string out;
-  out.reserve(size * 2);
-  append_hex(out, bytes, size);
-  return out;
-}
-
-boost::json::object attribute(std::string_view key, const boost::json::object& value) {
-  return boost::json::object{{"key", key}, {"value", value}};
-}
 
 // JSON strings must be UTF-8: text that is not (bytes from a client) has its non-ASCII bytes replaced.
 bool valid_utf8(std::string_view s) {
@@ -60,11 +51,28 @@ std::string utf8_or_ascii(std::string_view s) {
   return out;
 }
 
-boost::json::object any_value(const std::variant<std::string, std::int64_t>& v) {
-  if (const auto* s = std::get_if<std::string>(&v))
-    return boost::json::object{{"stringValue", utf8_or_ascii(*s)}};
-  // OTLP/JSON encodes 64-bit integers as decimal strings.
-  return boost::json::object{{"intValue", std::to_string(std::get<std::int64_t>(v))}};
+// {"key": KEY, "value": {"stringValue": S}} or {"key": KEY, "value": {"intValue": "N"}}, in `sp`'s memory.
+boost::json::object attribute(std::string_view key, const std::variant<std::string, std::int64_t>& v,
+                              const boost::json::storage_ptr& sp) {
+  boost::json::object value(sp);
+  value.reserve(1);
+  if (const auto* s = std::get_if<std::string>(&v)) {
+    if (valid_utf8(*s)) {
+      value.emplace("stringValue", std::string_view(*s));
+    } else {
+      value.emplace("stringValue", utf8_or_ascii(*s));
+    }
+  } else {
+    // OTLP/JSON encodes 64-bit integers as decimal strings.
+    char digits[24];
+    auto r = std::to_chars(digits, digits + sizeof(digits), std::get<std::int64_t>(v));
+    value.emplace("intValue", std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
+  }
+  boost::json::object out(sp);
+  out.reserve(2);
+  out.emplace("key", key);
+  out.emplace("value", std::move(value));
+  return out;
 }
 
 namespace beast = boost::beast;
@@ -122,35 +130,59 @@ int post(const ExportTarget& target, const std::string& body, std::string& error
 
 std::string encode_otlp_json(const std::vector<Span>& spans, const ExportTarget& target) {
   namespace json = boost::json;
-  json::array out_spans;
+  // Every value of the document lives in one arena (a few large blocks instead of an allocation per value):
+  // built, serialized and released at once.
+  json::monotonic_resource arena(64 * 1024 + spans.size() * 2048);
+  json::storage_ptr sp(&arena);
+  auto hex_string = [&](const std::uint8_t* bytes, std::size_t size) {
+    char buf[32];
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < size && i < 16; ++i) {
+      buf[2 * i] = kDigits[bytes[i] >> 4];
+      buf[2 * i + 1] = kDigits[bytes[i] & 15];
+    }
+    return json::string(std::string_view(buf, 2 * std::min<std::size_t>(size, 16)), sp);
+  };
+  auto decimal = [&](std::uint64_t n) {
+    char digits[24];
+    auto r = std::to_chars(digits, digits + sizeof(digits), n);
+    return json::string(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)), sp);
+  };
+  json::array out_spans(sp);
   out_spans.reserve(spans.size());
   for (const Span& s : spans) {
-    json::object span;
-    span["traceId"] = hex(s.trace_id.data(), s.trace_id.size());
-    span["spanId"] = hex(s.span_id.data(), s.span_id.size());
-    if (s.has_parent) span["parentSpanId"] = hex(s.parent_span_id.data(), s.parent_span_id.size());
-    span["name"] = s.name;
-    span["kind"] = static_cast<int>(s.kind);
-    span["startTimeUnixNano"] = std::to_string(s.start_unix_ns);
-    span["endTimeUnixNano"] = std::to_string(s.end_unix_ns);
-    json::array attributes;
+    json::object span(sp);
+    span.reserve(9);
+    span.emplace("traceId", hex_string(s.trace_id.data(), s.trace_id.size()));
+    span.emplace("spanId", hex_string(s.span_id.data(), s.span_id.size()));
+    if (s.has_parent)
+      span.emplace("parentSpanId", hex_string(s.parent_span_id.data(), s.parent_span_id.size()));
+    span.emplace("name", s.name);
+    span.emplace("kind", static_cast<int>(s.kind));
+    span.emplace("startTimeUnixNano", decimal(s.start_unix_ns));
+    span.emplace("endTimeUnixNano", decimal(s.end_unix_ns));
+    json::array attributes(sp);
+    attributes.reserve(s.attributes.size());
     for (const SpanAttribute& a : s.attributes)
-      attributes.push_back(attribute(a.key, any_value(a.value)));
-    span["attributes"] = std::move(attributes);
-    json::object status;
-    if (s.status != SpanStatus::kUnset) status["code"] = static_cast<int>(s.status);
-    span["status"] = std::move(status);
-    out_spans.push_back(std::move(span));
+      attributes.emplace_back(attribute(a.key, a.value, sp));
+    span.emplace("attributes", std::move(attributes));
+    json::object status(sp);
+    if (s.status != SpanStatus::kUnset) status.emplace("code", static_cast<int>(s.status));
+    span.emplace("status", std::move(status));
+    out_spans.emplace_back(std::move(span));
   }
-  json::array resource_attributes{attribute("service.name", {{"stringValue", target.service_name}})};
+  json::array resource_attributes(sp);
+  resource_attributes.emplace_back(attribute("service.name", target.service_name, sp));
   if (!target.service_version.empty())
-    resource_attributes.push_back(attribute("service.version", {{"stringValue", target.service_version}}));
-  json::object scope{{"name", "workgate"}};
-  if (!target.service_version.empty()) scope["version"] = target.service_version;
-  json::object resource_spans{{"resource", json::object{{"attributes", std::move(resource_attributes)}}},
-                              {"scopeSpans", json::array{json::object{{"scope", std::move(scope)},
-                                                                      {"spans", std::move(out_spans)}}}}};
-  return json::serialize(json::object{{"resourceSpans", json::array{std::move(resource_spans)}}});
+    resource_attributes.emplace_back(attribute("service.version", target.service_version, sp));
+  json::object scope({{"name", "workgate"}}, sp);
+  if (!target.service_version.empty()) scope.emplace("version", target.service_version);
+  json::object scope_spans({{"scope", std::move(scope)}, {"spans", std::move(out_spans)}}, sp);
+  json::object resource({{"attributes", std::move(resource_attributes)}}, sp);
+  json::object resource_spans(
+      {{"resource", std::move(resource)}, {"scopeSpans", json::array({std::move(scope_spans)}, sp)}}, sp);
+  json::object document({{"resourceSpans", json::array({std::move(resource_spans)}, sp)}}, sp);
+  return json::serialize(document);
 }
 
 SpanStats span_stats() {
@@ -162,6 +194,8 @@ void count_dropped(std::uint64_t n) {
   g_dropped.fetch_add(n, std::memory_order_relaxed);
 }
 }  // namespace detail
+
+static_assert(SpanBuffer::kHandOver == SpanExporter::kBatch, "a hand-over is one export batch");
 
 void SpanBuffer::add(Span span) {
   if (spans_.size() >= kCapacity) {

@@ -63,11 +63,18 @@ struct SpanStats {
 };
 SpanStats span_stats();
 
-// One event-loop thread's finished spans, until its next tick hands them over.
+// One event-loop thread's finished spans, until its next tick hands them over (or until they fill an
+// export batch: then `add` with a target hands them over at once, so that a busy thread is not limited to
+// kCapacity spans per tick).
 class SpanBuffer {
  public:
   static constexpr std::size_t kCapacity = 2048;
+  static constexpr std::size_t kHandOver = 512;  // SpanExporter::kBatch
   void add(Span span);
+  void add(Span span, const std::shared_ptr<const ExportTarget>& target) {
+    add(std::move(span));
+    if (spans_.size() >= kHandOver && target) flush(target);
+  }
   // Hands the spans to the exporter (takes its lock once per call, off the request path).
   void flush(const std::shared_ptr<const ExportTarget>& target);
   std::size_t size() const { return spans_.size(); }

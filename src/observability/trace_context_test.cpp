@@ -164,5 +164,20 @@ TEST(SpanBuffer, DropsBeyondItsCapacityAndCountsThem) {
   EXPECT_EQ(span_stats().dropped - before, 3u + SpanBuffer::kCapacity);
 }
 
+TEST(SpanBuffer, AFullBatchIsHandedOverWithoutWaitingForTheTick) {
+  SpanBuffer buffer;
+  for (std::size_t i = 0; i + 1 < SpanBuffer::kHandOver; ++i)
+    buffer.add(Span{}, nullptr);  // no target: kept for the tick
+  EXPECT_EQ(buffer.size(), SpanBuffer::kHandOver - 1);
+  auto target = std::make_shared<ExportTarget>();
+  target->host = "127.0.0.1";
+  target->port = 1;  // nothing listens: the export fails and is counted as dropped
+  buffer.add(Span{}, target);
+  EXPECT_EQ(buffer.size(), 0u);
+  buffer.add(Span{}, target);
+  EXPECT_EQ(buffer.size(), 1u);
+  buffer.flush(nullptr);
+}
+
 }  // namespace
 }  // namespace workgate::observability

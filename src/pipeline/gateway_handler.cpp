@@ -252,14 +252,14 @@ UpstreamSpan GatewayHandler::propagate_trace(RequestContext& exchange, const htt
     auto sp = line.find(' ');
     span.method.assign(line.substr(0, sp));
     std::string_view rest = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-    std::string_view path = rest.substr(0, rest.find_first_of("? "));
-    span.url.assign(target.tls ? "https://" : "http://").append(target.authority).append(path);
+    span.path.assign(rest.substr(0, rest.find_first_of("? ")));
   }
   return span;
 }
 
 void GatewayHandler::upstream_done(RequestContext& exchange, const UpstreamSpan& span,
-                                   http::UpstreamError error, int status) {
+                                   http::UpstreamError error, int status,
+                                   const http::UpstreamTarget* answered, std::uint32_t resends) {
   auto elapsed = std::chrono::steady_clock::now() - span.sent;
   exchange.upstream_outcome_.server = span.server;
   exchange.upstream_outcome_.duration_ms = std::chrono::duration<double, std::milli>(elapsed).count();
@@ -278,9 +278,16 @@ void GatewayHandler::upstream_done(RequestContext& exchange, const UpstreamSpan&
   out.attributes.reserve(8);
   out.attributes.push_back({"http.request.method", std::string(method)});
   if (method == "_OTHER") out.attributes.push_back({"http.request.method_original", span.method});
-  out.attributes.push_back({"server.address", span.target->host});
-  out.attributes.push_back({"server.port", std::int64_t{span.target->port}});
-  out.attributes.push_back({"url.full", span.url});
+  // One client span per call (the traceparent the upstream saw is the same on every attempt), naming the
+  // target of the last attempt; a resent request says how often (OTel's http.request.resend_count).
+  const http::UpstreamTarget& target = answered != nullptr ? *answered : *span.target;
+  out.attributes.push_back({"server.address", target.host});
+  out.attributes.push_back({"server.port", std::int64_t{target.port}});
+  std::string url;
+  url.reserve(8 + target.authority.size() + span.path.size());
+  url.assign(target.tls ? "https://" : "http://").append(target.authority).append(span.path);
+  out.attributes.push_back({"url.full", std::move(url)});
+  if (resends > 0) out.attributes.push_back({"http.request.resend_count", std::int64_t{resends}});
   out.attributes.push_back({"network.protocol.version", std::string("1.1")});
   out.attributes.push_back({"workgate.upstream.server", std::string(span.server)});
   if (error == http::UpstreamError::kNone) {
@@ -293,7 +300,7 @@ void GatewayHandler::upstream_done(RequestContext& exchange, const UpstreamSpan&
     out.status = observability::SpanStatus::kError;
     out.attributes.push_back({"error.type", std::string(upstream_error_type(error))});
   }
-  spans_.add(std::move(out));
+  spans_.add(std::move(out), snapshot_ ? snapshot_->trace_target : nullptr);
 }
 
 void GatewayHandler::propagate_trace_to_worker(RequestContext& exchange) {
@@ -355,7 +362,7 @@ void GatewayHandler::record_server_span(RequestContext& exchange, int status) {
     out.status = observability::SpanStatus::kError;
     out.attributes.push_back({"error.type", std::to_string(status)});
   }
-  spans_.add(std::move(out));
+  spans_.add(std::move(out), snapshot_ ? snapshot_->trace_target : nullptr);
 }
 
 // Large or chunked bodies of proxied routes stream to the upstream; everything else is read whole first
@@ -445,7 +452,11 @@ void GatewayHandler::write_access_log(RequestContext& exchange, int status, std:
       "public",      "listener 1",  "listener 2",  "listener 3", "listener 4",  "listener 5",
       "listener 6",  "listener 7",  "listener 8",  "listener 9", "listener 10", "listener 11",
       "listener 12", "listener 13", "listener 14", "listener 15"};
-  r.listener = request.listener < std::size(kListeners) ? kListeners[request.listener] : "listener";
+  if (request.listener < listener_names_.size()) {
+    r.listener = listener_names_[request.listener];
+  } else {
+    r.listener = request.listener < std::size(kListeners) ? kListeners[request.listener] : "listener";
+  }
   r.protocol = request.version == 10 ? "HTTP/1.0" : request.version == 20 ? "HTTP/2" : "HTTP/1.1";
   r.method = request.method;
   if (exchange.route_ != nullptr) r.route = exchange.route_->config->path;
@@ -492,8 +503,10 @@ void GatewayHandler::count(RequestContext& exchange, int status, std::size_t byt
 }
 
 void GatewayHandler::sample_gauges() {
-  metrics_->set_connections(static_cast<std::int64_t>(shard_.connection_count()),
-                            static_cast<std::int64_t>(shard_.http2_connection_count()));
+  const auto& listeners = shard_.listener_connections();
+  for (std::size_t l = 0; l < listeners.size(); ++l)
+    metrics_->set_connections(l, static_cast<std::int64_t>(listeners[l].open),
+                              static_cast<std::int64_t>(listeners[l].http2));
   pool_gauges_.clear();
   upstream_.for_each_pool([this](const http::UpstreamClient::PoolState& pool) {
     metrics::PoolGauges& g = pool_gauges_.emplace_back();

@@ -56,10 +56,10 @@ struct UpstreamSpan {
   std::chrono::steady_clock::time_point sent;
   std::uint64_t start_unix_ns = 0;
   bool recording = false;
-  std::string_view server;  // the route's server alias
-  std::string method;       // when recording: the attributes of the span
-  std::string url;          // scheme://authority/path, without the query
-  const http::UpstreamTarget* target = nullptr;
+  std::string_view server;                       // the route's server alias
+  std::string method;                            // when recording: the attributes of the span
+  std::string path;                              // of the request target, without the query
+  const http::UpstreamTarget* target = nullptr;  // the route's (a cluster's first target)
 };
 
 class GatewayHandler final : public http::RequestHandler {
@@ -81,6 +81,9 @@ class GatewayHandler final : public http::RequestHandler {
   // Counts this thread's requests into `metrics` (null: not counted, the default when no admin listener
   // serves them). Call before the first request.
   void enable_metrics(std::shared_ptr<metrics::ShardMetrics> metrics);
+  // The listeners' names by index, for the access log (default: "public", then "listener N"). Call
+  // before the first request.
+  void set_listener_names(std::vector<std::string> names) { listener_names_ = std::move(names); }
   // This thread's metrics, or null when they are off.
   metrics::ShardMetrics* metrics() { return metrics_.get(); }
   // The upstream series of the exchange's http_proxy route, or null (metrics off, no proxy route, or a
@@ -105,9 +108,11 @@ class GatewayHandler final : public http::RequestHandler {
   // tracestate. The fields of the client's request by those names must not be copied.
   UpstreamSpan propagate_trace(RequestContext& exchange, const http::UpstreamTarget& target,
                                std::string_view server, std::string& head);
-  // The upstream call ended (any outcome): notes it for the access log and records its client span.
+  // The upstream call ended (any outcome): notes it for the access log and records its client span,
+  // which names `answered` (the target that answered or failed last: for a server with `targets`, the one
+  // the balancer picked or the request moved to; null: span.target) and counts `resends`.
   void upstream_done(RequestContext& exchange, const UpstreamSpan& span, http::UpstreamError error,
-                     int status);
+                     int status, const http::UpstreamTarget* answered = nullptr, std::uint32_t resends = 0);
   // Before a worker hook or service sees the request: its traceparent names the gateway's server span.
   void propagate_trace_to_worker(RequestContext& exchange);
 
@@ -140,6 +145,7 @@ class GatewayHandler final : public http::RequestHandler {
   router::RouteMatch scratch_match_;
   std::unordered_map<std::string, std::shared_ptr<void>> extension_state_;
   std::shared_ptr<metrics::ShardMetrics> metrics_;
+  std::vector<std::string> listener_names_;
   std::vector<metrics::PoolGauges> pool_gauges_;  // reused by sample_gauges()
   observability::RequestIdGenerator request_ids_;
   observability::TraceIdGenerator trace_ids_;

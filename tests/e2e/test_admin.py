@@ -432,6 +432,69 @@ class DashboardTest(GatewayTestCase):
         result = self.chromium(url, f"--screenshot={shot}")
         self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 1000, result.stderr.decode()[-2000:])
 
+    def test_dashboard_shows_upstream_target_health(self):
+        self.browser = chromium_binary()
+        if self.browser is None:
+            self.skipTest("chromium not installed")
+        upstream = EchoUpstream()
+        self.addCleanup(upstream.stop)
+        dead_checked, dead_ejected = free_port(), free_port()
+        cfg = base_config(upstream.url)
+        cfg["servers"] += [
+            {"alias": "checked", "targets": [{"url": upstream.url}, {"url": f"http://127.0.0.1:{dead_checked}"}],
+             "health_check": {"path": "/hc", "interval_ms": 200, "timeout_ms": 500, "healthy_threshold": 1,
+                              "unhealthy_threshold": 1}},
+            {"alias": "flaky", "targets": [{"url": upstream.url}, {"url": f"http://127.0.0.1:{dead_ejected}"}],
+             "outlier": {"consecutive_connect_failures": 1, "base_ejection_ms": 120000}}]
+        cfg["paths"].append({"method": "GET", "path": "/flaky", "integration": {"type": "http_proxy", "server": "flaky"}})
+        gw = self.start(cfg, env=ENV, threads=1)
+        port = admin_port(gw)
+        for _ in range(4):  # one of them picks the dead target: a connect failure ejects it (and is retried)
+            self.assertEqual(gw.get("/flaky").status, 200)
+        deadline = time.monotonic() + 10
+        while True:
+            body = admin_get(port, "/upstreams").json()
+            states = {(c["server"], t["target"]): t["state"] for c in body["servers"] for t in c["targets"]}
+            if states.get(("checked", f"http://127.0.0.1:{dead_checked}")) == "unhealthy" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(states, {("checked", upstream.url): "healthy",
+                                  ("checked", f"http://127.0.0.1:{dead_checked}"): "unhealthy",
+                                  ("flaky", upstream.url): "healthy",
+                                  ("flaky", f"http://127.0.0.1:{dead_ejected}"): "ejected"}, body)
+        text = admin_get(port, "/metrics").body.decode()
+        self.assertEqual(metric_value(text, "workgate_upstream_target_ejected",
+                                      {"server": "flaky", "target": f"http://127.0.0.1:{dead_ejected}"}), 1)
+        self.assertEqual(metric_value(text, "workgate_upstream_target_healthy",
+                                      {"server": "checked", "target": f"http://127.0.0.1:{dead_checked}"}), 0)
+        self.assertEqual(metric_value(text, "workgate_upstream_breaker_open", {"server": "flaky"}), 0)
+
+        url = f"http://127.0.0.1:{port}/"
+        result = self.chromium(url, "--dump-dom")
+        dom = result.stdout.decode("utf-8", "replace")
+
+        def cell(data, value, field):
+            row = re.search(r'<tr data-' + data + r'="' + re.escape(value) + r'">(.*?)</tr>', dom, re.S)
+            self.assertIsNotNone(row, f"no {data} row {value} in the DOM:\n{dom[:5000]}")
+            found = re.search(r'data-field="' + field + r'"[^>]*>([^<]*)<', row.group(1))
+            self.assertIsNotNone(found, row.group(1))
+            return found.group(1)
+
+        self.assertEqual(cell("target", f"checked http://127.0.0.1:{dead_checked}", "state"), "unhealthy")
+        self.assertEqual(cell("target", f"checked {upstream.url}", "state"), "healthy")
+        self.assertEqual(cell("target", f"flaky http://127.0.0.1:{dead_ejected}", "state"), "ejected")
+        self.assertEqual(cell("target", f"flaky http://127.0.0.1:{dead_ejected}", "ejections"), "1")
+        self.assertEqual(cell("server", "checked", "targets_up"), "1 of 2")
+        self.assertEqual(cell("server", "flaky", "targets_up"), "1 of 2")
+        self.assertEqual(cell("server", "flaky", "breaker"), "closed")
+        self.assertEqual(cell("server", "echo", "targets_up"), "-")
+        self.assertRegex(cell("listener", "public", "connections"), r"^\d+$")
+        shot = os.path.join(artifacts_dir(), "dashboard-targets.png")
+        if os.path.exists(shot):
+            os.unlink(shot)
+        result = self.chromium(url, f"--screenshot={shot}")
+        self.assertTrue(os.path.exists(shot) and os.path.getsize(shot) > 1000, result.stderr.decode()[-2000:])
+
 
 class UpstreamRetryMetricsTest(GatewayTestCase):
     def test_replay_on_a_reused_connection_is_counted(self):

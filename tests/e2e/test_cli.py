@@ -83,6 +83,53 @@ class ValidateOnePassTest(TempDirMixin, unittest.TestCase):
         self.assertRegex(r.stderr, r"warning: /cors/allow_headers: .*allow_credentials")
         self.assertRegex(r.stderr, r"warning: /paths/0/mapping: ignored: a static route")
 
+    def test_loader_and_build_errors_are_reported_in_one_run(self):
+        # A loader error (the method), a native worker module that does not exist, a TLS certificate and an
+        # upstream CA file that do not exist (found by the build), each on its own line, once; the routes
+        # that use the broken worker add no line of their own.
+        cfg = {"servers": [{"alias": "api", "url": "https://127.0.0.1:9", "ca_file": "missing-ca.pem"}],
+               "serviceBindings": [{"alias": "b", "binding": "W"}],
+               "workers": [{"binding": "W", "module": "./no-such-worker.so"}],
+               "paths": [{"method": "BREW", "path": "/a", "response": {}},
+                         {"method": "GET", "path": "/b",
+                          "integration": {"type": "service_binding", "binding": "b", "function": "f"}},
+                         {"method": "GET", "path": "/c", "pre_process": {"binding": "b", "function": "g"},
+                          "integration": {"type": "http_proxy", "server": "api"}}],
+               "gateway": {"listeners": [{"address": "127.0.0.1:0", "tls": {"certificates": [
+                   {"cert_file": "missing.pem", "key_file": "missing.key"}]}}]}}
+        path = self.tmp(json.dumps(cfg))
+        r = run_cli(["validate", path])
+        self.assertEqual(r.returncode, 1, r)
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+        self.assertEqual(len(errors), len(set(errors)), r)
+        expected = [r"^error: /paths/0/method: must be one of",
+                    r"^error: /workers/0/module: cannot load worker module: .*no-such-worker\.so",
+                    r"^error: /gateway/listeners/0/tls/certificates/0\S*: .*missing",
+                    r"^error: /servers/0\S*: .*missing-ca\.pem"]
+        for pattern in expected:
+            with self.subTest(pattern=pattern):
+                self.assertEqual(sum(1 for line in errors if re.search(pattern, line)), 1, r)
+        self.assertEqual(len(errors), len(expected), r)
+        self.assertIn(f"{path}: 4 error(s)", r.stderr, r)
+        # serve still refuses the config at its first stage, as before
+        r = run_cli(["serve", "--no-supervise", "--config", path, "--listen", "127.0.0.1:0"])
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("/paths/0/method: must be one of", r.stderr, r)
+        self.assertNotIn("/workers/0/module", r.stderr, r)
+
+    def test_a_valid_part_builds_when_another_part_has_errors(self):
+        # Only the loader's error: the rest (a server, a static route) builds without a new line.
+        cfg = {"servers": [{"alias": "api", "url": "http://127.0.0.1:9"}],
+               "paths": [{"method": "GET", "path": "/a", "integration": {"type": "http_proxy", "server": "nope"}},
+                         {"method": "GET", "path": "/b", "integration": {"type": "http_proxy", "server": "api"},
+                          "mapping": {"headers": {"x-a": "$request.nothing"}}}]}
+        r = run_cli(["validate", self.tmp(json.dumps(cfg))])
+        self.assertEqual(r.returncode, 1, r)
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+        self.assertEqual(errors[0], 'error: /paths/0/integration/server: unknown server alias "nope"', r)
+        self.assertTrue(any(line.startswith("error: /paths/1/mapping/headers/x-a") for line in errors), r)
+        self.assertEqual(len(errors), 2, r)
+
 
 class HelpAndFlagsTest(TempDirMixin, unittest.TestCase):
     def test_each_command_has_its_help(self):

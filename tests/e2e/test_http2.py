@@ -407,8 +407,12 @@ class Http2MetricsTest(Http2TestBase):
         from test_admin import admin_get, admin_port, metric_value
         cfg = config(self.up.url)
         cfg["gateway"]["admin"] = {"listen": "127.0.0.1:0"}
+        cfg["gateway"]["listeners"][0]["name"] = "h2c-edge"
         gw = self.start(cfg, env=ENV)
         port = admin_port(gw)
+        # an HTTP/1.1 connection on the --listen listener ("public"), which does not speak h2
+        plain = socket.create_connection(("127.0.0.1", gw.port))
+        self.addCleanup(plain.close)
         clients = [H2Client(gw.listener_port(1)) for _ in range(3)]
         for c in clients:
             self.addCleanup(c.close)
@@ -417,18 +421,24 @@ class Http2MetricsTest(Http2TestBase):
         deadline = time.monotonic() + 5
         while True:
             text = admin_get(port, "/metrics").body.decode()
-            h2_open = metric_value(text, "workgate_http_connections_open", {"listener": "public", "protocol": "h2"})
-            if h2_open == 3 or time.monotonic() > deadline:
+            h2_open = metric_value(text, "workgate_http_connections_open", {"listener": "h2c-edge", "protocol": "h2"})
+            plain_open = metric_value(text, "workgate_http_connections_open",
+                                      {"listener": "public", "protocol": "http/1.1"})
+            if (h2_open, plain_open) == (3, 1) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         self.assertEqual(h2_open, 3, text[-2000:])
+        self.assertEqual(plain_open, 1, text[-2000:])
+        self.assertEqual(metric_value(text, "workgate_http_connections_open",
+                                      {"listener": "h2c-edge", "protocol": "http/1.1"}), 0, text[-2000:])
+        self.assertIsNone(metric_value(text, "workgate_http_connections_open", {"listener": "public", "protocol": "h2"}))
         for c in clients:
             c.close()
         deadline = time.monotonic() + 5
         while h2_open != 0 and time.monotonic() < deadline:
             time.sleep(0.1)
             text = admin_get(port, "/metrics").body.decode()
-            h2_open = metric_value(text, "workgate_http_connections_open", {"listener": "public", "protocol": "h2"})
+            h2_open = metric_value(text, "workgate_http_connections_open", {"listener": "h2c-edge", "protocol": "h2"})
         self.assertEqual(h2_open, 0)
 
 

@@ -3,6 +3,7 @@ request ids in the log lines about a request; never a query string or a token.""
 
 import json
 import re
+import socket
 import unittest
 
 from harness import GatewayTestCase, mint_jwt, run_cli
@@ -85,6 +86,23 @@ class LogFormatTest(ProxyTestCase):
         everything = gw.stderr() + gw.stdout()
         for secret in ("querysecret", "token=", bad, SECRET, "x=1"):
             self.assertNotIn(secret, everything)
+
+    def test_listener_names_in_the_access_log(self):
+        cfg = {"paths": [{"method": "GET", "path": "/x", "response": {}}],
+               "gateway": {"listeners": [{"address": "127.0.0.1:0", "name": "edge-1"},
+                                         {"address": "127.0.0.1:0"}]}}
+        gw = self.start(cfg, args=["--log-format", "json", "--access-log"])
+        self.assertEqual(gw.get("/x").status, 200)  # the serving line is out: so are the listener lines
+        ports = {int(m.group(1)): int(m.group(2))
+                 for m in re.finditer(r"listener (\d+): http://127\.0\.0\.1:(\d+) ", gw.stderr())}
+        for index in (1, 2):
+            with socket.create_connection(("127.0.0.1", ports[index]), timeout=10) as conn:
+                conn.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                while conn.recv(4096):
+                    pass
+        gw.stop()
+        listeners = sorted(line["listener"] for line in json_lines(gw.stdout()))
+        self.assertEqual(listeners, ["edge-1", "listener 2", "public"])
 
     def test_text_is_the_default_shape(self):
         up = self.upstream()

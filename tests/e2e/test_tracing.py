@@ -6,7 +6,7 @@ import unittest
 import urllib.request
 
 from otlp_support import OtlpReceiver, attributes
-from proxy_support import ProxyTestCase, hdr, proxy_route, server
+from proxy_support import ProxyTestCase, hdr, proxy_route, refused_port, server
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -87,6 +87,47 @@ class TracingTest(ProxyTestCase):
         self.assertEqual(content_type, "application/json")
         resource = attributes(doc["resourceSpans"][0]["resource"])
         self.assertEqual(resource["service.name"], "edge-test")
+
+    def test_client_spans_name_the_target_each_call_went_to(self):
+        # A server with two live targets (round robin) and one whose first target refuses connections (a
+        # call that picked it moves to the other one): each client span names the target that answered.
+        up_a, up_b, up_c = self.upstream(), self.upstream(), self.upstream()
+        dead = refused_port()
+        rx = self.receiver()
+        cfg = tracing_config(up_a.url, rx.url)
+        cfg["servers"] = [{"alias": "pair", "targets": [{"url": up_a.url}, {"url": up_b.url}]},
+                          {"alias": "moving", "targets": [{"url": f"http://127.0.0.1:{dead}"}, {"url": up_c.url}]}]
+        cfg["paths"] = [proxy_route("/api/{.+}", "pair"), proxy_route("/move/{.+}", "moving")]
+        gw = self.start(cfg, threads=1)
+        for i in range(4):
+            self.echo(gw.request("GET", f"/api/r{i}"))
+        for i in range(2):
+            self.echo(gw.request("GET", f"/move/r{i}"))
+        spans = rx.wait_spans(lambda s: sum(1 for x in s if x["kind"] == 3) >= 6)
+        self.assertEqual(rx.problems, [])
+        clients = [s for s in spans if s["kind"] == 3]
+        self.assertEqual(len(clients), 6, clients)
+        sent_by = {}  # span id -> the port of the upstream that received it
+        for up in (up_a, up_b, up_c):
+            for request in up.requests:
+                for value in hdr(request, "traceparent"):
+                    sent_by[TRACEPARENT_RE.match(value).group(2)] = up.port
+        ports = []
+        for span in clients:
+            a = attributes(span)
+            self.assertEqual(a["server.address"], "127.0.0.1")
+            self.assertEqual(a["server.port"], sent_by[span["spanId"]], span)  # the target that got the call
+            self.assertRegex(a["url.full"], rf"^http://127\.0\.0\.1:{a['server.port']}/r\d$")
+            self.assertNotEqual(a["server.port"], dead)
+            ports.append(a["server.port"])
+            if a["workgate.upstream.server"] == "moving":
+                self.assertEqual(a["server.port"], up_c.port)
+        self.assertEqual(sorted(p for p in ports if p != up_c.port), sorted([up_a.port, up_a.port, up_b.port, up_b.port]))
+        moved = [attributes(s) for s in clients if attributes(s)["workgate.upstream.server"] == "moving"]
+        # round robin: one of the two /move calls picked the refusing target first, and was resent once
+        self.assertEqual(sorted(m.get("http.request.resend_count", 0) for m in moved), [0, 1], moved)
+        self.assertNotIn("http.request.resend_count", {k for s in clients for k in attributes(s)
+                                                        if attributes(s)["workgate.upstream.server"] == "pair"})
 
     def test_a_request_without_traceparent_starts_a_trace(self):
         up = self.upstream()
