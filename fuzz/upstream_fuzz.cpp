@@ -17,6 +17,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -192,7 +193,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           pull_all(io, stream, outcome);
         },
         limit);
-    io.run();  // ends when the exchange is over and both sides closed their connection
+    // Ends when the exchange is over and both sides closed their connection. The shard's sweep is what
+    // arms the idle watch of a pooled connection (UpstreamPool::expire_idle): tick as it would.
+    while (!io.stopped()) {
+      io.run_for(std::chrono::milliseconds(1));
+      client.tick();
+    }
     if (outcome->callbacks != 1) fail("the callback did not run");
     if (outcome->success && !outcome->stream_ended) fail("the body stream stalled");
   }
