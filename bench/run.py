@@ -595,10 +595,13 @@ def scenario_static(ctx, conns_list):
     return results
 
 
-def nginx_proxy_front(upstream_port, extra=""):
-    """nginx as a reverse proxy on @PORT@ to one HTTP/1.1 keep-alive upstream (the front of the proxy cases)."""
+def nginx_proxy_front(upstream_ports, extra=""):
+    """nginx as a reverse proxy on @PORT@ to HTTP/1.1 keep-alive upstreams (one port or a list; the front of
+    the proxy and targets cases)."""
+    ports = upstream_ports if isinstance(upstream_ports, (list, tuple)) else [upstream_ports]
+    servers = "\n".join(f"        server 127.0.0.1:{port};" for port in ports)
     return f"""    upstream up {{
-        server 127.0.0.1:{upstream_port};
+{servers}
         keepalive 1024;
     }}
     server {{
@@ -1274,20 +1277,7 @@ def scenario_targets(ctx, conns_list):
         blocks.append(ctx.start_nginx(f"nginx-upstream-{i}", nginx_upstream_block()))
     for up in blocks:
         expect_ok("upstream", up.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
-    servers = "\n".join(f"        server 127.0.0.1:{up.port};" for up in blocks)
-    ng = ctx.start_nginx("nginx-front-2", f"""    upstream up {{
-{servers}
-        keepalive 1024;
-    }}
-    server {{
-        listen 127.0.0.1:@PORT@ reuseport backlog=4096;
-        server_name _;
-        location / {{
-            proxy_pass http://up;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }}
-    }}""")
+    ng = ctx.start_nginx("nginx-front-2", nginx_proxy_front([up.port for up in blocks]))
     expect_ok("nginx front", ng.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
     route = [{"method": "ANY", "path": "/bench", "integration": {"type": "http_proxy", "server": "up"}}]
     one = ctx.start_workgate("workgate-1-target", {
