@@ -103,6 +103,13 @@ class RequestBodySource final : public BodySource {
 
 }  // namespace
 
+std::optional<ProtocolError> body_read_error(const error_code& ec) {
+  if (ec == beast_http::error::body_limit) return ProtocolError::kPayloadTooLarge;
+  if (ec == asio::error::timed_out) return ProtocolError::kRequestTimeout;
+  if (ec.category() == error_code(beast_http::error::need_more).category()) return ProtocolError::kBadRequest;
+  return std::nullopt;
+}
+
 std::shared_ptr<BodySource> Exchange::body_source() {
   return std::make_shared<RequestBodySource>(retain());
 }

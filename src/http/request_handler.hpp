@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "http/message.hpp"
@@ -64,6 +65,10 @@ enum class ProtocolError {
   kVersionNotSupported,
   kNotImplemented  // a transfer coding we do not decode (501)
 };
+
+// Why reading a streamed request body (Exchange::read_body) failed, as the error the client is answered
+// with: too large (413), stalled (408) or malformed framing (400). nullopt: the client went away.
+std::optional<ProtocolError> body_read_error(const boost::system::error_code& ec);
 
 // How the connection reads a request body: whole before handle() (bounded by max_body_bytes), or on demand
 // through Exchange::read_body() after handle() was called.

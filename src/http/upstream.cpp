@@ -15,6 +15,7 @@
 #include "http/cluster.hpp"
 #include "http/dns_cache.hpp"
 #include "http/framing.hpp"
+#include "http/request_handler.hpp"
 #include "http/response_reader.hpp"
 #include "http/tunnel.hpp"
 #include "http/upstream_pool.hpp"
@@ -32,11 +33,11 @@ namespace {
 
 // Why a streamed client body failed, as the proxy reports it.
 UpstreamError request_body_error(const error_code& ec) {
-  if (ec == beast_http::error::body_limit) return UpstreamError::kRequestBodyTooLarge;
-  if (ec == asio::error::timed_out) return UpstreamError::kRequestBodyTimeout;
-  if (ec.category() == error_code(beast_http::error::need_more).category())
-    return UpstreamError::kRequestBodyInvalid;
-  return UpstreamError::kClientGone;
+  std::optional<ProtocolError> error = body_read_error(ec);
+  if (!error) return UpstreamError::kClientGone;
+  if (*error == ProtocolError::kPayloadTooLarge) return UpstreamError::kRequestBodyTooLarge;
+  if (*error == ProtocolError::kRequestTimeout) return UpstreamError::kRequestBodyTimeout;
+  return UpstreamError::kRequestBodyInvalid;
 }
 
 // A request of a cluster names the authority it was built for in its first Host field; the target picked

@@ -365,8 +365,9 @@ void GatewayHandler::record_server_span(RequestContext& exchange, int status) {
   spans_.add(std::move(out), snapshot_ ? snapshot_->trace_target : nullptr);
 }
 
-// Large or chunked bodies of proxied routes stream to the upstream; everything else is read whole first
-// (hooks and workers see the body, and small bodies can be replayed on a retry).
+// Large or chunked bodies of proxied routes stream to the upstream, and those of JavaScript integrations
+// without hooks to workerd; everything else is read whole first (hooks and native workers see the body,
+// and small bodies can be replayed on a retry).
 http::BodyMode GatewayHandler::body_mode(http::Exchange& base) {
   constexpr std::uint64_t kStreamAbove = 64 * 1024;
   RequestContext& exchange = begin(base);
@@ -377,7 +378,12 @@ http::BodyMode GatewayHandler::body_mode(http::Exchange& base) {
   const CompiledRoute& route = exchange.route();
   bool proxied =
       route.config->integration && route.config->integration->type == config::IntegrationType::kHttpProxy;
-  return proxied && !route.pre_process ? http::BodyMode::kStream : http::BodyMode::kBuffer;
+  if (proxied) return route.pre_process ? http::BodyMode::kBuffer : http::BodyMode::kStream;
+  // A JavaScript integration's post_process hooks get the request with its body, so they need it whole; a
+  // GET or HEAD body is never passed to a worker.
+  bool streams = route.integration && route.integration->streams_request_body() && !route.pre_process &&
+                 !route.post_process && request.method != "GET" && request.method != "HEAD";
+  return streams ? http::BodyMode::kStream : http::BodyMode::kBuffer;
 }
 
 // The head stages before a client sends its body: a 404 or 401 then costs no upload.

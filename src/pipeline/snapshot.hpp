@@ -35,6 +35,9 @@ class Stage {
   virtual ~Stage() = default;
   // Reads the exchange's request (and, for post_process, its response) and sets exchange.response.
   virtual Flow run(RequestContext& exchange) = 0;
+  // An integration that can take a large or chunked request body as a stream (Exchange::body_source)
+  // instead of reading it whole first.
+  virtual bool streams_request_body() const { return false; }
 };
 
 struct CompiledRoute {

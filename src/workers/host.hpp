@@ -93,8 +93,11 @@ struct CallInput {
 };
 
 struct Outcome {
-  enum class Status { kOk, kError, kTimeout, kUnavailable };  // kUnavailable: workerd down (JavaScript)
+  // kUnavailable: workerd down (JavaScript). kRequestBody: the client's request body, streamed to a
+  // JavaScript integration, failed (too large, stalled, malformed): `body_error` is the client's answer.
+  enum class Status { kOk, kError, kTimeout, kUnavailable, kRequestBody };
   Status status = Status::kOk;
+  http::ProtocolError body_error = http::ProtocolError::kBadRequest;
   ResultData result;
 };
 

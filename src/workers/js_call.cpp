@@ -10,6 +10,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
+#include <charconv>
+#include <span>
 #include <unordered_map>
 
 #include "observability/log.hpp"
@@ -109,6 +111,8 @@ asio::execution_context::id Pools::id;
 
 class Call final : public http::Cancellable, public std::enable_shared_from_this<Call> {
  public:
+  using Clock = std::chrono::steady_clock;
+
   Call(asio::io_context& io, const JsFunction& fn, const JsCallInput& input,
        std::function<void(Outcome)> done)
       : io_(io),
@@ -119,20 +123,28 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
         request_(input.request),
         limits_(input.limits),
         timer_(io),
-        done_(std::move(done)) {
+        done_(std::move(done)),
+        body_(input.body) {
     payload_ = encode_call(fn, input);
-    head_ = "POST / HTTP/1.1\r\nHost: workgate\r\nContent-Length: " + std::to_string(payload_.size()) +
-            "\r\n\r\n";
+    head_ = "POST / HTTP/1.1\r\nHost: workgate\r\n";
+    if (!body_) {
+      head_ += "Content-Length: " + std::to_string(payload_.size()) + "\r\n\r\n";
+    } else if (auto length = body_->length()) {
+      head_ += "x-wg-prefix: " + std::to_string(payload_.size()) + "\r\nContent-Length: " +
+               std::to_string(payload_.size() + *length) + "\r\n\r\n";
+    } else {
+      // The client's body is chunked: so is ours, the prefix its first chunk.
+      chunked_ = true;
+      head_ += "x-wg-prefix: " + std::to_string(payload_.size()) + "\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               hex(payload_.size()) + "\r\n";
+      payload_ += "\r\n";
+    }
     timeout_ = input.timeout;
   }
 
   void start() {
-    timer_.expires_after(timeout_);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->finished_) return;
-      self->engine_->report_timeout(self->process_);
-      self->finish_error(Outcome::Status::kTimeout, "timed out");
-    });
+    deadline_ = Clock::now() + timeout_;
+    arm_timer();
     connect();
   }
 
@@ -140,14 +152,36 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
-    if (socket_) {
-      boost::system::error_code ignored;
-      socket_->close(ignored);
-    }
+    close_socket();
+    release_body();
     done_ = nullptr;
   }
 
  private:
+  static std::string hex(std::size_t n) {
+    char digits[2 * sizeof(std::size_t) + 1];
+    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n, 16);
+    return std::string(digits, end);
+  }
+
+  // The call's deadline moves on by the time spent waiting for the client's body (timeout_ms is the
+  // worker's time); the timer is re-armed only when it fires before the moved deadline.
+  void arm_timer() {
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) { self->on_timer(ec); });
+  }
+
+  void on_timer(boost::system::error_code ec) {
+    if (ec || finished_) return;
+    if (waiting_client_) {
+      timer_idle_ = true;  // re-armed when the client's piece arrives
+      return;
+    }
+    if (Clock::now() < deadline_) return arm_timer();
+    engine_->report_timeout(process_);
+    finish_error(Outcome::Status::kTimeout, "timed out");
+  }
+
   void connect() {
     generation_ = engine_->generation(process_);
     auto& pools = asio::use_service<Pools>(io_);
@@ -162,11 +196,15 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
         return;
       }
     }
+    connect_fresh();
+  }
+
+  void connect_fresh() {
     reused_ = false;
     socket_ = std::make_unique<Socket>(io_);
     socket_->async_connect(asio::local::stream_protocol::endpoint(path_),
-                           [self = shared_from_this()](boost::system::error_code ec) {
-                             if (self->finished_) return;
+                           [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec) {
+                             if (self->finished_ || attempt != self->attempt_) return;
                              if (ec) return self->finish_error(Outcome::Status::kUnavailable, ec.message());
                              self->send();
                            });
@@ -175,10 +213,69 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   void send() {
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(payload_)};
     asio::async_write(*socket_, buffers,
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                        if (self->finished_) return;
+                      [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec, std::size_t) {
+                        if (self->finished_ || attempt != self->attempt_) return;
                         if (ec) return self->retry_or_fail(ec);
                         self->read();
+                        // The answer is read while the body goes out: a worker may answer before it has
+                        // read all of it (or without reading it).
+                        if (self->body_) self->pull_body();
+                      });
+  }
+
+  void pull_body() {
+    waiting_client_ = true;
+    wait_started_ = Clock::now();
+    body_->pull([self = shared_from_this()](const boost::system::error_code& ec, std::string_view data,
+                                            bool last) { self->on_body_piece(ec, data, last); });
+  }
+
+  void on_body_piece(const boost::system::error_code& ec, std::string_view data, bool last) {
+    if (finished_ || !body_) return;
+    waiting_client_ = false;
+    deadline_ += Clock::now() - wait_started_;
+    if (timer_idle_) {
+      timer_idle_ = false;
+      arm_timer();
+    }
+    if (ec) {
+      Outcome o;
+      o.status = Outcome::Status::kRequestBody;
+      o.body_error = http::body_read_error(ec).value_or(http::ProtocolError::kBadRequest);
+      o.result.kind = ResultData::Kind::kError;
+      o.result.value = ec.message();
+      close_socket();  // workerd sees a truncated body, never a complete one
+      return finish(std::move(o));
+    }
+    body_started_ = true;
+    if (data.empty() && !last) return pull_body();
+    std::array<asio::const_buffer, 4> buffers;
+    std::size_t count = 0;
+    if (chunked_ && !data.empty()) {
+      chunk_line_ = hex(data.size()) + "\r\n";
+      buffers[count++] = asio::buffer(chunk_line_);
+      buffers[count++] = asio::buffer(data);
+      buffers[count++] = asio::buffer(kCrlf);
+    } else if (!data.empty()) {
+      buffers[count++] = asio::buffer(data);
+    }
+    if (chunked_ && last) buffers[count++] = asio::buffer(kLastChunk);
+    asio::async_write(*socket_, std::span(buffers.data(), count),
+                      [self = shared_from_this(), attempt = attempt_, last](boost::system::error_code written,
+                                                                            std::size_t) {
+                        if (self->finished_ || attempt != self->attempt_) return;
+                        if (written) {
+                          // workerd stopped reading (it answered early, or it is gone): the answer, or the
+                          // read's error, decides the outcome.
+                          self->release_body();
+                          return;
+                        }
+                        if (last) {
+                          self->body_sent_ = true;
+                          self->release_body();
+                          return;
+                        }
+                        self->pull_body();
                       });
   }
 
@@ -188,22 +285,24 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     parser_->body_limit(limits_.max_body_bytes + 64 * 1024);
     buffer_.clear();
     beast::http::async_read(*socket_, buffer_, *parser_,
-                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                              if (self->finished_) return;
+                            [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec,
+                                                                            std::size_t) {
+                              if (self->finished_ || attempt != self->attempt_) return;
                               if (ec) return self->retry_or_fail(ec);
                               self->answered();
                             });
   }
 
-  // A pooled connection the process closed meanwhile fails before any answer: once, on a new one.
+  // A pooled connection the process closed meanwhile fails before any answer: once, on a new one (not
+  // when part of a streamed body is gone: it cannot be sent again).
   void retry_or_fail(boost::system::error_code ec) {
     bool nothing_read = !parser_ || !parser_->got_some();
-    if (reused_ && nothing_read && !retried_) {
+    if (reused_ && nothing_read && !retried_ && !body_started_) {
       retried_ = true;
-      boost::system::error_code ignored;
-      socket_->close(ignored);
+      ++attempt_;
+      close_socket();
       socket_.reset();
-      reused_ = false;
+      parser_.reset();
       connect_fresh();
       return;
     }
@@ -212,16 +311,6 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
                           "the worker's answer is larger than gateway.max_body_bytes");
     }
     finish_error(Outcome::Status::kUnavailable, ec.message());
-  }
-
-  void connect_fresh() {
-    socket_ = std::make_unique<Socket>(io_);
-    socket_->async_connect(asio::local::stream_protocol::endpoint(path_),
-                           [self = shared_from_this()](boost::system::error_code ec) {
-                             if (self->finished_) return;
-                             if (ec) return self->finish_error(Outcome::Status::kUnavailable, ec.message());
-                             self->send();
-                           });
   }
 
   void answered() {
@@ -235,13 +324,16 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
       }
       headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     }
-    bool keep = parser_->keep_alive();
+    // A connection whose request is not completely written (the worker answered before the streamed body
+    // was all sent) cannot carry another call.
+    bool keep = parser_->keep_alive() && (!body_ || body_sent_);
     int status = static_cast<int>(res.result_int());
     std::string body = std::move(res.body());
     if (keep && engine_->generation(process_) == generation_) {
       auto& list = asio::use_service<Pools>(io_).idle[path_];
       if (list.size() < Pools::kMaxIdle) list.push_back({std::move(socket_), generation_});
     }
+    close_socket();
     Outcome outcome = decode_answer(kind_, *request_, status, result, headers, std::move(body), limits_);
     finish(std::move(outcome));
   }
@@ -251,10 +343,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     o.status = status;
     o.result.kind = ResultData::Kind::kError;
     o.result.value = std::move(message);
-    if (socket_) {
-      boost::system::error_code ignored;
-      socket_->close(ignored);
-    }
+    close_socket();
     finish(std::move(o));
   }
 
@@ -262,10 +351,28 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
+    release_body();
     auto done = std::move(done_);
     done_ = nullptr;
     if (done) done(std::move(outcome));
   }
+
+  void close_socket() {
+    if (!socket_) return;
+    boost::system::error_code ignored;
+    socket_->close(ignored);
+  }
+
+  // Stops taking the client's body; what is left of it stays unread (the client connection then closes
+  // after the answer).
+  void release_body() {
+    if (!body_) return;
+    body_->cancel();
+    body_.reset();
+  }
+
+  static constexpr std::string_view kCrlf = "\r\n";
+  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
   asio::io_context& io_;
   std::shared_ptr<Engine> engine_;
@@ -277,12 +384,22 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   asio::steady_timer timer_;
   std::function<void(Outcome)> done_;
   std::chrono::milliseconds timeout_{5000};
+  Clock::time_point deadline_;
+  Clock::time_point wait_started_;
   std::string head_;
   std::string payload_;
+  std::shared_ptr<http::BodySource> body_;
+  std::string chunk_line_;
   std::unique_ptr<Socket> socket_;
   beast::flat_buffer buffer_;
   std::optional<beast::http::response_parser<beast::http::string_body>> parser_;
   std::uint64_t generation_ = 0;
+  unsigned attempt_ = 0;  // handlers of a connection given up for a retry are stale
+  bool chunked_ = false;
+  bool waiting_client_ = false;
+  bool timer_idle_ = false;
+  bool body_started_ = false;
+  bool body_sent_ = false;
   bool reused_ = false;
   bool retried_ = false;
   bool finished_ = false;
@@ -381,7 +498,7 @@ std::string encode_call(const JsFunction& fn, const JsCallInput& input) {
   std::string ctx = context_json(fn, input);
   const std::string& env = fn.env_json;
   std::string_view body = request.body;
-  if (request.method == "GET" || request.method == "HEAD") body = {};
+  if (request.method == "GET" || request.method == "HEAD" || input.body) body = {};
   json::object meta;
   meta["op"] = "call";
   meta["fn"] = json::string(input.function);
@@ -392,6 +509,7 @@ std::string encode_call(const JsFunction& fn, const JsCallInput& input) {
   meta["ctx"] = ctx.size();
   meta["env"] = env.size();
   meta["body"] = body.size();
+  if (input.body) meta["stream"] = true;  // the body follows the prefix, as it arrives
   std::string_view response_body;
   if (input.kind == CallKind::kPostProcess && input.response != nullptr) {
     const http::Response& r = *input.response;

@@ -47,9 +47,14 @@ struct JsCallInput {
   unsigned shard = 0;
   std::chrono::milliseconds timeout{5000};
   ResultLimits limits;
+  // The request body as it arrives from the client (an integration's call of a large or chunked body);
+  // null: request->body is the whole body. Time spent waiting for the client's next piece does not count
+  // against `timeout` (the connection's body_timeout bounds the client).
+  std::shared_ptr<http::BodySource> body;
 };
 
-// The request body sent to the bridge (exposed for tests).
+// The request body sent to the bridge (exposed for tests). With input.body set, the prefix of it: the
+// client's body follows as it arrives (the bridge learns the prefix's length from x-wg-prefix).
 std::string encode_call(const JsFunction& fn, const JsCallInput& input);
 
 // Turns the bridge's answer into an outcome (exposed for tests): `result` is x-wg-result.

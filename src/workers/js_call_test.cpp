@@ -90,6 +90,33 @@ TEST(JsCall, GetBodyIsNotSent) {
   EXPECT_EQ(s.meta.at("body").as_int64(), 0);
 }
 
+// A streamed body is not part of the encoded call: the prefix ends after envJson, and meta says the body
+// follows it.
+TEST(JsCall, StreamedBodyFollowsThePrefix) {
+  struct Pending final : http::BodySource {
+    std::optional<std::uint64_t> length() const override { return 1 << 20; }
+    void pull(Handler) override {}
+    void cancel() override {}
+  };
+  http::Request request = sample_request();
+  request.body = "a piece the connection is reading";  // scratch while streaming: never sent as the body
+  JsFunction fn;
+  fn.env_json = R"({"E":"v"})";
+  JsCallInput input;
+  input.request = &request;
+  input.body = std::make_shared<Pending>();
+  Split s = split(encode_call(fn, input));
+  EXPECT_TRUE(s.meta.at("stream").as_bool());
+  EXPECT_EQ(s.meta.at("body").as_int64(), 0);
+  EXPECT_TRUE(s.rest.ends_with(R"({"E":"v"})")) << s.rest;
+  EXPECT_EQ(s.rest.find("a piece"), std::string::npos);
+
+  input.body = nullptr;
+  Split whole = split(encode_call(fn, input));
+  EXPECT_FALSE(whole.meta.contains("stream"));
+  EXPECT_TRUE(whole.rest.ends_with("a piece the connection is reading"));
+}
+
 TEST(JsCall, PostProcessCarriesTheResponse) {
   http::Request request = sample_request();
   http::Response response;

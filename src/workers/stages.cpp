@@ -34,6 +34,10 @@ Flow WorkerStage::run(RequestContext& exchange) {
   return run_from(exchange, 0);
 }
 
+bool WorkerStage::streams_request_body() const {
+  return role_ == Role::kIntegration && functions_.size() == 1 && functions_.front().js != nullptr;
+}
+
 Flow WorkerStage::run_from(RequestContext& exchange, std::size_t index) {
   exchange.handler().propagate_trace_to_worker(exchange);  // traceparent: the gateway's server span
   for (; index < functions_.size(); ++index) {
@@ -101,6 +105,9 @@ Flow WorkerStage::run_js(RequestContext& exchange, std::size_t index, const Call
   input.shard = exchange.handler().shard().index();
   input.timeout = fn.timeout();
   input.limits = call.limits;
+  // BodyMode::kStream (GatewayHandler::body_mode): the body is still being read; it goes to workerd as it
+  // arrives.
+  if (role_ == Role::kIntegration && !exchange.body_complete()) input.body = exchange.body_source();
   auto keep = exchange.retain();
   auto waiting = js::start_call(exchange.handler().shard().io(), *fn.js, input,
                                 [this, keep = std::move(keep), index, started](Outcome outcome) {
@@ -148,6 +155,11 @@ Flow WorkerStage::apply(RequestContext& exchange, std::size_t index, Outcome out
     return Flow::kRespond;
   }
   if (outcome.status == Outcome::Status::kError) return fail(exchange, index, outcome.result.value);
+  if (outcome.status == Outcome::Status::kRequestBody) {
+    // The client's fault, not the worker's (the connection closes after this answer: the body is unread).
+    exchange.response = pipeline::error_response(pipeline::error_kind(outcome.body_error));
+    return Flow::kRespond;
+  }
 
   ResultData& result = outcome.result;
   std::string error;

@@ -24,6 +24,8 @@ class WorkerStage final : public pipeline::Stage {
               std::string variables_json);
 
   pipeline::Flow run(pipeline::RequestContext& exchange) override;
+  // A JavaScript integration streams the request body to workerd (native workers take it whole).
+  bool streams_request_body() const override;
 
   Role role() const { return role_; }
   const std::vector<BoundFunction>& functions() const { return functions_; }

@@ -11,7 +11,10 @@
 // The gateway's call (POST over a Unix socket) carries its body as
 //   <meta JSON>\n<ctxJson bytes><envJson bytes><request body><response body>
 // where meta = {op, fn, kind, method, url, headers: [[name, value], ...], ctx, env, body, response?:
-// {status, headers, body}} (ctx, env, body: byte lengths). The answer carries `x-wg-result`:
+// {status, headers, body}} (ctx, env, body: byte lengths). A large or chunked client body is streamed
+// instead: the call then has an `x-wg-prefix` header (the byte length of <meta>\n<ctxJson><envJson>),
+// meta.stream is true, and everything after the prefix is the client's body as it arrives; the function
+// gets it as its Request's body stream. The answer carries `x-wg-result`:
 //   response  the status, headers and body of a Response the function returned
 //   json      the body is the JSON of the value (object, array)
 //   string    the body is the string
@@ -67,6 +70,50 @@ function split(bytes) {
   return { meta, ctx, env, body, responseBody };
 }
 
+// A streamed call: reads the prefix from the call's body stream and hands on the rest of it, chunk by
+// chunk as it arrives, as the client's body.
+async function splitStreamed(stream, prefixLength) {
+  if (!Number.isSafeInteger(prefixLength) || prefixLength <= 0 || stream === null) {
+    throw new Error("bridge: malformed streamed call");
+  }
+  const reader = stream.getReader();
+  const chunks = [];
+  let have = 0;
+  while (have < prefixLength) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error("bridge: the call ended inside its prefix");
+    chunks.push(value);
+    have += value.length;
+  }
+  const head = new Uint8Array(have);
+  let at = 0;
+  for (const c of chunks) {
+    head.set(c, at);
+    at += c.length;
+  }
+  const call = split(head.subarray(0, prefixLength));
+  let leftover = head.subarray(prefixLength);
+  call.bodyStream = new ReadableStream({
+    async pull(controller) {
+      if (leftover !== null) {
+        const first = leftover;
+        leftover = null;
+        if (first.length > 0) {
+          controller.enqueue(first);
+          return;
+        }
+      }
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  return call;
+}
+
 function hasBody(method) {
   return method !== "GET" && method !== "HEAD";
 }
@@ -110,7 +157,9 @@ export function serve(user, entrypoint, role) {
     async fetch(req, env, ctx) {
       let call;
       try {
-        call = split(new Uint8Array(await req.arrayBuffer()));
+        const prefix = req.headers.get("x-wg-prefix");
+        if (prefix !== null) call = await splitStreamed(req.body, Number(prefix));
+        else call = split(new Uint8Array(await req.arrayBuffer()));
       } catch (e) {
         return answer("error", errorText(e), 500);
       }
@@ -125,7 +174,11 @@ export function serve(user, entrypoint, role) {
       }
       try {
         const init = { method: meta.method, headers: meta.headers };
-        if (hasBody(meta.method) && call.body.length > 0) init.body = call.body;
+        if (call.bodyStream) {
+          if (hasBody(meta.method)) init.body = call.bodyStream;
+        } else if (hasBody(meta.method) && call.body.length > 0) {
+          init.body = call.body;
+        }
         const request = new Request(meta.url, init);
         let value;
         if (role === "service") {
