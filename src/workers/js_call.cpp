@@ -130,8 +130,8 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     if (!body_) {
       head_ += "Content-Length: " + std::to_string(payload_.size()) + "\r\n\r\n";
     } else if (auto length = body_->length()) {
-      head_ += "x-wg-prefix: " + std::to_string(payload_.size()) + "\r\nContent-Length: " +
-               std::to_string(payload_.size() + *length) + "\r\n\r\n";
+      head_ += "x-wg-prefix: " + std::to_string(payload_.size()) +
+               "\r\nContent-Length: " + std::to_string(payload_.size() + *length) + "\r\n\r\n";
     } else {
       // The client's body is chunked: so is ours, the prefix its first chunk.
       chunked_ = true;
@@ -212,15 +212,16 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
 
   void send() {
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(payload_)};
-    asio::async_write(*socket_, buffers,
-                      [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec, std::size_t) {
-                        if (self->finished_ || attempt != self->attempt_) return;
-                        if (ec) return self->retry_or_fail(ec);
-                        self->read();
-                        // The answer is read while the body goes out: a worker may answer before it has
-                        // read all of it (or without reading it).
-                        if (self->body_) self->pull_body();
-                      });
+    asio::async_write(
+        *socket_, buffers,
+        [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec, std::size_t) {
+          if (self->finished_ || attempt != self->attempt_) return;
+          if (ec) return self->retry_or_fail(ec);
+          self->read();
+          // The answer is read while the body goes out: a worker may answer before it has
+          // read all of it (or without reading it).
+          if (self->body_) self->pull_body();
+        });
   }
 
   void pull_body() {
@@ -284,13 +285,13 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     parser_->header_limit(64 * 1024);
     parser_->body_limit(limits_.max_body_bytes + 64 * 1024);
     buffer_.clear();
-    beast::http::async_read(*socket_, buffer_, *parser_,
-                            [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec,
-                                                                            std::size_t) {
-                              if (self->finished_ || attempt != self->attempt_) return;
-                              if (ec) return self->retry_or_fail(ec);
-                              self->answered();
-                            });
+    beast::http::async_read(
+        *socket_, buffer_, *parser_,
+        [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec, std::size_t) {
+          if (self->finished_ || attempt != self->attempt_) return;
+          if (ec) return self->retry_or_fail(ec);
+          self->answered();
+        });
   }
 
   // A pooled connection the process closed meanwhile fails before any answer: once, on a new one (not
