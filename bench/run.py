@@ -871,8 +871,16 @@ def scenario_workers_js(ctx, conns_list):
     d = ctx.subdir("workerd-bare")
     port = free_port()
     with open(os.path.join(d, "bare.js"), "w") as f:
-        f.write("export default { async fetch() { return new Response(%s, "
+        # GET: the JSON answer of the sidecar's string mode; POST: reads the body, answers its size (as the
+        # gateway's /js-body route below does).
+        f.write("export default { async fetch(req) { if (req.method === 'POST') { "
+                "const n = (await req.arrayBuffer()).byteLength; return new Response(JSON.stringify({ size: n }), "
+                "{ headers: { 'content-type': 'application/json' } }); } return new Response(%s, "
                 "{ headers: { 'content-type': 'application/json' } }); } };\n" % json.dumps(JS_BODY))
+    with open(os.path.join(d, "body.js"), "w") as f:
+        f.write('import { WorkerEntrypoint } from "cloudflare:workers";\n'
+                "export class Body extends WorkerEntrypoint { async size(request) { "
+                "return { size: (await request.arrayBuffer()).byteLength }; } }\n")
     with open(os.path.join(d, "bare.capnp"), "w") as f:
         f.write('using Workerd = import "/workerd/workerd.capnp";\n'
                 'const config :Workerd.Config = (services = [(name = "main", worker = (modules = [(name = "bare.js", '
@@ -887,13 +895,18 @@ def scenario_workers_js(ctx, conns_list):
     wg = ctx.start_workgate("workgate-workers-js", {
         "title": "bench workers-js",
         "workers": [{"binding": "NATIVE", "module": os.path.abspath(sidecar)},
-                    {"binding": "JS", "script": SIDECAR_JS, "entrypoint": "Sidecar"}],
-        "serviceBindings": [{"alias": "native", "binding": "NATIVE"}, {"alias": "js", "binding": "JS"}],
+                    {"binding": "JS", "script": SIDECAR_JS, "entrypoint": "Sidecar"},
+                    {"binding": "BODY", "script": os.path.join(d, "body.js"), "entrypoint": "Body"}],
+        "serviceBindings": [{"alias": "native", "binding": "NATIVE"}, {"alias": "js", "binding": "JS"},
+                            {"alias": "body", "binding": "BODY"}],
+        "gateway": {"max_body_bytes": 1 << 20},
         "paths": [{"method": "GET", "path": "/static", "response": {"raw": "string from TARGET.run"}},
                   {"method": "GET", "path": "/native", "integration": {"type": "service_binding", "binding": "native",
                                                                        "function": "run"}},
                   {"method": "GET", "path": "/js", "integration": {"type": "service_binding", "binding": "js",
-                                                                   "function": "run"}}]})
+                                                                   "function": "run"}},
+                  {"method": "POST", "path": "/js-body", "integration": {"type": "service_binding",
+                                                                         "binding": "body", "function": "size"}}]})
     expect_ok("workgate", wg.port, "GET", "/js?mode=string", want_body=JS_BODY)
     expect_ok("workgate", wg.port, "GET", "/native?mode=string", want_body=JS_BODY)
     sides = [{"name": "bare workerd", "role": "base", "server": bare, "path": "/"},
@@ -904,8 +917,26 @@ def scenario_workers_js(ctx, conns_list):
                                   "ratio_name": "js route/bare workerd",
                                   "extra_ratios": [("js service_binding", "native service_binding"),
                                                    ("js service_binding", "static")]}) for c in conns_list]
+    # Request bodies: 1 KiB (read whole, one piece) and 256 KiB (streamed to workerd, x-wg-prefix), each
+    # against the bare workerd reading the same body.
+    for size, label in ((1024, "post-1KiB"), (256 * 1024, "post-256KiB")):
+        want = json.dumps({"size": size}, separators=(",", ":"))
+        expect_ok("workgate", wg.port, "POST", "/js-body", {"Content-Type": "application/octet-stream"}, b"x" * size)
+        lua = write_lua(ctx, f"{label}.lua", f'wrk.method = "POST"\nwrk.body = string.rep("x", {size})\n'
+                        'wrk.headers["Content-Type"] = "application/octet-stream"\n')
+        status, text = http_check(wg.port, "POST", "/js-body", {"Content-Type": "application/octet-stream"},
+                                  b"x" * size)
+        if status != 200 or json.loads(text).get("data", {}).get("size") != size:
+            raise Skip(f"POST /js-body answered {status} {text[:120]!r}, expected the size {want}")
+        body_sides = [{"name": "bare workerd", "role": "base", "server": bare, "path": "/", "script": lua},
+                      {"name": "js service_binding", "role": "test", "server": wg, "path": "/js-body",
+                       "script": lua}]
+        results += [measure_case(ctx, {"label": f"c{c}-{label}", "conns": c, "sides": body_sides, "target": 0.5,
+                                       "ratio_name": "js route/bare workerd"}) for c in conns_list]
     print_table("workers-js", results)
     for res in results:
+        if "extra_ratios" not in res:
+            continue
         for name, r in res["extra_ratios"].items():
             log(f"{res['label']:<14} {'ratio ' + name:<44} {fmt_x(r['rps']):>10} {fmt_x(r['p99']):>9}")
     return results

@@ -13,13 +13,6 @@ namespace {
 
 std::atomic<unsigned> g_js_shards{1};
 
-std::string env_json(const std::vector<std::pair<std::string, std::string>>& env) {
-  boost::json::object o;
-  for (const auto& [name, value] : env)
-    o[name] = value;
-  return boost::json::serialize(o);
-}
-
 std::string in_quotes(std::string_view s) {
   return "\"" + std::string(s) + "\"";
 }
@@ -216,6 +209,7 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
         es.heap_limit_mb = settings.heap_limit_mb;
         es.health_timeout = settings.health_timeout;
         es.startup_timeout = settings.startup_timeout;
+        es.context = context;
         if (es.workerd.empty()) {
           errors.push_back({specs.front().pointer,
                             "workerd is not installed (run scripts/install-deps.sh, or set "
@@ -234,7 +228,7 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
           auto fn = std::make_shared<js::JsFunction>();
           fn->engine = engine;
           fn->script = i;
-          fn->env_json = env_json(specs[i].env);
+          fn->env_json = js::env_json(specs[i].env);
           fn->context = context;
           if (engine) {
             std::string error;

@@ -54,6 +54,59 @@ std::string quote(std::string_view s) {
   return json::serialize(json::string(s));
 }
 
+// Appends serialized JSON with every character outside printable ASCII escaped as \uXXXX (invalid UTF-8 as
+// U+FFFD), so that it can travel as a header field value. JSON escapes control characters already, so any
+// such byte is inside a string.
+void append_ascii(std::string& out, std::string_view text) {
+  auto escape = [&out](std::uint32_t unit) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4)
+      out += kHex[(unit >> shift) & 0xf];
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if (c == 0x7f) {
+        escape(c);
+      } else {
+        out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    // One UTF-8 sequence: its length from the lead byte, continuation bytes checked, overlong forms,
+    // surrogates and values past U+10FFFF refused.
+    std::size_t length = c >= 0xf0 && c <= 0xf4   ? 4
+                         : c >= 0xe0 && c <= 0xef ? 3
+                         : c >= 0xc2 && c <= 0xdf ? 2
+                                                  : 0;
+    std::uint32_t cp = length == 4 ? (c & 0x07u) : length == 3 ? (c & 0x0fu) : (c & 0x1fu);
+    bool valid = length != 0 && i + length <= text.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      auto cont = static_cast<unsigned char>(text[i + k]);
+      if ((cont & 0xc0) != 0x80) valid = false;
+      cp = (cp << 6) | (cont & 0x3fu);
+    }
+    if (valid && ((length == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+                  (length == 4 && (cp < 0x10000 || cp > 0x10ffff))))
+      valid = false;
+    if (!valid) {
+      escape(0xfffd);
+      ++i;
+      continue;
+    }
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      escape(0xd800 + (cp >> 10));
+      escape(0xdc00 + (cp & 0x3ff));
+    } else {
+      escape(cp);
+    }
+    i += length;
+  }
+}
+
 bool secret_key(std::string_view key) {
   std::string k = lower(key);
   for (std::string_view s : {"secret", "password", "private_key", "api_key", "api-key", "apikey"})
@@ -125,20 +178,25 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
         timer_(io),
         done_(std::move(done)),
         body_(input.body) {
-    payload_ = encode_call(fn, input);
-    head_ = "POST / HTTP/1.1\r\nHost: workgate\r\n";
+    EncodedCall call = encode_call(fn, input);
+    payload_ = std::move(call.owned_body);
+    // The request body stays where it is (the exchange outlives the call).
+    std::string_view payload = call.request_body ? std::string_view(input.request->body) : payload_;
+    payload_view_ = payload;
+    bool sends_body = body_ || !payload.empty();
+    head_.reserve(call.fields.size() + call.meta.size() + 64);
+    head_ = sends_body ? "POST / HTTP/1.1\r\n" : "GET / HTTP/1.1\r\n";
+    head_ += call.fields;
+    head_.append("x-wg-call: ").append(call.meta).append("\r\n");
     if (!body_) {
-      head_ += "Content-Length: " + std::to_string(payload_.size()) + "\r\n\r\n";
+      if (sends_body) head_ += "Content-Length: " + std::to_string(payload.size()) + "\r\n";
     } else if (auto length = body_->length()) {
-      head_ += "x-wg-prefix: " + std::to_string(payload_.size()) +
-               "\r\nContent-Length: " + std::to_string(payload_.size() + *length) + "\r\n\r\n";
+      head_ += "Content-Length: " + std::to_string(*length) + "\r\n";
     } else {
-      // The client's body is chunked: so is ours, the prefix its first chunk.
-      chunked_ = true;
-      head_ += "x-wg-prefix: " + std::to_string(payload_.size()) + "\r\nTransfer-Encoding: chunked\r\n\r\n" +
-               hex(payload_.size()) + "\r\n";
-      payload_ += "\r\n";
+      chunked_ = true;  // the client's body is chunked: so is ours
+      head_ += "Transfer-Encoding: chunked\r\n";
     }
+    head_ += "\r\n";
     timeout_ = input.timeout;
   }
 
@@ -211,7 +269,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   }
 
   void send() {
-    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(payload_)};
+    std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(payload_view_)};
     asio::async_write(
         *socket_, buffers,
         [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec, std::size_t) {
@@ -389,6 +447,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   Clock::time_point wait_started_;
   std::string head_;
   std::string payload_;
+  std::string_view payload_view_;  // payload_, or the request's body
   std::shared_ptr<http::BodySource> body_;
   std::string chunk_line_;
   std::unique_ptr<Socket> socket_;
@@ -464,70 +523,80 @@ std::string redacted_document(std::string_view document, std::vector<std::string
   return json::serialize(doc);
 }
 
-std::string context_json(const JsFunction& fn, const JsCallInput& input) {
-  std::string out = "{\"apiConfig\":";
-  out += fn.context ? fn.context->api_config : std::string("{}");
-  out += ",\"requestUrl\":" + quote(request_url(*input.request));
-  out += ",\"jwtPayload\":";
-  out += input.claims ? json::serialize(*input.claims) : std::string("null");
-  out += ",\"matchedPath\":{\"config\":";
-  if (fn.context && input.route_index < fn.context->route_configs.size()) {
-    out += fn.context->route_configs[input.route_index];
-  } else {
-    out += "{\"path\":" + quote(input.route_path) + "}";
-  }
+EncodedCall encode_call(const JsFunction& fn, const JsCallInput& input) {
+  const http::Request& request = *input.request;
+  const bool post = input.kind == CallKind::kPostProcess;
+  EncodedCall out;
+  const std::string url = request_url(request);
+
+  // ctxJson's per-request parts (the bridge joins them with wg-context.js's apiConfig and route configs).
+  std::string a = "\"requestUrl\":" + quote(url) + ",\"jwtPayload\":";
+  a += input.claims ? json::serialize(*input.claims) : std::string("null");
   std::size_t segments = 0;
   for (char c : input.route_path)
     if (c == '/') ++segments;
   bool wildcard = input.route_path.ends_with("{.+}");
   bool exact = input.route_path.find('{') == std::string_view::npos;
-  out += ",\"matchResult\":{\"matchedCount\":" + std::to_string(segments) +
-         ",\"isExact\":" + (exact ? "true" : "false") + ",\"isWildcard\":" + (wildcard ? "true" : "false") +
-         ",\"methodMatches\":true,\"params\":{";
+  std::string b = "\"matchResult\":{\"matchedCount\":" + std::to_string(segments) +
+                  ",\"isExact\":" + (exact ? "true" : "false") +
+                  ",\"isWildcard\":" + (wildcard ? "true" : "false") + ",\"methodMatches\":true,\"params\":{";
   bool first = true;
   for (const auto& p : input.params) {
-    if (!first) out += ",";
+    if (!first) b += ",";
     first = false;
-    out += quote(p.name) + ":" + quote(p.value);
+    b += quote(p.name) + ":" + quote(p.value);
   }
-  out += "}}}}";
-  return out;
-}
+  b += "}}";
 
-std::string encode_call(const JsFunction& fn, const JsCallInput& input) {
-  const http::Request& request = *input.request;
-  std::string ctx = context_json(fn, input);
-  const std::string& env = fn.env_json;
-  std::string_view body = request.body;
-  if (request.method == "GET" || request.method == "HEAD" || input.body) body = {};
-  json::object meta;
-  meta["op"] = "call";
-  meta["fn"] = json::string(input.function);
-  meta["kind"] = json::string(kind_name(input.kind));
-  meta["method"] = json::string(request.method);
-  meta["url"] = request_url(request);
-  meta["headers"] = header_array(request.headers);
-  meta["ctx"] = ctx.size();
-  meta["env"] = env.size();
-  meta["body"] = body.size();
-  if (input.body) meta["stream"] = true;  // the body follows the prefix, as it arrives
-  std::string_view response_body;
-  if (input.kind == CallKind::kPostProcess && input.response != nullptr) {
+  std::string meta = "{\"op\":\"call\",\"fn\":" + quote(input.function) +
+                     ",\"kind\":" + quote(kind_name(input.kind)) + ",\"method\":" + quote(request.method) +
+                     ",\"url\":" + quote(url);
+  bool known_route = fn.context && input.route_index < fn.context->route_configs.size();
+  meta += ",\"route\":" + (known_route ? std::to_string(input.route_index) : std::string("-1"));
+  if (!known_route) meta += ",\"config\":" + quote("{\"path\":" + quote(input.route_path) + "}");
+  meta += ",\"a\":" + quote(a) + ",\"b\":" + quote(b);
+  if (input.body) meta += ",\"stream\":true";
+
+  // The client's fields travel as fields of the call (workerd parses them); the few whose value is not
+  // plain text go inside x-wg-call instead, escaped.
+  out.fields = "Host: ";
+  out.fields += request.headers.get("host").value_or("localhost");
+  out.fields += "\r\n";
+  json::array escaped;
+  request.headers.for_each([&](const http::HeaderList::Field& f) {
+    if (framing(f.name) || iequals(f.name, "host") || iequals(f.name, "expect") ||
+        iequals(f.name, "x-wg-call"))
+      return;
+    bool plain = true;
+    for (unsigned char c : f.value)
+      if (c >= 0x7f || (c < 0x20 && c != '\t')) plain = false;
+    if (!plain) {
+      escaped.push_back(json::array{json::string(f.name), json::string(f.value)});
+      return;
+    }
+    out.fields.append(f.name).append(": ").append(f.value).append("\r\n");
+  });
+  if (!escaped.empty()) meta += ",\"h\":" + json::serialize(escaped);
+
+  const bool has_body = request.method != "GET" && request.method != "HEAD";
+  std::string_view body = has_body && !input.body ? std::string_view(request.body) : std::string_view();
+  if (post && input.response != nullptr) {
+    // The request body, then the response body: one buffer, split at meta.body.
     const http::Response& r = *input.response;
-    if (!r.body_source) response_body = r.body();
+    std::string_view response_body = r.body_source ? std::string_view() : r.body();
     json::object res;
     res["status"] = r.status;
     res["headers"] = header_array(r.headers, r.content_type);
     res["body"] = response_body.size();
-    meta["response"] = std::move(res);
+    meta += ",\"body\":" + std::to_string(body.size()) + ",\"response\":" + json::serialize(res);
+    out.owned_body.reserve(body.size() + response_body.size());
+    out.owned_body.append(body).append(response_body);
+  } else {
+    out.request_body = !body.empty();
   }
-  std::string out = json::serialize(meta);
-  out += '\n';
-  out.reserve(out.size() + ctx.size() + env.size() + body.size() + response_body.size());
-  out += ctx;
-  out += env;
-  out += body;
-  out += response_body;
+  meta += "}";
+  out.meta.reserve(meta.size() + 16);
+  append_ascii(out.meta, meta);
   return out;
 }
 

@@ -17,13 +17,6 @@
 
 namespace workgate::workers::js {
 
-// What every call of one config load shares: the config document with its secrets removed (ctxJson's
-// apiConfig) and each route's entry of it (ctxJson's matchedPath.config).
-struct ContextData {
-  std::string api_config = "{}";
-  std::vector<std::string> route_configs;
-};
-
 // A JavaScript function of one binding (or a service's fetch), resolved at config load.
 struct JsFunction {
   std::shared_ptr<Engine> engine;
@@ -53,17 +46,27 @@ struct JsCallInput {
   std::shared_ptr<http::BodySource> body;
 };
 
-// The request body sent to the bridge (exposed for tests). With input.body set, the prefix of it: the
-// client's body follows as it arrives (the bridge learns the prefix's length from x-wg-prefix).
-std::string encode_call(const JsFunction& fn, const JsCallInput& input);
+// What a call sends to the bridge (workers/js/bridge.js; exposed for tests):
+// - `meta`: the value of its x-wg-call field, JSON in printable ASCII: {op, fn, kind, method, url, route,
+//   a, b, config?, stream?, h?, body?, response?}. `a` and `b` are ctxJson's per-request parts (requestUrl
+//   and jwtPayload; matchedPath.matchResult), which the bridge joins with the apiConfig and the route's
+//   config from wg-context.js; `h` holds the client fields whose value is not plain text.
+// - `fields`: the client's header fields as the call's own ("Name: value\r\n" lines, Host first), without
+//   hop-by-hop and framing fields, Expect and x-wg-call.
+// - the body: the client's (request_body: request->body, or with input.body set the stream that follows);
+//   for post_process `owned_body`, the request body then the response body (meta.body is the first's size).
+struct EncodedCall {
+  std::string meta;
+  std::string fields;
+  bool request_body = false;
+  std::string owned_body;
+};
+EncodedCall encode_call(const JsFunction& fn, const JsCallInput& input);
 
 // Turns the bridge's answer into an outcome (exposed for tests): `result` is x-wg-result.
 Outcome decode_answer(CallKind kind, const http::Request& request, int status, std::string_view result,
                       const std::vector<std::pair<std::string, std::string>>& headers, std::string body,
                       const ResultLimits& limits);
-
-// The ctxJson of a call (the original's sagContext shape, spec §2.14; secrets removed).
-std::string context_json(const JsFunction& fn, const JsCallInput& input);
 
 // The config document with every secret removed: values of secret-like keys and every
 // $env./$secret./$secrets. placeholder are dropped.

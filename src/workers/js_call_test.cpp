@@ -26,27 +26,34 @@ http::Request sample_request() {
   return r;
 }
 
-struct Split {
-  json::object meta;
-  std::string rest;
-};
-
-Split split(const std::string& payload) {
-  auto nl = payload.find('\n');
-  EXPECT_NE(nl, std::string::npos);
-  return {json::parse(payload.substr(0, nl)).as_object(), payload.substr(nl + 1)};
+json::object meta_of(const EncodedCall& call) {
+  for (unsigned char c : call.meta)
+    EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "x-wg-call must be printable ASCII";
+  return json::parse(call.meta).as_object();
 }
 
-TEST(JsCall, EncodesRequestContextEnvAndBody) {
+// What the bridge does with meta.a and meta.b (workers/js/bridge.js).
+std::string bridge_context(const ContextData& context, const json::object& meta) {
+  std::int64_t route = meta.at("route").as_int64();
+  std::string config = route >= 0 ? context.route_configs.at(static_cast<std::size_t>(route))
+                                  : std::string(meta.at("config").as_string());
+  return "{\"apiConfig\":" + context.api_config + "," + std::string(meta.at("a").as_string()) +
+         ",\"matchedPath\":{\"config\":" + config + "," + std::string(meta.at("b").as_string()) + "}}";
+}
+
+TEST(JsCall, EncodesRequestContextAndFields) {
   http::Request request = sample_request();
+  request.headers.add("Expect", "100-continue");
+  request.headers.add("X-WG-Call", "{\"op\":\"describe\"}");  // a client's forgery is dropped
   JsFunction fn;
-  fn.env_json = R"({"GREETING":"hi"})";
   auto context = std::make_shared<ContextData>();
   context->api_config = redacted_document(
       R"({"authorizer":{"type":"jwt","secret":"$secret.S"},"paths":[{"path":"/items/{id}","k":"$env.X"}]})",
       context->route_configs);
   fn.context = context;
   std::vector<router::PathParam> params{{"id", "42"}};
+  boost::json::object claims =
+      json::parse(R"({"sub":"u1","big":12345678901234567890,"n":"caf\u00e9"})").as_object();
   JsCallInput input;
   input.kind = CallKind::kBinding;
   input.function = "run";
@@ -54,24 +61,29 @@ TEST(JsCall, EncodesRequestContextEnvAndBody) {
   input.route_index = 0;
   input.route_path = "/items/{id}";
   input.params = params;
+  input.claims = &claims;
 
-  Split s = split(encode_call(fn, input));
-  EXPECT_EQ(s.meta.at("fn").as_string(), "run");
-  EXPECT_EQ(s.meta.at("kind").as_string(), "binding");
-  EXPECT_EQ(s.meta.at("method").as_string(), "POST");
-  EXPECT_EQ(s.meta.at("url").as_string(), "http://api.example.com/items/42?a=1");
-  // Framing fields are the gateway's.
-  for (const auto& h : s.meta.at("headers").as_array())
-    EXPECT_NE(h.as_array()[0].as_string(), "Content-Length");
-  std::size_t ctx_len = s.meta.at("ctx").as_int64();
-  std::size_t env_len = s.meta.at("env").as_int64();
-  std::string ctx = s.rest.substr(0, ctx_len);
-  EXPECT_EQ(s.rest.substr(ctx_len, env_len), fn.env_json);
-  EXPECT_EQ(s.rest.substr(ctx_len + env_len), "hello");
+  EncodedCall call = encode_call(fn, input);
+  json::object meta = meta_of(call);
+  EXPECT_EQ(meta.at("fn").as_string(), "run");
+  EXPECT_EQ(meta.at("kind").as_string(), "binding");
+  EXPECT_EQ(meta.at("method").as_string(), "POST");
+  EXPECT_EQ(meta.at("url").as_string(), "http://api.example.com/items/42?a=1");
+  EXPECT_TRUE(call.request_body);  // the body is the request's own, not copied
+  EXPECT_TRUE(call.owned_body.empty());
+  // The client's fields, Host first, without framing, Expect or a forged x-wg-call.
+  EXPECT_TRUE(call.fields.starts_with("Host: api.example.com\r\n")) << call.fields;
+  EXPECT_NE(call.fields.find("X-Keep: same\r\n"), std::string::npos);
+  EXPECT_EQ(call.fields.find("Content-Length"), std::string::npos);
+  EXPECT_EQ(call.fields.find("Expect"), std::string::npos);
+  EXPECT_EQ(call.fields.find("X-WG-Call"), std::string::npos);
 
+  std::string ctx = bridge_context(*context, meta);
   json::object c = json::parse(ctx).as_object();
   EXPECT_EQ(c.at("requestUrl").as_string(), "http://api.example.com/items/42?a=1");
-  EXPECT_TRUE(c.at("jwtPayload").is_null());
+  EXPECT_EQ(c.at("jwtPayload").as_object().at("sub").as_string(), "u1");
+  EXPECT_NE(ctx.find("12345678901234567890"), std::string::npos);  // claims as text: no rounding
+  EXPECT_EQ(c.at("jwtPayload").as_object().at("n").as_string(), "caf\u00e9");
   const auto& matched = c.at("matchedPath").as_object();
   EXPECT_EQ(matched.at("config").as_object().at("path").as_string(), "/items/{id}");
   EXPECT_FALSE(matched.at("config").as_object().contains("k"));  // a $env. placeholder is dropped
@@ -80,19 +92,58 @@ TEST(JsCall, EncodesRequestContextEnvAndBody) {
   EXPECT_EQ(ctx.find("$secret"), std::string::npos);
 }
 
+TEST(JsCall, UnknownRouteCarriesItsPath) {
+  http::Request request = sample_request();
+  JsFunction fn;
+  JsCallInput input;
+  input.request = &request;
+  input.route_path = "/x/{y}";
+  json::object meta = meta_of(encode_call(fn, input));
+  EXPECT_EQ(meta.at("route").as_int64(), -1);
+  EXPECT_EQ(json::parse(bridge_context(ContextData{}, meta)).at("matchedPath").at("config").at("path"),
+            "/x/{y}");
+}
+
+// Field values that are not plain text, non-ASCII params and invalid UTF-8 travel escaped inside x-wg-call.
+TEST(JsCall, TextThatIsNotPlainAsciiIsEscaped) {
+  http::Request request = sample_request();
+  request.headers.add("X-Name", "Jos\xc3\xa9");
+  request.headers.add("X-Bad",
+                      "a\xff"
+                      "b");
+  JsFunction fn;
+  std::vector<router::PathParam> params{{"id", "\xf0\x9f\x98\x80"}, {"raw", "\xe2\x82"}};
+  JsCallInput input;
+  input.request = &request;
+  input.params = params;
+  EncodedCall call = encode_call(fn, input);
+  json::object meta = meta_of(call);
+  EXPECT_EQ(call.fields.find("X-Name"), std::string::npos);
+  const auto& h = meta.at("h").as_array();
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].as_array()[1].as_string(), "Jos\xc3\xa9");
+  EXPECT_EQ(h[1].as_array()[1].as_string(),
+            "a\xef\xbf\xbd"
+            "b");  // U+FFFD
+  json::object b = json::parse("{" + std::string(meta.at("b").as_string()) + "}").as_object();
+  const auto& p = b.at("matchResult").at("params").as_object();
+  EXPECT_EQ(p.at("id").as_string(), "\xf0\x9f\x98\x80");  // a surrogate pair on the wire
+  EXPECT_EQ(p.at("raw").as_string(), "\xef\xbf\xbd\xef\xbf\xbd");
+}
+
 TEST(JsCall, GetBodyIsNotSent) {
   http::Request request = sample_request();
   request.method = "GET";
   JsFunction fn;
   JsCallInput input;
   input.request = &request;
-  Split s = split(encode_call(fn, input));
-  EXPECT_EQ(s.meta.at("body").as_int64(), 0);
+  EncodedCall call = encode_call(fn, input);
+  EXPECT_FALSE(call.request_body);
+  EXPECT_TRUE(call.owned_body.empty());
 }
 
-// A streamed body is not part of the encoded call: the prefix ends after envJson, and meta says the body
-// follows it.
-TEST(JsCall, StreamedBodyFollowsThePrefix) {
+// A streamed body is not part of the encoded call: it follows the head as it arrives.
+TEST(JsCall, StreamedBodyFollowsTheHead) {
   struct Pending final : http::BodySource {
     std::optional<std::uint64_t> length() const override { return 1 << 20; }
     void pull(Handler) override {}
@@ -101,20 +152,18 @@ TEST(JsCall, StreamedBodyFollowsThePrefix) {
   http::Request request = sample_request();
   request.body = "a piece the connection is reading";  // scratch while streaming: never sent as the body
   JsFunction fn;
-  fn.env_json = R"({"E":"v"})";
   JsCallInput input;
   input.request = &request;
   input.body = std::make_shared<Pending>();
-  Split s = split(encode_call(fn, input));
-  EXPECT_TRUE(s.meta.at("stream").as_bool());
-  EXPECT_EQ(s.meta.at("body").as_int64(), 0);
-  EXPECT_TRUE(s.rest.ends_with(R"({"E":"v"})")) << s.rest;
-  EXPECT_EQ(s.rest.find("a piece"), std::string::npos);
+  EncodedCall call = encode_call(fn, input);
+  EXPECT_TRUE(meta_of(call).at("stream").as_bool());
+  EXPECT_FALSE(call.request_body);
+  EXPECT_TRUE(call.owned_body.empty());
 
   input.body = nullptr;
-  Split whole = split(encode_call(fn, input));
-  EXPECT_FALSE(whole.meta.contains("stream"));
-  EXPECT_TRUE(whole.rest.ends_with("a piece the connection is reading"));
+  EncodedCall whole = encode_call(fn, input);
+  EXPECT_FALSE(meta_of(whole).contains("stream"));
+  EXPECT_TRUE(whole.request_body);
 }
 
 TEST(JsCall, PostProcessCarriesTheResponse) {
@@ -129,12 +178,15 @@ TEST(JsCall, PostProcessCarriesTheResponse) {
   input.kind = CallKind::kPostProcess;
   input.request = &request;
   input.response = &response;
-  Split s = split(encode_call(fn, input));
-  const auto& r = s.meta.at("response").as_object();
+  EncodedCall call = encode_call(fn, input);
+  json::object meta = meta_of(call);
+  const auto& r = meta.at("response").as_object();
   EXPECT_EQ(r.at("status").as_int64(), 201);
   EXPECT_EQ(r.at("body").as_int64(), 2);
   EXPECT_EQ(r.at("headers").as_array()[0].as_array()[1].as_string(), "application/json");
-  EXPECT_TRUE(s.rest.ends_with("hello{}"));
+  EXPECT_EQ(meta.at("body").as_int64(), 5);
+  EXPECT_EQ(call.owned_body, "hello{}");  // the request body, then the response body
+  EXPECT_FALSE(call.request_body);
 }
 
 Outcome decode(CallKind kind, std::string_view result, std::string body,

@@ -15,7 +15,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -115,16 +118,32 @@ std::string exported_class(const ScriptSpec& s) {
   return s.entrypoint.empty() ? "wgDefault" : s.entrypoint;
 }
 
+// A JS string literal of any text (JSON's string syntax is JavaScript's).
+std::string js_literal(std::string_view s) {
+  return boost::json::serialize(boost::json::string(s));
+}
+
+std::string context_module(const ContextData* context) {
+  std::string out = "export const apiConfig = " + js_literal(context ? context->api_config : "{}") + ";\n";
+  out += "export const routes = [";
+  if (context)
+    for (const std::string& r : context->route_configs)
+      out += js_literal(r) + ",";
+  out += "];\n";
+  return out;
+}
+
 std::string main_module(const ScriptSpec& s, std::size_t i) {
   std::string user = js_string("user" + std::to_string(i) + ".js");
   std::string out = "import * as user from " + user + ";\nimport { serve } from \"wg-bridge.js\";\n";
+  out += "import * as context from \"wg-context.js\";\n";
   if (s.entrypoint.empty()) {
     out += "export { default as wgDefault } from " + user + ";\n";
   } else {
     out += "export * from " + user + ";\n";
   }
   out += "export const wgBridge = serve(user, " + js_string(s.entrypoint) + ", " +
-         js_string(s.service ? "service" : "binding") + ");\n";
+         js_string(s.service ? "service" : "binding") + ", context, " + js_literal(env_json(s.env)) + ");\n";
   return out;
 }
 
@@ -219,6 +238,13 @@ std::string load_source(ScriptSpec& spec, const std::string& esbuild) {
   return "";
 }
 
+std::string env_json(const std::vector<std::pair<std::string, std::string>>& env) {
+  boost::json::object o;
+  for (const auto& [name, value] : env)
+    o[name] = value;
+  return boost::json::serialize(o);
+}
+
 std::string capnp_config(const std::vector<ScriptSpec>& scripts, const std::string& dir, unsigned index,
                          std::size_t heap_limit_mb) {
   std::string pdir = dir + "/p" + std::to_string(index);
@@ -232,6 +258,7 @@ std::string capnp_config(const std::vector<ScriptSpec>& scripts, const std::stri
     c += "        (name = \"main" + n + ".js\", esModule = embed " + capnp_text("../mod/main" + n + ".js") +
          "),\n";
     c += "        (name = \"wg-bridge.js\", esModule = embed \"../mod/wg-bridge.js\"),\n";
+    c += "        (name = \"wg-context.js\", esModule = embed \"../mod/wg-context.js\"),\n";
     c += "        (name = \"user" + n + ".js\", esModule = embed " + capnp_text("../mod/user" + n + ".js") +
          "),\n";
     c += "      ],\n";
@@ -398,7 +425,8 @@ bool Engine::prepare(std::vector<config::ConfigError>& errors) {
   dir_ = buf.data();
   ::chmod(dir_.c_str(), 0700);
   fs::create_directory(dir_ + "/mod", ec);
-  bool ok = write_file(dir_ + "/mod/wg-bridge.js", kBridgeJs);
+  bool ok = write_file(dir_ + "/mod/wg-bridge.js", kBridgeJs) &&
+            write_file(dir_ + "/mod/wg-context.js", context_module(settings_.context.get()));
   for (std::size_t i = 0; i < scripts_.size() && ok; ++i) {
     ok = write_file(dir_ + "/mod/main" + std::to_string(i) + ".js", main_module(scripts_[i], i)) &&
          write_file(dir_ + "/mod/user" + std::to_string(i) + ".js", scripts_[i].source);

@@ -33,6 +33,17 @@ extern const char* const kBridgeJs;
 
 inline constexpr std::string_view kDefaultCompatibilityDate = "2025-09-01";
 
+// What every call of one config load shares: the config document with its secrets removed (ctxJson's
+// apiConfig) and each route's entry of it (ctxJson's matchedPath.config). Written once into the runtime
+// directory as the module wg-context.js, so that calls carry only what differs per request.
+struct ContextData {
+  std::string api_config = "{}";
+  std::vector<std::string> route_configs;
+};
+
+// The JSON object of a worker's declared variables (its envJson argument).
+std::string env_json(const std::vector<std::pair<std::string, std::string>>& env);
+
 // One workerd service: a `workers` binding or a `services` alias backed by a JavaScript module.
 struct ScriptSpec {
   std::string label;       // the binding or the service alias (logs)
@@ -51,6 +62,7 @@ struct EngineSettings {
   std::size_t heap_limit_mb = 0;
   std::chrono::milliseconds health_timeout{1000};
   std::chrono::milliseconds startup_timeout{30000};
+  std::shared_ptr<const ContextData> context;  // null: an empty apiConfig and no route configs
 };
 
 // Finds a tool: `configured` if given, else the project's npm install (third_party/npm), else PATH.

@@ -3,18 +3,22 @@
 //
 //   import * as user from "user.js";
 //   import { serve } from "wg-bridge.js";
+//   import * as context from "wg-context.js";   // apiConfig and the route configs of this config load
 //   export * from "user.js";
-//   export default serve(user, "Hooks", "binding");
+//   export const wgBridge = serve(user, "Hooks", "binding", context, "<envJson>");
 //
 // so the user's class runs in the bridge's own isolate: one HTTP hop (gateway -> workerd), no RPC hop.
 //
-// The gateway's call (POST over a Unix socket) carries its body as
-//   <meta JSON>\n<ctxJson bytes><envJson bytes><request body><response body>
-// where meta = {op, fn, kind, method, url, headers: [[name, value], ...], ctx, env, body, response?:
-// {status, headers, body}} (ctx, env, body: byte lengths). A large or chunked client body is streamed
-// instead: the call then has an `x-wg-prefix` header (the byte length of <meta>\n<ctxJson><envJson>),
-// meta.stream is true, and everything after the prefix is the client's body as it arrives; the function
-// gets it as its Request's body stream. The answer carries `x-wg-result`:
+// The gateway's call (HTTP/1.1 over a Unix socket) is the client's request, re-addressed: its header fields
+// are the client's (Host first; no hop-by-hop or framing fields), its body the client's body as it arrives
+// (streamed for large or chunked bodies), and one more field, `x-wg-call`, says what to call:
+//   {op: "call", fn, kind: binding|service|pre|post, method, url, route, a, b, config?, stream?, h?,
+//    body?, response?: {status, headers, body}}
+// The function's ctxJson is '{"apiConfig":' + wg-context.js apiConfig + ',' + a + ',"matchedPath":{"config":'
+// + the route's config (wg-context.js routes[route], or `config`) + ',' + b + '}}': a and b carry the
+// per-request parts (requestUrl, jwtPayload; matchResult) as text, so claims keep their exact numbers. `h`
+// holds client fields whose value is not plain text. A post_process call's body is the request body
+// (meta.body bytes) followed by the response body. The answer carries `x-wg-result`:
 //   response  the status, headers and body of a Response the function returned
 //   json      the body is the JSON of the value (object, array)
 //   string    the body is the string
@@ -22,8 +26,8 @@
 //   request   <meta JSON {method, url, headers}>\n<body>: a Request a pre_process hook returned
 //   error     the body is the error's message (the gateway logs it; the client never sees it)
 //   describe  {"ok": true, "functions": [...]} or {"ok": false, "error": "..."} (op "describe", at load)
+// Health probes and describe may also come as a POST whose body starts with the meta JSON and a newline.
 
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 function answer(kind, body, status = 200, headers = undefined) {
@@ -53,66 +57,17 @@ function errorText(e) {
   }
 }
 
-function split(bytes) {
-  const nl = bytes.indexOf(10);
-  if (nl < 0) throw new Error("bridge: malformed call");
-  const meta = JSON.parse(decoder.decode(bytes.subarray(0, nl)));
-  let at = nl + 1;
-  const take = (n) => {
-    const part = bytes.subarray(at, at + n);
-    at += n;
-    return part;
-  };
-  const ctx = decoder.decode(take(meta.ctx));
-  const env = decoder.decode(take(meta.env));
-  const body = take(meta.body);
-  const responseBody = meta.response ? take(meta.response.body) : null;
-  return { meta, ctx, env, body, responseBody };
+// The meta of a call without x-wg-call (health probes, describe): the first line of its body.
+async function legacyMeta(req) {
+  const text = await req.text();
+  const nl = text.indexOf("\n");
+  const meta = JSON.parse(nl < 0 ? text : text.slice(0, nl));
+  if (meta.op !== "health" && meta.op !== "describe") throw new Error("bridge: malformed call");
+  return meta;
 }
 
-// A streamed call: reads the prefix from the call's body stream and hands on the rest of it, chunk by
-// chunk as it arrives, as the client's body.
-async function splitStreamed(stream, prefixLength) {
-  if (!Number.isSafeInteger(prefixLength) || prefixLength <= 0 || stream === null) {
-    throw new Error("bridge: malformed streamed call");
-  }
-  const reader = stream.getReader();
-  const chunks = [];
-  let have = 0;
-  while (have < prefixLength) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error("bridge: the call ended inside its prefix");
-    chunks.push(value);
-    have += value.length;
-  }
-  const head = new Uint8Array(have);
-  let at = 0;
-  for (const c of chunks) {
-    head.set(c, at);
-    at += c.length;
-  }
-  const call = split(head.subarray(0, prefixLength));
-  let leftover = head.subarray(prefixLength);
-  call.bodyStream = new ReadableStream({
-    async pull(controller) {
-      if (leftover !== null) {
-        const first = leftover;
-        leftover = null;
-        if (first.length > 0) {
-          controller.enqueue(first);
-          return;
-        }
-      }
-      const { done, value } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
-  return call;
-}
+// The fields the gateway uses to frame and address the call, never the function's.
+const CALL_FIELDS = ["x-wg-call", "content-length", "transfer-encoding"];
 
 function hasBody(method) {
   return method !== "GET" && method !== "HEAD";
@@ -151,19 +106,17 @@ async function encodeValue(value, kind) {
   return answer("undefined", null);
 }
 
-export function serve(user, entrypoint, role) {
+export function serve(user, entrypoint, role, context = { apiConfig: "{}", routes: [] }, envJson = "{}") {
   const cls = entrypoint ? user[entrypoint] : user.default;
   return {
     async fetch(req, env, ctx) {
-      let call;
+      let meta;
       try {
-        const prefix = req.headers.get("x-wg-prefix");
-        if (prefix !== null) call = await splitStreamed(req.body, Number(prefix));
-        else call = split(new Uint8Array(await req.arrayBuffer()));
+        const field = req.headers.get("x-wg-call");
+        meta = field !== null ? JSON.parse(field) : await legacyMeta(req);
       } catch (e) {
         return answer("error", errorText(e), 500);
       }
-      const { meta } = call;
       if (meta.op === "health") return answer("true", null);
       if (meta.op === "describe") {
         const what = entrypoint ? `export "${entrypoint}"` : "default export";
@@ -173,13 +126,24 @@ export function serve(user, entrypoint, role) {
         return answer("describe", JSON.stringify({ ok: true, functions: methodsOf(cls) }));
       }
       try {
-        const init = { method: meta.method, headers: meta.headers };
-        if (call.bodyStream) {
-          if (hasBody(meta.method)) init.body = call.bodyStream;
-        } else if (hasBody(meta.method) && call.body.length > 0) {
-          init.body = call.body;
+        const headers = new Headers(req.headers);
+        for (const name of CALL_FIELDS) headers.delete(name);
+        if (meta.h) for (const [name, value] of meta.h) headers.append(name, value);
+        const init = { method: meta.method, headers };
+        let responseBody = null;
+        if (meta.kind === "post") {
+          const bytes = new Uint8Array(await req.arrayBuffer());
+          const body = bytes.subarray(0, meta.body);
+          responseBody = bytes.subarray(meta.body);
+          if (hasBody(meta.method) && body.length > 0) init.body = body;
+        } else if (hasBody(meta.method) && req.body !== null) {
+          init.body = req.body; // the client's body, as it arrives
         }
         const request = new Request(meta.url, init);
+        const routeConfig = meta.route >= 0 ? context.routes[meta.route] : meta.config;
+        const ctxJson =
+          '{"apiConfig":' + context.apiConfig + "," + meta.a + ',"matchedPath":{"config":' +
+          (routeConfig ?? "{}") + "," + meta.b + "}}";
         let value;
         if (role === "service") {
           // The original: new module.default(); instance.fetch(request, env, ctx).
@@ -191,13 +155,13 @@ export function serve(user, entrypoint, role) {
           if (typeof fn !== "function") throw new Error(`no function "${meta.fn}"`);
           if (meta.kind === "post") {
             const r = meta.response;
-            const response = new Response(r.status === 204 || r.status === 304 ? null : call.responseBody, {
+            const response = new Response(r.status === 204 || r.status === 304 ? null : responseBody, {
               status: r.status,
               headers: r.headers,
             });
-            value = await fn.call(instance, request, call.env, call.ctx, response);
+            value = await fn.call(instance, request, envJson, ctxJson, response);
           } else {
-            value = await fn.call(instance, request, call.env, call.ctx);
+            value = await fn.call(instance, request, envJson, ctxJson);
           }
         }
         return await encodeValue(value, meta.kind);
