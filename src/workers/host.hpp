@@ -93,8 +93,9 @@ struct CallInput {
 };
 
 struct Outcome {
-  // kUnavailable: workerd down (JavaScript). kRequestBody: the client's request body, streamed to a
-  // JavaScript integration, failed (too large, stalled, malformed): `body_error` is the client's answer.
+  // kUnavailable: workerd down (JavaScript). kRequestBody: the client's request cannot reach the
+  // JavaScript function: its streamed body failed (too large, stalled, malformed) or its head is too large
+  // for workerd; `body_error` is the client's answer.
   enum class Status { kOk, kError, kTimeout, kUnavailable, kRequestBody };
   Status status = Status::kOk;
   http::ProtocolError body_error = http::ProtocolError::kBadRequest;

@@ -1,6 +1,7 @@
 #include "workers/js_call.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -201,6 +202,17 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   }
 
   void start() {
+    if (head_.size() > kMaxHead) {
+      // workerd refuses request heads of about half a MiB and more (it closes the connection); only a
+      // gateway.max_header_bytes that large lets one through: the client is told, as for any large head.
+      Outcome o;
+      o.status = Outcome::Status::kRequestBody;
+      o.body_error = http::ProtocolError::kHeadersTooLarge;
+      o.result.kind = ResultData::Kind::kError;
+      o.result.value = "the request head is too large for workerd";
+      asio::post(io_, [self = shared_from_this(), o = std::move(o)]() mutable { self->finish(std::move(o)); });
+      return;
+    }
     deadline_ = Clock::now() + timeout_;
     arm_timer();
     connect();
@@ -430,6 +442,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     body_.reset();
   }
 
+  static constexpr std::size_t kMaxHead = 256 * 1024;
   static constexpr std::string_view kCrlf = "\r\n";
   static constexpr std::string_view kLastChunk = "0\r\n\r\n";
 

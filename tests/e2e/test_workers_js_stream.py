@@ -286,6 +286,13 @@ class JsStreamedBodyTest(GatewayTestCase):
             self.assertEqual(got["size"], len(data))
             self.assertEqual(got["sha256"], hashlib.sha256(data).hexdigest())
 
+    def test_head_too_large_for_workerd_is_431(self):
+        gw = self.start(config(self.script, max_header_bytes=1 << 20), threads=1)
+        for size, status in ((100 * 1024, 200), (600 * 1024, 431)):
+            resp = self.post(gw, "/text", f"X-Big: {'a' * size}\r\nContent-Length: 2\r\n", b"ok")
+            self.assertEqual(resp.status, status, resp.body[:200])
+        self.assertEqual(gw.get("/static").status, 200)
+
 
 if __name__ == "__main__":
     unittest.main()
