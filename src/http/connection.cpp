@@ -358,8 +358,30 @@ void Connection::read_more() {
     return;
   }
   if (phase_ == Phase::kBody) arm_body_deadline();
-  std::size_t chunk = phase_ == Phase::kIdle && buffer_.size() == 0 ? kIdleReadChunk : kReadChunk;
-  auto space = buffer_.prepare(std::min(room, chunk));
+  const bool idle = phase_ == Phase::kIdle && buffer_.size() == 0;
+  auto space = buffer_.prepare(std::min(room, idle ? kIdleReadChunk : kReadChunk));
+  if (idle && !tls_) {
+    // Between requests, read what is there; if nothing is, wait for readability without a read pending
+    // (the same syscalls as a read that finds nothing and waits), so that no operation holds the buffer
+    // and a connection idle for long can give it back (release_idle_memory).
+    ssize_t n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      on_read({}, static_cast<std::size_t>(n));
+    } else if (n == 0) {
+      on_read(asio::error::eof, 0);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      waiting_idle_ = true;
+      socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+        self->waiting_idle_ = false;
+        if (self->phase_ == Phase::kClosed) return;
+        if (ec) return self->on_read(ec, 0);
+        self->read_more();
+      });
+    } else {
+      on_read(error_code(errno, boost::system::system_category()), 0);
+    }
+    return;
+  }
   async_read_some(space,
                   [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
 }
@@ -407,6 +429,7 @@ void Connection::on_read(const error_code& ec, std::size_t bytes) {
 }
 
 void Connection::begin_request() {
+  idle_swept_ = false;
   exchange_->reset();
   exchange_->request_.clear();
   exchange_->responded_ = false;
@@ -603,6 +626,20 @@ void Connection::on_sweep() {
     return;
   }
   if (waits_for_handler()) watch_client();
+  if (phase_ == Phase::kIdle) {
+    if (idle_swept_) release_idle_memory();
+    idle_swept_ = !idle_swept_;  // every other sweep: what a request grows in between is given back
+  }
+}
+
+// A connection idle since the last sweep: the response head's buffer and what the exchange kept of the
+// last request and response go back to malloc (an idle keep-alive connection then holds little more than
+// its objects and its read buffer).
+void Connection::release_idle_memory() {
+  if (head_.capacity() > 0) std::string().swap(head_);
+  if (waiting_idle_ && buffer_.size() == 0 && buffer_.capacity() > 0)
+    buffer_ = boost::beast::flat_buffer(buffer_.max_size());  // no read holds it while waiting
+  exchange_->release_memory();
 }
 
 // The request is complete (or its body waits for the handler's "continue") and not answered yet.
@@ -641,6 +678,7 @@ void Connection::fail(ProtocolError error) {
 [[gnu::flatten]] void Connection::serialize_head(const Response& response,
                                                  std::optional<std::uint64_t> length, bool chunked) {
   head_.clear();
+  if (head_.capacity() < 1024) head_.reserve(1024);  // given back while idle (release_idle_memory)
   char digits[24];
   head_.append("HTTP/1.1 ");
   int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
@@ -828,7 +866,8 @@ void Connection::on_written(const error_code& ec) {
     parse();
   } else {
     const std::size_t base = limits_->max_header_bytes + kReadChunk;  // a streamed body's larger limit ends
-    if (buffer_.capacity() > kIdleReadChunk || buffer_.max_size() != base) buffer_ = boost::beast::flat_buffer(base);
+    if (buffer_.capacity() > kIdleReadChunk || buffer_.max_size() != base)
+      buffer_ = boost::beast::flat_buffer(base);
     set_deadline(limits_->idle_timeout);
     read_more();
   }

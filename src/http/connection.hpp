@@ -55,6 +55,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void on_deadline();
   // Called by the shard's sweep (~100 ms) for connections whose deadline has not passed.
   void on_sweep();
+  void release_idle_memory();
   void on_drain();
   void close();
 
@@ -177,6 +178,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool continue_sent_ = false;
   bool awaiting_continue_ = false;  // before_body() said kWait: the body is read once the handler asks
   bool watching_client_ = false;
+  // Idle between requests: set by the first sweep that sees it idle; the next one gives back what the
+  // last request grew (release_idle_memory), so that busy keep-alive connections keep their buffers.
+  bool idle_swept_ = false;
+  bool waiting_idle_ = false;  // idle, waiting for readability with no read pending (read_more)
   std::size_t body_bytes_sent_ = 0;
   // Request body pace (see arm_body_deadline).
   Shard::Clock::duration body_credit_{};

@@ -35,6 +35,15 @@ struct Request {
 
   bool is_head() const { return method == "HEAD"; }
 
+  // Gives back what the last request's strings and fields grew (an idle connection); the connection's
+  // fields (client_address, listener, tls) stay.
+  void release_memory() {
+    clear();
+    for (std::string* s : {&method, &target, &path, &query, &body})
+      if (s->capacity() > 0) std::string().swap(*s);
+    headers.clear_keeping(0);
+  }
+
   // Empties the request for the next one on the connection, keeping allocated capacity.
   void clear() {
     method.clear();

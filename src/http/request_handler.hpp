@@ -143,6 +143,10 @@ class Exchange {
   // response of the connection (the default drops it).
   virtual void recycle(Response&& /*written*/) {}
 
+  // The connection has been idle for a while: give back the memory kept for the next request (it grows
+  // again when one comes).
+  virtual void release_memory() { request_.release_memory(); }
+
  private:
   friend class Connection;
   friend class Http2Session;

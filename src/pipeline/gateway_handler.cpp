@@ -69,6 +69,14 @@ void RequestContext::reset() {
   error_code_ = {};
 }
 
+void RequestContext::release_memory() {
+  http::Exchange::release_memory();
+  response = http::Response();
+  std::string().swap(response_lines);
+  std::string().swap(request_id_);
+  std::vector<router::PathParam>().swap(match_.params);
+}
+
 void RequestContext::recycle(http::Response&& written) {
   response = std::move(written);
   response.reset_for_reuse();

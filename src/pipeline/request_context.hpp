@@ -72,6 +72,7 @@ class RequestContext final : public http::Exchange {
 
   void reset() override;
   void recycle(http::Response&& written) override;
+  void release_memory() override;
 
  private:
   friend class GatewayHandler;

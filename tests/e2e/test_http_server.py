@@ -50,6 +50,26 @@ class HttpServerTest(GatewayTestCase):
 
     # --- connection reuse
 
+    def test_connection_idle_across_sweeps_serves_its_next_requests(self):
+        # An idle connection gives back its buffers after two sweeps (100 ms each) and waits for readability
+        # with no read pending; what comes next, split or whole, is still read and answered.
+        with self.gw.connect() as conn:
+            for i in range(3):
+                time.sleep(0.35)
+                req = build_request("POST", "/submit", headers={"X-Pad": "p" * 600, "Content-Type": "text/plain"},
+                                    body="x" * 40)
+                if i == 1:
+                    conn.send(req[:10])
+                    time.sleep(0.35)
+                    conn.send(req[10:])
+                else:
+                    conn.send(req)
+                self.assertResponse(conn.read_response(), 200, json_body=ACCEPTED)
+            time.sleep(0.35)
+            conn.send(build_request("GET", "/health") + build_request("GET", "/health"))  # pipelined
+            self.assertResponse(conn.read_response(), 200, json_body=HEALTH)
+            self.assertResponse(conn.read_response(), 200, json_body=HEALTH)
+
     def test_keep_alive_serves_several_requests_on_one_connection(self):
         with self.gw.connect() as conn:
             for _ in range(3):
