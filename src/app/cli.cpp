@@ -41,7 +41,7 @@ Usage:
                  [--ca-file FILE] [--log-level debug|info|warn|error] [--log-format text|json]
                  [--access-log] [--drain-timeout-ms N] [--admin HOST:PORT] [--no-supervise] [--watch]
   workgate validate FILE [--env-file FILE]
-  workgate routes FILE [--env-file FILE]
+  workgate routes FILE [--env-file FILE] [--listen HOST:PORT]
   workgate --version
   workgate COMMAND --help
 
@@ -88,9 +88,11 @@ Makes no network request and initialises no worker module.
 Exit status 0 when valid, 1 with errors, 2 on a usage error.
 )";
 
-constexpr std::string_view kRoutesHelp = R"(Usage: workgate routes FILE [--env-file FILE]
+constexpr std::string_view kRoutesHelp = R"(Usage: workgate routes FILE [--env-file FILE] [--listen HOST:PORT]
 
-Prints the compiled route table in matching order, then the listeners.
+Prints the listeners serve would open (index, name, address, origin, plain or TLS, HTTP/2), as the
+startup log names them, then the compiled route table in matching order. --listen HOST:PORT adds the
+--listen listener as serve does.
 )";
 
 struct Options {
@@ -302,6 +304,20 @@ std::string describe_tls(const http::TlsContext& tls) {
   return text;
 }
 
+// One listener, as the startup log and `workgate routes` name it:
+//   listener 0 "public": http://127.0.0.1:8787 (--listen) plain HTTP/1.1 and h2c
+// (scripts read the index and the URL's port; `port` is the bound one when serving).
+std::string describe_listener(std::size_t index, const ListenerSpec& spec, std::uint16_t port,
+                              const pipeline::Snapshot& snapshot) {
+  std::string what = spec.http2 ? "plain HTTP/1.1 and h2c" : "plain HTTP/1.1";
+  if (spec.tls_index >= 0) {
+    const auto& tls = snapshot.listener_tls[static_cast<std::size_t>(spec.tls_index)];
+    what = tls ? describe_tls(*tls) : "TLS";
+  }
+  return "listener " + std::to_string(index) + " \"" + spec.name + "\": " + url_of(spec, port) + " (" +
+         spec.origin + ") " + what;
+}
+
 // With --log-format json, serve writes config problems through the log (one JSON object per line); in
 // text, as validate and routes do, as "error: ..." / "warning: ..." lines.
 bool g_serving = false;
@@ -406,6 +422,11 @@ int cmd_routes(const Options& o) {
   std::string source;
   auto snapshot = load_snapshot(o, env, /*connect=*/false, source);
   if (!snapshot) return 1;
+  // The listeners first (what serve would listen on: --listen given here counts), then the routes.
+  std::vector<ListenerSpec> specs = listener_specs(o, snapshot->config);
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    std::printf("%s\n", describe_listener(i, specs[i], specs[i].port, *snapshot).c_str());
+  std::printf("\n");
   std::printf("%-5s %-8s %-40s %-10s %-5s %s\n", "#", "METHOD", "PATH", "CLASS", "AUTH", "INTEGRATION");
   std::size_t rank = 0;
   for (std::size_t index : snapshot->router.priority_order()) {
@@ -422,16 +443,6 @@ int cmd_routes(const Options& o) {
     std::printf("%-5zu %-8s %-40s %-10s %-5s %s   (/paths/%zu)\n", ++rank, route.method.c_str(),
                 route.path.c_str(), std::string(class_name(*snapshot, index)).c_str(),
                 route.auth ? "yes" : "no", integration.c_str(), index);
-  }
-  std::vector<ListenerSpec> specs = listener_specs(o, snapshot->config);
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    const ListenerSpec& spec = specs[i];
-    std::string tls = spec.tls_index >= 0 && snapshot->listener_tls[static_cast<std::size_t>(spec.tls_index)]
-                          ? describe_tls(*snapshot->listener_tls[static_cast<std::size_t>(spec.tls_index)])
-                      : spec.http2 ? "plain HTTP/1.1 and h2c"
-                                   : "plain HTTP/1.1";
-    std::printf("listener %zu: %s (%s) %s\n", i, url_of(spec, spec.port).c_str(), spec.origin.c_str(),
-                tls.c_str());
   }
   return 0;
 }
@@ -515,7 +526,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       std::string url = "http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
                         std::to_string(admin_port);
       observability::log_info("admin listener on {}", url);
-      admin_state.add_listener("admin", url);
+      admin_state.add_listener({"admin", url, "", false, false, true});
       admin_url = url;
     } catch (const admin::AdminListenError& e) {
       observability::log_error("{}", e.what());
@@ -630,7 +641,8 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     return 1;
   }
   // The first line names the first listener (the --listen one when given); then one line per listener,
-  // "listener N: URL (origin) ...", which tests and scripts parse for the bound ports.
+  // 'listener N "NAME": URL (origin) ...' (describe_listener), which tests and scripts parse for the
+  // bound ports.
   observability::log_info(
       "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on {} with {} thread(s){}",
       WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
@@ -640,11 +652,9 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     auto current = source_of_truth.current();
     for (std::size_t i = 0; i < specs.size(); ++i) {
       const ListenerSpec& spec = specs[i];
-      std::string what = spec.http2 ? "plain HTTP/1.1 and h2c" : "plain HTTP/1.1";
-      if (spec.tls_index >= 0)
-        what = describe_tls(*current->listener_tls[static_cast<std::size_t>(spec.tls_index)]);
-      observability::log_info("listener {}: {} ({}) {}", i, url_of(spec, bound[i]), spec.origin, what);
-      admin_state.add_listener(spec.name, url_of(spec, bound[i]));
+      observability::log_info("{}", describe_listener(i, spec, bound[i], *current));
+      admin_state.add_listener(
+          {spec.name, url_of(spec, bound[i]), spec.origin, spec.tls_index >= 0, spec.http2, false});
     }
   }
 
