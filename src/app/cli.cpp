@@ -84,7 +84,9 @@ constexpr std::string_view kValidateHelp = R"(Usage: workgate validate FILE [--e
 Checks the config without serving: every error (with its JSON pointer) and warning, one line each, in
 one pass. The checks that compile the config (worker modules, TLS certificates, CA files, mapping and key
 templates) run on every entry the document checks found no error in, so they are reported in the same run.
-Makes no network request and initialises no worker module.
+JavaScript workers are checked as serve checks them at load: validate starts one workerd process, asks
+whether each script loads, exports its class and defines every function a route calls, then stops it
+(workerd must be installed). Makes no network request and initialises no native worker module.
 Exit status 0 when valid, 1 with errors, 2 on a usage error.
 )";
 
@@ -398,6 +400,9 @@ int cmd_validate(const Options& o) {
     std::cerr << "error: validate needs a config FILE\n";
     return 2;
   }
+  // The JavaScript workers' check runs workerd: its own log lines (ready, stopped) are not validate's
+  // output; warnings and errors still go to stderr.
+  observability::init_logging(observability::LogLevel::kWarn);
   // Every stage runs, whatever the earlier ones found (src/app/validate.hpp).
   ValidationReport report = validate_config(o.config, env, o.ca_files, validation_checks());
   print_problems(report.problems.errors(), report.problems.warnings());

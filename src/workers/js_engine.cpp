@@ -333,7 +333,9 @@ Engine::Engine(EngineSettings settings, std::vector<ScriptSpec> scripts)
     : settings_(std::move(settings)), scripts_(std::move(scripts)) {}
 
 std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<ScriptSpec> scripts,
-                                      std::vector<config::ConfigError>& errors) {
+                                      std::vector<config::ConfigError>& errors,
+                                      std::optional<std::size_t>* failed_script) {
+  if (failed_script != nullptr) failed_script->reset();
   if (settings.processes == 0) settings.processes = 1;
   std::shared_ptr<Engine> engine(new Engine(std::move(settings), std::move(scripts)));
   if (!engine->prepare(errors)) return nullptr;
@@ -365,6 +367,7 @@ std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<Scrip
         if (index < engine->scripts_.size()) {
           errors.push_back({engine->scripts_[index].pointer,
                             "the module has no export \"" + name + "\" (the class \"entrypoint\" names)"});
+          if (failed_script != nullptr) *failed_script = index;
           return nullptr;
         }
       }
@@ -374,6 +377,7 @@ std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<Scrip
           error.find("user" + std::to_string(i) + ".js") != std::string::npos ||
           error.find("main" + std::to_string(i) + ".js") != std::string::npos) {
         pointer = engine->scripts_[i].pointer;
+        if (failed_script != nullptr) *failed_script = i;
         break;
       }
     }

@@ -80,8 +80,11 @@ std::optional<BlockingAnswer> blocking_call(const std::string& socket_path, cons
 class Engine {
  public:
   // Starts the processes and waits until they are ready (or fail: `errors` then says why, and null).
+  // `failed_script`, when given, receives the index of the script workerd's error names (a module that
+  // does not load, a class it does not export), if it names one.
   static std::shared_ptr<Engine> start(EngineSettings settings, std::vector<ScriptSpec> scripts,
-                                       std::vector<config::ConfigError>& errors);
+                                       std::vector<config::ConfigError>& errors,
+                                       std::optional<std::size_t>* failed_script = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

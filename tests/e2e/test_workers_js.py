@@ -262,5 +262,117 @@ class JsWorkersStartupErrorsTest(unittest.TestCase):
         self.assertIn("error: /workers/0/script: workerd is not installed", err)
 
 
+class JsWorkersValidateTest(unittest.TestCase):
+    """`workgate validate` starts one workerd process and makes the checks serve makes at load (above), every
+    failure with its JSON pointer in one pass; then workerd is stopped and its runtime directory removed."""
+
+    def setUp(self):
+        require_workerd()
+        self.dir = tempfile.TemporaryDirectory(prefix="wg-js-")
+        self.addCleanup(self.dir.cleanup)
+        # workerd's runtime directory goes under XDG_RUNTIME_DIR: a private one shows it is removed.
+        self.runtime = tempfile.TemporaryDirectory(prefix="wg-js-run-")
+        self.addCleanup(self.runtime.cleanup)
+
+    def validate(self, config):
+        path = os.path.join(self.dir.name, "config.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        result = run_cli(["validate", path], env={"XDG_RUNTIME_DIR": self.runtime.name}, timeout=90)
+        self.assertEqual(os.listdir(self.runtime.name), [], "workerd's runtime directory was left behind")
+        return result
+
+    def invalid(self, config):
+        result = self.validate(config)
+        self.assertEqual(result.returncode, 1, result)
+        self.assertEqual(result.stdout, "", result)
+        return [line for line in result.stderr.splitlines() if line.startswith("error: ")], result
+
+    def test_a_valid_javascript_config(self):
+        script = write_script(self.dir.name, SCRIPT)
+        result = self.validate(base_config(script))
+        self.assertEqual(result.returncode, 0, result)
+        self.assertTrue(result.stdout.endswith(": valid (6 routes)\n"), result)
+        self.assertEqual(result.stderr, "", result)  # workerd's own lines (ready, stopped) are not printed
+
+    def test_script_that_does_not_parse(self):
+        script = write_script(self.dir.name, "export class Api {\n  async hello( {\n}\n")
+        errors, result = self.invalid(base_config(script))
+        # Both bindings use the script: each is reported (the second is checked once the first is left out).
+        self.assertEqual([e.split(":", 2)[1] for e in errors], [" /workers/0/script", " /workers/1/script"], result)
+        for line in errors:
+            self.assertIn("workerd did not start", line)
+            self.assertIn("SyntaxError", line)
+            self.assertIn(script + ":", line)  # the user's file, not the generated module name
+
+    def test_missing_entrypoint_class(self):
+        script = write_script(self.dir.name, SCRIPT.replace("export class Api ", "export class Other "))
+        errors, result = self.invalid(base_config(script))
+        self.assertEqual(errors, ['error: /workers/0/script: the module has no export "Api" (the class '
+                                  '"entrypoint" names)'], result)
+
+    def test_function_the_class_does_not_define(self):
+        script = write_script(self.dir.name, SCRIPT)
+        config = base_config(script)
+        config["paths"][0]["integration"]["function"] = "nope"
+        config["paths"][1]["pre_process"] = {"binding": "api", "function": "alsoMissing"}
+        errors, result = self.invalid(config)
+        self.assertEqual(errors, [
+            'error: /paths/0/integration/function: worker binding "API" has no function "nope"',
+            'error: /paths/1/pre_process/function: worker binding "API" has no function "alsoMissing"'], result)
+
+    def test_workerd_missing(self):
+        script = write_script(self.dir.name, SCRIPT)
+        config = base_config(script)
+        config["gateway"]["js_workers"]["workerd"] = "/nonexistent/workerd"
+        errors, result = self.invalid(config)
+        self.assertEqual(errors, ['error: /workers/0/script: workerd is not installed: gateway.js_workers.workerd '
+                                  '"/nonexistent/workerd" is not an executable file; validate starts it to check '
+                                  'that the JavaScript workers load'], result)
+
+    def test_errors_of_several_kinds_in_one_pass(self):
+        good = write_script(self.dir.name, SCRIPT, "good.js")
+        broken = write_script(self.dir.name, "export class Api {\n  hello( {\n}\n", "broken.js")
+        ts = write_script(self.dir.name, "export class Api {\n  hello(): number { return 1 +; }\n}\n", "bad.ts")
+        service = write_script(self.dir.name, "export default class { async notFetch() {} }\n", "svc.js")
+        hook = {"type": "service_binding", "binding": "good", "function": "hello"}
+        config = {
+            "workers": [
+                {"binding": "GOOD", "script": good, "entrypoint": "Api"},
+                {"binding": "BROKEN", "script": broken, "entrypoint": "Api"},
+                {"binding": "NOCLASS", "script": good, "entrypoint": "Gone"},
+                {"binding": "TS", "script": ts, "entrypoint": "Api"},
+            ],
+            "services": [{"alias": "svc", "entrypoint": service}],
+            "serviceBindings": [{"alias": "good", "binding": "GOOD"}, {"alias": "noclass", "binding": "NOCLASS"}],
+            "paths": [
+                {"method": "BREW", "path": "/loader", "response": {}},
+                {"method": "GET", "path": "/ok", "integration": hook},
+                {"method": "GET", "path": "/missing", "integration": {**hook, "function": "missing"}},
+                {"method": "GET", "path": "/svc", "integration": {"type": "service", "binding": "svc"}},
+                {"method": "GET", "path": "/post", "response": {},
+                 "post_process": {"binding": "good", "function": "nopePost"}},
+                {"method": "GET", "path": "/noclass", "integration": {**hook, "binding": "noclass"}},
+            ],
+        }
+        errors, result = self.invalid(config)
+        by_pointer = {e.split(": ", 2)[1]: e.split(": ", 2)[2] for e in errors}
+        self.assertEqual(sorted(by_pointer), sorted([
+            "/paths/0/method", "/workers/1/script", "/workers/2/script", "/workers/3/script",
+            "/services/0/entrypoint", "/paths/2/integration/function", "/paths/4/post_process/function"]), result)
+        self.assertIn("SyntaxError", by_pointer["/workers/1/script"])
+        self.assertIn(broken + ":", by_pointer["/workers/1/script"])
+        self.assertEqual(by_pointer["/workers/2/script"], 'the module has no export "Gone" (the class "entrypoint" '
+                                                          'names)')
+        self.assertIn("esbuild cannot bundle it:", by_pointer["/workers/3/script"])
+        self.assertEqual(by_pointer["/services/0/entrypoint"], 'the default export class has no method "fetch"')
+        self.assertEqual(by_pointer["/paths/2/integration/function"], 'worker binding "GOOD" has no function '
+                                                                      '"missing"')
+        self.assertEqual(by_pointer["/paths/4/post_process/function"], 'worker binding "GOOD" has no function '
+                                                                       '"nopePost"')
+        self.assertIn(f"{len(errors)} error(s)", result.stderr)
+        # serve stops at the first of them (one workerd config); validate has them all.
+
+
 if __name__ == "__main__":
     unittest.main()
