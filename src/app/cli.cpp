@@ -29,6 +29,7 @@
 #include "pipeline/gateway_handler.hpp"
 #include "runtime/builder.hpp"
 #include "workers/attach.hpp"
+#include "workers/reaper.hpp"
 #include "workgate/worker.h"
 
 namespace workgate::app {
@@ -770,11 +771,20 @@ int run_cli(const std::vector<std::string>& args) {
     }
     return 0;
   }
-  if (options->command == "serve") return cmd_serve(std::move(*options), args);
-  if (options->command == "validate") return cmd_validate(*options);
-  if (options->command == "routes") return cmd_routes(*options);
-  std::cerr << "error: unknown command " << options->command << "\n\n" << kUsage;
-  return 2;
+  int rc = 2;
+  if (options->command == "serve") {
+    rc = cmd_serve(std::move(*options), args);
+  } else if (options->command == "validate") {
+    rc = cmd_validate(*options);
+  } else if (options->command == "routes") {
+    rc = cmd_routes(*options);
+  } else {
+    std::cerr << "error: unknown command " << options->command << "\n\n" << kUsage;
+  }
+  // The JavaScript engines the command let go (replaced by reloads, the last snapshot's, validate's) are
+  // stopped on the reaper thread: wait for it before the process exits.
+  workers::Reaper::process().shutdown();
+  return rc;
 }
 
 }  // namespace workgate::app

@@ -292,7 +292,8 @@ void check_js_workers(const config::Config& cfg, const config::Environment& envi
     if (route.integration && route.integration->post_process) check(*route.integration->post_process);
     if (route.post_process) check(*route.post_process);
   }
-  // The registry goes here, and with it the engine, which stops workerd.
+  // The registry (and so the engine) goes here: the reaper thread stops workerd (workgate waits for it
+  // before it exits).
 }
 
 std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapshot,

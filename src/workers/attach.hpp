@@ -78,8 +78,8 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
 // their JSON pointers and the messages `serve` has: a script that does not load (a syntax error; the
 // others are still checked), an entrypoint class the module does not export, a service without fetch,
 // each function a route calls (integration, pre_process, post_process) that the class does not define,
-// and a missing workerd binary. workerd is stopped before this returns. No worker code runs but the
-// modules' top level.
+// and a missing workerd binary. workerd is stopped when this returns (the engine is handed to the reaper
+// thread, which `workgate` joins before it exits). No worker code runs but the modules' top level.
 void check_js_workers(const config::Config& config, const config::Environment& environment,
                       std::vector<config::ConfigError>& errors);
 

@@ -4,13 +4,14 @@ one JavaScript worker calling another through its binding, results and startup e
 
 import json
 import os
+import re
 import signal
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import GatewayTestCase, REPO, child_pids, pid_alive, run_cli
+from harness import GatewayTestCase, REPO, child_pids, pid_alive, run_cli, wait_gone
 from upstreams import EchoUpstream
 
 WORKERD = os.path.join(REPO, "third_party", "npm", "node_modules", "@cloudflare", "workerd-linux-64", "bin",
@@ -86,8 +87,14 @@ def base_config(script, **worker):
 
 
 def workerd_pids(gw):
-    return [p for p in child_pids(gw.serving_pid())
-            if os.path.basename(os.readlink(f"/proc/{p}/exe")).startswith("workerd")]
+    out = []
+    for p in child_pids(gw.serving_pid()):
+        try:
+            if os.path.basename(os.readlink(f"/proc/{p}/exe")).startswith("workerd"):
+                out.append(p)
+        except OSError:  # gone meanwhile
+            pass
+    return out
 
 
 class JsWorkersTest(GatewayTestCase):
@@ -194,6 +201,54 @@ class JsWorkersTest(GatewayTestCase):
             if status == 502:
                 self.assertEqual(json.loads(body), {"error": "Worker unavailable", "code": "WORKER_UNAVAILABLE"})
         self.assertIn("exited", gw.stderr())
+
+    def test_reload_under_load_replaces_workerd_and_stops_the_old_processes(self):
+        config = base_config(self.script)
+        gw = self.start(config, threads=2)
+        old = workerd_pids(gw)
+        self.assertEqual(len(old), 2, gw.stderr())  # one per shard
+        self.assertResponse(gw.get("/hello"), 200)
+        results = []
+        stop = threading.Event()
+
+        def load(path):
+            while not stop.is_set():
+                try:
+                    results.append((path, gw.get(path).status))
+                except OSError as e:  # a failure of the gateway itself: the test fails below
+                    results.append((path, str(e)))
+
+        threads = [threading.Thread(target=load, args=(p,)) for p in ("/hello", "/hello", "/hello", "/static")]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.3)
+            config["paths"].append({"method": "GET", "path": "/added", "response": {"added": True}})
+            gw.write_config(config)
+            gw.signal(signal.SIGHUP)
+            self.assertTrue(gw.wait_for_output(lambda t: "reloaded" in t, timeout=30), gw.stderr())
+            # The old processes go (on the reaper thread) once the last request of the old config is done.
+            self.assertEqual(wait_gone(old, timeout=15), [], gw.stderr())
+            self.assertTrue(gw.wait_for_output(lambda t: "process(es) stopped in" in t, timeout=10), gw.stderr())
+            time.sleep(0.3)  # more requests on the new engine
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        failed = [r for r in results if r[1] != 200]
+        self.assertEqual(failed, [], f"{len(failed)} of {len(results)} requests failed")
+        self.assertGreater(sum(1 for p, _ in results if p == "/hello"), 20)
+        new = workerd_pids(gw)
+        self.assertEqual(len(new), 2)
+        self.assertFalse(set(new) & set(old))
+        self.assertResponse(gw.get("/added"), 200)
+        self.assertResponse(gw.get("/hello"), 200)
+        # The old engine's runtime directory is gone, the new one's is there.
+        dirs = re.findall(r"process\(es\) ready, \d+ JavaScript worker\(s\), runtime dir (\S+)", gw.stderr())
+        self.assertEqual(len(dirs), 2, gw.stderr())
+        self.assertFalse(os.path.exists(dirs[0]))
+        self.assertTrue(os.path.isdir(dirs[1]))
+        self.assertIn(f"runtime dir {dirs[0]} removed", gw.stderr())
 
     def test_typescript_is_bundled(self):
         ts = write_script(self.dir.name, """
