@@ -14,8 +14,9 @@ Scenarios:
            Redis commands per request from INFO commandstats)
   metrics  static route: nginx, workgate without the admin listener (metrics off), workgate with it (metrics
            on, /metrics scraped every second during the runs), alternated in one run (target: on/off >= 0.97)
-  tracing  http_proxy with gateway.tracing off vs on (sample_ratio 1: two spans per request exported to an
-           OTLP sink that discards them, an nginx on the client CPU), both with metrics on, vs nginx
+  tracing  http_proxy with gateway.tracing off, off with a client traceparent, and sample_ratio 0, 0.01, 0.1
+           and 1 (--tracing-ratios; sampled: two spans per request exported to an OTLP sink that discards
+           them, an nginx on the client CPU), all with metrics on, vs nginx
   targets  http_proxy to two upstream targets (round robin) vs one target, vs nginx with the same two
   tls      HTTPS (TLS listener, same ECDSA P-256 certificate for both): keep-alive static route vs nginx
            `ssl` (target: >= 1.0x); new TLS connections per second, one request each, full handshakes
@@ -46,7 +47,7 @@ REPO = os.path.dirname(HERE)
 DEFAULT_GATEWAY = os.path.join(REPO, "build", "release", "workgate")
 SCENARIOS = ["static", "proxy", "auth", "workers", "ratelimit", "metrics", "tls", "http2", "targets", "workers-js"]
 SCENARIOS.append("peers")  # nginx + haproxy + workgate side by side (bench/README.md)
-SCENARIOS.append("tracing")  # http_proxy with gateway.tracing off vs on (sample_ratio 1, a discarding sink)
+SCENARIOS.append("tracing")  # http_proxy with gateway.tracing off vs sample ratios 0..1 (a discarding sink)
 STATIC_BODY = '{"status":"ok"}'
 UPSTREAM_BODY = '{"status":"ok","from":"upstream"}'
 START_TIMEOUT = 10.0
@@ -1103,10 +1104,17 @@ def scenario_metrics(ctx, conns_list):
     return results
 
 
+TRACEPARENT = "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
 def scenario_tracing(ctx, conns_list):
-    """http_proxy to the nginx upstream with gateway.tracing off and on (sample_ratio 1: a server and a client
-    span per request, exported as OTLP/HTTP JSON to an nginx on the client CPU that discards them), both
-    with the admin listener (metrics on both sides, so that tracing is the only difference), vs nginx."""
+    """http_proxy to the nginx upstream with gateway.tracing off and at each --tracing-ratios sample_ratio
+    (sampled requests: a server and a client span each, exported as OTLP/HTTP JSON to an nginx on the client
+    CPU that discards them), all with the admin listener (metrics on every side, so that tracing is the only
+    difference), vs nginx in the same run. Two sides isolate the unsampled path: tracing off with a client
+    traceparent (propagation only: parse it, continue the client's trace), and sample_ratio 0 (tracing
+    configured, nothing sampled: the sampling decision on every request, no span)."""
+    ratios = ctx.args.tracing_ratios
     up = ctx.start_nginx("nginx-upstream", nginx_upstream_block())
     expect_ok("upstream", up.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
     sink = ctx.start_nginx("otlp-sink", """    server {
@@ -1122,59 +1130,94 @@ def scenario_tracing(ctx, conns_list):
     expect_ok("nginx front", ng.port, "GET", "/bench", want_body=UPSTREAM_BODY, gateway=False)
     config = {"title": "bench tracing", "servers": [{"alias": "up", "url": f"http://127.0.0.1:{up.port}"}],
               "paths": [{"method": "GET", "path": "/bench", "integration": {"type": "http_proxy", "server": "up"}}]}
-    admins = {"off": free_port(), "on": free_port()}
-    off = ctx.start_workgate("workgate-tracing-off", {**config, "gateway": {
-        "admin": {"listen": f"127.0.0.1:{admins['off']}"}}})
-    on = ctx.start_workgate("workgate-tracing-on", {**config, "gateway": {
-        "admin": {"listen": f"127.0.0.1:{admins['on']}"},
-        "tracing": {"otlp_endpoint": f"http://127.0.0.1:{sink.port}/v1/traces", "sample_ratio": 1.0,
-                    "service_name": "bench"}}})
-    for wg in (off, on):
-        expect_ok("workgate", wg.port, "GET", "/bench", want_body=UPSTREAM_BODY)
+    admins = {}
 
-    def span_counts():
-        text = http_check(admins["on"], "GET", "/metrics")[1]
+    def gateway(key, tracing):
+        admins[key] = free_port()
+        gw = {"admin": {"listen": f"127.0.0.1:{admins[key]}"}}
+        if tracing is not None:
+            gw["tracing"] = tracing
+        server = ctx.start_workgate(f"workgate-tracing-{key}", {**config, "gateway": gw})
+        expect_ok("workgate", server.port, "GET", "/bench", want_body=UPSTREAM_BODY)
+        return server
+
+    off = gateway("off", None)
+    on = {}
+    for ratio in ratios:
+        on[ratio] = gateway(f"r{ratio:g}", {"otlp_endpoint": f"http://127.0.0.1:{sink.port}/v1/traces",
+                                            "sample_ratio": ratio, "service_name": "bench"})
+
+    def span_counts(key):
+        text = http_check(admins[key], "GET", "/metrics")[1]
         values = {}
         for line in text.splitlines():
-            for name in ("workgate_tracing_spans_exported_total", "workgate_tracing_spans_dropped_total"):
-                if line.startswith(name + " "):
-                    values[name] = float(line.split()[1])
-        return values.get("workgate_tracing_spans_exported_total", 0), values.get("workgate_tracing_spans_dropped_total", 0)
+            for name in ("workgate_tracing_spans_exported_total", "workgate_tracing_spans_dropped_total",
+                         "workgate_http_requests_total"):
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    values[name] = values.get(name, 0) + float(line.split()[-1])
+        return (values.get("workgate_tracing_spans_exported_total", 0),
+                values.get("workgate_tracing_spans_dropped_total", 0),
+                values.get("workgate_http_requests_total", 0))
 
-    deadline = time.monotonic() + 5
-    while span_counts()[0] < 2 and time.monotonic() < deadline:  # the check request's two spans
-        time.sleep(0.1)
-    if span_counts()[0] < 2:
-        raise RuntimeError("the tracing-on gateway exported no span to the sink")
+    if 1.0 in on:
+        deadline = time.monotonic() + 5
+        while span_counts(f"r{1.0:g}")[0] < 2 and time.monotonic() < deadline:  # the check request's two spans
+            time.sleep(0.1)
+        if span_counts(f"r{1.0:g}")[0] < 2:
+            raise RuntimeError("the sample_ratio 1 gateway exported no span to the sink")
+
+    def name_of(ratio):
+        return f"workgate ratio {ratio:g}" + (" (unsampled)" if ratio == 0 else "")
+
     sides = [{"name": "nginx", "role": "base", "server": ng, "path": "/bench", "watch": [ng, up]},
              {"name": "workgate tracing off", "role": "test", "server": off, "path": "/bench", "watch": [off, up]},
-             {"name": "workgate tracing on", "role": "test", "server": on, "path": "/bench",
-              "watch": [on, up, sink]}]
-    results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides, "ratio_name": "tracing on/nginx",
-                                  "extra_ratios": [("workgate tracing off", "nginx"),
-                                                   ("workgate tracing on", "workgate tracing off")]})
+             {"name": "workgate off, traceparent", "role": "test", "server": off, "path": "/bench",
+              "watch": [off, up], "headers": [TRACEPARENT]}]
+    for ratio in ratios:
+        sides.append({"name": name_of(ratio), "role": "test", "server": on[ratio], "path": "/bench",
+                      "watch": [on[ratio], up, sink]})
+    last = sides[-1]["name"]
+    extra = [("workgate tracing off", "nginx"), ("workgate off, traceparent", "workgate tracing off")]
+    extra += [(name_of(r), "workgate tracing off") for r in ratios]
+    results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides, "ratio_name": f"{last}/nginx",
+                                  "extra_ratios": extra})
                for c in conns_list]
     print_table("tracing", results)
     for res in results:
         for name, r in res["extra_ratios"].items():
-            log(f"{res['label']:<14} {'ratio ' + name:<42} req/s {fmt_x(r['rps']):>7}  p99 {fmt_x(r['p99']):>7}  "
+            log(f"{res['label']:<14} {'ratio ' + name:<58} req/s {fmt_x(r['rps']):>7}  p99 {fmt_x(r['p99']):>7}  "
                 f"cpu/req {fmt_x(r['cpu_us_per_req']):>7}")
-        off_cpu = res["sides"]["workgate tracing off"]["median"]["cpu_us_per_req"]
-        on_cpu = res["sides"]["workgate tracing on"]["median"]["cpu_us_per_req"]
-        if off_cpu and on_cpu:
-            log(f"{res['label']:<14} tracing cost: {on_cpu - off_cpu:+.2f} us of gateway CPU per request "
-                f"({on_cpu:.2f} vs {off_cpu:.2f}; the exporter thread included)")
-        vals = [r["server_cpu"].get(sink.name, {}).get("cpu_us_per_req")
-                for r in res["sides"]["workgate tracing on"]["runs"] if r["valid"]]
-        vals = [v for v in vals if v is not None]
-        res["sink_cpu_us_per_req"] = statistics.median(vals) if vals else None
-        log(f"{res['label']:<14} OTLP sink nginx cpu/req (client CPU, not in the gateway's): "
-            f"{fmt_f(res['sink_cpu_us_per_req'], '.2f', 'us')}")
-    exported, dropped = span_counts()
-    log(f"spans exported by the tracing-on gateway: {exported:.0f}, dropped: {dropped:.0f}"
-        + ("  [spans were dropped: the export did not keep up, the cost above is a lower bound]" if dropped else ""))
+        med = {n: s["median"]["cpu_us_per_req"] for n, s in res["sides"].items()}
+        off_cpu = med["workgate tracing off"]
+        full = med.get(name_of(1.0)) if 1.0 in ratios else None
+        res["tracing_cost_us"] = {}
+        for name in ["workgate off, traceparent"] + [name_of(r) for r in ratios]:
+            if off_cpu and med.get(name):
+                res["tracing_cost_us"][name] = med[name] - off_cpu
+                log(f"{res['label']:<14} {name:<36} {med[name] - off_cpu:+.2f} us of gateway CPU per request vs "
+                    f"tracing off ({med[name]:.2f} vs {off_cpu:.2f}; the exporter thread included)")
+        if full and off_cpu:
+            for r in ratios:
+                if 0 < r < 1 and med.get(name_of(r)):
+                    log(f"{res['label']:<14} ratio {r:g}: measured {med[name_of(r)] - off_cpu:+.2f} us, linear "
+                        f"model ratio x (ratio 1 cost) {r * (full - off_cpu):+.2f} us")
+        for r in ratios:
+            vals = [run["server_cpu"].get(sink.name, {}).get("cpu_us_per_req")
+                    for run in res["sides"][name_of(r)]["runs"] if run["valid"]]
+            vals = [v for v in vals if v is not None]
+            if r > 0 and vals:
+                log(f"{res['label']:<14} ratio {r:g}: OTLP sink nginx cpu/req (client CPU, not in the gateway's): "
+                    f"{statistics.median(vals):.2f} us")
+    res_spans = {}
+    for r in ratios:
+        exported, dropped, requests = span_counts(f"r{r:g}")
+        res_spans[r] = {"exported": exported, "dropped": dropped, "requests": requests}
+        share = exported / (2 * requests) if requests else 0
+        log(f"ratio {r:g}: {requests:.0f} requests, {exported:.0f} spans exported ({share:.4f} of 2 per request), "
+            f"{dropped:.0f} dropped"
+            + ("  [spans were dropped: the export did not keep up, the cost above is a lower bound]" if dropped else ""))
     for res in results:
-        res["spans"] = {"exported": exported, "dropped": dropped}
+        res["spans"] = {f"{r:g}": v for r, v in res_spans.items()}
     return results
 
 
@@ -1909,6 +1952,8 @@ def parse_args(argv):
                    help="peers scenario: connections of the paced-latency run (default 256)")
     p.add_argument("--syscall-tool", choices=["perf", "strace"], default="perf",
                    help="peers scenario: count syscalls with perf stat tracepoints (default) or strace -c -f")
+    p.add_argument("--tracing-ratios", default="0,0.01,0.1,1",
+                   help="tracing scenario: the sample_ratio values measured beside tracing off (default 0,0.01,0.1,1)")
     p.add_argument("--json", metavar="FILE", help="write all results as JSON")
     p.add_argument("--keep-temp", action="store_true", help="keep the temp dir (configs, server logs)")
     a = p.parse_args(argv)
@@ -1923,6 +1968,12 @@ def parse_args(argv):
             elif n:
                 p.error(f"unknown scenario {n!r} (choose from {', '.join(SCENARIOS)}, all)")
     a.scenarios = list(dict.fromkeys(names))
+    try:
+        a.tracing_ratios = sorted({float(r) for r in a.tracing_ratios.split(",") if r.strip()})
+    except ValueError:
+        p.error("--tracing-ratios takes comma-separated numbers")
+    if not a.tracing_ratios or any(r < 0 or r > 1 for r in a.tracing_ratios):
+        p.error("--tracing-ratios: numbers from 0 to 1")
     if a.connections:
         try:
             a.conns = [int(c) for c in a.connections.split(",") if c.strip()]

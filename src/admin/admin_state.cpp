@@ -60,12 +60,12 @@ std::optional<LoadedConfig> AdminState::config() const {
   return config_;
 }
 
-void AdminState::add_listener(std::string name, std::string url) {
+void AdminState::add_listener(ListenerInfo listener) {
   std::lock_guard lock(mutex_);
-  listeners_.emplace_back(std::move(name), std::move(url));
+  listeners_.push_back(std::move(listener));
 }
 
-std::vector<std::pair<std::string, std::string>> AdminState::listeners() const {
+std::vector<ListenerInfo> AdminState::listeners() const {
   std::lock_guard lock(mutex_);
   return listeners_;
 }

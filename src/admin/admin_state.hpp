@@ -29,6 +29,16 @@ struct ReloadRecord {
   std::string message;  // no secrets: the CLI's summary line
 };
 
+// A listener of this process, as /readyz, /routes and the dashboard show it.
+struct ListenerInfo {
+  std::string name;    // "public", "listener N", gateway.listeners[].name; "admin"
+  std::string url;     // "http://HOST:PORT" with the bound port
+  std::string origin;  // "--listen", "default" or the config pointer ("/gateway/listeners/0"); "" for admin
+  bool tls = false;
+  bool http2 = false;  // ALPN h2 over TLS, prior-knowledge h2c on a plain listener
+  bool admin = false;  // the admin listener (not in /routes)
+};
+
 // The config being served, as the admin endpoints show it.
 struct LoadedConfig {
   std::uint64_t generation = 0;
@@ -51,8 +61,8 @@ class AdminState {
   // A reload finished (ok or not), with a one-line message.
   void record_reload(bool ok, std::string message);
   void set_draining() { draining_.store(true, std::memory_order_release); }
-  // A listener the dashboard lists (name "public" / "admin", URL "http://HOST:PORT").
-  void add_listener(std::string name, std::string url);
+  // A listener the dashboard, /readyz and (but for the admin one) /routes list, in the startup log's order.
+  void add_listener(ListenerInfo listener);
 
   // For the endpoints (admin thread).
   metrics::Registry& registry() { return registry_; }
@@ -61,7 +71,7 @@ class AdminState {
   std::shared_ptr<const pipeline::Snapshot> snapshot() const;
   std::optional<LoadedConfig> config() const;
   std::deque<ReloadRecord> reloads() const;
-  std::vector<std::pair<std::string, std::string>> listeners() const;
+  std::vector<ListenerInfo> listeners() const;
   std::uint64_t reloads_ok() const { return reloads_ok_.load(std::memory_order_relaxed); }
   std::uint64_t reloads_failed() const { return reloads_failed_.load(std::memory_order_relaxed); }
 
@@ -79,7 +89,7 @@ class AdminState {
   mutable std::mutex mutex_;
   std::optional<LoadedConfig> config_;
   std::deque<ReloadRecord> reloads_;  // newest last, at most kReloadHistory
-  std::vector<std::pair<std::string, std::string>> listeners_;
+  std::vector<ListenerInfo> listeners_;
   std::uint64_t publications_ = 0;
 };
 

@@ -85,15 +85,22 @@ AdminResponse readyz(const AdminState& state) {
     history.push_back(reload_json(r));
   body["reloads"] = std::move(history);  // oldest first, the last 20
   json::array listeners;
-  for (const auto& [name, url] : state.listeners())
-    listeners.push_back(json::object{{"name", name}, {"url", url}});
+  for (const ListenerInfo& l : state.listeners())
+    listeners.push_back(json::object{{"name", l.name}, {"url", l.url}});
   body["listeners"] = std::move(listeners);
   body["jwks"] = std::move(key_sets);
   body["draining"] = state.draining();
   return json_response(body.at("status") == "ready" ? 200 : 503, body);
 }
 
-std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t generation) {
+std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t generation,
+                        const std::vector<ListenerInfo>& listeners) {
+  json::array served;
+  for (const ListenerInfo& l : listeners) {
+    if (l.admin) continue;
+    served.push_back(json::object{
+        {"name", l.name}, {"url", l.url}, {"origin", l.origin}, {"tls", l.tls}, {"http2", l.http2}});
+  }
   json::array routes;
   std::size_t priority = 0;
   for (std::size_t index : snapshot.router.priority_order()) {
@@ -120,7 +127,9 @@ std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t genera
     r["post_process"] = hook_json(post);
     routes.push_back(std::move(r));
   }
-  return json::serialize(json::object{{"generation", generation}, {"routes", std::move(routes)}}) + "\n";
+  return json::serialize(json::object{
+             {"generation", generation}, {"listeners", std::move(served)}, {"routes", std::move(routes)}}) +
+         "\n";
 }
 
 namespace {
@@ -325,7 +334,7 @@ AdminResponse handle_admin_request(AdminState& state, std::string_view method, s
     if (!snapshot) return json_response(503, json::object{{"error", "config not loaded"}});
     AdminResponse r;
     auto config = state.config();
-    r.body = routes_json(*snapshot, config ? config->generation : 0);
+    r.body = routes_json(*snapshot, config ? config->generation : 0, state.listeners());
     return r;
   }
   if (path == "/upstreams") {

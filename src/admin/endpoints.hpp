@@ -6,6 +6,7 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "admin/admin_state.hpp"
 
@@ -24,8 +25,10 @@ AdminResponse handle_admin_request(AdminState& state, std::string_view method, s
 // The pieces, for tests.
 AdminResponse readyz(const AdminState& state);
 std::string metrics_text(AdminState& state);
-// `generation`: the config generation shown beside the table.
-std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t generation);
+// `generation`: the config generation shown beside the table; `listeners` (those not `admin`) come first,
+// as `workgate routes` prints them.
+std::string routes_json(const pipeline::Snapshot& snapshot, std::uint64_t generation,
+                        const std::vector<ListenerInfo>& listeners = {});
 // The servers with `targets`: each target's state (healthy, unhealthy: failing its active checks,
 // ejected: by passive outlier detection on some thread) and the circuit breaker's, at `now`.
 std::string upstreams_json(const pipeline::Snapshot& snapshot, std::uint64_t generation,

@@ -55,6 +55,29 @@ TEST_F(EndpointsTest, NotReadyUntilLoadedThenReadyThenDraining) {
   EXPECT_EQ(handle_admin_request(state, "GET", "/livez").status, 200);
 }
 
+TEST_F(EndpointsTest, RoutesListTheServedListenersBeforeTheRoutes) {
+  load(R"({"paths":[]})");
+  state.add_listener({"admin", "http://127.0.0.1:9901", "", false, false, true});
+  state.add_listener({"public", "http://127.0.0.1:8787", "--listen", false, false, false});
+  state.add_listener({"edge", "https://0.0.0.0:8443", "/gateway/listeners/0", true, true, false});
+  AdminResponse r = handle_admin_request(state, "GET", "/routes");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_LT(r.body.find("\"listeners\""), r.body.find("\"routes\""));
+  const json::value parsed = body(r);
+  const json::array& listeners = parsed.at("listeners").as_array();
+  ASSERT_EQ(listeners.size(), 2u) << r.body;  // not the admin listener
+  EXPECT_EQ(listeners[0], (json::object{{"name", "public"},
+                                        {"url", "http://127.0.0.1:8787"},
+                                        {"origin", "--listen"},
+                                        {"tls", false},
+                                        {"http2", false}}));
+  EXPECT_EQ(listeners[1].at("name"), "edge");
+  EXPECT_EQ(listeners[1].at("tls"), true);
+  EXPECT_EQ(listeners[1].at("http2"), true);
+  // /readyz lists every listener, the admin one too.
+  EXPECT_EQ(body(handle_admin_request(state, "GET", "/readyz")).at("listeners").as_array().size(), 3u);
+}
+
 TEST_F(EndpointsTest, ConfigIsRedacted) {
   load(
       R"({"authorizer":{"type":"jwt","secret":"s3cr3t-literal"},"servers":[{"alias":"a","url":"$env.URL"}]})");

@@ -29,6 +29,7 @@
 #include "pipeline/gateway_handler.hpp"
 #include "runtime/builder.hpp"
 #include "workers/attach.hpp"
+#include "workers/reaper.hpp"
 #include "workgate/worker.h"
 
 namespace workgate::app {
@@ -41,7 +42,7 @@ Usage:
                  [--ca-file FILE] [--log-level debug|info|warn|error] [--log-format text|json]
                  [--access-log] [--drain-timeout-ms N] [--admin HOST:PORT] [--no-supervise] [--watch]
   workgate validate FILE [--env-file FILE]
-  workgate routes FILE [--env-file FILE]
+  workgate routes FILE [--env-file FILE] [--listen HOST:PORT]
   workgate --version
   workgate COMMAND --help
 
@@ -84,13 +85,17 @@ constexpr std::string_view kValidateHelp = R"(Usage: workgate validate FILE [--e
 Checks the config without serving: every error (with its JSON pointer) and warning, one line each, in
 one pass. The checks that compile the config (worker modules, TLS certificates, CA files, mapping and key
 templates) run on every entry the document checks found no error in, so they are reported in the same run.
-Makes no network request and initialises no worker module.
+JavaScript workers are checked as serve checks them at load: validate starts one workerd process, asks
+whether each script loads, exports its class and defines every function a route calls, then stops it
+(workerd must be installed). Makes no network request and initialises no native worker module.
 Exit status 0 when valid, 1 with errors, 2 on a usage error.
 )";
 
-constexpr std::string_view kRoutesHelp = R"(Usage: workgate routes FILE [--env-file FILE]
+constexpr std::string_view kRoutesHelp = R"(Usage: workgate routes FILE [--env-file FILE] [--listen HOST:PORT]
 
-Prints the compiled route table in matching order, then the listeners.
+Prints the listeners serve would open (index, name, address, origin, plain or TLS, HTTP/2), as the
+startup log names them, then the compiled route table in matching order. --listen HOST:PORT adds the
+--listen listener as serve does.
 )";
 
 struct Options {
@@ -302,6 +307,20 @@ std::string describe_tls(const http::TlsContext& tls) {
   return text;
 }
 
+// One listener, as the startup log and `workgate routes` name it:
+//   listener 0 "public": http://127.0.0.1:8787 (--listen) plain HTTP/1.1 and h2c
+// (scripts read the index and the URL's port; `port` is the bound one when serving).
+std::string describe_listener(std::size_t index, const ListenerSpec& spec, std::uint16_t port,
+                              const pipeline::Snapshot& snapshot) {
+  std::string what = spec.http2 ? "plain HTTP/1.1 and h2c" : "plain HTTP/1.1";
+  if (spec.tls_index >= 0) {
+    const auto& tls = snapshot.listener_tls[static_cast<std::size_t>(spec.tls_index)];
+    what = tls ? describe_tls(*tls) : "TLS";
+  }
+  return "listener " + std::to_string(index) + " \"" + spec.name + "\": " + url_of(spec, port) + " (" +
+         spec.origin + ") " + what;
+}
+
 // With --log-format json, serve writes config problems through the log (one JSON object per line); in
 // text, as validate and routes do, as "error: ..." / "warning: ..." lines.
 bool g_serving = false;
@@ -382,6 +401,9 @@ int cmd_validate(const Options& o) {
     std::cerr << "error: validate needs a config FILE\n";
     return 2;
   }
+  // The JavaScript workers' check runs workerd: its own log lines (ready, stopped) are not validate's
+  // output; warnings and errors still go to stderr.
+  observability::init_logging(observability::LogLevel::kWarn);
   // Every stage runs, whatever the earlier ones found (src/app/validate.hpp).
   ValidationReport report = validate_config(o.config, env, o.ca_files, validation_checks());
   print_problems(report.problems.errors(), report.problems.warnings());
@@ -406,6 +428,11 @@ int cmd_routes(const Options& o) {
   std::string source;
   auto snapshot = load_snapshot(o, env, /*connect=*/false, source);
   if (!snapshot) return 1;
+  // The listeners first (what serve would listen on: --listen given here counts), then the routes.
+  std::vector<ListenerSpec> specs = listener_specs(o, snapshot->config);
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    std::printf("%s\n", describe_listener(i, specs[i], specs[i].port, *snapshot).c_str());
+  std::printf("\n");
   std::printf("%-5s %-8s %-40s %-10s %-5s %s\n", "#", "METHOD", "PATH", "CLASS", "AUTH", "INTEGRATION");
   std::size_t rank = 0;
   for (std::size_t index : snapshot->router.priority_order()) {
@@ -422,16 +449,6 @@ int cmd_routes(const Options& o) {
     std::printf("%-5zu %-8s %-40s %-10s %-5s %s   (/paths/%zu)\n", ++rank, route.method.c_str(),
                 route.path.c_str(), std::string(class_name(*snapshot, index)).c_str(),
                 route.auth ? "yes" : "no", integration.c_str(), index);
-  }
-  std::vector<ListenerSpec> specs = listener_specs(o, snapshot->config);
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    const ListenerSpec& spec = specs[i];
-    std::string tls = spec.tls_index >= 0 && snapshot->listener_tls[static_cast<std::size_t>(spec.tls_index)]
-                          ? describe_tls(*snapshot->listener_tls[static_cast<std::size_t>(spec.tls_index)])
-                      : spec.http2 ? "plain HTTP/1.1 and h2c"
-                                   : "plain HTTP/1.1";
-    std::printf("listener %zu: %s (%s) %s\n", i, url_of(spec, spec.port).c_str(), spec.origin.c_str(),
-                tls.c_str());
   }
   return 0;
 }
@@ -515,7 +532,7 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
       std::string url = "http://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" +
                         std::to_string(admin_port);
       observability::log_info("admin listener on {}", url);
-      admin_state.add_listener("admin", url);
+      admin_state.add_listener({"admin", url, "", false, false, true});
       admin_url = url;
     } catch (const admin::AdminListenError& e) {
       observability::log_error("{}", e.what());
@@ -630,7 +647,8 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     return 1;
   }
   // The first line names the first listener (the --listen one when given); then one line per listener,
-  // "listener N: URL (origin) ...", which tests and scripts parse for the bound ports.
+  // 'listener N "NAME": URL (origin) ...' (describe_listener), which tests and scripts parse for the
+  // bound ports.
   observability::log_info(
       "workgate {} serving {} ({} routes, authorizer: {}, cors: {}) on {} with {} thread(s){}",
       WORKGATE_VERSION, source, route_count, authorizer, has_cors ? "on" : "off",
@@ -640,11 +658,9 @@ int cmd_serve(Options o, const std::vector<std::string>& args) {
     auto current = source_of_truth.current();
     for (std::size_t i = 0; i < specs.size(); ++i) {
       const ListenerSpec& spec = specs[i];
-      std::string what = spec.http2 ? "plain HTTP/1.1 and h2c" : "plain HTTP/1.1";
-      if (spec.tls_index >= 0)
-        what = describe_tls(*current->listener_tls[static_cast<std::size_t>(spec.tls_index)]);
-      observability::log_info("listener {}: {} ({}) {}", i, url_of(spec, bound[i]), spec.origin, what);
-      admin_state.add_listener(spec.name, url_of(spec, bound[i]));
+      observability::log_info("{}", describe_listener(i, spec, bound[i], *current));
+      admin_state.add_listener(
+          {spec.name, url_of(spec, bound[i]), spec.origin, spec.tls_index >= 0, spec.http2, false});
     }
   }
 
@@ -755,11 +771,20 @@ int run_cli(const std::vector<std::string>& args) {
     }
     return 0;
   }
-  if (options->command == "serve") return cmd_serve(std::move(*options), args);
-  if (options->command == "validate") return cmd_validate(*options);
-  if (options->command == "routes") return cmd_routes(*options);
-  std::cerr << "error: unknown command " << options->command << "\n\n" << kUsage;
-  return 2;
+  int rc = 2;
+  if (options->command == "serve") {
+    rc = cmd_serve(std::move(*options), args);
+  } else if (options->command == "validate") {
+    rc = cmd_validate(*options);
+  } else if (options->command == "routes") {
+    rc = cmd_routes(*options);
+  } else {
+    std::cerr << "error: unknown command " << options->command << "\n\n" << kUsage;
+  }
+  // The JavaScript engines the command let go (replaced by reloads, the last snapshot's, validate's) are
+  // stopped on the reaper thread: wait for it before the process exits.
+  workers::Reaper::process().shutdown();
+  return rc;
 }
 
 }  // namespace workgate::app

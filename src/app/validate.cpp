@@ -5,6 +5,7 @@
 #include "config/buildable.hpp"
 #include "config/loader.hpp"
 #include "runtime/builder.hpp"
+#include "workers/attach.hpp"
 
 namespace workgate::app {
 
@@ -39,7 +40,13 @@ void ProblemList::add_stage(const std::vector<config::ConfigError>& errors,
 }
 
 std::vector<ValidationCheck> validation_checks() {
-  return {};
+  return {
+      // JavaScript workers: one workerd process, the checks serve makes at load (workers/attach.hpp).
+      [](const ValidationContext& context, std::vector<config::ConfigError>& errors,
+         std::vector<config::ConfigError>&) {
+        workers::check_js_workers(context.config, context.environment, errors);
+      },
+  };
 }
 
 ValidationReport validate_config(const std::optional<std::filesystem::path>& path,

@@ -47,7 +47,9 @@ struct ValidationContext {
 using ValidationCheck = std::function<void(const ValidationContext&, std::vector<config::ConfigError>& errors,
                                            std::vector<config::ConfigError>& warnings)>;
 
-// The checks `workgate validate` runs after the build; this list is where a new one is added.
+// The checks `workgate validate` runs after the build; this list is where a new one is added. Today: the
+// JavaScript workers (workers::check_js_workers: starts one workerd process, asks each script's bridge,
+// stops it).
 std::vector<ValidationCheck> validation_checks();
 
 struct ValidationReport {
@@ -57,7 +59,8 @@ struct ValidationReport {
 };
 
 // Loads the config (SAG_API_CONFIG_JSON or `path`), builds it without network (connect = false: worker
-// modules are opened and checked, not initialised; no JWKS is fetched) and runs `checks`.
+// modules are opened and checked, not initialised; no JWKS is fetched) and runs `checks`
+// (validation_checks() for `workgate validate`).
 ValidationReport validate_config(const std::optional<std::filesystem::path>& path,
                                  const config::Environment& environment,
                                  const std::vector<std::string>& ca_files,

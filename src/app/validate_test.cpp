@@ -129,5 +129,32 @@ TEST_F(ValidateConfig, AValidConfigGivesTheChecksItsSnapshot) {
   EXPECT_EQ(report.source, (dir_ / "api-config.json").string());
 }
 
+TEST_F(ValidateConfig, TheJavaScriptCheckNeedsWorkerd) {
+  std::ofstream(dir_ / "api.js") << "export class Api { hello() { return 1; } }\n";
+  auto path = write(R"({
+    "workers":[{"binding":"API","script":"./api.js","entrypoint":"Api"}],
+    "serviceBindings":[{"alias":"api","binding":"API"}],
+    "gateway":{"js_workers":{"workerd":"/nonexistent/workerd"}},
+    "paths":[{"method":"BREW","path":"/a","response":{}},
+             {"method":"GET","path":"/b","integration":{"type":"service_binding","binding":"api","function":"hello"}}]})");
+  config::Environment env;
+  ValidationReport report = validate_config(path, env, {}, validation_checks());
+  std::vector<std::string> errors = lines(report.problems.errors());
+  ASSERT_EQ(errors.size(), 2u) << ::testing::PrintToString(errors);
+  EXPECT_THAT(errors[0], ::testing::StartsWith("/paths/0/method: must be one of"));
+  EXPECT_EQ(
+      errors[1],
+      "/workers/0/script: workerd is not installed: gateway.js_workers.workerd \"/nonexistent/workerd\" is "
+      "not an executable file; validate starts it to check that the JavaScript workers load");
+}
+
+TEST_F(ValidateConfig, AConfigWithoutJavaScriptWorkersNeedsNoWorkerd) {
+  auto path = write(R"({"gateway":{"js_workers":{"workerd":"/nonexistent/workerd"}},
+                        "paths":[{"method":"GET","path":"/b","response":{}}]})");
+  config::Environment env;
+  ValidationReport report = validate_config(path, env, {}, validation_checks());
+  EXPECT_TRUE(report.problems.errors().empty()) << ::testing::PrintToString(lines(report.problems.errors()));
+}
+
 }  // namespace
 }  // namespace workgate::app

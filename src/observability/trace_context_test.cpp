@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <string>
+#include <vector>
 
 #include "observability/spans.hpp"
 
@@ -55,6 +57,37 @@ TEST(TraceParent, RejectsMalformedValues) {
   };
   for (const std::string& value : cases)
     EXPECT_FALSE(parse_traceparent(value, p)) << value;
+}
+
+TEST(TraceParent, EveryByteThatIsNotALowercaseHexDigitIsRejectedInEveryField) {
+  const std::string good = tp("00", kTrace, kParent, "01");
+  TraceParent p;
+  ASSERT_TRUE(parse_traceparent(good, p));
+  // The hex positions: version 0-1, trace id 3-34, parent id 36-51, flags 53-54.
+  std::vector<std::size_t> positions;
+  for (std::size_t i = 0; i < good.size(); ++i)
+    if (good[i] != '-') positions.push_back(i);
+  ASSERT_EQ(positions.size(), 52u);
+  for (int b = 0; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const bool hex_digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    for (std::size_t at : positions) {
+      std::string value = good;
+      value[at] = c;
+      // A digit may make an id all zeros or the version ff: those are rejected for that reason.
+      if (hex_digit) continue;
+      EXPECT_FALSE(parse_traceparent(value, p)) << "byte " << b << " at " << at;
+    }
+  }
+  // Every digit is read at its place: the ids round-trip whatever their digits.
+  std::string trace(32, '0'), parent(16, '0');
+  for (std::size_t i = 0; i < trace.size(); ++i)
+    trace[i] = "0123456789abcdef"[(i * 7 + 3) % 16];
+  for (std::size_t i = 0; i < parent.size(); ++i)
+    parent[i] = "0123456789abcdef"[(i * 5 + 11) % 16];
+  ASSERT_TRUE(parse_traceparent(tp("00", trace, parent, "fe"), p));
+  EXPECT_EQ(hex(p), tp("00", trace, parent, "fe"));
+  EXPECT_EQ(p.flags, 0xfe);
 }
 
 TEST(TraceParent, FutureVersionsAreParsedLeniently) {

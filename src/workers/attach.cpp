@@ -1,5 +1,6 @@
 #include "workers/attach.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/serialize.hpp>
 #include <filesystem>
@@ -136,6 +137,159 @@ std::unique_ptr<pipeline::Stage> WorkerRegistry::post_process_stage(
                                        std::move(functions), variables_json(config, route));
 }
 
+void WorkerRegistry::attach_js(const config::Config& cfg, const config::Environment& environment,
+                               unsigned processes, bool isolate_failures,
+                               std::vector<config::ConfigError>& errors) {
+  std::vector<js::ScriptSpec> specs;
+  std::vector<std::pair<bool, std::string>> owners;  // (service?, binding or alias)
+  std::vector<std::chrono::milliseconds> timeouts;
+  const auto& settings = cfg.gateway.js_workers;
+  std::string esbuild;
+  bool esbuild_looked = false;
+  std::vector<bool> loaded;  // by script: its source was read (and bundled)
+  auto add = [&](js::ScriptSpec spec, bool service, std::chrono::milliseconds timeout) {
+    std::string ext = std::filesystem::path(spec.path).extension().string();
+    if ((ext == ".ts" || ext == ".mts") && !esbuild_looked) {
+      esbuild = js::find_tool(settings.esbuild, "esbuild");
+      esbuild_looked = true;
+    }
+    std::string error = js::load_source(spec, esbuild);
+    if (!error.empty()) errors.push_back({spec.pointer, error});
+    loaded.push_back(error.empty());
+    owners.emplace_back(service, spec.label);
+    timeouts.push_back(timeout);
+    specs.push_back(std::move(spec));
+  };
+  for (const config::WorkerEntry& entry : cfg.workers) {
+    if (entry.script.empty()) continue;
+    js::ScriptSpec spec;
+    spec.label = entry.binding;
+    spec.pointer = entry.pointer + "/script";
+    spec.path = entry.script;
+    spec.entrypoint = entry.entrypoint;
+    spec.compatibility_date = entry.compatibility_date;
+    std::set<std::string, std::less<>> seen;
+    for (const std::string& name : entry.env) {
+      if (!seen.insert(name).second) continue;
+      if (auto value = environment.get(name)) spec.env.emplace_back(name, std::string(*value));
+    }
+    add(std::move(spec), false, entry.timeout);
+  }
+  std::set<std::string, std::less<>> used_services;
+  for (const auto& route : cfg.paths)
+    if (route.integration && route.integration->type == config::IntegrationType::kService)
+      used_services.insert(route.integration->binding);
+  for (std::size_t i = 0; i < cfg.services.size(); ++i) {
+    const auto& service = cfg.services[i];
+    if (!is_js_entrypoint(service.entrypoint) || !used_services.contains(service.alias)) continue;
+    js::ScriptSpec spec;
+    spec.label = service.alias;
+    spec.pointer = "/services/" + std::to_string(i) + "/entrypoint";
+    spec.path = resolve_entrypoint(cfg, service.entrypoint);
+    spec.service = true;
+    add(std::move(spec), true, std::chrono::milliseconds(5000));
+  }
+  if (specs.empty()) return;
+  const bool all_loaded = std::all_of(loaded.begin(), loaded.end(), [](bool ok) { return ok; });
+
+  // The scripts workerd runs: all of them (serve: one that does not load fails the config), or, when
+  // isolating failures (validate), those that load, less each one workerd refuses (a syntax error, a
+  // missing class) in turn, so that the others are still checked in the same run.
+  std::vector<std::size_t> in_engine;  // index in `specs` of the engine's script i
+  std::vector<std::optional<std::size_t>> engine_index(specs.size());
+  std::shared_ptr<js::Engine> engine;
+  bool failed = !all_loaded && !isolate_failures;
+  auto context = std::make_shared<js::ContextData>();
+  context->api_config = js::redacted_document(cfg.document, context->route_configs);
+  if (!failed && processes > 0) {
+    js::EngineSettings es;
+    es.workerd = js::find_tool(settings.workerd, "workerd");
+    es.processes = processes;
+    es.heap_limit_mb = settings.heap_limit_mb;
+    es.health_timeout = settings.health_timeout;
+    es.startup_timeout = settings.startup_timeout;
+    es.context = context;
+    for (std::size_t i = 0; i < specs.size(); ++i)
+      if (loaded[i]) in_engine.push_back(i);
+    if (es.workerd.empty()) {
+      std::string why = settings.workerd.empty()
+                            ? "workerd is not installed (run scripts/install-deps.sh, or set "
+                              "gateway.js_workers.workerd)"
+                            : "workerd is not installed: gateway.js_workers.workerd \"" + settings.workerd +
+                                  "\" is not an executable file";
+      if (isolate_failures) why += "; validate starts it to check that the JavaScript workers load";
+      errors.push_back({specs.front().pointer, why});
+      failed = true;
+    } else {
+      while (!in_engine.empty()) {
+        std::vector<js::ScriptSpec> scripts;
+        for (std::size_t i : in_engine)
+          scripts.push_back(specs[i]);
+        std::optional<std::size_t> culprit;
+        engine = js::Engine::start(es, std::move(scripts), errors, &culprit);
+        if (engine || !isolate_failures || !culprit) break;
+        in_engine.erase(in_engine.begin() + static_cast<std::ptrdiff_t>(*culprit));
+      }
+      failed = !engine;
+    }
+    if (engine)
+      for (std::size_t e = 0; e < in_engine.size(); ++e)
+        engine_index[in_engine[e]] = e;
+  }
+  engine_ = engine;
+
+  for (std::size_t i = 0; i < owners.size(); ++i) {
+    JsBinding binding;
+    binding.timeout = timeouts[i];
+    const bool usable = processes == 0 ? !failed : engine && engine_index[i].has_value();
+    if (usable) {
+      auto fn = std::make_shared<js::JsFunction>();
+      fn->engine = engine;
+      fn->script = engine_index[i].value_or(i);
+      fn->env_json = js::env_json(specs[i].env);
+      fn->context = context;
+      if (engine) {
+        std::string error;
+        binding.methods = engine->describe(fn->script, error);
+        if (!binding.methods) {
+          errors.push_back({specs[i].pointer, error});
+          fn = nullptr;
+        } else if (owners[i].first && std::find(binding.methods->begin(), binding.methods->end(), "fetch") ==
+                                          binding.methods->end()) {
+          errors.push_back({specs[i].pointer, "the default export class has no method \"fetch\""});
+          fn = nullptr;
+        }
+      }
+      binding.function = std::move(fn);
+    }
+    (owners[i].first ? js_services_ : js_workers_).emplace(owners[i].second, std::move(binding));
+  }
+}
+
+void check_js_workers(const config::Config& cfg, const config::Environment& environment,
+                      std::vector<config::ConfigError>& errors) {
+  WorkerRegistry registry;
+  registry.attach_js(cfg, environment, /*processes=*/1, /*isolate_failures=*/true, errors);
+  if (!registry.engine_) return;  // no JavaScript worker, or workerd did not start (reported)
+  // The functions the routes call, as attach_worker_stages resolves them (the same errors).
+  auto check = [&](const config::HookRef& hook) {
+    const config::ServiceBindingEntry* alias = cfg.find_service_binding(hook.binding);
+    if (alias == nullptr || !registry.js_workers_.contains(alias->binding)) return;  // not JavaScript
+    registry.resolve_hook(cfg, hook, errors);
+  };
+  for (std::size_t i = 0; i < cfg.paths.size(); ++i) {
+    const config::Route& route = cfg.paths[i];
+    const std::string ptr = "/paths/" + std::to_string(i);
+    if (route.integration && route.integration->type == config::IntegrationType::kServiceBinding)
+      check({route.integration->binding, route.integration->function, ptr + "/integration"});
+    if (route.pre_process) check(*route.pre_process);
+    if (route.integration && route.integration->post_process) check(*route.integration->post_process);
+    if (route.post_process) check(*route.post_process);
+  }
+  // The registry (and so the engine) goes here: the reaper thread stops workerd (workgate waits for it
+  // before it exits).
+}
+
 std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapshot,
                                                      const config::Environment& environment,
                                                      bool load_modules,
@@ -146,109 +300,12 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
 
   // JavaScript workers: the `workers` entries with a script and the `services` whose entrypoint is a
   // JavaScript module, all in one workerd config (started once, with every route's check below).
-  {
-    std::vector<js::ScriptSpec> specs;
-    std::vector<std::pair<bool, std::string>> owners;  // (service?, binding or alias)
-    std::vector<std::chrono::milliseconds> timeouts;
-    const auto& settings = cfg.gateway.js_workers;
-    std::string esbuild;
-    bool esbuild_looked = false;
-    bool failed = false;
-    auto add = [&](js::ScriptSpec spec, bool service, std::chrono::milliseconds timeout) {
-      std::string ext = std::filesystem::path(spec.path).extension().string();
-      if ((ext == ".ts" || ext == ".mts") && !esbuild_looked) {
-        esbuild = js::find_tool(settings.esbuild, "esbuild");
-        esbuild_looked = true;
-      }
-      std::string error = js::load_source(spec, esbuild);
-      if (!error.empty()) {
-        errors.push_back({spec.pointer, error});
-        failed = true;
-      }
-      owners.emplace_back(service, spec.label);
-      timeouts.push_back(timeout);
-      specs.push_back(std::move(spec));
-    };
-    for (const config::WorkerEntry& entry : cfg.workers) {
-      if (entry.script.empty()) continue;
-      js::ScriptSpec spec;
-      spec.label = entry.binding;
-      spec.pointer = entry.pointer + "/script";
-      spec.path = entry.script;
-      spec.entrypoint = entry.entrypoint;
-      spec.compatibility_date = entry.compatibility_date;
-      std::set<std::string, std::less<>> seen;
-      for (const std::string& name : entry.env) {
-        if (!seen.insert(name).second) continue;
-        if (auto value = environment.get(name)) spec.env.emplace_back(name, std::string(*value));
-      }
-      add(std::move(spec), false, entry.timeout);
-    }
-    std::set<std::string, std::less<>> used_services;
-    for (const auto& route : cfg.paths)
-      if (route.integration && route.integration->type == config::IntegrationType::kService)
-        used_services.insert(route.integration->binding);
-    for (std::size_t i = 0; i < cfg.services.size(); ++i) {
-      const auto& service = cfg.services[i];
-      if (!is_js_entrypoint(service.entrypoint) || !used_services.contains(service.alias)) continue;
-      js::ScriptSpec spec;
-      spec.label = service.alias;
-      spec.pointer = "/services/" + std::to_string(i) + "/entrypoint";
-      spec.path = resolve_entrypoint(cfg, service.entrypoint);
-      spec.service = true;
-      add(std::move(spec), true, std::chrono::milliseconds(5000));
-    }
-    if (!specs.empty()) {
-      auto context = std::make_shared<js::ContextData>();
-      context->api_config = js::redacted_document(cfg.document, context->route_configs);
-      std::shared_ptr<js::Engine> engine;
-      if (!failed && load_modules) {
-        js::EngineSettings es;
-        es.workerd = js::find_tool(settings.workerd, "workerd");
-        es.processes = settings.processes != 0 ? settings.processes : g_js_shards.load();
-        es.heap_limit_mb = settings.heap_limit_mb;
-        es.health_timeout = settings.health_timeout;
-        es.startup_timeout = settings.startup_timeout;
-        es.context = context;
-        if (es.workerd.empty()) {
-          errors.push_back({specs.front().pointer,
-                            "workerd is not installed (run scripts/install-deps.sh, or set "
-                            "gateway.js_workers.workerd)"});
-          failed = true;
-        } else {
-          engine = js::Engine::start(es, specs, errors);
-          failed = !engine;
-        }
-      }
-      registry->engine_ = engine;
-      for (std::size_t i = 0; i < owners.size(); ++i) {
-        WorkerRegistry::JsBinding binding;
-        binding.timeout = timeouts[i];
-        if (!failed) {
-          auto fn = std::make_shared<js::JsFunction>();
-          fn->engine = engine;
-          fn->script = i;
-          fn->env_json = js::env_json(specs[i].env);
-          fn->context = context;
-          if (engine) {
-            std::string error;
-            binding.methods = engine->describe(i, error);
-            if (!binding.methods) {
-              errors.push_back({specs[i].pointer, error});
-              fn = nullptr;
-            } else if (owners[i].first && std::find(binding.methods->begin(), binding.methods->end(),
-                                                    "fetch") == binding.methods->end()) {
-              errors.push_back({specs[i].pointer, "the default export class has no method \"fetch\""});
-              fn = nullptr;
-            }
-          }
-          binding.function = std::move(fn);
-        }
-        (owners[i].first ? registry->js_services_ : registry->js_workers_)
-            .emplace(owners[i].second, std::move(binding));
-      }
-    }
+  // Without load_modules (validate's build, routes) workerd is not started: check_js_workers does that.
+  unsigned processes = 0;
+  if (load_modules) {
+    processes = cfg.gateway.js_workers.processes != 0 ? cfg.gateway.js_workers.processes : g_js_shards.load();
   }
+  registry->attach_js(cfg, environment, processes, /*isolate_failures=*/false, errors);
 
   for (const config::WorkerEntry& entry : cfg.workers) {
     if (!entry.script.empty()) continue;

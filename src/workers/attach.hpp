@@ -39,8 +39,17 @@ class WorkerRegistry {
  private:
   friend std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot&, const config::Environment&,
                                                               bool, std::vector<config::ConfigError>&);
-  // A JavaScript binding (or service): its function, and the methods its class has (unknown for
-  // `workgate validate`, which does not start workerd).
+  friend void check_js_workers(const config::Config&, const config::Environment&,
+                               std::vector<config::ConfigError>&);
+  // The JavaScript workers of `cfg` (js_workers_, js_services_, engine_): reads (and bundles) each script;
+  // with `processes` > 0 starts workerd with that many processes and asks each script's bridge which
+  // methods its class defines (the module parses, exports the class, a service has fetch). With
+  // `isolate_failures`, a script workerd refuses is left out and workerd started again without it, so
+  // that every script is checked in one run (validate); otherwise the first failure fails them all.
+  void attach_js(const config::Config& cfg, const config::Environment& environment, unsigned processes,
+                 bool isolate_failures, std::vector<config::ConfigError>& errors);
+  // A JavaScript binding (or service): its function, and the methods its class has (unknown when workerd
+  // is not started: the build of `workgate validate` and `routes`; check_js_workers asks them).
   struct JsBinding {
     std::shared_ptr<js::JsFunction> function;
     std::optional<std::vector<std::string>> methods;
@@ -62,6 +71,17 @@ std::shared_ptr<WorkerRegistry> attach_worker_stages(pipeline::Snapshot& snapsho
                                                      const config::Environment& environment,
                                                      bool load_modules,
                                                      std::vector<config::ConfigError>& errors);
+
+// `workgate validate`: what `serve` checks of the JavaScript workers once workerd runs, without serving.
+// Starts one workerd process for every JavaScript worker of `config` (the `workers` with a script, the
+// JavaScript `services` a route uses), asks each script's bridge what its class defines and reports, with
+// their JSON pointers and the messages `serve` has: a script that does not load (a syntax error; the
+// others are still checked), an entrypoint class the module does not export, a service without fetch,
+// each function a route calls (integration, pre_process, post_process) that the class does not define,
+// and a missing workerd binary. workerd is stopped when this returns (the engine is handed to the reaper
+// thread, which `workgate` joins before it exits). No worker code runs but the modules' top level.
+void check_js_workers(const config::Config& config, const config::Environment& environment,
+                      std::vector<config::ConfigError>& errors);
 
 // How many shards serve requests (one workerd process per shard unless gateway.js_workers.processes
 // says otherwise). Set by `workgate serve` before the config is loaded; default 1.

@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "observability/log.hpp"
+#include "workers/reaper.hpp"
 
 extern char** environ;
 
@@ -360,9 +361,15 @@ Engine::Engine(EngineSettings settings, std::vector<ScriptSpec> scripts)
     : settings_(std::move(settings)), scripts_(std::move(scripts)) {}
 
 std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<ScriptSpec> scripts,
-                                      std::vector<config::ConfigError>& errors) {
+                                      std::vector<config::ConfigError>& errors,
+                                      std::optional<std::size_t>* failed_script) {
+  if (failed_script != nullptr) failed_script->reset();
   if (settings.processes == 0) settings.processes = 1;
-  std::shared_ptr<Engine> engine(new Engine(std::move(settings), std::move(scripts)));
+  // The last reference may go on a shard's event loop (a call finishing after a reload) or on the main
+  // thread collecting a replaced snapshot: it only queues the engine, the reaper thread stops it.
+  std::shared_ptr<Engine> engine(new Engine(std::move(settings), std::move(scripts)), [](Engine* e) {
+    Reaper::process().retire("workerd engine", [e] { delete e; });
+  });
   if (!engine->prepare(errors)) return nullptr;
   engine->thread_ = std::thread([raw = engine.get()] { raw->supervise(); });
   std::unique_lock lock(engine->mutex_);
@@ -392,6 +399,7 @@ std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<Scrip
         if (index < engine->scripts_.size()) {
           errors.push_back({engine->scripts_[index].pointer,
                             "the module has no export \"" + name + "\" (the class \"entrypoint\" names)"});
+          if (failed_script != nullptr) *failed_script = index;
           return nullptr;
         }
       }
@@ -401,6 +409,7 @@ std::shared_ptr<Engine> Engine::start(EngineSettings settings, std::vector<Scrip
           error.find("user" + std::to_string(i) + ".js") != std::string::npos ||
           error.find("main" + std::to_string(i) + ".js") != std::string::npos) {
         pointer = engine->scripts_[i].pointer;
+        if (failed_script != nullptr) *failed_script = i;
         break;
       }
     }
@@ -452,15 +461,23 @@ bool Engine::prepare(std::vector<config::ConfigError>& errors) {
 }
 
 Engine::~Engine() {
+  const auto begin = Clock::now();
+  bool served = false;
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
+    served = start_done_ && start_error_.empty();
   }
   stopping_.store(true, std::memory_order_release);
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
   std::error_code ec;
   if (!dir_.empty()) fs::remove_all(dir_, ec);
+  if (served) {
+    observability::log_info(
+        "workerd: {} process(es) stopped in {} ms, runtime dir {} removed", states_.size(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - begin).count(), dir_);
+  }
 }
 
 void Engine::report_timeout(unsigned process) {

@@ -9,7 +9,9 @@
 // once when a shard reports a call timeout) and kills and restarts a process that does not answer within
 // health_timeout (a worker stuck in an infinite loop blocks its whole process). It forwards what workerd
 // prints (console.log of the workers) to the gateway log. Processes are started with PR_SET_PDEATHSIG, so
-// they never outlive the gateway.
+// they never outlive the gateway. When the last reference to an engine goes (a reload replaced it), the
+// thread dropping it only queues it: the process-wide reaper thread (reaper.hpp) runs ~Engine, which stops
+// the supervisor, kills and waits for the processes and removes the runtime directory.
 #pragma once
 
 #include <atomic>
@@ -92,8 +94,12 @@ std::optional<BlockingAnswer> blocking_call(const std::string& socket_path, cons
 class Engine {
  public:
   // Starts the processes and waits until they are ready (or fail: `errors` then says why, and null).
+  // The engine returned is destroyed on the reaper thread (Reaper::process()). `failed_script`, when
+  // given, receives the index of the script workerd's error names (a module that does not load, a class
+  // it does not export), if it names one.
   static std::shared_ptr<Engine> start(EngineSettings settings, std::vector<ScriptSpec> scripts,
-                                       std::vector<config::ConfigError>& errors);
+                                       std::vector<config::ConfigError>& errors,
+                                       std::optional<std::size_t>* failed_script = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

@@ -42,8 +42,9 @@ SKIP_TESTS = set(os.environ.get("WG_E2E_SKIP", "").replace(",", " ").split())
 
 # The serving process's startup line: "workgate 0.1.0 serving ... on http://127.0.0.1:PORT with N thread(s)".
 SERVING_LINE = re.compile(r" serving .* on http://(?:\[[^\]]*\]|[^\s/]+):(\d+) with \d+ thread")
-# Then one line per listener (listener 0 is --listen): "listener 1: https://127.0.0.1:PORT (/gateway/listeners/0) ...".
-LISTENER_LINE = re.compile(r" listener (\d+): (https?)://(?:\[[^\]]*\]|[^\s/]+):(\d+) ")
+# Then one line per listener (listener 0 is --listen), with its name:
+# 'listener 1 "edge": https://127.0.0.1:PORT (/gateway/listeners/0) ...' (the quotes escaped in JSON logs).
+LISTENER_LINE = re.compile(r' listener (\d+)(?: \\?"[^"\\]*\\?")?: (https?)://(?:\[[^\]]*\]|[^\s/]+):(\d+) ')
 
 
 def workgate_bin():

@@ -526,6 +526,33 @@ class AdminLifecycleTest(GatewayTestCase):
         gw2 = self.start(base_config(upstream.url, admin=None), env=ENV, args=["--admin", "127.0.0.1:0"])
         self.assertEqual(admin_get(admin_port(gw2), "/livez").status, 200)
 
+    def test_listener_names_in_the_startup_log_and_routes(self):
+        config = {"paths": [{"method": "GET", "path": "/health", "response": {"ok": True}}],
+                  "gateway": {"admin": {"listen": "127.0.0.1:0"},
+                              "listeners": [{"address": "127.0.0.1:0", "name": "edge", "http2": True},
+                                            {"address": "127.0.0.1:0"}]}}
+        gw = self.start(config)
+        ports = gw.listener_ports(at_least=3)
+        err = gw.stderr()
+        # --listen (the harness's) is listener 0, "public"; then the config's, by name or position.
+        self.assertIn(f'listener 0 "public": http://127.0.0.1:{ports[0][1]} (--listen) plain HTTP/1.1\n', err)
+        self.assertIn(f'listener 1 "edge": http://127.0.0.1:{ports[1][1]} (/gateway/listeners/0) plain HTTP/1.1 '
+                      "and h2c\n", err)
+        self.assertIn(f'listener 2 "listener 2": http://127.0.0.1:{ports[2][1]} (/gateway/listeners/1) plain '
+                      "HTTP/1.1\n", err)
+        body = admin_get(admin_port(gw), "/routes").json()
+        self.assertEqual(body["listeners"], [
+            {"name": "public", "url": f"http://127.0.0.1:{ports[0][1]}", "origin": "--listen", "tls": False,
+             "http2": False},
+            {"name": "edge", "url": f"http://127.0.0.1:{ports[1][1]}", "origin": "/gateway/listeners/0",
+             "tls": False, "http2": True},
+            {"name": "listener 2", "url": f"http://127.0.0.1:{ports[2][1]}", "origin": "/gateway/listeners/1",
+             "tls": False, "http2": False}])
+        self.assertEqual([r["path"] for r in body["routes"]], ["/health"])
+        # The same names as the metrics' `listener` label and /readyz's listeners.
+        names = [l["name"] for l in admin_get(admin_port(gw), "/readyz").json()["listeners"]]
+        self.assertEqual(names, ["admin", "public", "edge", "listener 2"])
+
     def test_reload_updates_generation_and_history(self):
         upstream = EchoUpstream()
         self.addCleanup(upstream.stop)

@@ -251,6 +251,34 @@ class RoutesTest(TempDirMixin, unittest.TestCase):
             [path for _, path, _ in listed], ["/a/b", "/a/{id}", "/a/{.+}", "/{.+}"], r)
         self.assertEqual([cls for _, _, cls in listed], ["exact", "parameter", "wildcard", "wildcard"], r)
 
+    def test_routes_prints_the_named_listeners_before_the_routes(self):
+        cfg = {"paths": [{"method": "GET", "path": "/a", "response": {}}],
+               "gateway": {"listeners": [{"address": "127.0.0.1:0", "name": "edge-1", "http2": True},
+                                         {"address": "[::1]:8081"}]}}
+        path = self.tmp(json.dumps(cfg))
+        r = run_cli(["routes", path])
+        self.assertEqual(r.returncode, 0, r)
+        lines = r.stdout.splitlines()
+        # Without --listen the configured listeners are all there is; an unnamed first one would be "public".
+        self.assertEqual(lines[:3], [
+            'listener 0 "edge-1": http://127.0.0.1:0 (/gateway/listeners/0) plain HTTP/1.1 and h2c',
+            'listener 1 "listener 1": http://[::1]:8081 (/gateway/listeners/1) plain HTTP/1.1',
+            ""], r)
+        self.assertTrue(lines[3].startswith("#"), r)  # then the route table's header
+        self.assertRegex(lines[4], r"^1\s+GET\s+/a\s", r)
+        r = run_cli(["routes", path, "--listen", "127.0.0.1:9999"])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.stdout.splitlines()[:3], [
+            'listener 0 "public": http://127.0.0.1:9999 (--listen) plain HTTP/1.1',
+            'listener 1 "edge-1": http://127.0.0.1:0 (/gateway/listeners/0) plain HTTP/1.1 and h2c',
+            'listener 2 "listener 2": http://[::1]:8081 (/gateway/listeners/1) plain HTTP/1.1'], r)
+
+    def test_routes_names_the_default_listener_public(self):
+        r = run_cli(["routes", self.tmp(json.dumps(GOOD))])
+        self.assertEqual(r.returncode, 0, r)
+        self.assertEqual(r.stdout.splitlines()[0],
+                         'listener 0 "public": http://127.0.0.1:8787 (default) plain HTTP/1.1', r)
+
     def test_routes_with_a_bad_config_exits_1(self):
         r = run_cli(["routes", self.tmp(json.dumps(BAD))])
         self.assertEqual(r.returncode, 1, r)

@@ -94,7 +94,8 @@ class LogFormatTest(ProxyTestCase):
         gw = self.start(cfg, args=["--log-format", "json", "--access-log"])
         self.assertEqual(gw.get("/x").status, 200)  # the serving line is out: so are the listener lines
         ports = {int(m.group(1)): int(m.group(2))
-                 for m in re.finditer(r"listener (\d+): http://127\.0\.0\.1:(\d+) ", gw.stderr())}
+                 for m in re.finditer(r'listener (\d+) \\"[^"\\]+\\": http://127\.0\.0\.1:(\d+) ', gw.stderr())}
+        self.assertEqual(sorted(ports), [0, 1, 2], gw.stderr())
         for index in (1, 2):
             with socket.create_connection(("127.0.0.1", ports[index]), timeout=10) as conn:
                 conn.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")

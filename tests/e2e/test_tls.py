@@ -205,10 +205,10 @@ class TlsServingTest(TlsTestBase):
         self.assertEqual(r.returncode, 0, r)
         # Configured listeners replace the default one (--listen adds it back).
         self.assertNotIn("8787", r.stdout, r)
-        self.assertIn("listener 0: https://127.0.0.1:0 (/gateway/listeners/0)", r.stdout, r)
+        self.assertIn('listener 0 "public": https://127.0.0.1:0 (/gateway/listeners/0)', r.stdout, r)
         r = run_cli(["routes", path, "--listen", "127.0.0.1:9999"])
-        self.assertIn("listener 0: http://127.0.0.1:9999 (--listen) plain HTTP/1.1", r.stdout, r)
-        self.assertIn("listener 1: https://127.0.0.1:0 (/gateway/listeners/0)", r.stdout, r)
+        self.assertIn('listener 0 "public": http://127.0.0.1:9999 (--listen) plain HTTP/1.1', r.stdout, r)
+        self.assertIn('listener 1 "listener 1": https://127.0.0.1:0 (/gateway/listeners/0)', r.stdout, r)
         self.assertIn("one.test", r.stdout, r)
         self.assertIn("*.wild.test", r.stdout, r)
 

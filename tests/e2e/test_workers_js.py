@@ -4,13 +4,14 @@ one JavaScript worker calling another through its binding, results and startup e
 
 import json
 import os
+import re
 import signal
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import GatewayTestCase, REPO, child_pids, pid_alive, run_cli
+from harness import GatewayTestCase, REPO, child_pids, pid_alive, run_cli, wait_gone
 from upstreams import EchoUpstream
 
 WORKERD = os.path.join(REPO, "third_party", "npm", "node_modules", "@cloudflare", "workerd-linux-64", "bin",
@@ -86,8 +87,14 @@ def base_config(script, **worker):
 
 
 def workerd_pids(gw):
-    return [p for p in child_pids(gw.serving_pid())
-            if os.path.basename(os.readlink(f"/proc/{p}/exe")).startswith("workerd")]
+    out = []
+    for p in child_pids(gw.serving_pid()):
+        try:
+            if os.path.basename(os.readlink(f"/proc/{p}/exe")).startswith("workerd"):
+                out.append(p)
+        except OSError:  # gone meanwhile
+            pass
+    return out
 
 
 class JsWorkersTest(GatewayTestCase):
@@ -195,6 +202,54 @@ class JsWorkersTest(GatewayTestCase):
                 self.assertEqual(json.loads(body), {"error": "Worker unavailable", "code": "WORKER_UNAVAILABLE"})
         self.assertIn("exited", gw.stderr())
 
+    def test_reload_under_load_replaces_workerd_and_stops_the_old_processes(self):
+        config = base_config(self.script)
+        gw = self.start(config, threads=2)
+        old = workerd_pids(gw)
+        self.assertEqual(len(old), 2, gw.stderr())  # one per shard
+        self.assertResponse(gw.get("/hello"), 200)
+        results = []
+        stop = threading.Event()
+
+        def load(path):
+            while not stop.is_set():
+                try:
+                    results.append((path, gw.get(path).status))
+                except OSError as e:  # a failure of the gateway itself: the test fails below
+                    results.append((path, str(e)))
+
+        threads = [threading.Thread(target=load, args=(p,)) for p in ("/hello", "/hello", "/hello", "/static")]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.3)
+            config["paths"].append({"method": "GET", "path": "/added", "response": {"added": True}})
+            gw.write_config(config)
+            gw.signal(signal.SIGHUP)
+            self.assertTrue(gw.wait_for_output(lambda t: "reloaded" in t, timeout=30), gw.stderr())
+            # The old processes go (on the reaper thread) once the last request of the old config is done.
+            self.assertEqual(wait_gone(old, timeout=15), [], gw.stderr())
+            self.assertTrue(gw.wait_for_output(lambda t: "process(es) stopped in" in t, timeout=10), gw.stderr())
+            time.sleep(0.3)  # more requests on the new engine
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        failed = [r for r in results if r[1] != 200]
+        self.assertEqual(failed, [], f"{len(failed)} of {len(results)} requests failed")
+        self.assertGreater(sum(1 for p, _ in results if p == "/hello"), 20)
+        new = workerd_pids(gw)
+        self.assertEqual(len(new), 2)
+        self.assertFalse(set(new) & set(old))
+        self.assertResponse(gw.get("/added"), 200)
+        self.assertResponse(gw.get("/hello"), 200)
+        # The old engine's runtime directory is gone, the new one's is there.
+        dirs = re.findall(r"process\(es\) ready, \d+ JavaScript worker\(s\), runtime dir (\S+)", gw.stderr())
+        self.assertEqual(len(dirs), 2, gw.stderr())
+        self.assertFalse(os.path.exists(dirs[0]))
+        self.assertTrue(os.path.isdir(dirs[1]))
+        self.assertIn(f"runtime dir {dirs[0]} removed", gw.stderr())
+
     def test_typescript_is_bundled(self):
         ts = write_script(self.dir.name, """
 import { WorkerEntrypoint } from "cloudflare:workers";
@@ -260,6 +315,118 @@ class JsWorkersStartupErrorsTest(unittest.TestCase):
         config["gateway"]["js_workers"]["workerd"] = "/nonexistent/workerd"
         err = self.serve_fails(config)
         self.assertIn("error: /workers/0/script: workerd is not installed", err)
+
+
+class JsWorkersValidateTest(unittest.TestCase):
+    """`workgate validate` starts one workerd process and makes the checks serve makes at load (above), every
+    failure with its JSON pointer in one pass; then workerd is stopped and its runtime directory removed."""
+
+    def setUp(self):
+        require_workerd()
+        self.dir = tempfile.TemporaryDirectory(prefix="wg-js-")
+        self.addCleanup(self.dir.cleanup)
+        # workerd's runtime directory goes under XDG_RUNTIME_DIR: a private one shows it is removed.
+        self.runtime = tempfile.TemporaryDirectory(prefix="wg-js-run-")
+        self.addCleanup(self.runtime.cleanup)
+
+    def validate(self, config):
+        path = os.path.join(self.dir.name, "config.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        result = run_cli(["validate", path], env={"XDG_RUNTIME_DIR": self.runtime.name}, timeout=90)
+        self.assertEqual(os.listdir(self.runtime.name), [], "workerd's runtime directory was left behind")
+        return result
+
+    def invalid(self, config):
+        result = self.validate(config)
+        self.assertEqual(result.returncode, 1, result)
+        self.assertEqual(result.stdout, "", result)
+        return [line for line in result.stderr.splitlines() if line.startswith("error: ")], result
+
+    def test_a_valid_javascript_config(self):
+        script = write_script(self.dir.name, SCRIPT)
+        result = self.validate(base_config(script))
+        self.assertEqual(result.returncode, 0, result)
+        self.assertTrue(result.stdout.endswith(": valid (6 routes)\n"), result)
+        self.assertEqual(result.stderr, "", result)  # workerd's own lines (ready, stopped) are not printed
+
+    def test_script_that_does_not_parse(self):
+        script = write_script(self.dir.name, "export class Api {\n  async hello( {\n}\n")
+        errors, result = self.invalid(base_config(script))
+        # Both bindings use the script: each is reported (the second is checked once the first is left out).
+        self.assertEqual([e.split(":", 2)[1] for e in errors], [" /workers/0/script", " /workers/1/script"], result)
+        for line in errors:
+            self.assertIn("workerd did not start", line)
+            self.assertIn("SyntaxError", line)
+            self.assertIn(script + ":", line)  # the user's file, not the generated module name
+
+    def test_missing_entrypoint_class(self):
+        script = write_script(self.dir.name, SCRIPT.replace("export class Api ", "export class Other "))
+        errors, result = self.invalid(base_config(script))
+        self.assertEqual(errors, ['error: /workers/0/script: the module has no export "Api" (the class '
+                                  '"entrypoint" names)'], result)
+
+    def test_function_the_class_does_not_define(self):
+        script = write_script(self.dir.name, SCRIPT)
+        config = base_config(script)
+        config["paths"][0]["integration"]["function"] = "nope"
+        config["paths"][1]["pre_process"] = {"binding": "api", "function": "alsoMissing"}
+        errors, result = self.invalid(config)
+        self.assertEqual(errors, [
+            'error: /paths/0/integration/function: worker binding "API" has no function "nope"',
+            'error: /paths/1/pre_process/function: worker binding "API" has no function "alsoMissing"'], result)
+
+    def test_workerd_missing(self):
+        script = write_script(self.dir.name, SCRIPT)
+        config = base_config(script)
+        config["gateway"]["js_workers"]["workerd"] = "/nonexistent/workerd"
+        errors, result = self.invalid(config)
+        self.assertEqual(errors, ['error: /workers/0/script: workerd is not installed: gateway.js_workers.workerd '
+                                  '"/nonexistent/workerd" is not an executable file; validate starts it to check '
+                                  'that the JavaScript workers load'], result)
+
+    def test_errors_of_several_kinds_in_one_pass(self):
+        good = write_script(self.dir.name, SCRIPT, "good.js")
+        broken = write_script(self.dir.name, "export class Api {\n  hello( {\n}\n", "broken.js")
+        ts = write_script(self.dir.name, "export class Api {\n  hello(): number { return 1 +; }\n}\n", "bad.ts")
+        service = write_script(self.dir.name, "export default class { async notFetch() {} }\n", "svc.js")
+        hook = {"type": "service_binding", "binding": "good", "function": "hello"}
+        config = {
+            "workers": [
+                {"binding": "GOOD", "script": good, "entrypoint": "Api"},
+                {"binding": "BROKEN", "script": broken, "entrypoint": "Api"},
+                {"binding": "NOCLASS", "script": good, "entrypoint": "Gone"},
+                {"binding": "TS", "script": ts, "entrypoint": "Api"},
+            ],
+            "services": [{"alias": "svc", "entrypoint": service}],
+            "serviceBindings": [{"alias": "good", "binding": "GOOD"}, {"alias": "noclass", "binding": "NOCLASS"}],
+            "paths": [
+                {"method": "BREW", "path": "/loader", "response": {}},
+                {"method": "GET", "path": "/ok", "integration": hook},
+                {"method": "GET", "path": "/missing", "integration": {**hook, "function": "missing"}},
+                {"method": "GET", "path": "/svc", "integration": {"type": "service", "binding": "svc"}},
+                {"method": "GET", "path": "/post", "response": {},
+                 "post_process": {"binding": "good", "function": "nopePost"}},
+                {"method": "GET", "path": "/noclass", "integration": {**hook, "binding": "noclass"}},
+            ],
+        }
+        errors, result = self.invalid(config)
+        by_pointer = {e.split(": ", 2)[1]: e.split(": ", 2)[2] for e in errors}
+        self.assertEqual(sorted(by_pointer), sorted([
+            "/paths/0/method", "/workers/1/script", "/workers/2/script", "/workers/3/script",
+            "/services/0/entrypoint", "/paths/2/integration/function", "/paths/4/post_process/function"]), result)
+        self.assertIn("SyntaxError", by_pointer["/workers/1/script"])
+        self.assertIn(broken + ":", by_pointer["/workers/1/script"])
+        self.assertEqual(by_pointer["/workers/2/script"], 'the module has no export "Gone" (the class "entrypoint" '
+                                                          'names)')
+        self.assertIn("esbuild cannot bundle it:", by_pointer["/workers/3/script"])
+        self.assertEqual(by_pointer["/services/0/entrypoint"], 'the default export class has no method "fetch"')
+        self.assertEqual(by_pointer["/paths/2/integration/function"], 'worker binding "GOOD" has no function '
+                                                                      '"missing"')
+        self.assertEqual(by_pointer["/paths/4/post_process/function"], 'worker binding "GOOD" has no function '
+                                                                       '"nopePost"')
+        self.assertIn(f"{len(errors)} error(s)", result.stderr)
+        # serve stops at the first of them (one workerd config); validate has them all.
 
 
 if __name__ == "__main__":
