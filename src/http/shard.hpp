@@ -26,6 +26,8 @@ class Shard {
   using Clock = std::chrono::steady_clock;
 
   explicit Shard(unsigned index);
+  // Fills asio's pool of per-socket reactor states with `count` contiguous ones (shard.cpp says why).
+  void warm_descriptor_pool(std::size_t count);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
