@@ -29,9 +29,6 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 // typical request head fits; a larger one grows the buffer to kReadChunk pieces. An idle connection gives
 // back a buffer grown past this, so that thousands of idle connections hold a kilobyte each, not 16.
 constexpr std::size_t kIdleReadChunk = 1024;
-// A streamed request body is read in pieces this large (one read and one write to the upstream or workerd
-// per 64 KiB instead of per 16).
-constexpr std::size_t kStreamReadChunk = 64 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
 // How long a closing TLS connection waits for the client's close_notify after sending its own.
 constexpr std::chrono::milliseconds kTlsShutdownTime{1000};
@@ -515,7 +512,6 @@ void Connection::on_head_complete() {
   if (shard_.handler().body_mode(*exchange_) == BodyMode::kStream) {
     stream_mode_ = true;
     body_done_ = false;
-    buffer_.max_size(limits_->max_header_bytes + kStreamReadChunk);
     dispatch();
     return;
   }
@@ -581,7 +577,7 @@ void Connection::pump_request_body() {
   }
   reading_stream_ = true;
   arm_body_deadline();
-  async_read_some(buffer_.prepare(std::min(room, kStreamReadChunk)),
+  async_read_some(buffer_.prepare(std::min(room, kReadChunk)),
                   [self = shared_from_this()](const error_code& ec, std::size_t n) {
                     self->reading_stream_ = false;
                     if (self->phase_ == Phase::kClosed) {
@@ -865,9 +861,7 @@ void Connection::on_written(const error_code& ec) {
     begin_request();
     parse();
   } else {
-    const std::size_t base = limits_->max_header_bytes + kReadChunk;  // a streamed body's larger limit ends
-    if (buffer_.capacity() > kIdleReadChunk || buffer_.max_size() != base)
-      buffer_ = boost::beast::flat_buffer(base);
+    if (buffer_.capacity() > kIdleReadChunk) buffer_ = boost::beast::flat_buffer(buffer_.max_size());
     set_deadline(limits_->idle_timeout);
     read_more();
   }
