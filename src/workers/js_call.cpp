@@ -282,31 +282,20 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   }
 
   void send() {
-    head_written_ = false;
     std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(payload_view_)};
     asio::async_write(
         *socket_, buffers,
         [self = shared_from_this(), attempt = attempt_](boost::system::error_code ec, std::size_t) {
           if (self->finished_ || attempt != self->attempt_) return;
           if (ec) return self->retry_or_fail(ec);
-          self->head_written_ = true;
           self->read();
           // The answer is read while the body goes out: a worker may answer before it has
-          // read all of it (or without reading it). After a retry, the piece pulled for the
-          // connection given up goes out on this one (the client's body is pulled once).
-          if (!self->body_) return;
-          if (self->stashed_) {
-            auto [data, last] = *self->stashed_;
-            self->stashed_.reset();
-            self->write_piece(data, last);
-          } else if (!self->pulling_) {
-            self->pull_body();
-          }
+          // read all of it (or without reading it).
+          if (self->body_) self->pull_body();
         });
   }
 
   void pull_body() {
-    pulling_ = true;
     waiting_client_ = true;
     wait_started_ = Clock::now();
     body_->pull([self = shared_from_this()](const boost::system::error_code& ec, std::string_view data,
@@ -315,7 +304,6 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
 
   void on_body_piece(const boost::system::error_code& ec, std::string_view data, bool last) {
     if (finished_ || !body_) return;
-    pulling_ = false;
     waiting_client_ = false;
     deadline_ += Clock::now() - wait_started_;
     if (timer_idle_) {
@@ -332,15 +320,6 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
       return finish(std::move(o));
     }
     if (data.empty() && !last) return pull_body();
-    if (!head_written_) {
-      stashed_.emplace(data, last);  // valid until the next pull, which waits for this piece's write
-      return;
-    }
-    write_piece(data, last);
-  }
-
-  void write_piece(std::string_view data, bool last) {
-    piece_written_ = true;
     std::array<asio::const_buffer, 4> buffers;
     std::size_t count = 0;
     if (chunked_ && !data.empty()) {
@@ -385,11 +364,12 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
         });
   }
 
-  // A pooled connection the process closed meanwhile fails before any answer: once, on a new one (not
-  // once a piece of a streamed body went out on it: that piece cannot be sent again).
+  // A pooled connection the process closed meanwhile fails before any answer: once, on a new one. Not a
+  // streamed call: its body is pulled from the client as soon as the head is written, and what was
+  // pulled cannot be pulled again (the client gets 502, as a proxied POST would).
   void retry_or_fail(boost::system::error_code ec) {
     bool nothing_read = !parser_ || !parser_->got_some();
-    if (reused_ && nothing_read && !retried_ && !piece_written_) {
+    if (reused_ && nothing_read && !retried_ && !body_) {
       retried_ = true;
       ++attempt_;
       close_socket();
@@ -493,10 +473,6 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   bool waiting_client_ = false;
   bool timer_idle_ = false;
   bool body_sent_ = false;
-  bool head_written_ = false;                                 // on the current connection
-  bool pulling_ = false;                                      // a pull of the client's body is pending
-  bool piece_written_ = false;                                // a piece of the body went out (no retry then)
-  std::optional<std::pair<std::string_view, bool>> stashed_;  // a piece pulled while no head was written
   bool reused_ = false;
   bool retried_ = false;
   bool finished_ = false;
