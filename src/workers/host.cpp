@@ -634,22 +634,9 @@ std::string loggable_text(std::string_view text, std::size_t cap) {
     }
     // A UTF-8 sequence: well-formed ones are kept, except C1 controls, line/paragraph separators and
     // bidirectional overrides; anything else is escaped byte by byte.
-    std::size_t len = c >= 0xc2 && c <= 0xdf   ? 2
-                      : c >= 0xe0 && c <= 0xef ? 3
-                      : c >= 0xf0 && c <= 0xf4 ? 4
-                                               : 0;
     std::uint32_t cp = 0;
-    bool ok = len != 0 && i + len <= n;
-    if (ok) {
-      cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
-      for (std::size_t k = 1; k < len && ok; ++k) {
-        ok = (p[i + k] & 0xc0) == 0x80;
-        cp = (cp << 6) | (p[i + k] & 0x3f);
-      }
-      ok = ok && !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) &&
-           !(cp >= 0xd800 && cp <= 0xdfff);
-    }
-    if (!ok) {
+    std::size_t len = decode_utf8(t, i, cp);
+    if (len == 0) {
       byte(c);
       ++i;
       continue;
@@ -667,6 +654,22 @@ std::string loggable_text(std::string_view text, std::size_t cap) {
   }
   if (text.size() > cap) out += "...[truncated]";
   return out;
+}
+
+std::size_t decode_utf8(std::string_view text, std::size_t at, std::uint32_t& cp) {
+  auto c = static_cast<unsigned char>(text[at]);
+  std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (len == 0 || at + len > text.size()) return 0;
+  cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+  for (std::size_t k = 1; k < len; ++k) {
+    auto cont = static_cast<unsigned char>(text[at + k]);
+    if ((cont & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (cont & 0x3f);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return len;
 }
 
 std::size_t open_async_calls() {

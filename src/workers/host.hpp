@@ -73,6 +73,10 @@ inline constexpr std::size_t kMaxWorkerMessageBytes = 4096;
 // \xNN, \u2028).
 std::string loggable_text(std::string_view text, std::size_t cap = kMaxWorkerMessageBytes);
 
+// The UTF-8 sequence at text[at]: its length, with its code point in `cp`; 0 when it is not well-formed
+// (a stray or overlong byte, a surrogate, past U+10FFFF, cut short).
+std::size_t decode_utf8(std::string_view text, std::size_t at, std::uint32_t& cp);
+
 class AsyncState;
 
 const wg_host& host_table();

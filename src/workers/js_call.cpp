@@ -76,22 +76,9 @@ void append_ascii(std::string& out, std::string_view text) {
       ++i;
       continue;
     }
-    // One UTF-8 sequence: its length from the lead byte, continuation bytes checked, overlong forms,
-    // surrogates and values past U+10FFFF refused.
-    std::size_t length = c >= 0xf0 && c <= 0xf4   ? 4
-                         : c >= 0xe0 && c <= 0xef ? 3
-                         : c >= 0xc2 && c <= 0xdf ? 2
-                                                  : 0;
-    std::uint32_t cp = length == 4 ? (c & 0x07u) : length == 3 ? (c & 0x0fu) : (c & 0x1fu);
-    bool valid = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      auto cont = static_cast<unsigned char>(text[i + k]);
-      if ((cont & 0xc0) != 0x80) valid = false;
-      cp = (cp << 6) | (cont & 0x3fu);
-    }
-    if (valid && ((length == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-                  (length == 4 && (cp < 0x10000 || cp > 0x10ffff))))
-      valid = false;
+    std::uint32_t cp = 0;
+    std::size_t length = decode_utf8(text, i, cp);
+    bool valid = length != 0;
     if (!valid) {
       escape(0xfffd);
       ++i;

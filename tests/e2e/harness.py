@@ -349,6 +349,15 @@ def start_gateway(config, env=None, args=None, threads=2, config_path=None, read
 # --------------------------------------------------------------------------------------- raw HTTP
 
 
+def chunked_body(body, piece):
+    """`body` in HTTP/1.1 chunked framing, `piece` bytes a chunk, no trailers."""
+    out = b""
+    for i in range(0, len(body), piece):
+        part = body[i:i + piece]
+        out += b"%x\r\n" % len(part) + part + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
 def build_request(method, path, headers=None, body=None, version="HTTP/1.1", close=False, host=True):
     """Exact request bytes. headers: list of (name, value) or a dict. A bytes/str body gets a Content-Length."""
     items = list(headers.items()) if isinstance(headers, dict) else list(headers or [])

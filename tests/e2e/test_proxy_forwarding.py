@@ -6,18 +6,10 @@ import json
 import os
 import unittest
 
-from harness import build_request
+from harness import build_request, chunked_body
 from proxy_support import (ORIGIN, ProxyTestCase, hdr, proxy_config, proxy_route, read_lenient,
                            server)
 from upstreams import pattern_bytes, pattern_sha256
-
-
-def chunked(body, size):
-    out = b""
-    for i in range(0, len(body), size):
-        piece = body[i:i + size]
-        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
-    return out + b"0\r\n\r\n"
 
 
 class ProxyForwardingTest(ProxyTestCase):
@@ -176,7 +168,7 @@ class ProxyForwardingTest(ProxyTestCase):
     def test_small_chunked_request_body_is_reframed(self):
         body = b"hello chunked world, " * 10
         resp = self.send("POST", "/api/chunked", headers=[("Transfer-Encoding", "chunked")],
-                         body=chunked(body, 37))
+                         body=chunked_body(body, 37))
         rec = self.echo(resp)
         self.assertEqual(rec["body_length"], len(body))
         self.assertEqual(rec["body"], body.decode())
@@ -185,7 +177,7 @@ class ProxyForwardingTest(ProxyTestCase):
 
     def test_large_chunked_request_body_is_forwarded(self):
         body = b"".join(pattern_bytes(300 * 1024 + 17))
-        resp = self.send("POST", "/api/big", headers=[("Transfer-Encoding", "chunked")], body=chunked(body, 8000))
+        resp = self.send("POST", "/api/big", headers=[("Transfer-Encoding", "chunked")], body=chunked_body(body, 8000))
         rec = self.echo(resp)
         self.assertEqual(rec["body_length"], len(body))
         self.assertEqual(rec["body_sha256"], hashlib.sha256(body).hexdigest())
