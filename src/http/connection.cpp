@@ -355,36 +355,18 @@ void Connection::read_more() {
     return;
   }
   if (phase_ == Phase::kBody) arm_body_deadline();
-  const bool idle = phase_ == Phase::kIdle && buffer_.size() == 0;
-  auto space = buffer_.prepare(std::min(room, idle ? kIdleReadChunk : kReadChunk));
-  if (idle && !tls_) {
-    // Between requests, read what is there; if nothing is, wait for readability without a read pending
-    // (the same syscalls as a read that finds nothing and waits), so that no operation holds the buffer
-    // and a connection idle for long can give it back (release_idle_memory).
-    ssize_t n = ::recv(socket_.native_handle(), space.data(), space.size(), MSG_DONTWAIT);
-    if (n > 0) {
-      on_read({}, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      on_read(asio::error::eof, 0);
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      waiting_idle_ = true;
-      socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
-        self->waiting_idle_ = false;
-        if (self->phase_ == Phase::kClosed) return;
-        if (ec) return self->on_read(ec, 0);
-        self->read_more();
-      });
-    } else {
-      on_read(error_code(errno, boost::system::system_category()), 0);
-    }
-    return;
-  }
+  std::size_t chunk = phase_ == Phase::kIdle && buffer_.size() == 0 ? kIdleReadChunk : kReadChunk;
+  auto space = buffer_.prepare(std::min(room, chunk));
   async_read_some(space,
                   [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
 }
 
 void Connection::on_read(const error_code& ec, std::size_t bytes) {
   if (phase_ == Phase::kClosed) return;
+  if (parking_) {
+    parking_ = false;
+    if (ec == asio::error::operation_aborted) return park();
+  }
   if (phase_ == Phase::kLingering) {
     if (ec) {
       close();
@@ -628,13 +610,31 @@ void Connection::on_sweep() {
   }
 }
 
+// Idle with no read pending: the read buffer goes, and readability brings the connection back to reading.
+void Connection::park() {
+  buffer_ = boost::beast::flat_buffer(buffer_.max_size());
+  waiting_idle_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+    self->waiting_idle_ = false;
+    if (self->phase_ == Phase::kClosed) return;
+    if (ec) return self->close();
+    self->read_more();
+  });
+}
+
 // A connection idle since the last sweep: the response head's buffer and what the exchange kept of the
 // last request and response go back to malloc (an idle keep-alive connection then holds little more than
 // its objects and its read buffer).
 void Connection::release_idle_memory() {
   if (head_.capacity() > 0) std::string().swap(head_);
-  if (waiting_idle_ && buffer_.size() == 0 && buffer_.capacity() > 0)
-    buffer_ = boost::beast::flat_buffer(buffer_.max_size());  // no read holds it while waiting
+  // The pending read holds the read buffer: it is cancelled (no syscall) and the connection waits for
+  // readability instead (park). Only here, for a connection idle through two sweeps: asio's wait costs an
+  // epoll_ctl, which a busy connection should not pay per request.
+  if (!tls_ && !parking_ && !waiting_idle_ && buffer_.size() == 0) {
+    parking_ = true;
+    error_code ignored;
+    socket_.cancel(ignored);
+  }
   exchange_->release_memory();
 }
 

@@ -56,6 +56,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // Called by the shard's sweep (~100 ms) for connections whose deadline has not passed.
   void on_sweep();
   void release_idle_memory();
+  void park();
   void on_drain();
   void close();
 
@@ -181,7 +182,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // Idle between requests: set by the first sweep that sees it idle; the next one gives back what the
   // last request grew (release_idle_memory), so that busy keep-alive connections keep their buffers.
   bool idle_swept_ = false;
-  bool waiting_idle_ = false;  // idle, waiting for readability with no read pending (read_more)
+  bool waiting_idle_ = false;  // parked: waiting for readability with no read pending
+  bool parking_ = false;       // the idle read was cancelled to park the connection
   std::size_t body_bytes_sent_ = 0;
   // Request body pace (see arm_body_deadline).
   Shard::Clock::duration body_credit_{};

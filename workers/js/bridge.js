@@ -31,6 +31,7 @@
 const encoder = new TextEncoder();
 
 function answer(kind, body, status = 200, headers = undefined) {
+  if (headers === undefined) return new Response(body, { status, headers: { "x-wg-result": kind } });
   const h = new Headers(headers);
   h.set("x-wg-result", kind);
   return new Response(body, { status, headers: h });
@@ -126,10 +127,8 @@ export function serve(user, entrypoint, role, context = { apiConfig: "{}", route
         return answer("describe", JSON.stringify({ ok: true, functions: methodsOf(cls) }));
       }
       try {
-        const headers = new Headers(req.headers);
-        for (const name of CALL_FIELDS) headers.delete(name);
-        if (meta.h) for (const [name, value] of meta.h) headers.append(name, value);
-        const init = { method: meta.method, headers };
+        // The Request copies the call's fields once; the gateway's own are then taken out of the copy.
+        const init = { method: meta.method, headers: req.headers };
         let responseBody = null;
         if (meta.kind === "post") {
           const bytes = new Uint8Array(await req.arrayBuffer());
@@ -140,6 +139,8 @@ export function serve(user, entrypoint, role, context = { apiConfig: "{}", route
           init.body = req.body; // the client's body, as it arrives
         }
         const request = new Request(meta.url, init);
+        for (const name of CALL_FIELDS) request.headers.delete(name);
+        if (meta.h) for (const [name, value] of meta.h) request.headers.append(name, value);
         const routeConfig = meta.route >= 0 ? context.routes[meta.route] : meta.config;
         const ctxJson =
           '{"apiConfig":' + context.apiConfig + "," + meta.a + ',"matchedPath":{"config":' +
