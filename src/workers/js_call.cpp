@@ -11,10 +11,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
-#include <charconv>
 #include <span>
 #include <unordered_map>
 
+#include "http/framing.hpp"
 #include "observability/log.hpp"
 
 namespace workgate::workers::js {
@@ -165,7 +165,8 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
         limits_(input.limits),
         timer_(io),
         done_(std::move(done)),
-        body_(input.body) {
+        body_(input.body),
+        streamed_(input.body != nullptr) {
     EncodedCall call = encode_call(fn, input);
     payload_ = std::move(call.owned_body);
     // The request body stays where it is (the exchange outlives the call).
@@ -216,12 +217,6 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   }
 
  private:
-  static std::string hex(std::size_t n) {
-    char digits[2 * sizeof(std::size_t) + 1];
-    auto [end, ec] = std::to_chars(digits, digits + sizeof(digits), n, 16);
-    return std::string(digits, end);
-  }
-
   // The call's deadline moves on by the time spent waiting for the client's body (timeout_ms is the
   // worker's time); the timer is re-armed only when it fires before the moved deadline.
   void arm_timer() {
@@ -307,17 +302,13 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
       return finish(std::move(o));
     }
     if (data.empty() && !last) return pull_body();
-    std::array<asio::const_buffer, 4> buffers;
+    http::ChunkFramer::Buffers buffers;
     std::size_t count = 0;
-    if (chunked_ && !data.empty()) {
-      chunk_line_ = hex(data.size()) + "\r\n";
-      buffers[count++] = asio::buffer(chunk_line_);
-      buffers[count++] = asio::buffer(data);
-      buffers[count++] = asio::buffer(kCrlf);
+    if (chunked_) {
+      count = chunk_framer_.frame(data, last, buffers);
     } else if (!data.empty()) {
       buffers[count++] = asio::buffer(data);
     }
-    if (chunked_ && last) buffers[count++] = asio::buffer(kLastChunk);
     asio::async_write(*socket_, std::span(buffers.data(), count),
                       [self = shared_from_this(), attempt = attempt_, last](boost::system::error_code written,
                                                                             std::size_t) {
@@ -356,7 +347,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   // pulled cannot be pulled again (the client gets 502, as a proxied POST would).
   void retry_or_fail(boost::system::error_code ec) {
     bool nothing_read = !parser_ || !parser_->got_some();
-    if (reused_ && nothing_read && !retried_ && !body_) {
+    if (reused_ && nothing_read && !retried_ && !streamed_) {
       retried_ = true;
       ++attempt_;
       close_socket();
@@ -385,7 +376,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     }
     // A connection whose request is not completely written (the worker answered before the streamed body
     // was all sent) cannot carry another call.
-    bool keep = parser_->keep_alive() && (!body_ || body_sent_);
+    bool keep = parser_->keep_alive() && (!streamed_ || body_sent_);
     int status = static_cast<int>(res.result_int());
     std::string body = std::move(res.body());
     if (keep && engine_->generation(process_) == generation_) {
@@ -431,8 +422,6 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   }
 
   static constexpr std::size_t kMaxHead = 256 * 1024;
-  static constexpr std::string_view kCrlf = "\r\n";
-  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
 
   asio::io_context& io_;
   std::shared_ptr<Engine> engine_;
@@ -448,9 +437,10 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   Clock::time_point wait_started_;
   std::string head_;
   std::string payload_;
-  std::string_view payload_view_;  // payload_, or the request's body
-  std::shared_ptr<http::BodySource> body_;
-  std::string chunk_line_;
+  std::string_view payload_view_;           // payload_, or the request's body
+  std::shared_ptr<http::BodySource> body_;  // released once sent, or when workerd stops reading it
+  const bool streamed_;                     // the call's body is the client's, as it arrives
+  http::ChunkFramer chunk_framer_;
   std::unique_ptr<Socket> socket_;
   beast::flat_buffer buffer_;
   std::optional<beast::http::response_parser<beast::http::string_body>> parser_;
