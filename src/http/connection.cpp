@@ -25,6 +25,9 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
+// A streamed request body is read in pieces up to this size: a quarter of the reads, writes and the
+// receiver's wake-ups of 16 KiB pieces; the read buffer grows to it only while a body streams.
+constexpr std::size_t kStreamReadChunk = 64 * 1024;
 // What an idle keep-alive connection reads the next request into (nginx's client_header_buffer_size): a
 // typical request head fits; a larger one grows the buffer to kReadChunk pieces. An idle connection gives
 // back a buffer grown past this, so that thousands of idle connections hold a kilobyte each, not 16.
@@ -494,6 +497,7 @@ void Connection::on_head_complete() {
   if (shard_.handler().body_mode(*exchange_) == BodyMode::kStream) {
     stream_mode_ = true;
     body_done_ = false;
+    buffer_.max_size(std::max(buffer_.max_size(), limits_->max_header_bytes + kStreamReadChunk));
     dispatch();
     return;
   }
@@ -559,7 +563,7 @@ void Connection::pump_request_body() {
   }
   reading_stream_ = true;
   arm_body_deadline();
-  async_read_some(buffer_.prepare(std::min(room, kReadChunk)),
+  async_read_some(buffer_.prepare(std::min(room, kStreamReadChunk)),
                   [self = shared_from_this()](const error_code& ec, std::size_t n) {
                     self->reading_stream_ = false;
                     if (self->phase_ == Phase::kClosed) {
@@ -857,6 +861,10 @@ void Connection::on_written(const error_code& ec) {
   parser_.reset();
   phase_ = Phase::kIdle;
   exchange_->recycle(std::move(response_));
+  // A streamed body grew the buffer's limit; the next head gets the usual one (kept while the bytes the
+  // client already pipelined exceed it).
+  std::size_t usual = limits_->max_header_bytes + kReadChunk;
+  if (buffer_.max_size() > usual && buffer_.size() <= usual) buffer_.max_size(usual);
   if (buffer_.size() > 0) {
     begin_request();
     parse();

@@ -153,8 +153,9 @@ void Http2Stream::deliver() {
   body_out_.swap(body_in_);
   body_in_.clear();
   if (!body_out_.empty() && session_ != nullptr) {
-    // The consumer took it: the client may send as much again (WINDOW_UPDATE).
-    nghttp2_session_consume(session_->session_, id_, body_out_.size());
+    // The consumer took it: the client may send as much again on this stream (WINDOW_UPDATE); the
+    // connection's window was given back when the bytes arrived.
+    nghttp2_session_consume_stream(session_->session_, id_, body_out_.size());
     session_->notify_output();
   }
   handler({}, body_out_, request_ended_);
@@ -183,9 +184,8 @@ void Http2Stream::detach() {
   if (session == nullptr) return;
   auto keep = shared_from_this();
   if (responded_ && status_ != 0) session->shard_.handler().on_complete(*exchange_, status_, bytes_sent_);
-  // Data never handed to the consumer (or held back by the buffering budget) still counts against the
-  // connection's window; what this stream buffered leaves the budget, which may let another go on.
-  if (!body_in_.empty()) nghttp2_session_consume_connection(session->session_, body_in_.size());
+  // What this stream buffered leaves the budget, which may let another go on (the connection's window
+  // was given back when its bytes arrived).
   unacked_ = 0;
   session->buffered_bytes_ -= buffered_;
   buffered_ = 0;
@@ -387,13 +387,12 @@ void Http2Session::run_ready() {
 }
 
 // Buffered request bodies share one budget per connection (max_body_bytes + the connection window), so
-// that 100 streams cannot each hold max_body_bytes. The connection window is always given back at once
-// (a held-back stream must not stall the others); the stream window is given back within the budget,
+// that 100 streams cannot each hold max_body_bytes. The connection window is always given back at once,
+// by on_data_chunk_recv (a held-back stream must not stall the others); the stream window is given back within the budget,
 // and beyond it only to the oldest unfinished buffered stream (so one always completes and frees its
 // share: no deadlock) while the others wait, each stopped by its own window. At most: the budget plus one
 // stream window per other stream.
 void Http2Session::buffer_body(Http2Stream& stream, std::size_t bytes) {
-  nghttp2_session_consume_connection(session_, bytes);
   buffered_bytes_ += bytes;
   stream.buffered_ += bytes;
   stream.unacked_ += bytes;
@@ -776,8 +775,12 @@ int Http2Session::on_data_chunk_recv(nghttp2_session* session, std::uint8_t, std
     return 0;
   }
   const char* bytes = reinterpret_cast<const char*>(data);
+  // Every byte kept gives the connection's window back at once: each stream is held back by its own
+  // window only. A streamed body whose consumer is slow, or has not started (its call waits for a
+  // worker connection), must not take the window the other streams' bodies need to reach theirs.
+  nghttp2_session_consume_connection(session, len);
   if (stream->body_received_ > self.limits_->max_body_bytes) {
-    nghttp2_session_consume(session, stream_id, len);
+    nghttp2_session_consume_stream(session, stream_id, len);
     if (stream->stream_mode_ && stream->dispatched_) {
       stream->body_error_ = true;
       stream->body_error_code_ = boost::beast::http::error::body_limit;

@@ -378,6 +378,27 @@ TEST_F(Http2SessionTest, AStreamedBodyIsAcknowledgedOnlyAsItIsConsumed) {
   EXPECT_EQ(total, body.size());
 }
 
+TEST_F(Http2SessionTest, UnconsumedStreamedBodiesDoNotHoldTheConnectionWindow) {
+  handler_->limits_.http2.connection_window_bytes = 300 * 1024;
+  open();
+  // Two streamed uploads nobody reads hold a stream window each (512 KiB in all, over the connection's
+  // 300 KiB window); a third upload on the connection still completes: the connection's window came back
+  // as their bytes arrived, and each of them is held back by its own window only.
+  std::vector<std::unique_ptr<Client::Upload>> uploads;
+  std::string slow(1024 * 1024, 's');
+  client_.request_with_upload("POST", "/stream", slow, uploads);
+  client_.request_with_upload("POST", "/stream", slow, uploads);
+  std::string body(200 * 1024, 'b');
+  std::int32_t id = client_.request_with_upload("POST", "/up", body, uploads);
+  for (int i = 0; i < 50 && client_.streams[id].status == 0; ++i)
+    exchange();
+  EXPECT_EQ(client_.streams[id].status, 200);
+  ASSERT_EQ(handler_->handled.size(), 3u);
+  EXPECT_EQ(handler_->handled[2].body.size(), body.size());
+  EXPECT_LE(uploads[0]->sent, 256u * 1024u);
+  EXPECT_LE(uploads[1]->sent, 256u * 1024u);
+}
+
 TEST_F(Http2SessionTest, AnEarlyAnswerResetsTheUploadWithNoError) {
   handler_->limits_.max_body_bytes = 1000;
   open();

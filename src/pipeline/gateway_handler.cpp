@@ -388,11 +388,9 @@ http::BodyMode GatewayHandler::body_mode(http::Exchange& base) {
       route.config->integration && route.config->integration->type == config::IntegrationType::kHttpProxy;
   if (proxied) return route.pre_process ? http::BodyMode::kBuffer : http::BodyMode::kStream;
   // A JavaScript integration's post_process hooks get the request with its body, so they need it whole; a
-  // GET or HEAD body is never passed to a worker. An HTTP/2 body goes to workerd whole: streamed, an
-  // upload could stall under load (a known issue, docs/workers.md#request-bodies).
+  // GET or HEAD body is never passed to a worker.
   bool streams = route.integration && route.integration->streams_request_body() && !route.pre_process &&
-                 !route.post_process && request.method != "GET" && request.method != "HEAD" &&
-                 request.version < 20;
+                 !route.post_process && request.method != "GET" && request.method != "HEAD";
   return streams ? http::BodyMode::kStream : http::BodyMode::kBuffer;
 }
 

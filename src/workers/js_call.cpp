@@ -302,7 +302,9 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
       return finish(std::move(o));
     }
     if (data.empty() && !last) return pull_body();
-    http::ChunkFramer::Buffers buffers;
+    // The buffer sequence must outlive the asynchronous write: a partial write (a piece larger than what
+    // the socket takes at once) goes on from it later.
+    http::ChunkFramer::Buffers& buffers = body_buffers_;
     std::size_t count = 0;
     if (chunked_) {
       count = chunk_framer_.frame(data, last, buffers);
@@ -441,6 +443,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   std::shared_ptr<http::BodySource> body_;  // released once sent, or when workerd stops reading it
   const bool streamed_;                     // the call's body is the client's, as it arrives
   http::ChunkFramer chunk_framer_;
+  http::ChunkFramer::Buffers body_buffers_;  // the piece being written (one write at a time)
   std::unique_ptr<Socket> socket_;
   beast::flat_buffer buffer_;
   std::optional<beast::http::response_parser<beast::http::string_body>> parser_;

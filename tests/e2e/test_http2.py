@@ -402,6 +402,87 @@ class Http2CancellationTest(Http2TestBase):
         self.assertTrue(self.hang.wait_for(lambda up: up.active == 0, timeout=3), self.context(self.gw))
 
 
+class Unreachable:
+    """An upstream whose TCP connects never complete: its listener's accept queue is full (the kernel drops
+    the SYNs that follow), for as long as the object lives."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(0)
+        self.port = self.listener.getsockname()[1]
+        self.fillers = []
+        for _ in range(3):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.port))
+            self.fillers.append(s)
+        time.sleep(0.2)
+
+    def stop(self):
+        for s in self.fillers + [self.listener]:
+            s.close()
+
+
+class Http2StreamedUploadTest(Http2TestBase):
+    def test_slow_streams_do_not_hold_the_connection_window(self):
+        # Five streams upload (streamed, as large proxied bodies are) to an upstream whose connects hang, as
+        # fast as their windows allow: nothing of their bodies is taken. A sixth on the same connection must
+        # still get its body through at once: each stream is held back by its own window, never by the
+        # connection's (the five hold 5 x 256 KiB, more than the 1 MiB connection window).
+        slow = Unreachable()
+        self.addCleanup(slow.stop)
+        cfg = config(self.up.url, extra_gateway={"max_body_bytes": 8 << 20})
+        cfg["servers"].append({"alias": "slow", "url": f"http://127.0.0.1:{slow.port}", "connect_timeout_ms": 4000})
+        cfg["paths"].append({"method": "POST", "path": "/slow", "integration": {"type": "http_proxy", "server": "slow"}})
+        gw = self.start(cfg, env=ENV)
+        client = H2Client(gw.listener_port(1))
+        self.addCleanup(client.close)
+        pending = {}
+        for i in range(5):
+            sid = client.request("POST", "/slow", [("content-length", str(3 << 20))], end_stream=False)
+            pending[sid] = memoryview(b"".join(pattern_bytes(3 << 20)))
+
+        def push(until, stop=lambda: False):
+            while time.monotonic() < until and not stop():
+                sent = False
+                for sid, view in list(pending.items()):
+                    window = min(client.conn.local_flow_control_window(sid), client.conn.max_outbound_frame_size)
+                    if window > 0 and view:
+                        piece, pending[sid] = view[:window], view[window:]
+                        try:
+                            client.conn.send_data(sid, bytes(piece), end_stream=not pending[sid])
+                        except h2.exceptions.StreamClosedError:  # answered (and reset) meanwhile
+                            pending[sid] = b""
+                        sent = True
+                    if not pending[sid]:
+                        del pending[sid]
+                client.flush()
+                if not sent:
+                    try:
+                        client.pump(timeout=0.02)
+                    except (socket.timeout, TimeoutError):
+                        pass
+
+        push(time.monotonic() + 1.0)  # the slow streams take what their windows let through
+        self.assertEqual(len(pending), 5, "the slow uploads should all still be going")
+        data = b"".join(pattern_bytes(1 << 20))
+        started = time.monotonic()
+        sid = client.request("POST", "/echo/up", [("content-length", str(len(data)))], end_stream=False)
+        pending[sid] = memoryview(data)
+        ended = lambda: any(isinstance(e, h2.events.StreamEnded) and e.stream_id == sid for e in client.events)
+        push(started + 8, stop=ended)
+        elapsed = time.monotonic() - started
+        status, _, body, reset = client.response(sid, timeout=1)
+        self.assertEqual((status, reset), (200, None), body[:200])
+        echoed = json.loads(body)
+        self.assertEqual((echoed["body_length"], echoed["body_sha256"]), (len(data), pattern_sha256(len(data))))
+        self.assertLess(elapsed, 2.5, "the upload waited for the slow streams' window")
+        for slow_sid in range(1, 10, 2):  # the others end at their connect timeout
+            status, _, body, reset = client.response(slow_sid, timeout=10)
+            self.assertEqual(status, 504, body[:200])
+
+
 class Http2MetricsTest(Http2TestBase):
     def test_open_connections_are_counted_by_protocol(self):
         from test_admin import admin_get, admin_port, metric_value

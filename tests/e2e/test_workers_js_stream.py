@@ -64,6 +64,14 @@ export class Up extends WorkerEntrypoint {
   async text(request) {
     return { text: await request.text() };
   }
+  async hold(request) {
+    // Keeps workerd's one thread busy for a moment, reading no socket: the gateway's writes fill the
+    // Unix socket and complete in parts, later.
+    let x = 0;
+    for (let i = 0; i < 1e8; i++) x = (x + i) | 0;
+    const d = await digest(request.body);
+    return { ...d, spun: x !== 1 };
+  }
 }
 
 export default class {
@@ -94,6 +102,7 @@ def config(script, timeout_ms=3000, **gateway):
             route("POST", "/ignore", "ignore"),
             route("POST", "/spin", "spinAfterFirst"),
             route("POST", "/text", "text"),
+            route("POST", "/hold", "hold"),
             {"method": "POST", "path": "/svc", "integration": {"type": "service", "binding": "svc"}},
             {"method": "GET", "path": "/static", "response": {"ok": True}},
         ],
@@ -265,8 +274,25 @@ class JsStreamedBodyTest(GatewayTestCase):
             for resp, data in pool.map(one, bodies):
                 self.check_digest(resp, data)
 
-    def test_http2_request_body_arrives_whole(self):
-        # HTTP/2 bodies are read whole before the call (docs/workers.md#request-bodies).
+    def test_busy_worker_gets_every_byte(self):
+        # workerd is kept busy by each call in turn: the gateway's 64 KiB pieces fill the Unix socket and its
+        # writes complete in parts, later; every byte must arrive in order (with a length and chunked).
+        import concurrent.futures
+        gw = self.start(config(self.script, max_body_bytes=8 << 20), threads=2)
+        bodies = [body_of(3 * 1024 * 1024 + i * 7919, seed=20 + i) for i in range(6)]
+
+        def one(i):
+            data = bodies[i]
+            if i % 2:
+                return self.post(gw, "/hold", "Transfer-Encoding: chunked\r\n", chunked(data, piece=200000)), data
+            return self.post(gw, "/hold", f"Content-Length: {len(data)}\r\n", data), data
+
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            for resp, data in pool.map(one, range(len(bodies))):
+                got = self.check_digest(resp, data)
+                self.assertGreater(got["pieces"], 1)
+
+    def test_http2_request_body_is_streamed(self):
         gw = self.start(config(self.script, listeners=[{"address": "127.0.0.1:0", "http2": True}]), threads=1)
         port = gw.listener_port(1)
         data = body_of(1536 * 1024, seed=11)
@@ -282,6 +308,7 @@ class JsStreamedBodyTest(GatewayTestCase):
             got = json.loads(body)["data"]
             self.assertEqual(got["size"], len(data))
             self.assertEqual(got["sha256"], hashlib.sha256(data).hexdigest())
+            self.assertGreater(got["pieces"], 1)  # arrived as it was sent, not whole
 
     def test_head_too_large_for_workerd_is_431(self):
         gw = self.start(config(self.script, max_header_bytes=1 << 20), threads=1)
