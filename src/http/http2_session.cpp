@@ -388,10 +388,10 @@ void Http2Session::run_ready() {
 
 // Buffered request bodies share one budget per connection (max_body_bytes + the connection window), so
 // that 100 streams cannot each hold max_body_bytes. The connection window is always given back at once,
-// by on_data_chunk_recv (a held-back stream must not stall the others); the stream window is given back within the budget,
-// and beyond it only to the oldest unfinished buffered stream (so one always completes and frees its
-// share: no deadlock) while the others wait, each stopped by its own window. At most: the budget plus one
-// stream window per other stream.
+// by on_data_chunk_recv (a held-back stream must not stall the others); the stream window is given back
+// within the budget, and beyond it only to the oldest unfinished buffered stream (so one always completes
+// and frees its share: no deadlock) while the others wait, each stopped by its own window. At most: the
+// budget plus one stream window per other stream.
 void Http2Session::buffer_body(Http2Stream& stream, std::size_t bytes) {
   buffered_bytes_ += bytes;
   stream.buffered_ += bytes;
