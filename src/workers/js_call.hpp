@@ -57,6 +57,9 @@ struct JsCallInput {
 //   for post_process `owned_body`, the request body then the response body (meta.body is the first's size).
 struct EncodedCall {
   std::string meta;
+  // "METHOD absolute-URL HTTP/1.1\r\n": the client's own when the bridge can hand workerd's Request to the
+  // function as it is (meta "d"), or a placeholder when it builds the function's Request from meta.
+  std::string request_line;
   std::string fields;
   bool request_body = false;
   std::string owned_body;

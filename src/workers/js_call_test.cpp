@@ -166,6 +166,52 @@ TEST(JsCall, StreamedBodyFollowsTheHead) {
   EXPECT_TRUE(whole.request_body);
 }
 
+// The call is the client's request line when workerd's Request can be the function's as it is; otherwise
+// a placeholder line, and the bridge builds the function's Request from meta.
+TEST(JsCall, RequestLineIsTheClientsWhenTheRequestCanBeUsedAsItIs) {
+  JsFunction fn;
+  JsCallInput input;
+  auto line_of = [&](http::Request& request, CallKind kind = CallKind::kBinding) {
+    input.request = &request;
+    input.kind = kind;
+    EncodedCall call = encode_call(fn, input);
+    return std::pair(call.request_line, meta_of(call).contains("d"));
+  };
+  http::Request request = sample_request();
+  EXPECT_EQ(line_of(request),
+            std::pair(std::string("POST http://api.example.com/items/42?a=1 HTTP/1.1\r\n"), true));
+  request.tls = true;
+  for (const char* method : {"GET", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    request.method = method;
+    EXPECT_EQ(line_of(request).first,
+              std::string(method) + " https://api.example.com/items/42?a=1 HTTP/1.1\r\n");
+  }
+  EXPECT_TRUE(line_of(request, CallKind::kPreProcess).second);
+  EXPECT_TRUE(line_of(request, CallKind::kService).second);
+
+  // HEAD (workerd would drop the answer's body) and methods workerd does not know go as GET or POST.
+  request.method = "HEAD";
+  EXPECT_EQ(line_of(request), std::pair(std::string("GET / HTTP/1.1\r\n"), false));
+  request.method = "PROPFIND";
+  EXPECT_EQ(line_of(request), std::pair(std::string("POST / HTTP/1.1\r\n"), false));
+  request.body.clear();
+  EXPECT_EQ(line_of(request).first, "GET / HTTP/1.1\r\n");
+
+  // post_process (its body carries the response), escaped fields and a Host that is not one token.
+  http::Request post = sample_request();
+  http::Response response;
+  input.response = &response;
+  EXPECT_EQ(line_of(post, CallKind::kPostProcess), std::pair(std::string("POST / HTTP/1.1\r\n"), false));
+  input.response = nullptr;
+  http::Request escaped = sample_request();
+  escaped.headers.add("X-Name", "Jos\xc3\xa9");
+  EXPECT_FALSE(line_of(escaped).second);
+  http::Request spaced = sample_request();
+  spaced.headers.clear();
+  spaced.headers.add("Host", "a b");
+  EXPECT_EQ(line_of(spaced), std::pair(std::string("POST / HTTP/1.1\r\n"), false));
+}
+
 TEST(JsCall, PostProcessCarriesTheResponse) {
   http::Request request = sample_request();
   http::Response response;

@@ -295,7 +295,8 @@ std::string capnp_config(const std::vector<ScriptSpec>& scripts, const std::stri
   for (std::size_t i = 0; i < scripts.size(); ++i) {
     c += "    (name = " + capnp_text("s" + std::to_string(i)) +
          ", address = " + capnp_text("unix:" + pdir + "/" + std::to_string(i) + ".sock") +
-         ", http = (), service = (name = " + capnp_text(service_name(i)) + ", entrypoint = \"wgBridge\")),\n";
+         ", http = (style = proxy, cfBlobHeader = \"x-wg-call\"), service = (name = " +
+         capnp_text(service_name(i)) + ", entrypoint = \"wgBridge\")),\n";
   }
   c += "    (name = \"health\", address = " + capnp_text("unix:" + pdir + "/health.sock") +
        ", http = (), service = \"wg-health\"),\n";

@@ -10,10 +10,13 @@
 // so the user's class runs in the bridge's own isolate: one HTTP hop (gateway -> workerd), no RPC hop.
 //
 // The gateway's call (HTTP/1.1 over a Unix socket) is the client's request, re-addressed: its header fields
-// are the client's (Host first; no hop-by-hop or framing fields), its body the client's body as it arrives
-// (streamed for large or chunked bodies), and one more field, `x-wg-call`, says what to call:
-//   {op: "call", fn, kind: binding|service|pre|post, method, url, route, a, b, config?, stream?, h?,
+// are the client's (Host first; no hop-by-hop fields), its body the client's body as it arrives (streamed
+// for large or chunked bodies), and one more field, `x-wg-call`, says what to call:
+//   {op: "call", fn, kind: binding|service|pre|post, method, url, route, a, b, config?, stream?, h?, d?,
 //    body?, response?: {status, headers, body}}
+// workerd's socket takes x-wg-call as its cfBlobHeader: the field is parsed into `req.cf` and is not among
+// the fields the function sees. With `d` the call's request line is the client's (method and absolute
+// URL; the socket speaks proxy-style HTTP), so workerd's Request is the function's as it is: no copy.
 // The function's ctxJson is '{"apiConfig":' + wg-context.js apiConfig + ',' + a + ',"matchedPath":{"config":'
 // + the route's config (wg-context.js routes[route], or `config`) + ',' + b + '}}': a and b carry the
 // per-request parts (requestUrl, jwtPayload; matchResult) as text, so claims keep their exact numbers. `h`
@@ -111,10 +114,12 @@ export function serve(user, entrypoint, role, context = { apiConfig: "{}", route
   const cls = entrypoint ? user[entrypoint] : user.default;
   return {
     async fetch(req, env, ctx) {
-      let meta;
+      let meta = req.cf;
       try {
-        const field = req.headers.get("x-wg-call");
-        meta = field !== null ? JSON.parse(field) : await legacyMeta(req);
+        if (meta === undefined || meta === null || meta.op === undefined) {
+          const field = req.headers.get("x-wg-call");
+          meta = field !== null ? JSON.parse(field) : await legacyMeta(req);
+        }
       } catch (e) {
         return answer("error", errorText(e), 500);
       }
@@ -127,20 +132,23 @@ export function serve(user, entrypoint, role, context = { apiConfig: "{}", route
         return answer("describe", JSON.stringify({ ok: true, functions: methodsOf(cls) }));
       }
       try {
-        // The Request copies the call's fields once; the gateway's own are then taken out of the copy.
-        const init = { method: meta.method, headers: req.headers };
+        let request = req;
         let responseBody = null;
-        if (meta.kind === "post") {
-          const bytes = new Uint8Array(await req.arrayBuffer());
-          const body = bytes.subarray(0, meta.body);
-          responseBody = bytes.subarray(meta.body);
-          if (hasBody(meta.method) && body.length > 0) init.body = body;
-        } else if (hasBody(meta.method) && req.body !== null) {
-          init.body = req.body; // the client's body, as it arrives
+        if (!meta.d) {
+          // The Request copies the call's fields once; the gateway's own are then taken out of the copy.
+          const init = { method: meta.method, headers: req.headers };
+          if (meta.kind === "post") {
+            const bytes = new Uint8Array(await req.arrayBuffer());
+            const body = bytes.subarray(0, meta.body);
+            responseBody = bytes.subarray(meta.body);
+            if (hasBody(meta.method) && body.length > 0) init.body = body;
+          } else if (hasBody(meta.method) && req.body !== null) {
+            init.body = req.body; // the client's body, as it arrives
+          }
+          request = new Request(meta.url, init);
+          for (const name of CALL_FIELDS) request.headers.delete(name);
+          if (meta.h) for (const [name, value] of meta.h) request.headers.append(name, value);
         }
-        const request = new Request(meta.url, init);
-        for (const name of CALL_FIELDS) request.headers.delete(name);
-        if (meta.h) for (const [name, value] of meta.h) request.headers.append(name, value);
         const routeConfig = meta.route >= 0 ? context.routes[meta.route] : meta.config;
         const ctxJson =
           '{"apiConfig":' + context.apiConfig + "," + meta.a + ',"matchedPath":{"config":' +
