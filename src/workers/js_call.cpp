@@ -368,14 +368,9 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   void answered() {
     auto& res = parser_->get();
     std::vector<std::pair<std::string, std::string>> headers;
-    std::string result;
-    for (const auto& f : res) {
-      if (iequals(f.name_string(), "x-wg-result")) {
-        result = std::string(f.value());
-        continue;
-      }
+    std::string_view result = bridge_result(res.reason());
+    for (const auto& f : res)
       headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    }
     // A connection whose request is not completely written (the worker answered before the streamed body
     // was all sent) cannot carry another call.
     bool keep = parser_->keep_alive() && (!streamed_ || body_sent_);

@@ -66,7 +66,8 @@ struct EncodedCall {
 };
 EncodedCall encode_call(const JsFunction& fn, const JsCallInput& input);
 
-// Turns the bridge's answer into an outcome (exposed for tests): `result` is x-wg-result.
+// Turns the bridge's answer into an outcome (exposed for tests): `result` is bridge_result() of its reason
+// phrase.
 Outcome decode_answer(CallKind kind, const http::Request& request, int status, std::string_view result,
                       const std::vector<std::pair<std::string, std::string>>& headers, std::string body,
                       const ResultLimits& limits);

@@ -351,7 +351,7 @@ std::optional<BlockingAnswer> blocking_call(const std::string& socket_path, cons
   BlockingAnswer answer;
   const auto& res = parser.get();
   answer.status = static_cast<int>(res.result_int());
-  answer.result = std::string(res["x-wg-result"]);
+  answer.result = std::string(bridge_result(res.reason()));
   answer.body = res.body();
   return answer;
 }

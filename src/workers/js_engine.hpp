@@ -79,10 +79,16 @@ std::string load_source(ScriptSpec& spec, const std::string& esbuild);
 std::string capnp_config(const std::vector<ScriptSpec>& scripts, const std::string& dir, unsigned index,
                          std::size_t heap_limit_mb);
 
+// The kind of value the bridge answered, from its status line's reason phrase ("wg-<kind>", see
+// workers/js/bridge.js); empty for an answer that is not the bridge's (workerd's own errors).
+inline std::string_view bridge_result(std::string_view reason) {
+  return reason.starts_with("wg-") ? reason.substr(3) : std::string_view();
+}
+
 // The answer of a blocking call to a bridge (start-up checks and health probes, never on a shard).
 struct BlockingAnswer {
   int status = 0;
-  std::string result;  // x-wg-result
+  std::string result;  // bridge_result()
   std::string body;
 };
 // `stop`, when given and set, ends the wait early (the supervisor stopping: ~Engine waits no longer than a

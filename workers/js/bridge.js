@@ -21,7 +21,7 @@
 // + the route's config (wg-context.js routes[route], or `config`) + ',' + b + '}}': a and b carry the
 // per-request parts (requestUrl, jwtPayload; matchResult) as text, so claims keep their exact numbers. `h`
 // holds client fields whose value is not plain text. A post_process call's body is the request body
-// (meta.body bytes) followed by the response body. The answer carries `x-wg-result`:
+// (meta.body bytes) followed by the response body. The answer's reason phrase is "wg-" and one of:
 //   response  the status, headers and body of a Response the function returned
 //   json      the body is the JSON of the value (object, array)
 //   string    the body is the string
@@ -33,11 +33,10 @@
 
 const encoder = new TextEncoder();
 
+// The kind goes in the reason phrase ("wg-<kind>"): no header object to build per answer, and a function's
+// Response keeps its fields as they are.
 function answer(kind, body, status = 200, headers = undefined) {
-  if (headers === undefined) return new Response(body, { status, headers: { "x-wg-result": kind } });
-  const h = new Headers(headers);
-  h.set("x-wg-result", kind);
-  return new Response(body, { status, headers: h });
+  return new Response(body, { status, statusText: "wg-" + kind, headers });
 }
 
 function methodsOf(cls) {
@@ -88,10 +87,7 @@ async function encodeRequest(req) {
 }
 
 async function encodeValue(value, kind) {
-  if (value instanceof Response) {
-    const h = new Headers(value.headers);
-    return answer("response", value.body, value.status, h);
-  }
+  if (value instanceof Response) return answer("response", value.body, value.status, value.headers);
   if (kind === "pre") {
     if (value === true) return answer("true", null);
     if (value instanceof Request) return encodeRequest(value);
