@@ -609,8 +609,12 @@ EncodedCall encode_call(const JsFunction& fn, const JsCallInput& input) {
     out.request_line = sends_body ? "POST / HTTP/1.1\r\n" : "GET / HTTP/1.1\r\n";
   }
   meta += "}";
-  out.meta.reserve(meta.size() + 16);
+  // One property of the function's request.cf (x-wg-call is the socket's cfBlobHeader): the call's meta
+  // under "wg", so that it is plainly the gateway's and not one of Cloudflare's edge properties.
+  out.meta.reserve(meta.size() + 24);
+  out.meta = "{\"wg\":";
   append_ascii(out.meta, meta);
+  out.meta += "}";
   return out;
 }
 

@@ -29,7 +29,9 @@ http::Request sample_request() {
 json::object meta_of(const EncodedCall& call) {
   for (unsigned char c : call.meta)
     EXPECT_TRUE(c >= 0x20 && c < 0x7f) << "x-wg-call must be printable ASCII";
-  return json::parse(call.meta).as_object();
+  json::object wrapper = json::parse(call.meta).as_object();
+  EXPECT_EQ(wrapper.size(), 1u);  // request.cf has the one property "wg"
+  return wrapper.at("wg").as_object();
 }
 
 // What the bridge does with meta.a and meta.b (workers/js/bridge.js).

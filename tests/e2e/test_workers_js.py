@@ -41,6 +41,12 @@ export class Api extends WorkerEntrypoint {
     const r = await fetch(target, { headers: { "x-from-js": "yes" } });
     return new Response(await r.text(), { status: 200, headers: { "content-type": "application/json" } });
   }
+  async seen(request) {
+    // What the function gets: method, URL, fields, cf and body.
+    const body = request.body ? await request.text() : null;
+    return { method: request.method, url: request.url, headers: [...request.headers], cf: request.cf ?? null,
+             body };
+  }
   async viaBinding(request) {
     // Another JavaScript worker, through its binding: RPC inside workerd.
     const sum = await this.env.MATH.add(2, 3);
@@ -83,6 +89,8 @@ def base_config(script, health_timeout_ms=2000, **worker):
                                                              "function": "fetchUp"}},
             {"method": "GET", "path": "/binding", "integration": {"type": "service_binding", "binding": "api",
                                                                   "function": "viaBinding"}},
+            {"method": "ANY", "path": "/seen/{.+}", "integration": {"type": "service_binding", "binding": "api",
+                                                                     "function": "seen"}},
             {"method": "GET", "path": "/static", "response": {"ok": True}},
         ],
     }
@@ -126,6 +134,41 @@ class JsWorkersTest(GatewayTestCase):
         self.assertEqual(body["data"]["env"], {"UPSTREAM": "http://127.0.0.1:9"})
         self.assertEqual(body["data"]["path"], "/hello")
         self.assertEqual(resp.header("x-powered-by"), "workgate")
+
+    def test_the_function_gets_the_clients_request(self):
+        gw = self.start(base_config(self.script), env={"UPSTREAM": "http://127.0.0.1:9"}, threads=1)
+
+        def seen(method, head, body=b""):
+            with gw.connect() as conn:
+                conn.send(f"{method} /seen/a/b?x=1&y=%20 HTTP/1.1\r\nHost: api.test\r\n{head}"
+                          f"Connection: close\r\n\r\n".encode() + body)
+                return conn.read_response(head=method == "HEAD")
+
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"):
+            with self.subTest(method=method):
+                data = b"" if method == "GET" else b"some body"
+                resp = seen(method, f"X-Mine: one\r\nX-WG-Call: {{\"wg\":{{\"op\":\"describe\"}}}}\r\n"
+                            f"Content-Length: {len(data)}\r\n", data)
+                self.assertEqual(resp.status, 200, resp.body[:300])
+                got = json.loads(resp.body)["data"]
+                self.assertEqual(got["method"], method)
+                self.assertEqual(got["url"], "http://api.test/seen/a/b?x=1&y=%20")
+                names = [n for n, _ in got["headers"]]
+                self.assertIn(["x-mine", "one"], got["headers"])
+                self.assertNotIn("x-wg-call", names)  # the client's forgery is dropped, the gateway's consumed
+                self.assertEqual(got["body"], data.decode() if data else None)
+                # request.cf: nothing but the gateway's call metadata on workerd's own Request; nothing on
+                # the Request the bridge builds (a method workerd's server does not take)
+                if method == "PROPFIND":
+                    self.assertIsNone(got["cf"])
+                else:
+                    self.assertEqual(sorted(got["cf"]), ["wg"])
+                    self.assertEqual(got["cf"]["wg"]["fn"], "seen")
+        # HEAD (the call itself goes as GET, so the answer keeps its body): the client gets the head only
+        resp = seen("HEAD", "")
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.body, b"")
+        self.assertGreater(int(resp.header("content-length")), 0)
 
     def test_throw_is_500_with_the_message_only_in_the_log(self):
         gw = self.start(base_config(self.script), threads=1)
@@ -349,7 +392,7 @@ class JsWorkersValidateTest(unittest.TestCase):
         script = write_script(self.dir.name, SCRIPT)
         result = self.validate(base_config(script))
         self.assertEqual(result.returncode, 0, result)
-        self.assertTrue(result.stdout.endswith(": valid (6 routes)\n"), result)
+        self.assertTrue(result.stdout.endswith(": valid (7 routes)\n"), result)
         self.assertEqual(result.stderr, "", result)  # workerd's own lines (ready, stopped) are not printed
 
     def test_script_that_does_not_parse(self):

@@ -14,8 +14,8 @@
 // for large or chunked bodies), and one more field, `x-wg-call`, says what to call:
 //   {op: "call", fn, kind: binding|service|pre|post, method, url, route, a, b, config?, stream?, h?, d?,
 //    body?, response?: {status, headers, body}}
-// workerd's socket takes x-wg-call as its cfBlobHeader: the field is parsed into `req.cf` and is not among
-// the fields the function sees. With `d` the call's request line is the client's (method and absolute
+// workerd's socket takes x-wg-call as its cfBlobHeader: the field ({"wg": meta}) is parsed into `req.cf`
+// and is not among the fields the function sees (which sees request.cf.wg, the gateway's call metadata). With `d` the call's request line is the client's (method and absolute
 // URL; the socket speaks proxy-style HTTP), so workerd's Request is the function's as it is: no copy.
 // The function's ctxJson is '{"apiConfig":' + wg-context.js apiConfig + ',' + a + ',"matchedPath":{"config":'
 // + the route's config (wg-context.js routes[route], or `config`) + ',' + b + '}}': a and b carry the
@@ -110,11 +110,11 @@ export function serve(user, entrypoint, role, context = { apiConfig: "{}", route
   const cls = entrypoint ? user[entrypoint] : user.default;
   return {
     async fetch(req, env, ctx) {
-      let meta = req.cf;
+      let meta = req.cf?.wg;
       try {
         if (meta === undefined || meta === null || meta.op === undefined) {
           const field = req.headers.get("x-wg-call");
-          meta = field !== null ? JSON.parse(field) : await legacyMeta(req);
+          meta = field !== null ? JSON.parse(field).wg : await legacyMeta(req);
         }
       } catch (e) {
         return answer("error", errorText(e), 500);
