@@ -310,6 +310,29 @@ class JsStreamedBodyTest(GatewayTestCase):
             self.assertEqual(got["sha256"], hashlib.sha256(data).hexdigest())
             self.assertGreater(got["pieces"], 1)  # arrived as it was sent, not whole
 
+    def test_http2_stream_reset_mid_body_cancels_the_call(self):
+        # A client that resets its stream halfway through a streamed upload: the call is cancelled (workerd
+        # never sees the body as complete), and the connection and the worker go on serving.
+        from test_http2 import H2Client
+        gw = self.start(config(self.script, listeners=[{"address": "127.0.0.1:0", "http2": True}]), threads=1)
+        client = H2Client(gw.listener_port(1))
+        self.addCleanup(client.close)
+        sid = client.request("POST", "/sum", [("content-length", str(1 << 20))], end_stream=False)
+        part = body_of(200 * 1024, seed=3)[:client.conn.local_flow_control_window(sid)]
+        for at in range(0, len(part), 16384):
+            client.conn.send_data(sid, part[at:at + 16384])
+        client.flush()
+        time.sleep(0.2)  # the call has started and taken what arrived
+        client.conn.reset_stream(sid)
+        client.flush()
+        data = body_of(300 * 1024, seed=4)
+        sid2 = client.request("POST", "/sum", [("content-length", str(len(data)))], body=data)
+        status, _, body, reset = client.response(sid2)
+        self.assertEqual((status, reset), (200, None), body[:200])
+        self.assertEqual(json.loads(body)["data"]["sha256"], hashlib.sha256(data).hexdigest())
+        self.assertEqual(gw.get("/static").status, 200)
+        self.assertNotIn("unavailable", gw.stderr() + gw.stdout())  # workerd was not disturbed
+
     def test_head_too_large_for_workerd_is_431(self):
         gw = self.start(config(self.script, max_header_bytes=1 << 20), threads=1)
         for size, status in ((100 * 1024, 200), (600 * 1024, 431)):
