@@ -157,15 +157,13 @@ Connection::Connection(Shard& shard, asio::ip::tcp::socket socket, std::uint16_t
     : shard_(shard),
       socket_(std::move(socket)),
       tls_context_(std::move(tls)),
-      exchange_(shard.handler().create_exchange()),
+      listener_(listener),
       h2c_allowed_(h2c && tls_context_ == nullptr) {
-  exchange_->host_ = this;
-  exchange_->request_.listener = listener;
-  exchange_->request_.tls = tls_context_ != nullptr;
   error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   auto peer = socket_.remote_endpoint(ec);
-  if (!ec) exchange_->request_.client_address = peer.address().to_string();
+  if (!ec) client_address_ = peer.address().to_string();
+  acquire_exchange();
   head_.reserve(1024);
   shard_.add(this);
 }
@@ -173,6 +171,15 @@ Connection::Connection(Shard& shard, asio::ip::tcp::socket socket, std::uint16_t
 Connection::~Connection() {
   if (h2_) shard_.count_http2_connection(false);
   shard_.remove(this);
+}
+
+void Connection::acquire_exchange() {
+  if (exchange_) return;
+  exchange_ = shard_.handler().create_exchange();
+  exchange_->host_ = this;
+  exchange_->request_.listener = listener_;
+  exchange_->request_.tls = tls_context_ != nullptr;
+  exchange_->request_.client_address = client_address_;
 }
 
 void Connection::start() {
@@ -614,14 +621,21 @@ void Connection::on_sweep() {
   }
 }
 
-// Idle with no read pending: the read buffer goes, and readability brings the connection back to reading.
+// Idle with no read pending: the read buffer goes, and so does the exchange when nothing else holds the
+// connection (every Exchange::retain(), a body source, pending work, holds it: then the exchange stays),
+// back to the handler's spares; readability brings the connection back to reading.
 void Connection::park() {
   buffer_ = boost::beast::flat_buffer(buffer_.max_size());
   waiting_idle_ = true;
+  if (exchange_ && weak_from_this().use_count() == 1) {  // 1: the cancelled read's handler, our caller
+    exchange_->host_ = nullptr;
+    shard_.handler().return_exchange(std::move(exchange_));  // leaves exchange_ null
+  }
   socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
     self->waiting_idle_ = false;
     if (self->phase_ == Phase::kClosed) return;
     if (ec) return self->close();
+    self->acquire_exchange();
     self->read_more();
   });
 }
@@ -639,12 +653,12 @@ void Connection::release_idle_memory() {
     error_code ignored;
     socket_.cancel(ignored);
   }
-  exchange_->release_memory();
+  if (exchange_) exchange_->release_memory();
 }
 
 // The request is complete (or its body waits for the handler's "continue") and not answered yet.
 bool Connection::waits_for_handler() const {
-  if (exchange_->responded_) return false;
+  if (!exchange_ || exchange_->responded_) return false;
   return (phase_ == Phase::kHandling && body_done_) || (phase_ == Phase::kBody && awaiting_continue_);
 }
 
@@ -963,8 +977,10 @@ void Connection::close() {
   socket_.close(ignored);
   if (tunnel_) std::exchange(tunnel_, nullptr)->cancel();
   // Everything the request started stops with the connection.
-  if (auto work = exchange_->pending_.lock()) work->cancel();
-  exchange_->pending_.reset();
+  if (exchange_) {
+    if (auto work = exchange_->pending_.lock()) work->cancel();
+    exchange_->pending_.reset();
+  }
   if (source_) {
     source_->cancel();
     source_.reset();

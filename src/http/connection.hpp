@@ -63,7 +63,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   Connection* prev = nullptr;  // Shard's registry links
   Connection* next = nullptr;
   // The listener that accepted the socket (its index in the server's list), as the shard counted it.
-  std::uint16_t listener() const { return exchange_->request().listener; }
+  std::uint16_t listener() const { return listener_; }
   std::uint16_t counted_listener = 0;  // Shard's: set by Shard::add
 
  private:
@@ -130,6 +130,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void update_http2_deadline();
   void begin_reading();
   void shutdown_tls();
+  // The exchange is given back to the handler while the connection is parked (see park()) and taken
+  // again when the next request's bytes arrive.
+  void acquire_exchange();
 
   void read_more();
   void on_read(const boost::system::error_code& ec, std::size_t bytes);
@@ -166,7 +169,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
   std::unique_ptr<TlsStream> tls_;  // over socket_, declared after it: destroyed first
   boost::beast::flat_buffer buffer_;
-  std::unique_ptr<Exchange> exchange_;
+  std::unique_ptr<Exchange> exchange_;  // null only while parked
+  std::string client_address_;          // the exchange's request carries them: kept for the next one
+  std::uint16_t listener_ = 0;
   std::optional<RequestParser> parser_;
   Response response_;
   std::string head_;

@@ -163,6 +163,10 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
 
   virtual std::unique_ptr<Exchange> create_exchange() = 0;
+  // An exchange a connection gives back while it idles with no request (parked): the handler may keep it
+  // for the next create_exchange() (of any connection of the shard), so that thousands of idle
+  // connections do not each hold one. Nothing else refers to it any more. By default it is freed.
+  virtual void return_exchange(std::unique_ptr<Exchange> /*exchange*/) {}
   virtual const ConnectionLimits& limits() = 0;
 
   // The certificates of TLS listener `tls_index` (its index in the config's gateway.listeners) for a

@@ -69,6 +69,7 @@ class GatewayHandler final : public http::RequestHandler {
   ~GatewayHandler() override;
 
   std::unique_ptr<http::Exchange> create_exchange() override;
+  void return_exchange(std::unique_ptr<http::Exchange> exchange) override;
   const http::ConnectionLimits& limits() override;
   std::shared_ptr<const http::TlsContext> tls_context(std::size_t tls_index) override;
   http::BodyMode body_mode(http::Exchange& exchange) override;
@@ -150,6 +151,9 @@ class GatewayHandler final : public http::RequestHandler {
   observability::RequestIdGenerator request_ids_;
   observability::TraceIdGenerator trace_ids_;
   observability::SpanBuffer spans_;  // finished spans until the tick hands them to the exporter
+  // Exchanges given back by parked connections, for the next connection that needs one (bounded); last,
+  // so that they go before what they refer to.
+  std::vector<std::unique_ptr<http::Exchange>> spare_exchanges_;
 };
 
 }  // namespace workgate::pipeline

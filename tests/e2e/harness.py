@@ -411,8 +411,10 @@ class Response:
 class RawConnection:
     """A client socket with a read buffer: send exact bytes, read whole responses, detect EOF."""
 
-    def __init__(self, host, port, timeout=IO_TIMEOUT):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=IO_TIMEOUT, source=None):
+        # source: a local address to connect from (127.0.0.2 ... tell loopback clients apart)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.settimeout(timeout)
         self.buf = b""
         self.eof = False

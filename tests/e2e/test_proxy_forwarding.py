@@ -4,9 +4,10 @@ upstream of our own."""
 import hashlib
 import json
 import os
+import time
 import unittest
 
-from harness import build_request, chunked_body
+from harness import RawConnection, build_request, chunked_body
 from proxy_support import (ORIGIN, ProxyTestCase, hdr, proxy_config, proxy_route, read_lenient,
                            server)
 from upstreams import pattern_bytes, pattern_sha256
@@ -97,6 +98,28 @@ class ProxyForwardingTest(ProxyTestCase):
         self.assertEqual(hdr(rec, "x-forwarded-for"), ["127.0.0.1"])
         self.assertEqual(hdr(rec, "x-forwarded-proto"), ["http"])
         self.assertEqual(hdr(rec, "x-forwarded-host"), ["gw.example.test:8443"])
+
+    def test_parked_keep_alive_connections_keep_their_client_address(self):
+        # Idle through two shard sweeps, a connection parks and gives its exchange back to the shard's
+        # spares; its next request takes one again, maybe another connection's: each must still carry
+        # its own client address. A parks, then B; A wakes first and gets B's old exchange.
+        a = RawConnection(self.gw.host, self.gw.port, source="127.0.0.2")
+        b = RawConnection(self.gw.host, self.gw.port, source="127.0.0.3")
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+
+        def forwarded_for(conn):
+            conn.send(b"GET /api/parked HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+            return hdr(json.loads(conn.read_response().body), "x-forwarded-for")
+
+        self.assertEqual(forwarded_for(a), ["127.0.0.2"])
+        time.sleep(0.35)  # A parked (idle through two sweeps of 100 ms)
+        self.assertEqual(forwarded_for(b), ["127.0.0.3"])
+        time.sleep(0.35)  # B parked after A
+        for _ in range(2):
+            self.assertEqual(forwarded_for(a), ["127.0.0.2"])
+            self.assertEqual(forwarded_for(b), ["127.0.0.3"])
+            time.sleep(0.35)
 
     def test_x_forwarded_for_is_appended_to_the_clients_list(self):
         rec = self.echo(self.send("GET", "/api/h", headers=[
