@@ -78,8 +78,7 @@ void append_ascii(std::string& out, std::string_view text) {
     }
     std::uint32_t cp = 0;
     std::size_t length = decode_utf8(text, i, cp);
-    bool valid = length != 0;
-    if (!valid) {
+    if (length == 0) {
       escape(0xfffd);
       ++i;
       continue;

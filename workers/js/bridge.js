@@ -15,8 +15,9 @@
 //   {op: "call", fn, kind: binding|service|pre|post, method, url, route, a, b, config?, stream?, h?, d?,
 //    body?, response?: {status, headers, body}}
 // workerd's socket takes x-wg-call as its cfBlobHeader: the field ({"wg": meta}) is parsed into `req.cf`
-// and is not among the fields the function sees (which sees request.cf.wg, the gateway's call metadata). With `d` the call's request line is the client's (method and absolute
-// URL; the socket speaks proxy-style HTTP), so workerd's Request is the function's as it is: no copy.
+// and is not among the fields the function sees (it sees request.cf.wg, the gateway's call metadata).
+// With `d` the call's request line is the client's (method and absolute URL; the socket speaks
+// proxy-style HTTP), so workerd's Request is the function's as it is: no copy.
 // The function's ctxJson is '{"apiConfig":' + wg-context.js apiConfig + ',' + a + ',"matchedPath":{"config":'
 // + the route's config (wg-context.js routes[route], or `config`) + ',' + b + '}}': a and b carry the
 // per-request parts (requestUrl, jwtPayload; matchResult) as text, so claims keep their exact numbers. `h`
@@ -29,7 +30,7 @@
 //   request   <meta JSON {method, url, headers}>\n<body>: a Request a pre_process hook returned
 //   error     the body is the error's message (the gateway logs it; the client never sees it)
 //   describe  {"ok": true, "functions": [...]} or {"ok": false, "error": "..."} (op "describe", at load)
-// Health probes and describe may also come as a POST whose body starts with the meta JSON and a newline.
+// Health probes and describe come as a POST whose body starts with the meta JSON and a newline.
 
 const encoder = new TextEncoder();
 
@@ -69,8 +70,9 @@ async function legacyMeta(req) {
   return meta;
 }
 
-// The fields the gateway uses to frame and address the call, never the function's.
-const CALL_FIELDS = ["x-wg-call", "content-length", "transfer-encoding"];
+// The fields that frame the call, not the function's request, on a copied Request (x-wg-call never
+// arrives: workerd consumes it as the cfBlobHeader).
+const CALL_FIELDS = ["content-length", "transfer-encoding"];
 
 function hasBody(method) {
   return method !== "GET" && method !== "HEAD";
@@ -112,10 +114,7 @@ export function serve(user, entrypoint, role, context = { apiConfig: "{}", route
     async fetch(req, env, ctx) {
       let meta = req.cf?.wg;
       try {
-        if (meta === undefined || meta === null || meta.op === undefined) {
-          const field = req.headers.get("x-wg-call");
-          meta = field !== null ? JSON.parse(field).wg : await legacyMeta(req);
-        }
+        if (meta?.op === undefined) meta = await legacyMeta(req);  // a health probe or describe
       } catch (e) {
         return answer("error", errorText(e), 500);
       }
