@@ -547,9 +547,8 @@ EncodedCall encode_call(const JsFunction& fn, const JsCallInput& input) {
   }
   b += "}}";
 
-  std::string meta = "{\"op\":\"call\",\"fn\":" + quote(input.function) +
-                     ",\"kind\":" + quote(kind_name(input.kind)) + ",\"method\":" + quote(request.method) +
-                     ",\"url\":" + quote(url);
+  std::string meta =
+      "{\"op\":\"call\",\"fn\":" + quote(input.function) + ",\"kind\":" + quote(kind_name(input.kind));
   bool known_route = fn.context && input.route_index < fn.context->route_configs.size();
   meta += ",\"route\":" + (known_route ? std::to_string(input.route_index) : std::string("-1"));
   if (!known_route) meta += ",\"config\":" + quote("{\"path\":" + quote(input.route_path) + "}");
@@ -584,7 +583,10 @@ EncodedCall encode_call(const JsFunction& fn, const JsCallInput& input) {
   // response too), HEAD (workerd would drop the answer's body), methods workerd does not know, escaped
   // fields, or a URL that is not one token.
   bool direct = !post && escaped.empty() && direct_method(request.method) && request_line_token(url);
-  if (direct) {
+  if (!direct) {
+    // The bridge builds the function's Request from these; a direct call's request line carries them.
+    meta += ",\"method\":" + quote(request.method) + ",\"url\":" + quote(url);
+  } else {
     meta += ",\"d\":1";
     out.request_line.reserve(request.method.size() + url.size() + 12);
     out.request_line.append(request.method).append(" ").append(url).append(" HTTP/1.1\r\n");

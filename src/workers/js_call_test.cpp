@@ -69,8 +69,10 @@ TEST(JsCall, EncodesRequestContextAndFields) {
   json::object meta = meta_of(call);
   EXPECT_EQ(meta.at("fn").as_string(), "run");
   EXPECT_EQ(meta.at("kind").as_string(), "binding");
-  EXPECT_EQ(meta.at("method").as_string(), "POST");
-  EXPECT_EQ(meta.at("url").as_string(), "http://api.example.com/items/42?a=1");
+  // A direct call: method and URL are the request line's, not repeated in the meta.
+  EXPECT_EQ(call.request_line, "POST http://api.example.com/items/42?a=1 HTTP/1.1\r\n");
+  EXPECT_FALSE(meta.contains("method"));
+  EXPECT_FALSE(meta.contains("url"));
   EXPECT_TRUE(call.request_body);  // the body is the request's own, not copied
   EXPECT_TRUE(call.owned_body.empty());
   // The client's fields, Host first, without framing, Expect or a forged x-wg-call.
@@ -194,6 +196,9 @@ TEST(JsCall, RequestLineIsTheClientsWhenTheRequestCanBeUsedAsItIs) {
   // HEAD (workerd would drop the answer's body) and methods workerd does not know go as GET or POST.
   request.method = "HEAD";
   EXPECT_EQ(line_of(request), std::pair(std::string("GET / HTTP/1.1\r\n"), false));
+  json::object copied = meta_of(encode_call(fn, input));  // the bridge builds the Request from these
+  EXPECT_EQ(copied.at("method").as_string(), "HEAD");
+  EXPECT_EQ(copied.at("url").as_string(), "https://api.example.com/items/42?a=1");
   request.method = "PROPFIND";
   EXPECT_EQ(line_of(request), std::pair(std::string("POST / HTTP/1.1\r\n"), false));
   request.body.clear();

@@ -12,8 +12,9 @@
 // The gateway's call (HTTP/1.1 over a Unix socket) is the client's request, re-addressed: its header fields
 // are the client's (Host first; no hop-by-hop fields), its body the client's body as it arrives (streamed
 // for large or chunked bodies), and one more field, `x-wg-call`, says what to call:
-//   {op: "call", fn, kind: binding|service|pre|post, method, url, route, a, b, config?, stream?, h?, d?,
+//   {op: "call", fn, kind: binding|service|pre|post, method?, url?, route, a, b, config?, stream?, h?, d?,
 //    body?, response?: {status, headers, body}}
+// (method and url only without d: a direct call's request line carries them)
 // workerd's socket takes x-wg-call as its cfBlobHeader: the field ({"wg": meta}) is parsed into `req.cf`
 // and is not among the fields the function sees (it sees request.cf.wg, the gateway's call metadata).
 // With `d` the call's request line is the client's (method and absolute URL; the socket speaks
