@@ -583,10 +583,7 @@ EncodedCall encode_call(const JsFunction& fn, const JsCallInput& input) {
   // response too), HEAD (workerd would drop the answer's body), methods workerd does not know, escaped
   // fields, or a URL that is not one token.
   bool direct = !post && escaped.empty() && direct_method(request.method) && request_line_token(url);
-  if (!direct) {
-    // The bridge builds the function's Request from these; a direct call's request line carries them.
-    meta += ",\"method\":" + quote(request.method) + ",\"url\":" + quote(url);
-  } else {
+  if (direct) {
     meta += ",\"d\":1";
     out.request_line.reserve(request.method.size() + url.size() + 12);
     out.request_line.append(request.method).append(" ").append(url).append(" HTTP/1.1\r\n");
@@ -606,6 +603,8 @@ EncodedCall encode_call(const JsFunction& fn, const JsCallInput& input) {
     out.request_body = !body.empty();
   }
   if (!direct) {
+    // The bridge builds the function's Request from these; a direct call's request line carries them.
+    meta += ",\"method\":" + quote(request.method) + ",\"url\":" + quote(url);
     bool sends_body = input.body || (post ? !out.owned_body.empty() : !body.empty());
     out.request_line = sends_body ? "POST / HTTP/1.1\r\n" : "GET / HTTP/1.1\r\n";
   }
