@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cerrno>
@@ -135,9 +136,9 @@ void Connection::read_body(Exchange&, BodyChunkHandler handler) {
     handler(body_done_ ? error_code() : asio::error::connection_aborted, {}, true);
     return;
   }
-  body_handler_ = std::move(handler);
+  serving_->body_handler = std::move(handler);
   const Request& request = exchange_->request_;
-  if (!continue_sent_ && buffer_.size() == 0 && request.version >= 11 && expects_continue(request)) {
+  if (!continue_sent_ && serving_->buffer.size() == 0 && request.version >= 11 && expects_continue(request)) {
     continue_sent_ = true;
     async_write(asio::buffer(kContinue.data(), kContinue.size()),
                 [self = shared_from_this()](const error_code& ec, std::size_t) {
@@ -164,7 +165,6 @@ Connection::Connection(Shard& shard, asio::ip::tcp::socket socket, std::uint16_t
   auto peer = socket_.remote_endpoint(ec);
   if (!ec) client_address_ = peer.address().to_string();
   acquire_exchange();
-  head_.reserve(1024);
   shard_.add(this);
 }
 
@@ -173,8 +173,38 @@ Connection::~Connection() {
   shard_.remove(this);
 }
 
+std::vector<std::unique_ptr<Connection::Serving>>& Connection::spare_servings() {
+  thread_local std::vector<std::unique_ptr<Serving>> spares;  // the shard's: one event loop per thread
+  return spares;
+}
+
+std::unique_ptr<Connection::Serving> Connection::take_serving() {
+  auto& spares = spare_servings();
+  if (spares.empty()) return std::make_unique<Serving>();
+  std::unique_ptr<Serving> serving = std::move(spares.back());
+  spares.pop_back();
+  return serving;
+}
+
+// Emptied first (its buffers go back to malloc); kept as long as a burst of parked connections waking at
+// once would take them again, freed beyond.
+void Connection::give_back(std::unique_ptr<Serving> serving) {
+  constexpr std::size_t kSpareServings = 64;
+  auto& spares = spare_servings();
+  if (spares.size() >= kSpareServings) return;
+  serving->buffer = boost::beast::flat_buffer();
+  serving->parser.reset();
+  serving->response = Response();
+  std::string().swap(serving->head);
+  serving->body_handler = nullptr;
+  serving->source.reset();
+  std::string().swap(serving->tls_scratch);
+  spares.push_back(std::move(serving));
+}
+
 void Connection::acquire_exchange() {
   if (exchange_) return;
+  serving_ = take_serving();
   exchange_ = shard_.handler().create_exchange();
   exchange_->host_ = this;
   exchange_->request_.listener = listener_;
@@ -192,7 +222,7 @@ void Connection::start() {
 }
 
 void Connection::begin_reading() {
-  buffer_ = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
+  serving_->buffer = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
   set_deadline(limits_->header_timeout);
   phase_ = Phase::kIdle;
   read_more();
@@ -223,7 +253,7 @@ void Connection::on_handshake(const error_code& ec) {
   unsigned int length = 0;
   SSL_get0_alpn_selected(tls_->native_handle(), &protocol, &length);
   if (length == 2 && std::memcmp(protocol, "h2", 2) == 0) {
-    buffer_ = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
+    serving_->buffer = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
     start_http2();
     return;
   }
@@ -232,7 +262,7 @@ void Connection::on_handshake(const error_code& ec) {
 
 void Connection::start_http2() {
   phase_ = Phase::kHttp2;
-  parser_.reset();
+  serving_->parser.reset();
   Http2Transport& transport = *this;
   h2_ = std::make_unique<Http2Session>(shard_, transport, exchange_->request_);
   shard_.count_http2_connection(true);
@@ -240,10 +270,10 @@ void Connection::start_http2() {
     close();
     return;
   }
-  if (buffer_.size() > 0) {
-    auto data = buffer_.data();
+  if (serving_->buffer.size() > 0) {
+    auto data = serving_->buffer.data();
     bool ok = h2_->receive(static_cast<const char*>(data.data()), data.size());
-    buffer_.consume(buffer_.size());
+    serving_->buffer.consume(serving_->buffer.size());
     if (phase_ == Phase::kClosed) return;
     if (!ok) {
       flush_http2();
@@ -257,7 +287,7 @@ void Connection::start_http2() {
 void Connection::read_http2() {
   if (phase_ != Phase::kHttp2 || h2_reading_ || !h2_->wants_read()) return;
   h2_reading_ = true;
-  async_read_some(buffer_.prepare(kReadChunk),
+  async_read_some(serving_->buffer.prepare(kReadChunk),
                   [self = shared_from_this()](const error_code& ec, std::size_t n) {
                     self->h2_reading_ = false;
                     if (self->phase_ != Phase::kHttp2) return;
@@ -265,10 +295,10 @@ void Connection::read_http2() {
                       self->close();
                       return;
                     }
-                    self->buffer_.commit(n);
-                    auto data = self->buffer_.data();
+                    self->serving_->buffer.commit(n);
+                    auto data = self->serving_->buffer.data();
                     bool ok = self->h2_->receive(static_cast<const char*>(data.data()), data.size());
-                    self->buffer_.consume(self->buffer_.size());
+                    self->serving_->buffer.consume(self->serving_->buffer.size());
                     if (self->phase_ != Phase::kHttp2) return;
                     self->flush_http2();
                     if (ok) self->read_http2();
@@ -344,9 +374,10 @@ void Connection::set_deadline(std::chrono::milliseconds timeout) {
 // the client counts: a pause the gateway imposes (backpressure from a slow upstream) is not charged.
 void Connection::arm_body_deadline() {
   auto now = shard_.now();
-  body_read_started_ = now;
+  serving_->body_read_started = now;
   Shard::Clock::duration allowed = limits_->body_timeout;
-  if (limits_->min_body_rate > 0) allowed = std::clamp(body_credit_, Shard::Clock::duration::zero(), allowed);
+  if (limits_->min_body_rate > 0)
+    allowed = std::clamp(serving_->body_credit, Shard::Clock::duration::zero(), allowed);
   deadline_ = now + allowed;
 }
 
@@ -354,19 +385,19 @@ void Connection::account_body_read(std::size_t bytes) {
   if (limits_->min_body_rate == 0) return;
   auto earned = std::chrono::milliseconds(std::min<std::uint64_t>(bytes, limits_->max_body_bytes) * 1000 /
                                           limits_->min_body_rate);
-  body_credit_ += earned - (shard_.now() - body_read_started_);
-  body_credit_ = std::min<Shard::Clock::duration>(body_credit_, limits_->body_timeout);
+  serving_->body_credit += earned - (shard_.now() - serving_->body_read_started);
+  serving_->body_credit = std::min<Shard::Clock::duration>(serving_->body_credit, limits_->body_timeout);
 }
 
 void Connection::read_more() {
-  std::size_t room = buffer_.max_size() - buffer_.size();
+  std::size_t room = serving_->buffer.max_size() - serving_->buffer.size();
   if (room == 0) {
     fail(ProtocolError::kHeadersTooLarge);
     return;
   }
   if (phase_ == Phase::kBody) arm_body_deadline();
-  std::size_t chunk = phase_ == Phase::kIdle && buffer_.size() == 0 ? kIdleReadChunk : kReadChunk;
-  auto space = buffer_.prepare(std::min(room, chunk));
+  std::size_t chunk = phase_ == Phase::kIdle && serving_->buffer.size() == 0 ? kIdleReadChunk : kReadChunk;
+  auto space = serving_->buffer.prepare(std::min(room, chunk));
   async_read_some(space,
                   [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
 }
@@ -381,7 +412,7 @@ void Connection::on_read(const error_code& ec, std::size_t bytes) {
     if (ec) {
       close();
     } else {
-      buffer_.consume(buffer_.size());
+      serving_->buffer.consume(serving_->buffer.size());
       linger();
     }
     return;
@@ -395,10 +426,10 @@ void Connection::on_read(const error_code& ec, std::size_t bytes) {
     }
     return;
   }
-  buffer_.commit(bytes);
+  serving_->buffer.commit(bytes);
   if (h2c_allowed_ && phase_ == Phase::kIdle) {
     // The first bytes of a connection on an HTTP/2 plain listener: the preface means h2c.
-    auto data = buffer_.data();
+    auto data = serving_->buffer.data();
     std::string_view seen(static_cast<const char*>(data.data()), data.size());
     std::string_view preface = Http2Session::kPreface;
     if (preface.starts_with(seen.substr(0, preface.size()))) {
@@ -424,10 +455,10 @@ void Connection::begin_request() {
   exchange_->responded_ = false;
   exchange_->continue_requested_ = false;
   limits_ = &shard_.handler().limits();
-  parser_.emplace(exchange_->request_, limits_->max_headers);
-  parser_->header_limit(static_cast<std::uint32_t>(limits_->max_header_bytes));
-  parser_->body_limit(boost::none);  // set in on_head_complete once the body mode is known
-  parser_->eager(false);
+  serving_->parser.emplace(exchange_->request_, limits_->max_headers);
+  serving_->parser->header_limit(static_cast<std::uint32_t>(limits_->max_header_bytes));
+  serving_->parser->body_limit(boost::none);  // set in on_head_complete once the body mode is known
+  serving_->parser->eager(false);
   phase_ = Phase::kHeader;
   continue_sent_ = false;
   awaiting_continue_ = false;
@@ -437,22 +468,22 @@ void Connection::begin_request() {
 void Connection::parse() {
   error_code ec;
   if (phase_ == Phase::kHeader) {
-    std::size_t used = parser_->put(buffer_.data(), ec);
-    buffer_.consume(used);
+    std::size_t used = serving_->parser->put(serving_->buffer.data(), ec);
+    serving_->buffer.consume(used);
     if (ec == beast_http::error::need_more) {
       read_more();
       return;
     }
     if (ec) {
-      if (parser_->framing_error() == FramingError::kNotImplemented) {
+      if (serving_->parser->framing_error() == FramingError::kNotImplemented) {
         fail(ProtocolError::kNotImplemented);
-      } else if (parser_->framing_error() == FramingError::kBadRequest) {
+      } else if (serving_->parser->framing_error() == FramingError::kBadRequest) {
         fail(ProtocolError::kBadRequest);
       } else if (ec == beast_http::error::header_limit) {
         fail(ProtocolError::kHeadersTooLarge);
       } else if (ec == beast_http::error::body_limit) {
         fail(ProtocolError::kPayloadTooLarge);
-      } else if (ec == beast_http::error::bad_version && names_http_version(buffer_.data())) {
+      } else if (ec == beast_http::error::bad_version && names_http_version(serving_->buffer.data())) {
         fail(ProtocolError::kVersionNotSupported);
       } else {
         fail(ProtocolError::kBadRequest);
@@ -463,11 +494,11 @@ void Connection::parse() {
     return;
   }
   // Phase::kBody
-  if ((ec = feed(*parser_, buffer_))) {
+  if ((ec = feed(*serving_->parser, serving_->buffer))) {
     fail(ec == beast_http::error::body_limit ? ProtocolError::kPayloadTooLarge : ProtocolError::kBadRequest);
     return;
   }
-  if (!parser_->is_done()) {
+  if (!serving_->parser->is_done()) {
     read_more();
     return;
   }
@@ -481,14 +512,14 @@ void Connection::on_head_complete() {
     fail(ProtocolError::kBadRequest);
     return;
   }
-  request.keep_alive = parser_->keep_alive();
-  request.chunked = parser_->chunked();
+  request.keep_alive = serving_->parser->keep_alive();
+  request.chunked = serving_->parser->chunked();
   // A chunked HTTP/1.0 request: whoever sent it may frame the rest of the connection differently.
-  if (request.version < 11 && parser_->has_transfer_encoding()) request.keep_alive = false;
-  if (auto length = parser_->content_length()) request.content_length = *length;
+  if (request.version < 11 && serving_->parser->has_transfer_encoding()) request.keep_alive = false;
+  if (auto length = serving_->parser->content_length()) request.content_length = *length;
   stream_mode_ = false;
   body_done_ = true;
-  if (parser_->is_done()) {
+  if (serving_->parser->is_done()) {
     dispatch();
     return;
   }
@@ -498,19 +529,20 @@ void Connection::on_head_complete() {
     fail(ProtocolError::kPayloadTooLarge);
     return;
   }
-  parser_->body_limit(limits_->max_body_bytes);
-  parser_->eager(true);
-  body_credit_ = limits_->body_timeout;
+  serving_->parser->body_limit(limits_->max_body_bytes);
+  serving_->parser->eager(true);
+  serving_->body_credit = limits_->body_timeout;
   if (shard_.handler().body_mode(*exchange_) == BodyMode::kStream) {
     stream_mode_ = true;
     body_done_ = false;
-    buffer_.max_size(std::max(buffer_.max_size(), limits_->max_header_bytes + kStreamReadChunk));
+    serving_->buffer.max_size(
+        std::max(serving_->buffer.max_size(), limits_->max_header_bytes + kStreamReadChunk));
     dispatch();
     return;
   }
   phase_ = Phase::kBody;
   arm_body_deadline();
-  if (buffer_.size() == 0 && !continue_sent_ && request.version >= 11 && expects_continue(request)) {
+  if (serving_->buffer.size() == 0 && !continue_sent_ && request.version >= 11 && expects_continue(request)) {
     BodyWait wait = shard_.handler().before_body(*exchange_);
     if (exchange_->responded_) return;  // answered without the body (e.g. 401): it is never read
     if (wait == BodyWait::kWait && !exchange_->continue_requested_) {
@@ -548,12 +580,12 @@ void Connection::continue_body() {
 void Connection::pump_request_body() {
   Request& request = exchange_->request_;
   request.body.clear();
-  if (buffer_.size() > 0) {
-    if (error_code ec = feed(*parser_, buffer_)) {
+  if (serving_->buffer.size() > 0) {
+    if (error_code ec = feed(*serving_->parser, serving_->buffer)) {
       deliver_body(ec, {}, false);
       return;
     }
-    if (parser_->is_done()) {
+    if (serving_->parser->is_done()) {
       body_done_ = true;
       deliver_body({}, request.body, true);
       return;
@@ -563,14 +595,14 @@ void Connection::pump_request_body() {
       return;
     }
   }
-  std::size_t room = buffer_.max_size() - buffer_.size();
+  std::size_t room = serving_->buffer.max_size() - serving_->buffer.size();
   if (room == 0) {
     deliver_body(beast_http::error::buffer_overflow, {}, false);
     return;
   }
   reading_stream_ = true;
   arm_body_deadline();
-  async_read_some(buffer_.prepare(std::min(room, kStreamReadChunk)),
+  async_read_some(serving_->buffer.prepare(std::min(room, kStreamReadChunk)),
                   [self = shared_from_this()](const error_code& ec, std::size_t n) {
                     self->reading_stream_ = false;
                     if (self->phase_ == Phase::kClosed) {
@@ -582,16 +614,16 @@ void Connection::pump_request_body() {
                       return;
                     }
                     self->account_body_read(n);
-                    self->buffer_.commit(n);
+                    self->serving_->buffer.commit(n);
                     self->pump_request_body();
                   });
 }
 
 void Connection::deliver_body(const error_code& ec, std::string_view chunk, bool last) {
   if (phase_ == Phase::kHandling) clear_deadline();
-  if (!body_handler_) return;
-  BodyChunkHandler handler = std::move(body_handler_);
-  body_handler_ = nullptr;
+  if (!serving_ || !serving_->body_handler) return;
+  BodyChunkHandler handler = std::move(serving_->body_handler);
+  serving_->body_handler = nullptr;
   handler(ec, chunk, last);
 }
 
@@ -625,30 +657,41 @@ void Connection::on_sweep() {
 // connection (every Exchange::retain(), a body source, pending work, holds it: then the exchange stays),
 // back to the handler's spares; readability brings the connection back to reading.
 void Connection::park() {
-  buffer_ = boost::beast::flat_buffer(buffer_.max_size());
+  serving_->buffer = boost::beast::flat_buffer(serving_->buffer.max_size());
   waiting_idle_ = true;
   if (exchange_ && weak_from_this().use_count() == 1) {  // 1: the cancelled read's handler, our caller
     exchange_->host_ = nullptr;
     shard_.handler().return_exchange(std::move(exchange_));  // leaves exchange_ null
+    give_back(std::move(serving_));
+    shard_.count_parked();
   }
-  socket_.async_wait(asio::ip::tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+  // The wait's operation lives as long as the idle connection: from the shard's slab, beside it.
+  auto on_readable = [self = shared_from_this()](const error_code& ec) {
     self->waiting_idle_ = false;
     if (self->phase_ == Phase::kClosed) return;
     if (ec) return self->close();
-    self->acquire_exchange();
+    if (!self->serving_) {
+      // The config may have been replaced meanwhile: the buffer gets the current limit.
+      self->acquire_exchange();
+      self->limits_ = &self->shard_.handler().limits();
+      self->serving_->buffer = boost::beast::flat_buffer(self->limits_->max_header_bytes + kReadChunk);
+    }
     self->read_more();
-  });
+  };
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     asio::bind_allocator(SlabAllocator<void>(shard_.slab()), std::move(on_readable)));
 }
 
 // A connection idle since the last sweep: the response head's buffer and what the exchange kept of the
 // last request and response go back to malloc (an idle keep-alive connection then holds little more than
 // its objects and its read buffer).
 void Connection::release_idle_memory() {
-  if (head_.capacity() > 0) std::string().swap(head_);
+  if (!serving_) return;  // parked: nothing left to give back
+  if (serving_->head.capacity() > 0) std::string().swap(serving_->head);
   // The pending read holds the read buffer: it is cancelled (no syscall) and the connection waits for
   // readability instead (park). Only here, for a connection idle through two sweeps: asio's wait costs an
   // epoll_ctl, which a busy connection should not pay per request.
-  if (!tls_ && !parking_ && !waiting_idle_ && buffer_.size() == 0) {
+  if (!tls_ && !parking_ && !waiting_idle_ && serving_->buffer.size() == 0) {
     parking_ = true;
     error_code ignored;
     socket_.cancel(ignored);
@@ -679,7 +722,7 @@ void Connection::watch_client() {
 }
 
 void Connection::fail(ProtocolError error) {
-  parser_.reset();
+  serving_->parser.reset();
   Response response = shard_.handler().protocol_error(error, *exchange_);
   response.close = true;
   linger_after_write_ = true;
@@ -691,80 +734,81 @@ void Connection::fail(ProtocolError error) {
 // paths made GCC call std::string::append out of line here: +50 instructions per plain request).
 [[gnu::flatten]] void Connection::serialize_head(const Response& response,
                                                  std::optional<std::uint64_t> length, bool chunked) {
-  head_.clear();
-  if (head_.capacity() < 1024) head_.reserve(1024);  // given back while idle (release_idle_memory)
+  serving_->head.clear();
+  if (serving_->head.capacity() < 1024)
+    serving_->head.reserve(1024);  // given back while idle (release_idle_memory)
   char digits[24];
-  head_.append("HTTP/1.1 ");
+  serving_->head.append("HTTP/1.1 ");
   int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
   auto r = std::to_chars(digits, digits + sizeof(digits), status);
-  head_.append(digits, r.ptr);
-  head_.push_back(' ');
-  head_.append(reason_phrase(status));
-  head_.append("\r\n");
+  serving_->head.append(digits, r.ptr);
+  serving_->head.push_back(' ');
+  serving_->head.append(reason_phrase(status));
+  serving_->head.append("\r\n");
   if (!response.content_type.empty() && !has_line_break(response.content_type)) {
-    head_.append("Content-Type: ").append(response.content_type).append("\r\n");
+    serving_->head.append("Content-Type: ").append(response.content_type).append("\r\n");
   }
   response.headers.for_each([&](const HeaderList::Field& f) {
     if (f.name.empty() || has_line_break(f.name) || has_line_break(f.value)) return;
-    head_.append(f.name).append(": ").append(f.value).append("\r\n");
+    serving_->head.append(f.name).append(": ").append(f.value).append("\r\n");
   });
-  head_.append(response.fixed_lines);
+  serving_->head.append(response.fixed_lines);
   if (status_has_body(status) && !response.keep_content_length) {
     if (chunked) {
-      head_.append("Transfer-Encoding: chunked\r\n");
+      serving_->head.append("Transfer-Encoding: chunked\r\n");
     } else if (length) {
       r = std::to_chars(digits, digits + sizeof(digits), *length);
-      head_.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
+      serving_->head.append("Content-Length: ").append(digits, r.ptr).append("\r\n");
     }
   }
   if (response.headers.empty() || !response.headers.contains("Date")) {
-    head_.append("Date: ").append(shard_.http_date()).append("\r\n");
+    serving_->head.append("Date: ").append(shard_.http_date()).append("\r\n");
   }
   if (close_after_write_) {
-    head_.append("Connection: close\r\n");
+    serving_->head.append("Connection: close\r\n");
   } else if (exchange_->request_.version == 10) {
-    head_.append("Connection: keep-alive\r\n");
+    serving_->head.append("Connection: keep-alive\r\n");
   }
-  head_.append("\r\n");
+  serving_->head.append("\r\n");
 }
 
 void Connection::send(Response&& response) {
   if (phase_ == Phase::kClosed) return;
-  response_ = std::move(response);
+  serving_->response = std::move(response);
   const Request& request = exchange_->request_;
   bool body_unread = phase_ == Phase::kHeader || phase_ == Phase::kBody || (stream_mode_ && !body_done_);
-  close_after_write_ = response_.close || !request.keep_alive || shard_.draining() || body_unread;
+  close_after_write_ = serving_->response.close || !request.keep_alive || shard_.draining() || body_unread;
   // The client may still be sending the body: read and drop it for a moment after the response so that
   // closing does not reset the connection before the client has read the response (a 413, say).
   if (body_unread) linger_after_write_ = true;
-  if (response_.upgraded && send_upgrade()) return;
-  bool send_body = !request.is_head() && status_has_body(response_.status);
-  if (response_.body_source) {
-    auto length = response_.body_source->length();
+  if (serving_->response.upgraded && send_upgrade()) return;
+  bool send_body = !request.is_head() && status_has_body(serving_->response.status);
+  if (serving_->response.body_source) {
+    auto length = serving_->response.body_source->length();
     if (send_body) {
-      source_ = std::move(response_.body_source);
+      serving_->source = std::move(serving_->response.body_source);
       chunked_out_ = !length && request.version >= 11;
       if (!length && !chunked_out_) close_after_write_ = true;  // HTTP/1.0: the body ends with the connection
     } else {
-      response_.body_source->cancel();
-      response_.body_source.reset();
+      serving_->response.body_source->cancel();
+      serving_->response.body_source.reset();
     }
-    serialize_head(response_, length, chunked_out_);
+    serialize_head(serving_->response, length, chunked_out_);
   } else {
-    serialize_head(response_, response_.body().size(), false);
+    serialize_head(serving_->response, serving_->response.body().size(), false);
   }
   phase_ = Phase::kWriting;
   set_deadline(limits_->write_timeout);
-  if (source_) {
+  if (serving_->source) {
     body_bytes_sent_ = 0;
-    if (!tls_ && source_->ready()) {
+    if (!tls_ && serving_->source->ready()) {
       // The first piece is at hand: head and piece go out in one write. (A source that would wait, such
       // as an event stream, gets its head sent first so that the client sees it at once.)
       head_pending_ = true;
       pump_response();
       return;
     }
-    async_write(asio::buffer(head_.data(), head_.size()),
+    async_write(asio::buffer(serving_->head.data(), serving_->head.size()),
                 [self = shared_from_this()](const error_code& ec, std::size_t) {
                   if (ec) {
                     self->close();
@@ -775,27 +819,27 @@ void Connection::send(Response&& response) {
                 });
     return;
   }
-  std::string_view body = send_body ? response_.body() : std::string_view();
+  std::string_view body = send_body ? serving_->response.body() : std::string_view();
   body_bytes_sent_ = body.size();
   if (tls_ && body.size() <= kTlsCoalesceLimit) {
     // A TLS stream writes one buffer per record: head and a small body go out as one.
     // (resize + memcpy rather than another std::string::append call site: more of those and GCC stops
     // inlining append into serialize_head, measurably, on the plain path too.)
-    std::size_t at = head_.size();
-    head_.resize(at + body.size());
-    if (!body.empty()) std::memcpy(head_.data() + at, body.data(), body.size());
+    std::size_t at = serving_->head.size();
+    serving_->head.resize(at + body.size());
+    if (!body.empty()) std::memcpy(serving_->head.data() + at, body.data(), body.size());
     body = {};
   }
-  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_.data(), head_.size()),
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(serving_->head.data(), serving_->head.size()),
                                             asio::buffer(body.data(), body.size())};
   async_write(buffers,
               [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_written(ec); });
 }
 
 void Connection::pump_response() {
-  if (phase_ == Phase::kClosed || !source_) return;
+  if (phase_ == Phase::kClosed || !serving_->source) return;
   clear_deadline();
-  source_->pull([self = shared_from_this()](const error_code& ec, std::string_view data, bool last) {
+  serving_->source->pull([self = shared_from_this()](const error_code& ec, std::string_view data, bool last) {
     if (self->phase_ == Phase::kClosed) return;
     if (ec) {
       // The producer failed mid-body: closing is the only honest way to tell the client.
@@ -809,15 +853,15 @@ void Connection::pump_response() {
     }
     self->body_bytes_sent_ += data.size();
     // The buffer sequence must outlive the asynchronous write (a partial write goes on from it later).
-    WriteBuffers& buffers = self->write_buffers_;
+    Serving::WriteBuffers& buffers = self->serving_->write_buffers;
     std::size_t count = 0;
     if (self->head_pending_) {
       self->head_pending_ = false;
-      buffers[count++] = asio::buffer(self->head_.data(), self->head_.size());
+      buffers[count++] = asio::buffer(self->serving_->head.data(), self->serving_->head.size());
     }
     if (self->chunked_out_) {
       ChunkFramer::Buffers framed;
-      std::size_t framed_count = self->chunk_framer_.frame(data, last, framed);
+      std::size_t framed_count = self->serving_->chunk_framer.frame(data, last, framed);
       for (std::size_t i = 0; i < framed_count; ++i)
         buffers[count++] = framed[i];
     } else if (!data.empty()) {
@@ -825,7 +869,7 @@ void Connection::pump_response() {
     }
     if (self->tls_ && count > 1) {
       // A TLS stream writes one buffer per record (and per send): chunk framing and data go as one.
-      std::string& joined = self->tls_scratch_;
+      std::string& joined = self->serving_->tls_scratch;
       std::size_t total = 0;
       for (std::size_t i = 0; i < count; ++i)
         total += buffers[i].size();
@@ -844,7 +888,7 @@ void Connection::pump_response() {
                           return;
                         }
                         if (last) {
-                          self->source_.reset();
+                          self->serving_->source.reset();
                           self->on_written({});
                         } else {
                           self->pump_response();
@@ -854,7 +898,7 @@ void Connection::pump_response() {
 }
 
 void Connection::on_written(const error_code& ec) {
-  shard_.handler().on_complete(*exchange_, response_.status, body_bytes_sent_);
+  shard_.handler().on_complete(*exchange_, serving_->response.status, body_bytes_sent_);
   if (phase_ == Phase::kClosed) return;
   if (ec) {
     close();
@@ -872,18 +916,20 @@ void Connection::on_written(const error_code& ec) {
     }
     return;
   }
-  parser_.reset();
+  serving_->parser.reset();
   phase_ = Phase::kIdle;
-  exchange_->recycle(std::move(response_));
+  exchange_->recycle(std::move(serving_->response));
   // A streamed body grew the buffer's limit; the next head gets the usual one (kept while the bytes the
   // client already pipelined exceed it).
   std::size_t usual = limits_->max_header_bytes + kReadChunk;
-  if (buffer_.max_size() > usual && buffer_.size() <= usual) buffer_.max_size(usual);
-  if (buffer_.size() > 0) {
+  if (serving_->buffer.max_size() > usual && serving_->buffer.size() <= usual)
+    serving_->buffer.max_size(usual);
+  if (serving_->buffer.size() > 0) {
     begin_request();
     parse();
   } else {
-    if (buffer_.capacity() > kIdleReadChunk) buffer_ = boost::beast::flat_buffer(buffer_.max_size());
+    if (serving_->buffer.capacity() > kIdleReadChunk)
+      serving_->buffer = boost::beast::flat_buffer(serving_->buffer.max_size());
     set_deadline(limits_->idle_timeout);
     read_more();
   }
@@ -901,9 +947,9 @@ void Connection::linger() {
     }
     phase_ = Phase::kLingering;
     set_deadline(kLingerTime);
-    buffer_.consume(buffer_.size());
+    serving_->buffer.consume(serving_->buffer.size());
   }
-  auto space = buffer_.prepare(std::min(buffer_.max_size(), kReadChunk));
+  auto space = serving_->buffer.prepare(std::min(serving_->buffer.max_size(), kReadChunk));
   async_read_some(space,
                   [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
 }
@@ -981,9 +1027,9 @@ void Connection::close() {
     if (auto work = exchange_->pending_.lock()) work->cancel();
     exchange_->pending_.reset();
   }
-  if (source_) {
-    source_->cancel();
-    source_.reset();
+  if (serving_ && serving_->source) {
+    serving_->source->cancel();
+    serving_->source.reset();
   }
   deliver_body(asio::error::connection_aborted, {}, false);
   if (h2_) h2_->close_streams();

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "http/framing.hpp"
 #include "http/http2_session.hpp"
@@ -163,18 +164,40 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void end_tunnel(Tunnel::End end);
   void on_tunnel_deadline();
 
+  // What a connection needs only while it serves requests: the read buffer, the parser, the response being
+  // written and its framing. A parked connection (park()) gives it back to a per-thread spare list with its
+  // exchange, so that an idle keep-alive connection holds little more than its socket. Null exactly when
+  // exchange_ is.
+  struct Serving {
+    boost::beast::flat_buffer buffer;
+    std::optional<RequestParser> parser;
+    Response response;
+    std::string head;
+    // Request body pace (see arm_body_deadline).
+    Shard::Clock::duration body_credit{};
+    Shard::Clock::time_point body_read_started{};
+    BodyChunkHandler body_handler;  // a streamed request body's consumer
+    // Streamed response body.
+    std::shared_ptr<BodySource> source;
+    ChunkFramer chunk_framer;
+    // A streamed body's piece as written: the head (with the first piece), the chunk framing and the data.
+    using WriteBuffers = std::array<boost::asio::const_buffer, 1 + std::tuple_size_v<ChunkFramer::Buffers>>;
+    WriteBuffers write_buffers{};
+    std::string tls_scratch;  // a framed chunk joined into one buffer for the TLS stream
+  };
+  static std::vector<std::unique_ptr<Serving>>& spare_servings();
+  static std::unique_ptr<Serving> take_serving();
+  static void give_back(std::unique_ptr<Serving> serving);
+
   Shard& shard_;
   boost::asio::ip::tcp::socket socket_;
   std::shared_ptr<const TlsContext> tls_context_;
   using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
-  std::unique_ptr<TlsStream> tls_;  // over socket_, declared after it: destroyed first
-  boost::beast::flat_buffer buffer_;
+  std::unique_ptr<TlsStream> tls_;      // over socket_, declared after it: destroyed first
   std::unique_ptr<Exchange> exchange_;  // null only while parked
+  std::unique_ptr<Serving> serving_;    // likewise
   std::string client_address_;          // the exchange's request carries them: kept for the next one
   std::uint16_t listener_ = 0;
-  std::optional<RequestParser> parser_;
-  Response response_;
-  std::string head_;
   const ConnectionLimits* limits_ = nullptr;
   Phase phase_ = Phase::kIdle;
   Shard::Clock::time_point deadline_ = Shard::Clock::time_point::max();
@@ -190,23 +213,13 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool waiting_idle_ = false;  // parked: waiting for readability with no read pending
   bool parking_ = false;       // the idle read was cancelled to park the connection
   std::size_t body_bytes_sent_ = 0;
-  // Request body pace (see arm_body_deadline).
-  Shard::Clock::duration body_credit_{};
-  Shard::Clock::time_point body_read_started_{};
   // Streamed request body (BodyMode::kStream).
   bool stream_mode_ = false;
   bool body_done_ = true;
   bool reading_stream_ = false;
-  BodyChunkHandler body_handler_;
   // Streamed response body.
-  std::shared_ptr<BodySource> source_;
   bool chunked_out_ = false;
-  ChunkFramer chunk_framer_;
-  // A streamed body's piece as written: the head (with the first piece), the chunk framing and the data.
-  using WriteBuffers = std::array<boost::asio::const_buffer, 1 + std::tuple_size_v<ChunkFramer::Buffers>>;
-  WriteBuffers write_buffers_{};
   bool head_pending_ = false;  // head_ goes out with the first piece
-  std::string tls_scratch_;    // a framed chunk joined into one buffer for the TLS stream
   // HTTP/2 (after ALPN "h2", or the h2c preface on a listener that allows it).
   bool h2c_allowed_ = false;
   std::unique_ptr<Http2Session> h2_;

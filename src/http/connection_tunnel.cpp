@@ -49,21 +49,21 @@ class Connection::TunnelTransport final : public TunnelSide {
 // ordinary response and the upstream side is let go (closed). A 101 that cannot switch (the shard began
 // draining meanwhile) is not sent: the connection closes as for a request drain cut short.
 bool Connection::send_upgrade() {
-  if (response_.status != 101) {
-    response_.upgraded.reset();
+  if (serving_->response.status != 101) {
+    serving_->response.upgraded.reset();
     return false;
   }
   if (close_after_write_ || exchange_->request_.version != 11) {
-    response_.upgraded.reset();
+    serving_->response.upgraded.reset();
     close();
     on_written(asio::error::shut_down);
     return true;
   }
-  serialize_head(response_, std::nullopt, false);
+  serialize_head(serving_->response, std::nullopt, false);
   phase_ = Phase::kWriting;
   set_deadline(limits_->write_timeout);
   body_bytes_sent_ = 0;
-  async_write(asio::buffer(head_.data(), head_.size()),
+  async_write(asio::buffer(serving_->head.data(), serving_->head.size()),
               [self = shared_from_this()](const error_code& ec, std::size_t) {
                 if (self->phase_ == Phase::kClosed) return;
                 if (ec || self->shard_.draining()) {
@@ -77,21 +77,22 @@ bool Connection::send_upgrade() {
 }
 
 void Connection::start_tunnel() {
-  shard_.handler().on_complete(*exchange_, response_.status, 0);
+  shard_.handler().on_complete(*exchange_, serving_->response.status, 0);
   phase_ = Phase::kTunnel;
-  parser_.reset();
+  serving_->parser.reset();
   auto client = std::make_shared<TunnelTransport>(shared_from_this());
   // What the client sent after its request head (it may speak the new protocol before the 101) goes first.
-  if (buffer_.size() > 0) {
-    auto data = buffer_.data();
+  if (serving_->buffer.size() > 0) {
+    auto data = serving_->buffer.data();
     client->early.assign(static_cast<const char*>(data.data()), data.size());
   }
-  buffer_ = boost::beast::flat_buffer();  // never read again: its memory goes now
+  serving_->buffer = boost::beast::flat_buffer();  // never read again: its memory goes now
   Tunnel::Options options;
   options.buffer_size = kTunnelBuffer;
   options.idle_timeout = limits_->tunnel_idle_timeout;
   options.now = [&shard = shard_] { return shard.now(); };
-  tunnel_ = std::make_shared<Tunnel>(std::move(client), std::move(response_.upgraded), std::move(options));
+  tunnel_ =
+      std::make_shared<Tunnel>(std::move(client), std::move(serving_->response.upgraded), std::move(options));
   tunnel_->start([weak = weak_from_this()](Tunnel::End end) {
     if (auto self = weak.lock()) self->end_tunnel(end);
   });

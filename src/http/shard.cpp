@@ -120,9 +120,13 @@ void Shard::accept(Listener& listener) {
       return;
     }
     if (listener.tls_index < 0) {
-      std::make_shared<Connection>(*this, std::move(socket), listener.index, nullptr, listener.h2c)->start();
+      std::allocate_shared<Connection>(SlabAllocator<Connection>(slab_), *this, std::move(socket),
+                                       listener.index, nullptr, listener.h2c)
+          ->start();
     } else if (auto tls = handler_->tls_context(static_cast<std::size_t>(listener.tls_index))) {
-      std::make_shared<Connection>(*this, std::move(socket), listener.index, std::move(tls))->start();
+      std::allocate_shared<Connection>(SlabAllocator<Connection>(slab_), *this, std::move(socket),
+                                       listener.index, std::move(tls))
+          ->start();
     } else {
       observability::log_error("listener {}: the config has no certificates for it; connection closed",
                                listener.index);
@@ -156,15 +160,18 @@ void Shard::sweep() {
 }
 
 // glibc keeps what a burst of connections freed in its arenas (RSS stays at the peak). Once many of the
-// connections seen since the last trim are gone, at most once a second, malloc_trim hands the free pages
-// back (it also releases pages in the middle of a heap). Rare and off the request path: a sweep is a timer.
+// connections seen since the last trim are gone, or have parked (given back their request memory), at
+// most once a second, malloc_trim hands the free pages back (it also releases pages in the middle of a
+// heap). Rare and off the request path: a sweep is a timer.
 void Shard::trim_memory(Clock::time_point now) {
-  constexpr std::size_t kTrimAfterClosed = 512;
+  constexpr std::size_t kTrimAfter = 512;
   constexpr std::chrono::seconds kTrimInterval{1};
   connections_peak_ = std::max(connections_peak_, connections_);
-  if (connections_peak_ < connections_ + kTrimAfterClosed || now - last_trim_ < kTrimInterval) return;
+  bool closed = connections_peak_ >= connections_ + kTrimAfter;
+  if ((!closed && parked_since_trim_ < kTrimAfter) || now - last_trim_ < kTrimInterval) return;
   last_trim_ = now;
   connections_peak_ = connections_;
+  parked_since_trim_ = 0;
   malloc_trim(0);
 }
 

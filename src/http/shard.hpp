@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "http/request_handler.hpp"
+#include "http/slab.hpp"
 
 namespace workgate::http {
 
@@ -34,6 +35,8 @@ class Shard {
 
   unsigned index() const { return index_; }
   boost::asio::io_context& io() { return io_; }
+  // Where the objects an idle connection keeps are allocated (slab.hpp says why).
+  SlabPool& slab() { return slab_; }
   RequestHandler& handler() { return *handler_; }
   void set_handler(std::unique_ptr<RequestHandler> handler) { handler_ = std::move(handler); }
 
@@ -73,6 +76,8 @@ class Shard {
   // Enforces connection deadlines and runs the handler's tick; run() does it every ~100 ms.
   void sweep();
   void trim_memory(Clock::time_point now);
+  // A connection gave back its per-request memory (Connection::park): many of them make a trim worth it.
+  void count_parked() { ++parked_since_trim_; }
 
   // Connection registry (called by Connection).
   void add(Connection* connection);
@@ -101,6 +106,7 @@ class Shard {
   void each_connection(Visit visit);
 
   unsigned index_;
+  SlabPool slab_;  // before io_: the connections its handlers hold go before the pool does
   boost::asio::io_context io_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   boost::asio::steady_timer sweep_timer_;
@@ -111,6 +117,7 @@ class Shard {
   std::size_t http2_connections_ = 0;
   // Memory back to the OS after a burst of connections closes (see Shard::sweep).
   std::size_t connections_peak_ = 0;
+  std::size_t parked_since_trim_ = 0;
   Clock::time_point last_trim_{};
   std::vector<ListenerConnections> by_listener_;
   ListenerConnections& listener_slot(std::uint16_t listener);

@@ -1,0 +1,140 @@
+#include "http/slab.hpp"
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <utility>
+
+namespace workgate::http {
+
+// At the start of each chunk (chunks are aligned to their size: a block's chunk is its address masked).
+struct SlabPool::Chunk {
+  Chunk* prev;
+  Chunk* next;
+  FreeBlock* free;
+  std::uint32_t bump;  // offset of the first never-used block
+  std::uint32_t live;
+  std::uint16_t cls;
+  bool full;  // on full_, not on partial_[cls]
+};
+
+namespace {
+
+constexpr std::size_t kHeader = SlabPool::kGranule;  // the Chunk header, rounded to a granule
+
+std::size_t block_size(std::size_t cls) {
+  return (cls + 1) * SlabPool::kGranule;
+}
+
+}  // namespace
+
+SlabPool::~SlabPool() {
+  for (Chunk*& head : partial_) {
+    while (head != nullptr)
+      release_chunk(std::exchange(head, head->next));
+  }
+  for (Chunk* spare : spare_) {
+    if (spare != nullptr) release_chunk(spare);
+  }
+  while (full_ != nullptr)
+    release_chunk(std::exchange(full_, full_->next));
+}
+
+void SlabPool::unlink(Chunk*& head, Chunk* chunk) {
+  if (chunk->prev != nullptr) {
+    chunk->prev->next = chunk->next;
+  } else {
+    head = chunk->next;
+  }
+  if (chunk->next != nullptr) chunk->next->prev = chunk->prev;
+  chunk->prev = chunk->next = nullptr;
+}
+
+void SlabPool::push(Chunk*& head, Chunk* chunk) {
+  chunk->prev = nullptr;
+  chunk->next = head;
+  if (head != nullptr) head->prev = chunk;
+  head = chunk;
+}
+
+// mmap'd, not malloc'd: the chunks stay out of malloc's heap (which malloc_trim can then shrink), and
+// one that empties goes straight back to the OS. Twice the size is mapped and the unaligned ends unmapped.
+SlabPool::Chunk* SlabPool::new_chunk(std::size_t cls) {
+  static_assert(sizeof(Chunk) <= kHeader && sizeof(FreeBlock) <= kGranule);
+  void* raw = ::mmap(nullptr, 2 * kChunkBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  auto start = reinterpret_cast<std::uintptr_t>(raw);
+  std::uintptr_t aligned = (start + kChunkBytes - 1) & ~(std::uintptr_t{kChunkBytes} - 1);
+  if (aligned > start) ::munmap(raw, aligned - start);
+  std::uintptr_t end = start + 2 * kChunkBytes;
+  if (end > aligned + kChunkBytes)
+    ::munmap(reinterpret_cast<void*>(aligned + kChunkBytes), end - aligned - kChunkBytes);
+  auto* chunk = new (reinterpret_cast<void*>(aligned)) Chunk{};
+  chunk->bump = kHeader;
+  chunk->cls = static_cast<std::uint16_t>(cls);
+  ++chunks_;
+  return chunk;
+}
+
+void SlabPool::release_chunk(Chunk* chunk) {
+  --chunks_;
+  ::munmap(chunk, kChunkBytes);
+}
+
+void* SlabPool::allocate(std::size_t bytes, std::size_t alignment) {
+  if (!pooled(bytes, alignment)) return ::operator new (bytes, std::align_val_t{alignment});
+  std::size_t cls = class_of(bytes);
+  Chunk* chunk = partial_[cls];
+  if (chunk == nullptr) {
+    chunk = spare_[cls] != nullptr ? std::exchange(spare_[cls], nullptr) : new_chunk(cls);
+    push(partial_[cls], chunk);
+  }
+  void* block;
+  if (chunk->free != nullptr) {
+    block = chunk->free;
+    chunk->free = chunk->free->next;
+  } else {
+    block = reinterpret_cast<char*>(chunk) + chunk->bump;
+    chunk->bump += static_cast<std::uint32_t>(block_size(cls));
+  }
+  ++chunk->live;
+  if (chunk->free == nullptr && chunk->bump + block_size(cls) > kChunkBytes) {
+    unlink(partial_[cls], chunk);
+    push(full_, chunk);
+    chunk->full = true;
+  }
+  return block;
+}
+
+void SlabPool::deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept {
+  if (p == nullptr) return;
+  if (!pooled(bytes, alignment)) {
+    ::operator delete (p, std::align_val_t{alignment});
+    return;
+  }
+  auto* chunk =
+      reinterpret_cast<Chunk*>(reinterpret_cast<std::uintptr_t>(p) & ~(std::uintptr_t{kChunkBytes} - 1));
+  std::size_t cls = chunk->cls;
+  auto* block = static_cast<FreeBlock*>(p);
+  block->next = chunk->free;
+  chunk->free = block;
+  --chunk->live;
+  if (chunk->full) {
+    unlink(full_, chunk);
+    push(partial_[cls], chunk);
+    chunk->full = false;
+  }
+  if (chunk->live == 0) {
+    unlink(partial_[cls], chunk);
+    if (spare_[cls] == nullptr) {
+      // Kept empty: its blocks start again from the beginning.
+      chunk->free = nullptr;
+      chunk->bump = kHeader;
+      spare_[cls] = chunk;
+    } else {
+      release_chunk(chunk);
+    }
+  }
+}
+
+}  // namespace workgate::http
