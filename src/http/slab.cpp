@@ -5,6 +5,17 @@
 #include <cstdint>
 #include <utility>
 
+// Under AddressSanitizer the free blocks are poisoned, so a use after free of a Connection is still
+// reported (until its block is reused), as it would be for operator new's memory.
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define WG_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define WG_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define WG_POISON(p, n) ((void)(p), (void)(n))
+#define WG_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace workgate::http {
 
 // At the start of each chunk (chunks are aligned to their size: a block's chunk is its address masked).
@@ -70,6 +81,7 @@ SlabPool::Chunk* SlabPool::new_chunk(std::size_t cls) {
   if (end > aligned + kChunkBytes)
     ::munmap(reinterpret_cast<void*>(aligned + kChunkBytes), end - aligned - kChunkBytes);
   auto* chunk = new (reinterpret_cast<void*>(aligned)) Chunk{};
+  WG_POISON(reinterpret_cast<char*>(chunk) + kHeader, kChunkBytes - kHeader);
   chunk->bump = kHeader;
   chunk->cls = static_cast<std::uint16_t>(cls);
   ++chunks_;
@@ -92,9 +104,11 @@ void* SlabPool::allocate(std::size_t bytes, std::size_t alignment) {
   void* block;
   if (chunk->free != nullptr) {
     block = chunk->free;
+    WG_UNPOISON(block, block_size(cls));
     chunk->free = chunk->free->next;
   } else {
     block = reinterpret_cast<char*>(chunk) + chunk->bump;
+    WG_UNPOISON(block, block_size(cls));
     chunk->bump += static_cast<std::uint32_t>(block_size(cls));
   }
   ++chunk->live;
@@ -118,6 +132,7 @@ void SlabPool::deallocate(void* p, std::size_t bytes, std::size_t alignment) noe
   auto* block = static_cast<FreeBlock*>(p);
   block->next = chunk->free;
   chunk->free = block;
+  WG_POISON(block, block_size(cls));
   --chunk->live;
   if (chunk->full) {
     unlink(full_, chunk);

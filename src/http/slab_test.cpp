@@ -120,5 +120,15 @@ TEST(SlabAllocator, WorksWithAllocateShared) {
   EXPECT_EQ(pool.chunks(), 1u);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+TEST(SlabPoolDeathTest, UseAfterFreeIsReportedUnderAddressSanitizer) {
+  SlabPool pool;
+  auto* p = static_cast<volatile char*>(pool.allocate(200, 8));
+  p[0] = 1;
+  pool.deallocate(const_cast<char*>(p), 200, 8);
+  EXPECT_DEATH(p[0] = 2, "use-after-poison");
+}
+#endif
+
 }  // namespace
 }  // namespace workgate::http
