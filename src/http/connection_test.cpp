@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -45,6 +46,10 @@ class FakeHandler final : public RequestHandler {
     auto exchange = std::make_unique<RecyclingExchange>();
     exchanges.push_back(exchange.get());
     return exchange;
+  }
+  void return_exchange(std::unique_ptr<Exchange> exchange) override {
+    ++returned;
+    std::erase(exchanges, static_cast<RecyclingExchange*>(exchange.get()));
   }
   const ConnectionLimits& limits() override { return limits_; }
   BodyMode body_mode(Exchange& exchange) override {
@@ -90,6 +95,7 @@ class FakeHandler final : public RequestHandler {
   std::shared_ptr<Exchange> streamed;
   std::shared_ptr<Exchange> waiting;
   std::vector<RecyclingExchange*> exchanges;
+  int returned = 0;  // exchanges given back by parked connections
   std::shared_ptr<CountingWork> work = std::make_shared<CountingWork>();
 };
 
@@ -169,6 +175,42 @@ TEST_F(ConnectionTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_LT(out.find("/a "), out.find("/b xyz"));
   EXPECT_LT(out.find("/b xyz"), out.find("/c "));
   EXPECT_EQ(handler_->handled, (std::vector<std::string>{"/a", "/b", "/c"}));
+}
+
+// Idle through two sweeps, the connection parks: its exchange goes back to the handler and its
+// per-request state (read buffer, parser, response) to the spares; readable bytes bring both back, and the
+// connection serves on as before: a head larger than the idle read size, pipelined requests, parking again.
+TEST_F(ConnectionTest, AParkedConnectionGivesItsStateBackAndServesAgain) {
+  send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 1);
+  for (int round = 1; round <= 2; ++round) {
+    advance(100ms);
+    advance(100ms);
+    receive(20ms);  // the cancelled read completes: the connection parks
+    EXPECT_EQ(handler_->returned, round);
+    EXPECT_TRUE(handler_->exchanges.empty());
+    std::string big_field(3000, 'v');
+    send("GET /b HTTP/1.1\r\nHost: x\r\nX-Big: " + big_field + "\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string out = receive();
+    EXPECT_EQ(count(out, "HTTP/1.1 200"), 2) << out;
+    EXPECT_LT(out.find("/b "), out.find("/c "));
+    EXPECT_EQ(handler_->exchanges.size(), 1u);  // one exchange taken again
+  }
+  EXPECT_FALSE(closed_);
+}
+
+// A parked connection whose client leaves closes without its state (nothing to cancel, nothing touched).
+TEST_F(ConnectionTest, AParkedConnectionClosesCleanlyWhenTheClientLeaves) {
+  send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 1);
+  advance(100ms);
+  advance(100ms);
+  receive(20ms);
+  ASSERT_EQ(handler_->returned, 1);
+  client_.close();
+  for (int i = 0; i < 20; ++i)
+    shard_.io().run_one_for(5ms);
+  EXPECT_EQ(shard_.connection_count(), 0u);
 }
 
 TEST_F(ConnectionTest, WrittenResponsesAreHandedBackForReuse) {

@@ -209,6 +209,45 @@ class HttpServerTest(GatewayTestCase):
             self.assertErrorAndClose(conn, 413, PAYLOAD_TOO_LARGE, with_origin(ERROR_HEADERS))
 
 
+class IdleMemoryTest(GatewayTestCase):
+    COUNT = 1500
+
+    def test_idle_keep_alive_connections_hold_little_and_serve_again(self):
+        # Idle through two sweeps, a connection parks: its exchange and per-request state go back to
+        # spares, and the Connection and its readability wait live in the shard's slab, so the memory its
+        # last request used is returned by the shard's trim (docs/proxy.md, "Pools"). Measured here:
+        # ~0.75 KiB per idle connection; 1.8 KiB before the slab. Every parked connection then serves again.
+        gw = self.start({"paths": [{"method": "GET", "path": "/health", "response": {"status": "ok"}}]}, threads=1)
+        with open(f"/proc/{gw.serving_pid()}/maps") as f:
+            sanitized = "libasan" in f.read()  # ASan's allocator and quarantine: no memory bound to check
+        warm = [gw.connect() for _ in range(100)]
+        for conn in warm:
+            conn.send(build_request("GET", "/health"))
+            self.assertResponse(conn.read_response(), 200, json_body=HEALTH)
+        for conn in warm:
+            conn.close()
+        time.sleep(1.5)
+        before = gw.vm_kib("VmRSS")
+        conns = []
+        try:
+            for _ in range(self.COUNT):
+                conn = gw.connect()
+                conns.append(conn)
+                conn.send(build_request("GET", "/health"))
+                self.assertResponse(conn.read_response(), 200, json_body=HEALTH)
+            time.sleep(1.5)  # every one parked, and a trim since the last of them (at most one a second)
+            per_connection = (gw.vm_kib("VmRSS") - before) * 1024 / self.COUNT
+            if not sanitized:
+                self.assertLess(per_connection, 1280, f"{per_connection:.0f} B per idle connection")
+            for conn in conns:
+                conn.send(build_request("GET", "/health", headers={"X-Pad": "p" * 2000}))
+            for conn in conns:
+                self.assertResponse(conn.read_response(), 200, json_body=HEALTH)
+        finally:
+            for conn in conns:
+                conn.close()
+
+
 class TimeoutTest(GatewayTestCase):
     @classmethod
     def setUpClass(cls):
