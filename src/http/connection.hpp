@@ -124,7 +124,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
 
   void start_tls();
   void on_handshake(const boost::system::error_code& ec);
-  // HTTP/2 on this transport; what buffer_ holds already (the h2c preface) is its first input.
+  // HTTP/2 on this transport; what the read buffer holds already (the h2c preface) is its first input.
   void start_http2();
   void read_http2();
   void flush_http2();
@@ -219,7 +219,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool reading_stream_ = false;
   // Streamed response body.
   bool chunked_out_ = false;
-  bool head_pending_ = false;  // head_ goes out with the first piece
+  bool head_pending_ = false;  // the head goes out with the first piece
   // HTTP/2 (after ALPN "h2", or the h2c preface on a listener that allows it).
   bool h2c_allowed_ = false;
   std::unique_ptr<Http2Session> h2_;
