@@ -872,12 +872,17 @@ def scenario_workers_js(ctx, conns_list):
     d = ctx.subdir("workerd-bare")
     port = free_port()
     with open(os.path.join(d, "bare.js"), "w") as f:
-        # GET: the JSON answer of the sidecar's string mode; POST: reads the body, answers its size (as the
+        # GET: the JSON answer of the sidecar's string mode, after the work sidecar.js's run does before it
+        # answers (its URL and `mode` query parameter), so that both sides run the same JavaScript; /min
+        # answers without it (the figure before 2026-12-03). POST: reads the body, answers its size (as the
         # gateway's /js-body route below does).
         f.write("export default { async fetch(req) { if (req.method === 'POST') { "
                 "const n = (await req.arrayBuffer()).byteLength; return new Response(JSON.stringify({ size: n }), "
-                "{ headers: { 'content-type': 'application/json' } }); } return new Response(%s, "
-                "{ headers: { 'content-type': 'application/json' } }); } };\n" % json.dumps(JS_BODY))
+                "{ headers: { 'content-type': 'application/json' } }); } "
+                "if (!req.url.endsWith('/min')) { const mode = new URL(req.url).searchParams.get('mode') ?? 'object'; "
+                "if (mode !== 'string') return new Response('mode', { status: 400 }); } "
+                "return new Response(%s, { headers: { 'content-type': 'application/json' } }); } };\n"
+                % json.dumps(JS_BODY))
     with open(os.path.join(d, "body.js"), "w") as f:
         f.write('import { WorkerEntrypoint } from "cloudflare:workers";\n'
                 "export class Body extends WorkerEntrypoint { async size(request) { "
@@ -892,7 +897,8 @@ def scenario_workers_js(ctx, conns_list):
     ctx.servers.append(bare)
     if not bare.wait_ready():
         raise Skip(f"bare workerd did not start: {one_line(bare.output())}")
-    expect_ok("workerd", port, "GET", "/", want_body=JS_BODY, gateway=False)
+    expect_ok("workerd", port, "GET", "/?mode=string", want_body=JS_BODY, gateway=False)
+    expect_ok("workerd", port, "GET", "/min", want_body=JS_BODY, gateway=False)
     wg = ctx.start_workgate("workgate-workers-js", {
         "title": "bench workers-js",
         "workers": [{"binding": "NATIVE", "module": os.path.abspath(sidecar)},
@@ -910,13 +916,15 @@ def scenario_workers_js(ctx, conns_list):
                                                                          "binding": "body", "function": "size"}}]})
     expect_ok("workgate", wg.port, "GET", "/js?mode=string", want_body=JS_BODY)
     expect_ok("workgate", wg.port, "GET", "/native?mode=string", want_body=JS_BODY)
-    sides = [{"name": "bare workerd", "role": "base", "server": bare, "path": "/"},
+    sides = [{"name": "bare workerd", "role": "base", "server": bare, "path": "/?mode=string"},
+             {"name": "bare workerd, no URL parse", "role": "other", "server": bare, "path": "/min"},
              {"name": "static", "role": "other", "server": wg, "path": "/static"},
              {"name": "native service_binding", "role": "other", "server": wg, "path": "/native?mode=string"},
              {"name": "js service_binding", "role": "test", "server": wg, "path": "/js?mode=string"}]
     results = [measure_case(ctx, {"label": f"c{c}", "conns": c, "sides": sides, "target": 0.5,
                                   "ratio_name": "js route/bare workerd",
-                                  "extra_ratios": [("js service_binding", "native service_binding"),
+                                  "extra_ratios": [("js service_binding", "bare workerd, no URL parse"),
+                                                   ("js service_binding", "native service_binding"),
                                                    ("js service_binding", "static")]}) for c in conns_list]
     # Request bodies: 1 KiB (read whole, one piece) and 256 KiB (streamed to workerd, x-wg-prefix), each
     # against the bare workerd reading the same body.

@@ -1,5 +1,6 @@
 #include "workers/js_call.hpp"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
@@ -140,8 +141,13 @@ class Pools final : public asio::execution_context::service {
   struct Idle {
     std::unique_ptr<Socket> socket;
     std::uint64_t generation = 0;
+    std::chrono::steady_clock::time_point since;  // when it went idle
   };
   static constexpr std::size_t kMaxIdle = 256;
+  // workerd closes a keep-alive connection that has carried no request for ~15 s (measured: alive after
+  // 8 s, gone after 16 s). One idle longer than this is not reused: a streamed call on a connection
+  // workerd has closed could not be retried once its body is pulled.
+  static constexpr std::chrono::seconds kMaxIdleAge{5};
   std::unordered_map<std::string, std::vector<Idle>> idle;
 
  private:
@@ -238,6 +244,11 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     generation_ = engine_->generation(process_);
     auto& pools = asio::use_service<Pools>(io_);
     auto& list = pools.idle[path_];
+    // The list is in the order the connections went idle: those too old for reuse are at its front.
+    auto too_old = Clock::now() - Pools::kMaxIdleAge;
+    auto young =
+        std::find_if(list.begin(), list.end(), [&](const Pools::Idle& idle) { return idle.since > too_old; });
+    list.erase(list.begin(), young);
     while (!list.empty()) {
       Pools::Idle idle = std::move(list.back());
       list.pop_back();
@@ -277,6 +288,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   }
 
   void pull_body() {
+    pulled_ = true;
     waiting_client_ = true;
     wait_started_ = Clock::now();
     body_->pull([self = shared_from_this()](const boost::system::error_code& ec, std::string_view data,
@@ -343,12 +355,12 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
         });
   }
 
-  // A pooled connection the process closed meanwhile fails before any answer: once, on a new one. Not a
-  // streamed call: its body is pulled from the client as soon as the head is written, and what was
-  // pulled cannot be pulled again (the client gets 502, as a proxied POST would).
+  // A pooled connection the process closed meanwhile fails before any answer: once, on a new one. A
+  // streamed call only while none of its body has been pulled from the client (the head's write failed):
+  // what was pulled cannot be pulled again (the client gets 502, as a proxied POST would).
   void retry_or_fail(boost::system::error_code ec) {
     bool nothing_read = !parser_ || !parser_->got_some();
-    if (reused_ && nothing_read && !retried_ && !streamed_) {
+    if (reused_ && nothing_read && !retried_ && (!streamed_ || !pulled_)) {
       retried_ = true;
       ++attempt_;
       close_socket();
@@ -377,7 +389,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
     std::string body = std::move(res.body());
     if (keep && engine_->generation(process_) == generation_) {
       auto& list = asio::use_service<Pools>(io_).idle[path_];
-      if (list.size() < Pools::kMaxIdle) list.push_back({std::move(socket_), generation_});
+      if (list.size() < Pools::kMaxIdle) list.push_back({std::move(socket_), generation_, Clock::now()});
     }
     close_socket();
     Outcome outcome = decode_answer(kind_, *request_, status, result, headers, std::move(body), limits_);
@@ -435,6 +447,7 @@ class Call final : public http::Cancellable, public std::enable_shared_from_this
   std::string payload_;
   std::string_view payload_view_;           // payload_, or the request's body
   std::shared_ptr<http::BodySource> body_;  // released once sent, or when workerd stops reading it
+  bool pulled_ = false;                     // a piece of the streamed body was asked of the client
   const bool streamed_;                     // the call's body is the client's, as it arrives
   http::ChunkFramer chunk_framer_;
   http::ChunkFramer::Buffers body_buffers_;  // the piece being written (one write at a time)

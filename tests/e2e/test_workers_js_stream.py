@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -156,6 +157,30 @@ class JsStreamedBodyTest(GatewayTestCase):
         data = body_of(700 * 1024 + 3, seed=3)
         resp = self.post(gw, "/sum", "Transfer-Encoding: chunked\r\n", chunked(data))
         self.check_digest(resp, data)
+
+    def test_streamed_call_after_the_pooled_connections_idled_past_workerds_keep_alive(self):
+        # workerd closes a keep-alive connection idle for ~15 s. A streamed call on such a pooled connection
+        # cannot be retried once its body is pulled, so the gateway does not reuse connections idle for
+        # more than 5 s (and retries one whose head could not be written). Before: 502 WORKER_UNAVAILABLE
+        # ("Broken pipe") for each pooled connection in turn.
+        gw = self.start(config(self.script), threads=1)
+        data = body_of(300 * 1024, seed=5)
+        head = f"Content-Length: {len(data)}\r\n"
+        results = []
+
+        def call():
+            results.append(self.post(gw, "/sum", head, data))
+
+        threads = [threading.Thread(target=call) for _ in range(4)]  # several pooled connections
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for resp in results:
+            self.check_digest(resp, data)
+        time.sleep(17)
+        for _ in range(4):
+            self.check_digest(self.post(gw, "/sum", head, data), data)
 
     def test_small_bodies_still_work(self):
         gw = self.start(config(self.script), threads=1)
