@@ -160,18 +160,24 @@ void Shard::sweep() {
 }
 
 // glibc keeps what a burst of connections freed in its arenas (RSS stays at the peak). Once many of the
-// connections seen since the last trim are gone, or have parked (given back their request memory), at
-// most once a second, malloc_trim hands the free pages back (it also releases pages in the middle of a
-// heap). Rare and off the request path: a sweep is a timer.
+// connections seen since the last trim are gone, or have parked (given back their request memory) — 512,
+// or 64 once a sweep has seen no new park (the burst is over) — at most once a second, malloc_trim hands
+// the free pages back (it also releases pages in the middle of a heap). Rare and off the request path: a
+// sweep is a timer.
 void Shard::trim_memory(Clock::time_point now) {
   constexpr std::size_t kTrimAfter = 512;
+  constexpr std::size_t kTrimAfterBurst = 64;
   constexpr std::chrono::seconds kTrimInterval{1};
   connections_peak_ = std::max(connections_peak_, connections_);
   bool closed = connections_peak_ >= connections_ + kTrimAfter;
-  if ((!closed && parked_since_trim_ < kTrimAfter) || now - last_trim_ < kTrimInterval) return;
+  bool parked = parked_since_trim_ >= kTrimAfter ||
+                (parked_since_trim_ >= kTrimAfterBurst && parked_since_trim_ == parked_at_last_sweep_);
+  parked_at_last_sweep_ = parked_since_trim_;
+  if ((!closed && !parked) || now - last_trim_ < kTrimInterval) return;
   last_trim_ = now;
   connections_peak_ = connections_;
   parked_since_trim_ = 0;
+  parked_at_last_sweep_ = 0;
   malloc_trim(0);
 }
 

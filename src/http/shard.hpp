@@ -118,6 +118,7 @@ class Shard {
   // Memory back to the OS after a burst of connections closes (see Shard::sweep).
   std::size_t connections_peak_ = 0;
   std::size_t parked_since_trim_ = 0;
+  std::size_t parked_at_last_sweep_ = 0;
   Clock::time_point last_trim_{};
   std::vector<ListenerConnections> by_listener_;
   ListenerConnections& listener_slot(std::uint16_t listener);
