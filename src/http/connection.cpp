@@ -221,8 +221,13 @@ void Connection::start() {
   begin_reading();
 }
 
+// The read buffer's limit outside a streamed body: a whole head and one more read's worth.
+std::size_t Connection::read_limit() const {
+  return limits_->max_header_bytes + kReadChunk;
+}
+
 void Connection::begin_reading() {
-  serving_->buffer = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
+  serving_->buffer = boost::beast::flat_buffer(read_limit());
   set_deadline(limits_->header_timeout);
   phase_ = Phase::kIdle;
   read_more();
@@ -253,7 +258,7 @@ void Connection::on_handshake(const error_code& ec) {
   unsigned int length = 0;
   SSL_get0_alpn_selected(tls_->native_handle(), &protocol, &length);
   if (length == 2 && std::memcmp(protocol, "h2", 2) == 0) {
-    serving_->buffer = boost::beast::flat_buffer(limits_->max_header_bytes + kReadChunk);
+    serving_->buffer = boost::beast::flat_buffer(read_limit());
     start_http2();
     return;
   }
@@ -674,7 +679,7 @@ void Connection::park() {
       // The config may have been replaced meanwhile: the buffer gets the current limit.
       self->acquire_exchange();
       self->limits_ = &self->shard_.handler().limits();
-      self->serving_->buffer = boost::beast::flat_buffer(self->limits_->max_header_bytes + kReadChunk);
+      self->serving_->buffer = boost::beast::flat_buffer(self->read_limit());
     }
     self->read_more();
   };
@@ -696,7 +701,7 @@ void Connection::release_idle_memory() {
     error_code ignored;
     socket_.cancel(ignored);
   }
-  if (exchange_) exchange_->release_memory();
+  exchange_->release_memory();  // present: serving_ and exchange_ go and come back together
 }
 
 // The request is complete (or its body waits for the handler's "continue") and not answered yet.
@@ -921,7 +926,7 @@ void Connection::on_written(const error_code& ec) {
   exchange_->recycle(std::move(serving_->response));
   // A streamed body grew the buffer's limit; the next head gets the usual one (kept while the bytes the
   // client already pipelined exceed it).
-  std::size_t usual = limits_->max_header_bytes + kReadChunk;
+  std::size_t usual = read_limit();
   if (serving_->buffer.max_size() > usual && serving_->buffer.size() <= usual)
     serving_->buffer.max_size(usual);
   if (serving_->buffer.size() > 0) {

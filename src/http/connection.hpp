@@ -130,6 +130,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void flush_http2();
   void update_http2_deadline();
   void begin_reading();
+  std::size_t read_limit() const;
   void shutdown_tls();
   // The exchange is given back to the handler while the connection is parked (see park()) and taken
   // again when the next request's bytes arrive.
