@@ -199,6 +199,38 @@ TEST_F(ConnectionTest, AParkedConnectionGivesItsStateBackAndServesAgain) {
   EXPECT_FALSE(closed_);
 }
 
+// What wakes a parked connection is read like any request: bytes that are not HTTP get their 400 and the
+// connection closes; a head that stalls after the wake times out (408) on the header deadline.
+TEST_F(ConnectionTest, AParkedConnectionWokenByGarbageAnswers400AndCloses) {
+  send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 1);
+  advance(100ms);
+  advance(100ms);
+  receive(20ms);
+  ASSERT_EQ(handler_->returned, 1);
+  send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n", 24));
+  std::string out = receive();
+  EXPECT_EQ(count(out, "HTTP/1.1 400"), 1) << out;
+  EXPECT_EQ(handler_->errors, (std::vector<ProtocolError>{ProtocolError::kBadRequest}));
+  receive(200ms);
+  EXPECT_TRUE(closed_);
+}
+
+TEST_F(ConnectionTest, AParkedConnectionWokenByAStalledHeadTimesOut) {
+  send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 1);
+  advance(100ms);
+  advance(100ms);
+  receive(20ms);
+  ASSERT_EQ(handler_->returned, 1);
+  send("GET /b HTTP/1.1\r\nHost:");
+  receive(20ms);
+  advance(handler_->limits_.header_timeout + 100ms);
+  std::string out = receive();
+  EXPECT_EQ(count(out, "HTTP/1.1 408"), 1) << out;
+  EXPECT_EQ(handler_->errors, (std::vector<ProtocolError>{ProtocolError::kRequestTimeout}));
+}
+
 // A parked connection whose client leaves closes without its state (nothing to cancel, nothing touched).
 TEST_F(ConnectionTest, AParkedConnectionClosesCleanlyWhenTheClientLeaves) {
   send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
