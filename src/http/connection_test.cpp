@@ -149,6 +149,16 @@ class ConnectionTest : public ::testing::Test {
     shard_.sweep();
   }
 
+  // One request answered, then idle through two sweeps: the connection parks and hands its exchange back.
+  void serve_once_and_park() {
+    send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 1);
+    advance(100ms);
+    advance(100ms);
+    receive(20ms);  // the cancelled read completes: the connection parks
+    ASSERT_EQ(handler_->returned, 1);
+  }
+
   static int count(const std::string& text, std::string_view what) {
     int n = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
@@ -202,12 +212,7 @@ TEST_F(ConnectionTest, AParkedConnectionGivesItsStateBackAndServesAgain) {
 // What wakes a parked connection is read like any request: bytes that are not HTTP get their 400 and the
 // connection closes; a head that stalls after the wake times out (408) on the header deadline.
 TEST_F(ConnectionTest, AParkedConnectionWokenByGarbageAnswers400AndCloses) {
-  send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 1);
-  advance(100ms);
-  advance(100ms);
-  receive(20ms);
-  ASSERT_EQ(handler_->returned, 1);
+  serve_once_and_park();
   send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n", 24));
   std::string out = receive();
   EXPECT_EQ(count(out, "HTTP/1.1 400"), 1) << out;
@@ -217,12 +222,7 @@ TEST_F(ConnectionTest, AParkedConnectionWokenByGarbageAnswers400AndCloses) {
 }
 
 TEST_F(ConnectionTest, AParkedConnectionWokenByAStalledHeadTimesOut) {
-  send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 1);
-  advance(100ms);
-  advance(100ms);
-  receive(20ms);
-  ASSERT_EQ(handler_->returned, 1);
+  serve_once_and_park();
   send("GET /b HTTP/1.1\r\nHost:");
   receive(20ms);
   advance(handler_->limits_.header_timeout + 100ms);
@@ -233,12 +233,7 @@ TEST_F(ConnectionTest, AParkedConnectionWokenByAStalledHeadTimesOut) {
 
 // A parked connection whose client leaves closes without its state (nothing to cancel, nothing touched).
 TEST_F(ConnectionTest, AParkedConnectionClosesCleanlyWhenTheClientLeaves) {
-  send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  EXPECT_EQ(count(receive(), "HTTP/1.1 200"), 1);
-  advance(100ms);
-  advance(100ms);
-  receive(20ms);
-  ASSERT_EQ(handler_->returned, 1);
+  serve_once_and_park();
   client_.close();
   for (int i = 0; i < 20; ++i)
     shard_.io().run_one_for(5ms);
