@@ -13,6 +13,7 @@
 #include <span>
 #include <utility>
 
+#include "common/close_socket.hpp"
 #include "http/framing.hpp"
 #include "http/target.hpp"
 #include "http/tls_context.hpp"
@@ -401,10 +402,12 @@ void Connection::read_more() {
     return;
   }
   if (phase_ == Phase::kBody) arm_body_deadline();
-  std::size_t chunk = phase_ == Phase::kIdle && serving_->buffer.size() == 0 ? kIdleReadChunk : kReadChunk;
-  auto space = serving_->buffer.prepare(std::min(room, chunk));
-  async_read_some(space,
-                  [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); });
+  // Waiting for the next request (nothing of it buffered): the client sends it after our response.
+  bool next_request = phase_ == Phase::kIdle && serving_->buffer.size() == 0;
+  auto space = serving_->buffer.prepare(std::min(room, next_request ? kIdleReadChunk : kReadChunk));
+  async_read_some(
+      space, [self = shared_from_this()](const error_code& ec, std::size_t n) { self->on_read(ec, n); },
+      next_request ? ReadStart::kNextMessage : ReadStart::kMore);
 }
 
 void Connection::on_read(const error_code& ec, std::size_t bytes) {
@@ -1024,8 +1027,7 @@ void Connection::close() {
   auto keep = weak_from_this().lock();  // cancelling the pending work may release the last other owner
   phase_ = Phase::kClosed;
   clear_deadline();
-  error_code ignored;
-  socket_.close(ignored);
+  close_socket(socket_);
   if (tunnel_) std::exchange(tunnel_, nullptr)->cancel();
   // Everything the request started stops with the connection.
   if (exchange_) {

@@ -97,12 +97,14 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // Every read and write of the connection: the plain socket, or the TLS stream (which writes one buffer
   // per record: send() and pump_response() join small pieces). The TLS side is out of line (and cold), so
   // that the plain path's callers stay as small, and as inlined, as without TLS.
-  template <class Buffers, class Handler>
-  void async_read_some(const Buffers& buffers, Handler&& handler) {
+  // `start`: see draining_read.hpp (the plain socket's reads).
+  template <class Handler>
+  void async_read_some(boost::asio::mutable_buffer buffer, Handler&& handler,
+                       ReadStart start = ReadStart::kMore) {
     if (tls_) {
-      tls_read_some(buffers, std::forward<Handler>(handler));
+      tls_read_some(buffer, std::forward<Handler>(handler));
     } else {
-      socket_.async_read_some(buffers, std::forward<Handler>(handler));
+      shard_.reads().read_some(socket_, buffer, drained_, start, std::forward<Handler>(handler));
     }
   }
   template <class Buffers, class Handler>
@@ -213,6 +215,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool idle_swept_ = false;
   bool waiting_idle_ = false;  // parked: waiting for readability with no read pending
   bool parking_ = false;       // the idle read was cancelled to park the connection
+  bool drained_ = false;       // the socket's last read was short (draining_read.hpp)
   std::size_t body_bytes_sent_ = 0;
   // Streamed request body (BodyMode::kStream).
   bool stream_mode_ = false;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "http/draining_read.hpp"
 #include "http/request_handler.hpp"
 #include "http/slab.hpp"
 
@@ -37,6 +38,8 @@ class Shard {
   boost::asio::io_context& io() { return io_; }
   // Where the objects an idle connection keeps are allocated (slab.hpp says why).
   SlabPool& slab() { return slab_; }
+  // How the shard's plain sockets read (draining_read.hpp says why).
+  const DrainingReads& reads() const { return reads_; }
   RequestHandler& handler() { return *handler_; }
   void set_handler(std::unique_ptr<RequestHandler> handler) { handler_ = std::move(handler); }
 
@@ -108,6 +111,7 @@ class Shard {
   unsigned index_;
   SlabPool slab_;  // before io_: the connections its handlers hold go before the pool does
   boost::asio::io_context io_;
+  DrainingReads reads_{io_};
   std::vector<std::unique_ptr<Listener>> listeners_;
   boost::asio::steady_timer sweep_timer_;
   std::unique_ptr<RequestHandler> handler_;

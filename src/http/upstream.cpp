@@ -105,11 +105,7 @@ class UpstreamTunnelSide final : public TunnelSide {
   UpstreamTunnelSide& operator=(const UpstreamTunnelSide&) = delete;
 
   void read_some(asio::mutable_buffer buffer, Handler handler) override {
-    if (auto* tls = conn_->tls()) {
-      tls->async_read_some(buffer, std::move(handler));
-    } else {
-      conn_->socket().async_read_some(buffer, std::move(handler));
-    }
+    conn_->read_into(buffer, std::move(handler));
   }
   void write(asio::const_buffer buffer, Handler handler) override {
     conn_->write(buffer, std::move(handler));
@@ -350,16 +346,21 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
       return;
     }
     auto self = shared_from_this();
-    conn->read_some([self, held = conn](const error_code& read_ec, std::size_t n) {
-      if (self->state == State::kDone) return;
-      if (read_ec) {
-        self->on_transport_error(read_ec);
-        return;
-      }
-      self->received_bytes = true;
-      self->conn->buffer().commit(n);
-      self->parse_head();
-    });
+    // Nothing of the response yet: the upstream sends it after the request just written.
+    ReadStart start =
+        !received_bytes && conn->buffer().size() == 0 ? ReadStart::kNextMessage : ReadStart::kMore;
+    conn->read_some(
+        [self, held = conn](const error_code& read_ec, std::size_t n) {
+          if (self->state == State::kDone) return;
+          if (read_ec) {
+            self->on_transport_error(read_ec);
+            return;
+          }
+          self->received_bytes = true;
+          self->conn->buffer().commit(n);
+          self->parse_head();
+        },
+        start);
   }
 
   void on_head() {

@@ -1,12 +1,14 @@
 #include "http/upstream_pool.hpp"
 
+#include "common/close_socket.hpp"
+
 namespace workgate::http {
 namespace asio = boost::asio;
 using boost::system::error_code;
 using tcp = asio::ip::tcp;
 
 UpstreamConnection::UpstreamConnection(asio::io_context& io, const UpstreamTarget& target)
-    : buffer_(kMaxResponseHead + kBodyReadChunk) {
+    : reads_(io), buffer_(kMaxResponseHead + kBodyReadChunk) {
   if (target.tls) {
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(io, *target.tls_context);
   } else {
@@ -15,8 +17,7 @@ UpstreamConnection::UpstreamConnection(asio::io_context& io, const UpstreamTarge
 }
 
 void UpstreamConnection::close() {
-  error_code ignored;
-  socket().close(ignored);
+  close_socket(socket());
   open_ = false;
 }
 
@@ -82,10 +83,10 @@ void UpstreamPool::drop() {
 void UpstreamPool::watch_idle(const std::shared_ptr<UpstreamConnection>& connection) {
   connection->watched_ = true;
   std::uint64_t generation = ++connection->watch_generation_;
-  std::weak_ptr<UpstreamConnection> weak = connection;
-  connection->socket().async_wait(tcp::socket::wait_read, [weak, generation](const error_code& ec) {
-    auto c = weak.lock();
-    if (ec || !c || !c->idle_ || c->watch_generation_ != generation) return;
+  // The wait holds the connection (see common/close_socket.hpp: the socket must outlive its operations);
+  // every way out of the pool closes or cancels, so the wait ends with it.
+  connection->socket().async_wait(tcp::socket::wait_read, [c = connection, generation](const error_code& ec) {
+    if (ec || !c->idle_ || c->watch_generation_ != generation) return;
     c->close();
   });
 }

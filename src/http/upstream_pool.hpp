@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/draining_read.hpp"
 #include "http/upstream.hpp"
 
 namespace workgate::http {
@@ -47,19 +48,24 @@ class UpstreamConnection {
       boost::asio::async_write(*plain_, buffers, std::forward<Handler>(handler));
     }
   }
-  // Reads what arrives into buffer() (at most `chunk` bytes); the caller commits the bytes.
+  // Reads what arrives into buffer() (at most `chunk` bytes); the caller commits the bytes. `start`: see
+  // draining_read.hpp (kNextMessage: the response to a request just written).
   template <typename Handler>
-  void read_some(Handler&& handler) {
-    read_some(kReadChunk, std::forward<Handler>(handler));
+  void read_some(Handler&& handler, ReadStart start = ReadStart::kMore) {
+    read_some(kReadChunk, std::forward<Handler>(handler), start);
   }
   template <typename Handler>
-  void read_some(std::size_t chunk, Handler&& handler) {
+  void read_some(std::size_t chunk, Handler&& handler, ReadStart start = ReadStart::kMore) {
     std::size_t room = buffer_.max_size() - buffer_.size();
-    auto space = buffer_.prepare(std::min(room, chunk));
+    read_into(buffer_.prepare(std::min(room, chunk)), std::forward<Handler>(handler), start);
+  }
+  // Reads what arrives into `space` (a tunnel's own buffer).
+  template <typename Handler>
+  void read_into(boost::asio::mutable_buffer space, Handler&& handler, ReadStart start = ReadStart::kMore) {
     if (tls_) {
       tls_->async_read_some(space, std::forward<Handler>(handler));
     } else {
-      plain_->async_read_some(space, std::forward<Handler>(handler));
+      reads_.read_some(*plain_, space, drained_, start, std::forward<Handler>(handler));
     }
   }
   void close();
@@ -73,10 +79,12 @@ class UpstreamConnection {
   friend class UpstreamPool;
   std::unique_ptr<boost::asio::ip::tcp::socket> plain_;
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
+  DrainingReads reads_;
   boost::beast::flat_buffer buffer_;
   std::chrono::steady_clock::time_point idle_deadline_;
   std::uint64_t watch_generation_ = 0;  // which idle watch may still close it
   bool open_ = true;
+  bool drained_ = false;  // the socket's last read was short (draining_read.hpp)
   bool idle_ = false;
   bool watched_ = false;  // an idle watch is pending
 };
