@@ -36,6 +36,8 @@ class HeaderList {
       clear();
     }
   }
+  // The memory the list holds (for spares that keep only small ones).
+  std::size_t capacity_bytes() const { return arena_.capacity() + entries_.capacity() * sizeof(Entry); }
   void reserve(std::size_t bytes, std::size_t fields) {
     arena_.reserve(bytes);
     entries_.reserve(fields);

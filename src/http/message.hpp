@@ -115,6 +115,13 @@ struct Response {
     external_body_ = {};
     external_ = false;
   }
+  // As set_body(std::move(body)), but `body` gets the storage of the body it replaces, cleared (for reuse).
+  void swap_body(std::string& body) {
+    owned_body_.swap(body);
+    body.clear();
+    external_body_ = {};
+    external_ = false;
+  }
   void set_external_body(std::string_view body) {
     owned_body_.clear();
     external_body_ = body;

@@ -37,6 +37,8 @@ class ResponseReader {
     piece_.clear();
     piece_view_ = {};
   }
+  // Storage for the pieces (its capacity is what counts: start() clears it).
+  void give_piece_buffer(std::string buffer) { piece_ = std::move(buffer); }
   // The piece as a string of its own (the whole body of a buffered response).
   std::string take_piece() { return piece_view_.empty() ? std::move(piece_) : std::string(piece_view_); }
   // Streaming: from now on a piece may point into the connection's read buffer instead of being copied

@@ -112,6 +112,7 @@ void* SlabPool::allocate(std::size_t bytes, std::size_t alignment) {
     chunk->bump += static_cast<std::uint32_t>(block_size(cls));
   }
   ++chunk->live;
+  ++blocks_in_use_;
   if (chunk->free == nullptr && chunk->bump + block_size(cls) > kChunkBytes) {
     unlink(partial_[cls], chunk);
     push(full_, chunk);
@@ -134,6 +135,7 @@ void SlabPool::deallocate(void* p, std::size_t bytes, std::size_t alignment) noe
   chunk->free = block;
   WG_POISON(block, block_size(cls));
   --chunk->live;
+  --blocks_in_use_;
   if (chunk->full) {
     unlink(full_, chunk);
     push(partial_[cls], chunk);

@@ -34,8 +34,9 @@ class SlabPool {
   void* allocate(std::size_t bytes, std::size_t alignment);
   void deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept;
 
-  // Live chunks, for tests.
+  // Live chunks, and blocks handed out from them, for tests.
   std::size_t chunks() const { return chunks_; }
+  std::size_t blocks_in_use() const { return blocks_in_use_; }
 
  private:
   struct Chunk;
@@ -57,6 +58,7 @@ class SlabPool {
   std::array<Chunk*, kClasses> spare_{};
   Chunk* full_ = nullptr;  // every chunk with no free block, any class (kept linked for ~SlabPool)
   std::size_t chunks_ = 0;
+  std::size_t blocks_in_use_ = 0;
 };
 
 // A standard allocator over a SlabPool (allocate_shared, asio::bind_allocator).

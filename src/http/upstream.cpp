@@ -17,6 +17,7 @@
 #include "http/framing.hpp"
 #include "http/request_handler.hpp"
 #include "http/response_reader.hpp"
+#include "http/slab.hpp"
 #include "http/tunnel.hpp"
 #include "http/upstream_pool.hpp"
 #include "observability/log.hpp"
@@ -124,10 +125,41 @@ class UpstreamTunnelSide final : public TunnelSide {
 };
 
 struct UpstreamClient::Impl {
-  Impl(asio::io_context& io_context, UpstreamClient::Now now_source)
-      : io(io_context), dns(io_context), clock(std::move(now_source)) {}
+  Impl(asio::io_context& io_context, UpstreamClient::Now now_source, SlabPool* slab_pool)
+      : io(io_context), dns(io_context), clock(std::move(now_source)), slab(slab_pool) {}
 
   Clock::time_point now() const { return clock ? clock() : Clock::now(); }
+
+  // What a call gives back when it has delivered (Call::deliver) and the next takes: the request head's
+  // string, the response's header list and body string. With them (and the call itself from the slab, the
+  // callback held inside it) a proxied request allocates nothing in steady state. At most kMaxSpares of
+  // each, none larger than kMaxSpareBytes (a large head or body is not kept).
+  static constexpr std::size_t kMaxSpares = 64;
+  static constexpr std::size_t kMaxSpareBytes = 4096;
+  static constexpr std::size_t kMinSpareBytes = 16;  // up to 15 bytes a string is inline: nothing to keep
+  template <class T>
+  static void keep(std::vector<T>& spares, T&& item, std::size_t bytes) {
+    if (spares.size() < kMaxSpares && bytes >= kMinSpareBytes && bytes <= kMaxSpareBytes)
+      spares.push_back(std::move(item));
+  }
+  template <class T>
+  static T take(std::vector<T>& spares) {
+    if (spares.empty()) return T();
+    T item = std::move(spares.back());
+    spares.pop_back();
+    return item;
+  }
+  void give_back(std::string& head, UpstreamResponse& response) {
+    std::size_t head_bytes = head.capacity();
+    head.clear();
+    keep(spare_heads, std::move(head), head_bytes);
+    std::size_t header_bytes = response.headers.capacity_bytes();
+    response.headers.clear();
+    keep(spare_headers, std::move(response.headers), header_bytes);
+    std::size_t body_bytes = response.body.capacity();
+    response.body.clear();
+    keep(spare_bodies, std::move(response.body), body_bytes);
+  }
 
   asio::io_context& io;
   DnsCache dns;
@@ -135,6 +167,10 @@ struct UpstreamClient::Impl {
   ClusterRegistry clusters;
   std::vector<std::weak_ptr<Call>> calls;  // for deadlines
   UpstreamClient::Now clock;               // injected by tests; null: the steady clock
+  SlabPool* slab;                          // where calls live (null: the heap)
+  std::vector<std::string> spare_heads;
+  std::vector<std::string> spare_bodies;
+  std::vector<HeaderList> spare_headers;
 };
 
 // One request/response exchange with an upstream. Owned by whatever operation is pending on its behalf
@@ -330,6 +366,9 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   void read_head() {
     state = State::kWaitingHead;
     deadline = client.now() + target->timeout;
+    if (response.headers.capacity_bytes() < UpstreamClient::Impl::kMinSpareBytes)
+      response.headers = UpstreamClient::Impl::take(client.spare_headers);
+    reader.give_piece_buffer(UpstreamClient::Impl::take(client.spare_bodies));
     reader.start(response, request.head_request);
     parse_head();
   }
@@ -642,6 +681,9 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     delivered_response.target = target;
     delivered_response.resends = (retried ? 1u : 0u) + (moved ? 1u : 0u);
     cb(error, std::move(delivered_response));
+    // Nothing is sent again after delivery: the head's string goes back, with what the callback left of
+    // the response (its header list, the body string the proxy swapped for its old one).
+    client.give_back(request.head, delivered_response);
   }
 
   // The client (and its pools) outlive every call that can still run: a call is owned by operations of the
@@ -677,16 +719,36 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   Clock::time_point retry_deadline = Clock::time_point::max();
 };
 
-UpstreamClient::UpstreamClient(asio::io_context& io, Now now)
-    : impl_(std::make_unique<Impl>(io, std::move(now))) {}
+namespace {
+
+// A call lives in the shard's slab when the client has one: the slab outlives every handler that may still
+// hold a call (it is declared before the shard's io_context), the client does not.
+std::shared_ptr<Call> make_call(UpstreamClient::Impl& client, std::shared_ptr<const UpstreamTarget> target,
+                                UpstreamRequest request, UpstreamClient::Callback callback,
+                                std::size_t buffer_limit) {
+  if (client.slab != nullptr) {
+    return std::allocate_shared<Call>(SlabAllocator<Call>(*client.slab), client, std::move(target),
+                                      std::move(request), std::move(callback), buffer_limit);
+  }
+  return std::make_shared<Call>(client, std::move(target), std::move(request), std::move(callback),
+                                buffer_limit);
+}
+
+}  // namespace
+
+UpstreamClient::UpstreamClient(asio::io_context& io, Now now, SlabPool* slab)
+    : impl_(std::make_unique<Impl>(io, std::move(now), slab)) {}
+
+std::string UpstreamClient::take_head_buffer() {
+  return Impl::take(impl_->spare_heads);
+}
 
 UpstreamClient::~UpstreamClient() = default;
 
 std::weak_ptr<Cancellable> UpstreamClient::send(std::shared_ptr<const UpstreamTarget> target,
                                                 UpstreamRequest request, Callback callback,
                                                 std::size_t buffer_limit) {
-  auto call = std::make_shared<Call>(*impl_, std::move(target), std::move(request), std::move(callback),
-                                     buffer_limit);
+  auto call = make_call(*impl_, std::move(target), std::move(request), std::move(callback), buffer_limit);
   impl_->calls.push_back(call);
   call->start();
   return call;
@@ -718,7 +780,7 @@ std::optional<std::weak_ptr<Cancellable>> UpstreamClient::send(const std::shared
     }
   }
   replace_host(request.head, cluster->member(0).target->authority, target->authority);
-  auto call = std::make_shared<Call>(*impl_, target, std::move(request), std::move(callback), buffer_limit);
+  auto call = make_call(*impl_, target, std::move(request), std::move(callback), buffer_limit);
   call->cluster_call = std::make_shared<ClusterCall>(
       cluster, shard, member, cluster->balance == BalanceKind::kHash ? std::string(hash_key) : std::string());
   impl_->calls.push_back(call);

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/inline_function.hpp"
 #include "http/headers.hpp"
 #include "http/message.hpp"
 
@@ -22,6 +23,7 @@ namespace workgate::http {
 
 class Cluster;
 class ClusterShard;
+class SlabPool;
 
 // Where requests go: immutable, shared by every thread (built once per config load).
 struct UpstreamTarget {
@@ -91,11 +93,15 @@ struct UpstreamResponse {
 
 class UpstreamClient {
  public:
-  using Callback = std::function<void(UpstreamError, UpstreamResponse&&)>;
+  // Held inside the call (no allocation per request): captures up to kCallbackCapacity bytes.
+  static constexpr std::size_t kCallbackCapacity = 192;
+  using Callback = InlineFunction<void(UpstreamError, UpstreamResponse&&), kCallbackCapacity>;
 
   using Now = std::function<std::chrono::steady_clock::time_point()>;
-  // `now` replaces the steady clock for deadlines (tests advance time by hand and call tick()).
-  explicit UpstreamClient(boost::asio::io_context& io, Now now = nullptr);
+  // `now` replaces the steady clock for deadlines (tests advance time by hand and call tick()). `slab`:
+  // where calls are allocated (the shard's, which outlives every handler that may hold a call); null:
+  // the heap.
+  explicit UpstreamClient(boost::asio::io_context& io, Now now = nullptr, SlabPool* slab = nullptr);
   ~UpstreamClient();
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;
@@ -117,6 +123,10 @@ class UpstreamClient {
   std::optional<std::weak_ptr<Cancellable>> send(const std::shared_ptr<const Cluster>& cluster,
                                                  std::string_view hash_key, UpstreamRequest request,
                                                  Callback callback, std::size_t buffer_limit = 0);
+  // A string for the next request's head (UpstreamRequest::head), cleared, with the capacity of one a
+  // finished call gave back: building heads allocates nothing in steady state.
+  std::string take_head_buffer();
+
   // This thread's state of a cluster (made on first use; the thread that first sees a cluster with
   // health checks runs them).
   const std::shared_ptr<ClusterShard>& cluster_state(const std::shared_ptr<const Cluster>& cluster);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "http/cluster.hpp"
+#include "http/slab.hpp"
 #include "http/tunnel.hpp"
 
 namespace workgate::http {
@@ -181,6 +182,75 @@ TEST_F(UpstreamClientTest, KeepAliveConnectionIsReused) {
   EXPECT_EQ(second.response.status, 200);
   EXPECT_EQ(up.connections, 1);
   EXPECT_EQ(up.heads.size(), 2u);
+}
+
+// A delivered call gives back its request head's string: the next head is built without allocating. The
+// header list and body string come back to the next call, whose response parses into them.
+TEST_F(UpstreamClientTest, ADeliveredCallGivesItsBuffersToTheNext) {
+  FakeUpstream up(io_, [](const std::string&) { return ok(std::string(100, 'b')); });
+  auto t = target(up.port());
+  EXPECT_EQ(client_.take_head_buffer().capacity(), std::string().capacity()) << "nothing given back yet";
+  Result first;
+  UpstreamRequest request = get("/a");
+  request.head.reserve(1000);
+  send(t, std::move(request), first);
+  ASSERT_TRUE(run_until([&] { return first.called; }));
+  EXPECT_EQ(first.response.body, std::string(100, 'b'));  // moved out by the callback: not given back
+  std::string head = client_.take_head_buffer();
+  EXPECT_TRUE(head.empty());
+  EXPECT_GE(head.capacity(), 1000u);
+  EXPECT_EQ(client_.take_head_buffer().capacity(), std::string().capacity()) << "one was given back";
+
+  // A callback that leaves the body in the response: its string serves the next response.
+  Result second, third;
+  std::string* seen = nullptr;
+  client_.send(t, get("/b"), [&](UpstreamError, UpstreamResponse&& response) {
+    second.called = true;
+    seen = &response.body;
+    second.response.body = response.body;  // a copy: the string itself goes back
+  });
+  ASSERT_TRUE(run_until([&] { return second.called; }));
+  ASSERT_NE(seen, nullptr);
+  client_.send(t, get("/c"), [&](UpstreamError error, UpstreamResponse&& response) {
+    third.called = true;
+    third.error = error;
+    third.response.body = response.body;
+    third.response.status = response.status;
+    EXPECT_GE(response.body.capacity(), 100u) << "the last body's string was reused";
+    EXPECT_GE(response.headers.capacity_bytes(), 512u);
+  });
+  ASSERT_TRUE(run_until([&] { return third.called; }));
+  EXPECT_EQ(third.error, UpstreamError::kNone);
+  EXPECT_EQ(third.response.status, 200);
+  EXPECT_EQ(third.response.body, std::string(100, 'b'));
+}
+
+// Calls live in the slab when the client has one (the shard's): they go back to it when released.
+TEST(UpstreamClientSlab, CallsAreAllocatedFromTheSlab) {
+  asio::io_context io;
+  SlabPool slab;
+  {
+    UpstreamClient client(io, nullptr, &slab);
+    FakeUpstream up(io, [](const std::string&) { return ok("hi"); });
+    std::string error;
+    auto t = make_upstream_target(false, "127.0.0.1", up.port(), {}, error);
+    bool called = false;
+    UpstreamRequest r;
+    r.head = "GET / HTTP/1.1\r\nHost: upstream\r\n\r\n";
+    auto handle = client.send(t, std::move(r), [&](UpstreamError e, UpstreamResponse&&) {
+      called = true;
+      EXPECT_EQ(e, UpstreamError::kNone);
+    });
+    EXPECT_GT(slab.blocks_in_use(), 0u);
+    auto limit = std::chrono::steady_clock::now() + 5s;
+    while (!called && std::chrono::steady_clock::now() < limit)
+      io.run_one_for(10ms);
+    ASSERT_TRUE(called);
+    io.poll();
+    EXPECT_TRUE(handle.expired());
+  }
+  io.run();  // what is left of the client's operations completes and releases its objects
+  EXPECT_EQ(slab.blocks_in_use(), 0u);
 }
 
 TEST_F(UpstreamClientTest, IdleConnectionClosedByTheUpstreamLeavesThePoolOnceWatched) {

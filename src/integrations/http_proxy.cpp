@@ -128,6 +128,7 @@ class HttpProxy final : public pipeline::Stage {
     }
 
     http::UpstreamRequest out;
+    out.head = exchange.handler().upstream().take_head_buffer();
     std::string& head = out.head;
     head.reserve(512 + request.target.size());
     head.append(request.method).push_back(' ');
@@ -308,7 +309,7 @@ class HttpProxy final : public pipeline::Stage {
     if (head && upstream.content_length) response.keep_content_length = true;
     if (upstream.upgraded) relay_switch(response, upstream);
     if (upstream.complete) {
-      response.set_body(std::move(upstream.body));
+      response.swap_body(upstream.body);  // the old body's storage goes back to the client (a spare)
     } else {
       response.body_source = std::move(upstream.stream);
     }

@@ -83,7 +83,7 @@ void RequestContext::recycle(http::Response&& written) {
 }
 
 GatewayHandler::GatewayHandler(http::Shard& shard, SnapshotSource& source, const StageTable& table)
-    : shard_(shard), source_(source), table_(table), upstream_(shard.io()) {
+    : shard_(shard), source_(source), table_(table), upstream_(shard.io(), nullptr, &shard.slab()) {
   current();
 }
 
