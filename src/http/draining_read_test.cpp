@@ -50,6 +50,27 @@ class DrainingReadTest : public ::testing::Test {
 
   void send(const std::string& bytes) { asio::write(peer, asio::buffer(bytes)); }
 
+  // Runs the loop until the read completed with `expected`.
+  void expect_read(const std::string& expected) {
+    run_until_read();
+    ASSERT_TRUE(result) << "the read did not complete";
+    EXPECT_FALSE(result->ec) << result->ec.message();
+    EXPECT_EQ(result->data, expected);
+  }
+  // The peer sends `bytes`, read whole by one read of 64 bytes: a short read (the socket is drained).
+  void read_short(const std::string& bytes, ReadStart start = ReadStart::kNextMessage) {
+    send(bytes);
+    start_read(64, start);
+    expect_read(bytes);
+    EXPECT_TRUE(drained);
+  }
+  // A read started before has not completed after a while of the loop running.
+  void expect_still_waiting() {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+    EXPECT_FALSE(result) << "nothing was sent";
+  }
+
   asio::io_context io;
   tcp::socket ours;
   tcp::socket peer;
@@ -60,40 +81,21 @@ class DrainingReadTest : public ::testing::Test {
 };
 
 TEST_F(DrainingReadTest, ReadsWhatHasArrived) {
-  send("hello");
-  start_read(64);
-  run_until_read();
-  ASSERT_TRUE(result);
-  EXPECT_FALSE(result->ec);
-  EXPECT_EQ(result->data, "hello");
+  read_short("hello");
 }
 
 TEST_F(DrainingReadTest, AReadAfterAShortReadCompletesWhenDataArrives) {
-  send("first");
+  read_short("first");
   start_read(64);
-  run_until_read();
-  ASSERT_TRUE(result);
-  ASSERT_EQ(result->data, "first");  // short: the socket counts as drained
-
-  start_read(64);
-  io.restart();
-  io.run_for(std::chrono::milliseconds(20));
-  EXPECT_FALSE(result) << "nothing was sent";
+  expect_still_waiting();
   send("second");
-  run_until_read();
-  ASSERT_TRUE(result);
-  EXPECT_FALSE(result->ec);
-  EXPECT_EQ(result->data, "second");
+  expect_read("second");
 }
 
 // The data arrives after the short read and its edge is seen by the reactor while no read is waiting:
 // the next read must not wait for another edge.
 TEST_F(DrainingReadTest, DataThatArrivedBeforeTheNextReadIsRead) {
-  send("first");
-  start_read(64);
-  run_until_read();
-  ASSERT_EQ(result->data, "first");
-
+  read_short("first");
   send("second");
   for (int i = 0; i < 5; ++i) {  // the loop's epoll_wait sees the edge; nothing is queued for it
     io.restart();
@@ -163,18 +165,11 @@ TEST_F(DrainingReadTest, AnEndOfStreamThatCameWithTheDataIsSeenByTheNextReadForM
 }
 
 TEST_F(DrainingReadTest, AReadForMoreAfterAShortReadWaitsForData) {
-  send("head");
+  read_short("head", ReadStart::kMore);
   start_read(64, ReadStart::kMore);
-  run_until_read();
-  ASSERT_EQ(result->data, "head");
-  start_read(64, ReadStart::kMore);
-  io.restart();
-  io.run_for(std::chrono::milliseconds(20));
-  EXPECT_FALSE(result) << "nothing was sent";
+  expect_still_waiting();
   send("body");
-  run_until_read();
-  ASSERT_TRUE(result);
-  EXPECT_EQ(result->data, "body");
+  expect_read("body");
 }
 
 TEST_F(DrainingReadTest, ThePeerClosingIsEndOfFile) {
@@ -186,9 +181,7 @@ TEST_F(DrainingReadTest, ThePeerClosingIsEndOfFile) {
 }
 
 TEST_F(DrainingReadTest, AQueuedReadIsCancelledAndClosedAsAborted) {
-  send("first");
-  start_read(64);
-  run_until_read();
+  read_short("first");
   start_read(64);  // queued: the socket is drained
   ours.cancel();
   run_until_read();
