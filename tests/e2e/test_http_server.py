@@ -1,11 +1,12 @@
 """HTTP/1.1 server behaviour over raw sockets: keep-alive, pipelining, HTTP/1.0, bodies, limits, timeouts."""
 
 import json
+import socket
 import threading
 import time
 import unittest
 
-from harness import GatewayTestCase, build_request
+from harness import TIMEOUT_SCALE, GatewayTestCase, build_request
 
 ORIGIN = "https://app.example.com"
 
@@ -69,6 +70,18 @@ class HttpServerTest(GatewayTestCase):
             conn.send(build_request("GET", "/health") + build_request("GET", "/health"))  # pipelined
             self.assertResponse(conn.read_response(), 200, json_body=HEALTH)
             self.assertResponse(conn.read_response(), 200, json_body=HEALTH)
+
+    def test_a_client_that_half_closes_after_its_request_is_answered_and_then_closed(self):
+        # The end of stream arrives with the request: the read that drained the socket does not show it and
+        # the next request's read waits for readability (src/http/draining_read.hpp). The connection still
+        # ends soon: once idle through two sweeps it parks on a readiness wait, which reports the end.
+        with self.gw.connect() as conn:
+            conn.send(build_request("GET", "/health"))
+            conn.sock.shutdown(socket.SHUT_WR)
+            self.assertResponse(conn.read_response(), 200, json_body=HEALTH)
+            started = time.monotonic()
+            self.assertTrue(conn.closed_by_server(timeout=3), "the half-closed connection stays open")
+            self.assertLess(time.monotonic() - started, 1.5 * TIMEOUT_SCALE)
 
     def test_keep_alive_serves_several_requests_on_one_connection(self):
         with self.gw.connect() as conn:
