@@ -174,25 +174,21 @@ Connection::~Connection() {
   shard_.remove(this);
 }
 
-std::vector<std::unique_ptr<Connection::Serving>>& Connection::spare_servings() {
-  thread_local std::vector<std::unique_ptr<Serving>> spares;  // the shard's: one event loop per thread
+Connection::SpareServings& Connection::spare_servings() {
+  thread_local SpareServings spares;  // the shard's: one event loop per thread
   return spares;
 }
 
 std::unique_ptr<Connection::Serving> Connection::take_serving() {
-  auto& spares = spare_servings();
-  if (spares.empty()) return std::make_unique<Serving>();
-  std::unique_ptr<Serving> serving = std::move(spares.back());
-  spares.pop_back();
-  return serving;
+  std::unique_ptr<Serving> serving = spare_servings().take();
+  return serving ? std::move(serving) : std::make_unique<Serving>();
 }
 
 // Emptied first (its buffers go back to malloc); kept as long as a burst of parked connections waking at
 // once would take them again, freed beyond.
 void Connection::give_back(std::unique_ptr<Serving> serving) {
-  constexpr std::size_t kSpareServings = 64;
   auto& spares = spare_servings();
-  if (spares.size() >= kSpareServings) return;
+  if (spares.full()) return;
   serving->buffer = boost::beast::flat_buffer();
   serving->parser.reset();
   serving->response = Response();
@@ -200,7 +196,7 @@ void Connection::give_back(std::unique_ptr<Serving> serving) {
   serving->body_handler = nullptr;
   serving->source.reset();
   std::string().swap(serving->tls_scratch);
-  spares.push_back(std::move(serving));
+  spares.keep(serving);
 }
 
 void Connection::acquire_exchange() {

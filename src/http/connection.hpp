@@ -23,6 +23,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/spare_list.hpp"
 #include "http/framing.hpp"
 #include "http/http2_session.hpp"
 #include "http/request_handler.hpp"
@@ -188,7 +189,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
     WriteBuffers write_buffers{};
     std::string tls_scratch;  // a framed chunk joined into one buffer for the TLS stream
   };
-  static std::vector<std::unique_ptr<Serving>>& spare_servings();
+  using SpareServings = SpareList<std::unique_ptr<Serving>, 64>;
+  static SpareServings& spare_servings();
   static std::unique_ptr<Serving> take_serving();
   static void give_back(std::unique_ptr<Serving> serving);
 

@@ -12,6 +12,7 @@
 #include <boost/beast/http/error.hpp>
 #include <span>
 
+#include "common/spare_list.hpp"
 #include "http/cluster.hpp"
 #include "http/dns_cache.hpp"
 #include "http/framing.hpp"
@@ -138,27 +139,17 @@ struct UpstreamClient::Impl {
   static constexpr std::size_t kMaxSpareBytes = 4096;
   static constexpr std::size_t kMinSpareBytes = 16;  // up to 15 bytes a string is inline: nothing to keep
   template <class T>
-  static void keep(std::vector<T>& spares, T&& item, std::size_t bytes) {
-    if (spares.size() < kMaxSpares && bytes >= kMinSpareBytes && bytes <= kMaxSpareBytes)
-      spares.push_back(std::move(item));
-  }
+  using Spares = SpareList<T, kMaxSpares>;
   template <class T>
-  static T take(std::vector<T>& spares) {
-    if (spares.empty()) return T();
-    T item = std::move(spares.back());
-    spares.pop_back();
-    return item;
+  static void keep_small(Spares<T>& spares, T& item, std::size_t bytes) {
+    if (bytes < kMinSpareBytes || bytes > kMaxSpareBytes) return;
+    item.clear();
+    spares.keep(item);
   }
   void give_back(std::string& head, UpstreamResponse& response) {
-    std::size_t head_bytes = head.capacity();
-    head.clear();
-    keep(spare_heads, std::move(head), head_bytes);
-    std::size_t header_bytes = response.headers.capacity_bytes();
-    response.headers.clear();
-    keep(spare_headers, std::move(response.headers), header_bytes);
-    std::size_t body_bytes = response.body.capacity();
-    response.body.clear();
-    keep(spare_bodies, std::move(response.body), body_bytes);
+    keep_small(spare_heads, head, head.capacity());
+    keep_small(spare_headers, response.headers, response.headers.capacity_bytes());
+    keep_small(spare_bodies, response.body, response.body.capacity());
   }
 
   asio::io_context& io;
@@ -168,9 +159,10 @@ struct UpstreamClient::Impl {
   std::vector<std::weak_ptr<Call>> calls;  // for deadlines
   UpstreamClient::Now clock;               // injected by tests; null: the steady clock
   SlabPool* slab;                          // where calls live (null: the heap)
-  std::vector<std::string> spare_heads;
-  std::vector<std::string> spare_bodies;
-  std::vector<HeaderList> spare_headers;
+  Spares<std::string> spare_heads;
+  Spares<std::string> spare_bodies;
+  Spares<HeaderList> spare_headers;
+  DrainingReads reads{io};  // for its connections' plain sockets
 };
 
 // One request/response exchange with an upstream. Owned by whatever operation is pending on its behalf
@@ -250,7 +242,7 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
   void connect() {
     state = State::kConnecting;
     reused = false;
-    conn = std::make_shared<UpstreamConnection>(client.io, *target);
+    conn = std::make_shared<UpstreamConnection>(client.io, *target, client.reads);
     // One deadline for the name lookup and the connection: connect_timeout covers both.
     deadline = client.now() + target->connect_timeout;
     resolving = true;
@@ -367,8 +359,8 @@ struct Call final : Cancellable, PoolWaiter, std::enable_shared_from_this<Call> 
     state = State::kWaitingHead;
     deadline = client.now() + target->timeout;
     if (response.headers.capacity_bytes() < UpstreamClient::Impl::kMinSpareBytes)
-      response.headers = UpstreamClient::Impl::take(client.spare_headers);
-    reader.give_piece_buffer(UpstreamClient::Impl::take(client.spare_bodies));
+      response.headers = client.spare_headers.take();
+    reader.give_piece_buffer(client.spare_bodies.take());
     reader.start(response, request.head_request);
     parse_head();
   }
@@ -740,7 +732,7 @@ UpstreamClient::UpstreamClient(asio::io_context& io, Now now, SlabPool* slab)
     : impl_(std::make_unique<Impl>(io, std::move(now), slab)) {}
 
 std::string UpstreamClient::take_head_buffer() {
-  return Impl::take(impl_->spare_heads);
+  return impl_->spare_heads.take();
 }
 
 UpstreamClient::~UpstreamClient() = default;

@@ -7,8 +7,9 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 using tcp = asio::ip::tcp;
 
-UpstreamConnection::UpstreamConnection(asio::io_context& io, const UpstreamTarget& target)
-    : reads_(io), buffer_(kMaxResponseHead + kBodyReadChunk) {
+UpstreamConnection::UpstreamConnection(asio::io_context& io, const UpstreamTarget& target,
+                                       const DrainingReads& reads)
+    : reads_(reads), buffer_(kMaxResponseHead + kBodyReadChunk) {
   if (target.tls) {
     tls_ = std::make_unique<asio::ssl::stream<tcp::socket>>(io, *target.tls_context);
   } else {

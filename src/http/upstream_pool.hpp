@@ -33,7 +33,8 @@ class UpstreamConnection {
   static constexpr std::size_t kBodyReadChunk = 64 * 1024;
   static constexpr std::size_t kMaxResponseHead = 64 * 1024;
 
-  UpstreamConnection(boost::asio::io_context& io, const UpstreamTarget& target);
+  // `reads`: the client's, for a plain socket (it outlives the connection's reads: see draining_read.hpp).
+  UpstreamConnection(boost::asio::io_context& io, const UpstreamTarget& target, const DrainingReads& reads);
 
   boost::asio::ip::tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
   boost::asio::ssl::stream<boost::asio::ip::tcp::socket>* tls() { return tls_.get(); }
@@ -79,7 +80,7 @@ class UpstreamConnection {
   friend class UpstreamPool;
   std::unique_ptr<boost::asio::ip::tcp::socket> plain_;
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
-  DrainingReads reads_;
+  const DrainingReads& reads_;
   boost::beast::flat_buffer buffer_;
   std::chrono::steady_clock::time_point idle_deadline_;
   std::uint64_t watch_generation_ = 0;  // which idle watch may still close it

@@ -131,22 +131,16 @@ void GatewayHandler::remap_metrics() {
 }
 
 std::unique_ptr<http::Exchange> GatewayHandler::create_exchange() {
-  if (!spare_exchanges_.empty()) {
-    std::unique_ptr<http::Exchange> exchange = std::move(spare_exchanges_.back());
-    spare_exchanges_.pop_back();
-    return exchange;
-  }
+  if (std::unique_ptr<http::Exchange> exchange = spare_exchanges_.take()) return exchange;
   return std::make_unique<RequestContext>(*this);
 }
 
 void GatewayHandler::return_exchange(std::unique_ptr<http::Exchange> exchange) {
-  // As many as a burst of parked connections waking at once would take again; beyond, they are freed.
-  constexpr std::size_t kSpareExchanges = 64;
-  if (spare_exchanges_.size() >= kSpareExchanges) return;
+  if (spare_exchanges_.full()) return;
   auto& context = static_cast<RequestContext&>(*exchange);
   context.release_memory();
   context.snapshot_.reset();  // a spare one pins no config
-  spare_exchanges_.push_back(std::move(exchange));
+  spare_exchanges_.keep(exchange);
 }
 
 const http::ConnectionLimits& GatewayHandler::limits() {

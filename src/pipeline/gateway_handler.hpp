@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/spare_list.hpp"
 #include "auth/token_cache.hpp"
 #include "http/request_handler.hpp"
 #include "http/shard.hpp"
@@ -153,7 +154,8 @@ class GatewayHandler final : public http::RequestHandler {
   observability::SpanBuffer spans_;  // finished spans until the tick hands them to the exporter
   // Exchanges given back by parked connections, for the next connection that needs one (bounded); last,
   // so that they go before what they refer to.
-  std::vector<std::unique_ptr<http::Exchange>> spare_exchanges_;
+  // As many as a burst of parked connections waking at once would take again; beyond, they are freed.
+  SpareList<std::unique_ptr<http::Exchange>, 64> spare_exchanges_;
 };
 
 }  // namespace workgate::pipeline
