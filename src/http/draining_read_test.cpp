@@ -164,6 +164,28 @@ TEST_F(DrainingReadTest, AnEndOfStreamThatCameWithTheDataIsSeenByTheNextReadForM
   EXPECT_EQ(result->ec, asio::error::eof);
 }
 
+// A hostile or crashing peer: data, then a reset, both there before the reads. The short read returns the
+// data; the read for more reports the reset at once.
+TEST_F(DrainingReadTest, AResetThatCameWithTheDataIsSeenByTheNextReadForMore) {
+  send("partial message");
+  peer.set_option(asio::socket_base::linger(true, 0));
+  peer.close();  // linger 0: a reset instead of a FIN
+  for (int i = 0; i < 3; ++i) {
+    io.restart();
+    io.run_for(std::chrono::milliseconds(5));
+  }
+  start_read(64, ReadStart::kMore);
+  run_until_read();
+  ASSERT_TRUE(result);
+  if (!result->ec) {  // the data came first (a reset may also discard it: then the error is the first)
+    EXPECT_EQ(result->data, "partial message");
+    start_read(64, ReadStart::kMore);
+    run_until_read();
+    ASSERT_TRUE(result) << "the reset was not reported";
+  }
+  EXPECT_TRUE(result->ec);
+}
+
 TEST_F(DrainingReadTest, AReadForMoreAfterAShortReadWaitsForData) {
   read_short("head", ReadStart::kMore);
   start_read(64, ReadStart::kMore);

@@ -225,6 +225,20 @@ TEST_F(UpstreamClientTest, ADeliveredCallGivesItsBuffersToTheNext) {
   EXPECT_EQ(third.response.body, std::string(100, 'b'));
 }
 
+// What a call gives back is bounded: a large request head (a hostile client's 8 KiB of fields) is freed,
+// not kept for the next call.
+TEST_F(UpstreamClientTest, ALargeHeadIsNotKeptForTheNextCall) {
+  FakeUpstream up(io_, [](const std::string&) { return ok("hi"); });
+  auto t = target(up.port());
+  Result done;
+  UpstreamRequest request = get("/a");
+  request.head.insert(request.head.size() - 2, "X-Pad: " + std::string(8192, 'p') + "\r\n");
+  send(t, std::move(request), done);
+  ASSERT_TRUE(run_until([&] { return done.called; }));
+  EXPECT_EQ(done.error, UpstreamError::kNone);
+  EXPECT_EQ(client_.take_head_buffer().capacity(), std::string().capacity());
+}
+
 // Calls live in the slab when the client has one (the shard's): they go back to it when released.
 TEST(UpstreamClientSlab, CallsAreAllocatedFromTheSlab) {
   asio::io_context io;
