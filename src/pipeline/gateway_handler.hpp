@@ -11,8 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/spare_list.hpp"
 #include "auth/token_cache.hpp"
+#include "common/spare_list.hpp"
 #include "http/request_handler.hpp"
 #include "http/shard.hpp"
 #include "http/upstream.hpp"
