@@ -13,7 +13,8 @@ set(WORKGATE_FUZZ_TARGETS
     router wg_router
     config wg_config
     jwt wg_auth
-    mapping wg_integrations)
+    mapping wg_integrations
+    envelope wg_workers)
 
 if(WORKGATE_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")

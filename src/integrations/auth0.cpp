@@ -5,6 +5,7 @@
 #include <boost/url/parse.hpp>
 #include <ctime>
 
+#include "common/js_json.hpp"
 #include "integrations/auth_support.hpp"
 #include "observability/log.hpp"
 #include "pipeline/errors.hpp"
@@ -155,7 +156,7 @@ class Auth0Callback final : public Auth0Stage {
       return;
     }
     exchange.set_claims(std::move(result.claims));
-    finish(exchange, json_response(200, json::serialize(tokens)));
+    finish(exchange, json_response(200, js_json(tokens)));
   }
 };
 
@@ -187,7 +188,7 @@ class Auth0Userinfo final : public Auth0Stage {
             finish(ex, std::move(failure));
             return;
           }
-          finish(ex, json_response(200, json::serialize(*profile)));
+          finish(ex, json_response(200, js_json(*profile)));
         });
     return pipeline::Flow::kPending;
   }
@@ -257,7 +258,7 @@ class Auth0Refresh final : public Auth0Stage {
                        "&refresh_token=" + form_component(*refresh_token);
     token_request(exchange, Action::kRefresh, std::move(body),
                   [](pipeline::RequestContext& ex, json::value&& tokens) {
-                    finish(ex, json_response(200, json::serialize(tokens)));
+                    finish(ex, json_response(200, js_json(tokens)));
                   });
     return pipeline::Flow::kPending;
   }

@@ -1,8 +1,8 @@
 #include "integrations/mapping.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <charconv>
 #include <cmath>
+
+#include "common/js_json.hpp"
 
 namespace workgate::integrations {
 namespace {
@@ -19,15 +19,6 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string number_text(double d) {
-  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.007199254740992e15) {
-    return std::to_string(static_cast<long long>(d));
-  }
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), d);
-  return std::string(buf, r.ptr);
-}
-
 }  // namespace
 
 std::optional<std::string> json_to_text(const boost::json::value& value) {
@@ -42,8 +33,11 @@ std::optional<std::string> json_to_text(const boost::json::value& value) {
       return std::to_string(value.get_int64());
     case boost::json::kind::uint64:
       return std::to_string(value.get_uint64());
-    case boost::json::kind::double_:
-      return number_text(value.get_double());
+    case boost::json::kind::double_: {
+      std::string out;  // String(number) in JavaScript
+      append_js_number(out, value.get_double());
+      return out;
+    }
     case boost::json::kind::array: {
       std::string out;
       bool first = true;
@@ -55,7 +49,7 @@ std::optional<std::string> json_to_text(const boost::json::value& value) {
       return out;
     }
     case boost::json::kind::object:
-      return boost::json::serialize(value);
+      return js_json(value);
   }
   return std::nullopt;
 }

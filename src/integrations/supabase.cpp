@@ -9,6 +9,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "common/js_json.hpp"
 #include "integrations/auth_support.hpp"
 #include "observability/log.hpp"
 #include "pipeline/errors.hpp"
@@ -272,7 +273,7 @@ class PasswordlessVerify final : public SupabaseStage {
                                                  "OTP Verification Error: " + verified.message));
              return;
            }
-           finish(ex, json_response(200, json::serialize(session_of(verified.body))));
+           finish(ex, json_response(200, js_json(session_of(verified.body))));
          });
     return pipeline::Flow::kPending;
   }
@@ -354,10 +355,10 @@ std::string supabase_error_message(int status, std::string_view body) {
       const json::value* member = data.get_object().if_contains(field);
       if (!truthy(member)) continue;
       if (member->is_string()) return truncate_utf8(std::string(member->get_string()), kMaxMessageBytes);
-      return truncate_utf8(json::serialize(*member), kMaxMessageBytes);
+      return truncate_utf8(js_json(*member), kMaxMessageBytes);
     }
   }
-  return truncate_utf8(json::serialize(data), kMaxMessageBytes);
+  return truncate_utf8(js_json(data), kMaxMessageBytes);
 }
 
 std::unique_ptr<pipeline::Stage> make_supabase_integration(const config::Route& route,

@@ -115,22 +115,36 @@ bool valid_tracestate(std::string_view value) {
   return true;
 }
 
-void append_hex(std::string& out, const std::uint8_t* bytes, std::size_t size) {
+namespace {
+char* write_hex(char* p, const std::uint8_t* bytes, std::size_t size) {
   constexpr char kHex[] = "0123456789abcdef";
   for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 0xf]);
+    *p++ = kHex[bytes[i] >> 4];
+    *p++ = kHex[bytes[i] & 0xf];
   }
+  return p;
+}
+}  // namespace
+
+void append_hex(std::string& out, const std::uint8_t* bytes, std::size_t size) {
+  std::size_t at = out.size();
+  out.resize(at + 2 * size);  // one resize, not a push_back (a call) per digit
+  write_hex(out.data() + at, bytes, size);
 }
 
 void append_traceparent(std::string& out, const TraceId& trace_id, const SpanId& span_id,
                         std::uint8_t flags) {
-  out.append("00-");
-  append_hex(out, trace_id);
-  out.push_back('-');
-  append_hex(out, span_id);
-  out.push_back('-');
-  append_hex(out, &flags, 1);
+  char buf[55];  // "00-" 32 hex "-" 16 hex "-" 2 hex, written in place and appended once
+  char* p = buf;
+  *p++ = '0';
+  *p++ = '0';
+  *p++ = '-';
+  p = write_hex(p, trace_id.data(), trace_id.size());
+  *p++ = '-';
+  p = write_hex(p, span_id.data(), span_id.size());
+  *p++ = '-';
+  p = write_hex(p, &flags, 1);
+  out.append(buf, static_cast<std::size_t>(p - buf));
 }
 
 namespace {

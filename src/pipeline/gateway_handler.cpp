@@ -322,8 +322,8 @@ void GatewayHandler::upstream_done(RequestContext& exchange, const UpstreamSpan&
 
 void GatewayHandler::propagate_trace_to_worker(RequestContext& exchange) {
   const RequestTrace& trace = exchange.trace_;
-  std::string value;
-  value.reserve(55);
+  thread_local std::string value;  // kept: no allocation per call
+  value.clear();
   observability::append_traceparent(value, trace.trace_id, trace.span_id, trace.flags);
   exchange.request().headers.set("traceparent", value);
   if (trace.tracestate.empty()) {

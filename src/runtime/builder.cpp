@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "common/js_json.hpp"
 #include "http/tls_context.hpp"
 #include "integrations/auth0.hpp"
 #include "integrations/http_proxy.hpp"
@@ -224,7 +225,7 @@ BuildResult build_snapshot(config::Config config, const BuildOptions& options) {
     pipeline::CompiledRoute& compiled = snapshot->routes[i];
     compiled.config = &route;
     compiled.rate_limit = ratelimit::make_rate_limit_stage(route, cfg, rate_limits, result.errors);
-    if (route.response) compiled.static_body = boost::json::serialize(*route.response);
+    if (route.response) compiled.static_body = js_json(*route.response);
     if (!route.integration) continue;
     std::string pointer = "/paths/" + std::to_string(i);
     switch (route.integration->type) {

@@ -861,6 +861,18 @@ std::weak_ptr<http::Cancellable> arm(const std::shared_ptr<AsyncState>& state, b
 
 // --------------------------------------------------------------------------------------------- invoke
 
+namespace {
+thread_local std::string t_spare_result_text;
+}  // namespace
+
+void recycle_result_text(std::string& text) {
+  constexpr std::size_t kKeepBytes = 4096;  // a large result does not stay with the thread
+  if (text.capacity() <= kKeepBytes && text.capacity() > t_spare_result_text.capacity()) {
+    text.clear();
+    t_spare_result_text.swap(text);
+  }
+}
+
 Invocation invoke(const BoundFunction& fn, const CallInput& in) {
   thread_local Scratch scratch;
   scratch.headers.clear();
@@ -907,6 +919,7 @@ Invocation invoke(const BoundFunction& fn, const CallInput& in) {
   CallFrame frame;
   frame.input = &in;
   frame.fn = &fn;
+  frame.data.value.swap(t_spare_result_text);  // empty, with the memory of an earlier result
   ActiveCall active{&call, &frame, next_sync_handle()};
   ActiveCall* outer = t_active;
   t_active = &active;

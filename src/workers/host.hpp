@@ -166,6 +166,10 @@ struct Invocation {
 // Calls `fn` on the calling thread.
 Invocation invoke(const BoundFunction& fn, const CallInput& input);
 
+// Keeps the memory of a result's text that has been used (up to 4 KiB) for the next invoke() on this
+// thread, so that a function returning JSON allocates nothing per call; `text` is left empty.
+void recycle_result_text(std::string& text);
+
 // Waits for a pending call on `io`: `on_done` runs on `io`'s thread exactly once, with the worker's outcome
 // or, after `timeout`, with Status::kTimeout. Must be called on `io`'s thread. The handle abandons the call
 // (the client went away): `on_done` never runs, the worker's handle is closed and the state freed.

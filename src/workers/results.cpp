@@ -3,12 +3,13 @@
 #include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "common/js_json.hpp"
 #include "pipeline/errors.hpp"
+#include "workers/envelope.hpp"
 
 namespace workgate::workers {
 namespace json = boost::json;
@@ -37,59 +38,6 @@ bool truthy(const json::value& v) {
   return false;
 }
 
-// A canonical array index ("0", "17"; not "01", "-1", "4294967295"): JavaScript lists these keys first.
-bool array_index(std::string_view key, std::uint64_t& index) {
-  if (key.empty() || key.size() > 10 || (key.size() > 1 && key[0] == '0')) return false;
-  std::uint64_t n = 0;
-  for (char c : key) {
-    if (c < '0' || c > '9') return false;
-    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  if (n >= 4294967295ULL) return false;
-  index = n;
-  return true;
-}
-
-void js_order(json::value& v);
-
-// Reorders an object's keys like a JavaScript object (integer-like keys ascending, then insertion order).
-void js_order_object(json::object& obj) {
-  bool has_index = false;
-  std::uint64_t index = 0;
-  for (auto& kv : obj) {
-    js_order(kv.value());
-    if (array_index(kv.key(), index)) has_index = true;
-  }
-  if (!has_index) return;
-  std::vector<std::pair<std::uint64_t, json::key_value_pair*>> indexed;
-  std::vector<json::key_value_pair*> named;
-  for (auto& kv : obj) {
-    if (array_index(kv.key(), index)) {
-      indexed.emplace_back(index, &kv);
-    } else {
-      named.push_back(&kv);
-    }
-  }
-  std::stable_sort(indexed.begin(), indexed.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  json::object ordered(obj.storage());
-  ordered.reserve(obj.size());
-  for (auto& [i, kv] : indexed)
-    ordered.emplace(kv->key(), std::move(kv->value()));
-  for (auto* kv : named)
-    ordered.emplace(kv->key(), std::move(kv->value()));
-  obj = std::move(ordered);
-}
-
-void js_order(json::value& v) {
-  if (v.is_object()) {
-    js_order_object(v.get_object());
-  } else if (v.is_array()) {
-    for (auto& e : v.get_array())
-      js_order(e);
-  }
-}
-
 bool status_in_range(std::int64_t status) {
   return status >= 200 && status <= 599;
 }
@@ -113,55 +61,74 @@ bool status_of(const json::value& v, int& status) {
   return true;
 }
 
-void json_response(http::Response& out, int status, std::string body) {
-  out = http::Response();
+// Makes `out` an empty JSON response (keeping its memory) and returns its body to write.
+std::string& start_json_response(http::Response& out, int status) {
+  out.reset_for_reuse();
   out.status = status;
   out.content_type = pipeline::kJsonContentType;
-  out.set_body(std::move(body));
+  return out.owned_body();
 }
 
-bool envelope(json::object& in, http::Response& out, std::string& error) {
-  json::value status_code, err, message;
-  bool has_status = false;
-  json::object data(in.storage());
-  data.reserve(in.size());
-  for (auto& kv : in) {
-    std::string_view key = kv.key();
-    if (key == "statusCode") {
-      status_code = std::move(kv.value());
-      has_status = true;
-    } else if (key == "error") {
-      err = std::move(kv.value());
-    } else if (key == "message") {
-      message = std::move(kv.value());
-    } else {
-      data.emplace(key, std::move(kv.value()));
-    }
-  }
-  bool is_error = truthy(err);
-  int status = is_error ? 500 : 200;
-  if (has_status && !status_code.is_null() && !status_of(status_code, status)) {
+void json_response(http::Response& out, int status, std::string_view body) {
+  start_json_response(out, status).assign(body);
+}
+
+bool envelope_key(std::string_view key) {
+  return key == "statusCode" || key == "error" || key == "message";
+}
+
+// {"status":...,"message":...,"data"|"error":...} from its parts, whichever path read them.
+bool write_envelope(const EnvelopeParts& parts, http::Response& out, std::string& error) {
+  int status = parts.error_truthy ? 500 : 200;
+  if (!parts.status_code.is_null() && !status_of(parts.status_code, status)) {
     error = "statusCode is not a number from 200 to 599";
     return false;
   }
-  json::object body(in.storage());
-  body.reserve(3);
-  body.emplace("status", is_error ? "error" : "success");
-  if (truthy(message)) {
-    js_order(message);
-    body.emplace("message", std::move(message));
+  std::string& body = start_json_response(out, status);
+  body.reserve(parts.data.size() + parts.message.size() + parts.error.size() + 96);
+  body += parts.error_truthy ? R"({"status":"error","message":)" : R"({"status":"success","message":)";
+  if (parts.message_truthy) {
+    body += parts.message;
   } else {
-    body.emplace("message", is_error ? "An error occurred." : "Operation completed successfully.");
+    body += parts.error_truthy ? R"("An error occurred.")" : R"("Operation completed successfully.")";
   }
-  if (is_error) {
-    js_order(err);
-    body.emplace("error", std::move(err));
+  if (parts.error_truthy) {
+    body += R"(,"error":)";
+    body += parts.error;
   } else {
-    js_order_object(data);
-    body.emplace("data", std::move(data));
+    body += R"(,"data":)";
+    body += parts.data;
   }
-  json_response(out, status, json::serialize(body));
+  body.push_back('}');
   return true;
+}
+
+// The general path: the envelope from the parsed value.
+bool dom_envelope(const json::object& in, http::Response& out, std::string& error) {
+  EnvelopeParts parts;
+  std::string data, message, error_text;
+  for (const json::key_value_pair& kv : in) {
+    std::string_view key = kv.key();
+    const json::value& v = kv.value();
+    if (key == "statusCode") {
+      if (v.is_number() || v.is_null()) {
+        parts.status_code = v;
+      } else {
+        parts.status_code = true;  // not a number: not a valid status
+      }
+    } else if (key == "error") {
+      parts.error_truthy = truthy(v);
+      if (parts.error_truthy) append_js_json(error_text, v);
+    } else if (key == "message") {
+      parts.message_truthy = truthy(v);
+      if (parts.message_truthy) append_js_json(message, v);
+    }
+  }
+  if (!parts.error_truthy) append_js_json(data, in, envelope_key);
+  parts.data = data;
+  parts.message = message;
+  parts.error = error_text;
+  return write_envelope(parts, out, error);
 }
 
 bool is_framing_header(std::string_view name) {
@@ -249,23 +216,30 @@ http::Response undefined_response() {
   return out;
 }
 
-bool wrap_value(json::value value, http::Response& out, std::string& error) {
+bool wrap_value(const json::value& value, http::Response& out, std::string& error) {
   switch (value.kind()) {
     case json::kind::null:
       json_response(out, 200, {});
       return true;
     case json::kind::string:
-      json_response(out, 200, std::string(value.get_string()));
+      json_response(out, 200, value.get_string());
       return true;
     case json::kind::object:
-      return envelope(value.get_object(), out, error);
+      return dom_envelope(value.get_object(), out, error);
     case json::kind::array: {
-      json::object indexed(value.storage());
-      auto& arr = value.get_array();
-      indexed.reserve(arr.size());
-      for (std::size_t i = 0; i < arr.size(); ++i)
-        indexed.emplace(std::to_string(i), std::move(arr[i]));
-      return envelope(indexed, out, error);
+      // An array is wrapped as the object {"0": ..., "1": ...}; none of its keys is an envelope key.
+      std::string& body = start_json_response(out, 200);
+      body += R"({"status":"success","message":"Operation completed successfully.","data":{)";
+      const json::array& elements = value.get_array();
+      for (std::size_t i = 0; i < elements.size(); ++i) {
+        if (i != 0) body.push_back(',');
+        body.push_back('"');
+        append_js_number(body, static_cast<std::uint64_t>(i));
+        body += "\":";
+        append_js_json(body, elements[i]);
+      }
+      body += "}}";
+      return true;
     }
     default:
       out = undefined_response();
@@ -274,7 +248,10 @@ bool wrap_value(json::value value, http::Response& out, std::string& error) {
 }
 
 bool wrap_json_text(std::string_view text, http::Response& out, std::string& error) {
-  // Results are small: parse and rebuild them in one stack arena instead of a malloc per node.
+  EnvelopeParts parts;
+  if (scan_envelope(text, parts)) return write_envelope(parts, out, error);
+  // Not an object, or one JavaScript would reorder or merge, or not JSON: parse it (in one stack arena
+  // instead of a malloc per node; results are small).
   unsigned char arena[8192];
   json::monotonic_resource resource(arena, sizeof(arena));
   boost::system::error_code ec;
@@ -283,7 +260,7 @@ bool wrap_json_text(std::string_view text, http::Response& out, std::string& err
     error = "the returned value is not valid JSON (" + ec.message() + ")";
     return false;
   }
-  return wrap_value(std::move(value), out, error);
+  return wrap_value(value, out, error);
 }
 
 bool build_response(ResultData& result, http::Response& response, bool edit, std::string& error) {
@@ -298,7 +275,8 @@ bool build_response(ResultData& result, http::Response& response, bool edit, std
       if (!wrap_json_text(result.value, response, error)) return false;
       break;
     case ResultData::Kind::kString:
-      json_response(response, 200, std::move(result.value));
+      start_json_response(response, 200);
+      response.swap_body(result.value);
       break;
     case ResultData::Kind::kResponse:
       if (result.replace || !edit) {

@@ -19,9 +19,10 @@ inline constexpr std::string_view kDefaultTextContentType = "text/plain;charset=
 //   array  -> the same with data {"0":...,"1":...};
 //   string -> the string as the body; null -> empty body (both 200);
 //   number / boolean -> 400 empty body.
-// Content-Type application/json. Objects keep JavaScript's key order (integer-like keys first, ascending).
+// Content-Type application/json. Written as JSON.stringify writes it (common/js_json.hpp): JavaScript's key
+// order (integer-like keys first, ascending) and number formatting.
 // False (and `error`) when statusCode is not a number from 200 to 599.
-bool wrap_value(boost::json::value value, http::Response& out, std::string& error);
+bool wrap_value(const boost::json::value& value, http::Response& out, std::string& error);
 
 // wrap_value of the JSON text `json`; false when it is not JSON.
 bool wrap_json_text(std::string_view json, http::Response& out, std::string& error);

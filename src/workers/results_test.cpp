@@ -53,6 +53,34 @@ TEST(Envelope, TruthyErrorBecomesErrorEnvelope) {
   EXPECT_EQ(w.response.body(), R"({"status":"error","message":"An error occurred.","error":{"detail":1}})");
 }
 
+TEST(Envelope, NumbersAreWrittenAsJavaScriptWritesThem) {
+  // boost::json::serialize would write 1.5E0 and Infinity (not JSON).
+  auto w = wrap(
+      R"({"statusCode":200.0,"d":1.5,"one":1.0,"big":1e21,"tiny":1e-7,"inf":1e400,"id":12345678901234567890})");
+  ASSERT_TRUE(w.ok) << w.error;
+  EXPECT_EQ(w.response.status, 200);
+  EXPECT_EQ(w.response.body(),
+            R"({"status":"success","message":"Operation completed successfully.","data":)"
+            R"({"d":1.5,"one":1,"big":1e+21,"tiny":1e-7,"inf":null,"id":12345678901234567890}})");
+  w = wrap(R"([0.5,{"2":"b","1":"a"}])");
+  ASSERT_TRUE(w.ok) << w.error;
+  EXPECT_EQ(
+      w.response.body(),
+      R"({"status":"success","message":"Operation completed successfully.","data":{"0":0.5,"1":{"1":"a","2":"b"}}})");
+}
+
+TEST(Envelope, TheResponseItReplacesLeavesNothingBehind) {
+  Wrapped w;
+  w.response.status = 404;
+  w.response.headers.add("X-Old", "1");
+  w.response.set_body("old body that is longer than the new one");
+  ASSERT_TRUE(wrap_json_text(R"({"a":1})", w.response, w.error));
+  EXPECT_EQ(w.response.status, 200);
+  EXPECT_EQ(header(w.response, "X-Old"), "<absent>");
+  EXPECT_EQ(w.response.body(),
+            R"({"status":"success","message":"Operation completed successfully.","data":{"a":1}})");
+}
+
 TEST(Envelope, FalsyErrorAndMessageFollowJavaScriptTruthiness) {
   auto w = wrap(R"({"error":"","message":"","v":0})");
   ASSERT_TRUE(w.ok);

@@ -164,10 +164,12 @@ Flow WorkerStage::apply(RequestContext& exchange, std::size_t index, Outcome out
   ResultData& result = outcome.result;
   std::string error;
   switch (role_) {
-    case Role::kIntegration:
-      if (!build_response(result, exchange.response, /*edit=*/false, error))
-        return fail(exchange, index, error);
+    case Role::kIntegration: {
+      bool built = build_response(result, exchange.response, /*edit=*/false, error);
+      recycle_result_text(result.value);
+      if (!built) return fail(exchange, index, error);
       return Flow::kContinue;
+    }
 
     case Role::kPreProcess: {
       if (result.kind != ResultData::Kind::kNone) {

@@ -45,6 +45,9 @@ class Sidecar {
     }
     if (mode == "string") return Result::string(R"({"raw":"string from TARGET.run"})");
     if (mode == "null") return Result::null();
+    // A small fixed object (the benchmark's minimal function: the gateway's cost, not the worker's).
+    if (mode == "record")
+      return Result::json(R"({"id":42,"name":"workgate","active":true,"tags":["a","b"]})");
     if (mode == "error") return Result::json(R"({"error":"boom","statusCode":418,"message":"teapot"})");
     if (mode == "throw") throw std::runtime_error("sidecar: mode=throw");
     return Result::json(describe(call));

@@ -1,0 +1,361 @@
+#include "workers/envelope.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/system/errc.hpp>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "common/js_json.hpp"
+
+namespace workgate::workers {
+namespace json = boost::json;
+using boost::system::error_code;
+
+namespace {
+
+// An output buffer written through a pointer: the scanner writes a few bytes per event, and
+// std::string's append is a call and a capacity check per piece.
+class TextOut {
+ public:
+  void clear() {
+    constexpr std::size_t kKeepBytes = 64 * 1024;  // a large result does not stay resident
+    if (capacity_ > kKeepBytes) {
+      data_.reset();
+      capacity_ = 0;
+    }
+    size_ = 0;
+  }
+  std::size_t size() const { return size_; }
+  std::string_view view() const { return {data_.get(), size_}; }
+  std::string_view view(std::size_t at, std::size_t n) const { return {data_.get() + at, n}; }
+
+  // Room for `n` more bytes: write them at the pointer returned, then commit().
+  char* room(std::size_t n) {
+    if (capacity_ - size_ < n) grow(n);
+    return data_.get() + size_;
+  }
+  void commit(char* end) { size_ = static_cast<std::size_t>(end - data_.get()); }
+
+  void put(char c) { *room(1) = c, ++size_; }
+  void append(std::string_view s) {
+    std::memcpy(room(s.size()), s.data(), s.size());
+    size_ += s.size();
+  }
+
+ private:
+  void grow(std::size_t n) {
+    std::size_t capacity = std::max<std::size_t>({256, capacity_ * 2, size_ + n});
+    auto data = std::make_unique_for_overwrite<char[]>(capacity);
+    if (size_ != 0) std::memcpy(data.get(), data_.get(), size_);
+    data_ = std::move(data);
+    capacity_ = capacity;
+  }
+
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
+bool escaped_char(char ch) {
+  auto c = static_cast<unsigned char>(ch);
+  return c < 0x20 || c == '"' || c == '\\';
+}
+
+// Whether `text` holds a character JSON.stringify escapes: eight bytes at a time (a byte below 0x20, or
+// equal to '"' or '\\', in a word: the exact "has a zero byte" / "has a byte less than n" word tests).
+bool needs_escaping(std::string_view text) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const char* p = text.data();
+  std::size_t n = text.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t x = 0;
+    std::memcpy(&x, p, 8);
+    std::uint64_t quote = x ^ (kOnes * '"');
+    std::uint64_t backslash = x ^ (kOnes * '\\');
+    std::uint64_t hits =
+        ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((x - kOnes * 0x20) & ~x);
+    if ((hits & kHigh) != 0) return true;
+  }
+  for (; n != 0; --n, ++p) {
+    if (escaped_char(*p)) return true;
+  }
+  return false;
+}
+
+// The scanner's buffers, kept by the thread (a scan allocates nothing once they have grown) and reached
+// through one reference: every use of a thread_local with a constructor goes through its init check.
+struct Scratch {
+  struct Frame {
+    TextOut* out;            // where this container is written
+    std::size_t keys_begin;  // its keys in `keys` (objects)
+    bool first;
+    bool is_object;
+  };
+  TextOut data, message, error, discard;  // discard: statusCode's text
+  std::vector<Frame> frames;
+  std::vector<std::pair<std::size_t, std::size_t>> keys;  // offset, size of each open object's keys
+  std::string key;                                        // a key read in parts
+  std::string escaped;                                    // text that needed escaping, or a double
+};
+
+// boost::json's SAX handler: writes every value as it is read into the buffer of the top-level member it
+// belongs to (data, message, error; statusCode's value is only looked at). A handler that returns false
+// stops the parse: the caller then takes the DOM path.
+class EnvelopeScanner {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  EnvelopeScanner(EnvelopeParts& parts, Scratch& scratch) : parts_(parts), s_(scratch) {
+    for (TextOut* t : {&s_.data, &s_.message, &s_.error, &s_.discard})
+      t->clear();
+    s_.frames.clear();
+    s_.keys.clear();
+    s_.key.clear();
+  }
+
+  bool on_document_begin(error_code&) { return true; }
+  bool on_document_end(error_code&) { return true; }
+
+  bool on_object_begin(error_code& ec) {
+    if (s_.frames.empty()) {  // the root
+      s_.data.put('{');
+      s_.frames.push_back({&s_.data, 0, true, true});
+      return true;
+    }
+    if (!begin_value(ec, Kind::kContainer)) return false;
+    out_->put('{');
+    s_.frames.push_back({out_, s_.keys.size(), true, true});
+    return true;
+  }
+
+  bool on_object_end(std::size_t, error_code&) { return end_container('}'); }
+
+  bool on_array_begin(error_code& ec) {
+    if (!begin_value(ec, Kind::kContainer)) return false;
+    out_->put('[');
+    s_.frames.push_back({out_, s_.keys.size(), true, false});
+    return true;
+  }
+
+  bool on_array_end(std::size_t, error_code&) { return end_container(']'); }
+
+  bool on_key_part(json::string_view s, std::size_t, error_code&) {
+    s_.key.append(s.data(), s.size());
+    return true;
+  }
+
+  bool on_key(json::string_view s, std::size_t, error_code& ec) {
+    std::string_view key(s.data(), s.size());
+    if (!s_.key.empty()) {
+      s_.key.append(key);
+      key = s_.key;
+    }
+    bool ok = write_key(key, ec);
+    s_.key.clear();
+    return ok;
+  }
+
+  // A string with escapes (or, with incremental input, cut short) arrives in parts.
+  bool on_string_part(json::string_view s, std::size_t, error_code& ec) {
+    if (!in_string_) {
+      if (!begin_value(ec, Kind::kScalar)) return false;
+      out_->put('"');
+      in_string_ = true;
+    }
+    write_escaped(std::string_view(s.data(), s.size()));
+    return true;
+  }
+
+  bool on_string(json::string_view s, std::size_t n, error_code& ec) {
+    if (!in_string_) {
+      if (!begin_value(ec, Kind::kScalar)) return false;
+      out_->put('"');
+    }
+    write_escaped(std::string_view(s.data(), s.size()));
+    out_->put('"');
+    in_string_ = false;
+    end_scalar(n != 0);
+    return true;
+  }
+
+  bool on_number_part(json::string_view, error_code&) { return true; }
+
+  bool on_int64(std::int64_t v, json::string_view, error_code& ec) {
+    if (!begin_value(ec, Kind::kScalar)) return false;
+    char* p = out_->room(24);
+    out_->commit(std::to_chars(p, p + 24, v).ptr);
+    end_scalar(v != 0, v);
+    return true;
+  }
+
+  bool on_uint64(std::uint64_t v, json::string_view, error_code& ec) {
+    if (!begin_value(ec, Kind::kScalar)) return false;
+    char* p = out_->room(24);
+    out_->commit(std::to_chars(p, p + 24, v).ptr);
+    end_scalar(v != 0, v);
+    return true;
+  }
+
+  bool on_double(double v, json::string_view, error_code& ec) {
+    if (!begin_value(ec, Kind::kScalar)) return false;
+    if (std::isfinite(v)) {
+      s_.escaped.clear();
+      append_js_number(s_.escaped, v);
+      out_->append(s_.escaped);
+    } else {
+      out_->append("null");  // JSON.stringify(Infinity)
+    }
+    end_scalar(v != 0 && !std::isnan(v), v);
+    return true;
+  }
+
+  bool on_bool(bool v, error_code& ec) {
+    if (!begin_value(ec, Kind::kScalar)) return false;
+    out_->append(v ? "true" : "false");
+    end_scalar(v);
+    return true;
+  }
+
+  bool on_null(error_code& ec) {
+    if (!begin_value(ec, Kind::kScalar)) return false;
+    out_->append("null");
+    end_scalar(false, nullptr);
+    return true;
+  }
+
+  bool on_comment_part(json::string_view, error_code&) { return true; }
+  bool on_comment(json::string_view, error_code&) { return true; }
+
+ private:
+  enum class Kind { kScalar, kContainer };
+  enum class Member { kData, kStatusCode, kMessage, kError };
+
+  static bool give_up(error_code& ec) {
+    ec = boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
+    return false;
+  }
+
+  // String content as JSON.stringify escapes it (the common case, nothing to escape, is one copy).
+  void write_escaped(std::string_view text) {
+    if (!needs_escaping(text)) {
+      out_->append(text);
+      return;
+    }
+    s_.escaped.clear();
+    append_js_escaped(s_.escaped, text);
+    out_->append(s_.escaped);
+  }
+
+  bool write_key(std::string_view key, error_code& ec) {
+    std::uint32_t index = 0;
+    if (js_array_index(key, index)) return give_up(ec);
+    Scratch::Frame& frame = s_.frames.back();
+    if (s_.frames.size() == 1) {
+      // A top-level member: statusCode, error and message go to their own parts (a repeated one replaces
+      // the earlier value, as the DOM keeps the last), the others into data.
+      if (key == "statusCode") {
+        member_ = Member::kStatusCode;
+        out_ = &s_.discard;
+        out_->clear();
+        return true;
+      }
+      if (key == "message" || key == "error") {
+        bool is_message = key == "message";
+        member_ = is_message ? Member::kMessage : Member::kError;
+        out_ = is_message ? &s_.message : &s_.error;
+        out_->clear();
+        return true;
+      }
+      member_ = Member::kData;
+    }
+    out_ = frame.out;
+    if (!frame.first) out_->put(',');
+    frame.first = false;
+    std::size_t at = out_->size();
+    out_->put('"');
+    write_escaped(key);
+    out_->put('"');
+    std::string_view written = out_->view(at, out_->size() - at);  // the quoted key
+    if (s_.keys.size() - frame.keys_begin >= kMaxScannedMembers) return give_up(ec);
+    for (std::size_t i = frame.keys_begin; i < s_.keys.size(); ++i) {
+      if (out_->view(s_.keys[i].first, s_.keys[i].second) == written) return give_up(ec);
+    }
+    s_.keys.emplace_back(at, written.size());
+    out_->put(':');
+    return true;
+  }
+
+  // A value starts: in an array, after a comma but for the first.
+  bool begin_value(error_code& ec, Kind kind) {
+    if (s_.frames.empty()) return give_up(ec);  // the root is not an object
+    Scratch::Frame& frame = s_.frames.back();
+    if (!frame.is_object) {
+      out_ = frame.out;
+      if (!frame.first) out_->put(',');
+      frame.first = false;
+    } else if (s_.frames.size() == 1 && kind == Kind::kContainer) {
+      end_scalar(true);  // an object or array: truthy, and not a status
+    }
+    return true;
+  }
+
+  // A scalar was written: note what a top-level envelope member holds. `status` is what statusCode
+  // takes from it: the number, null, or `true` (not a number: invalid) for the other kinds.
+  template <class Status = bool>
+  void end_scalar(bool truthy, Status status = true) {
+    if (s_.frames.size() != 1) return;
+    switch (member_) {
+      case Member::kStatusCode:
+        parts_.status_code = status;
+        break;
+      case Member::kMessage:
+        parts_.message_truthy = truthy;
+        break;
+      case Member::kError:
+        parts_.error_truthy = truthy;
+        break;
+      case Member::kData:
+        break;
+    }
+  }
+
+  bool end_container(char close) {
+    Scratch::Frame frame = s_.frames.back();
+    s_.frames.pop_back();
+    frame.out->put(close);
+    if (frame.is_object) s_.keys.resize(frame.keys_begin);
+    if (!s_.frames.empty()) out_ = s_.frames.back().out;
+    return true;
+  }
+
+  EnvelopeParts& parts_;
+  Scratch& s_;
+  TextOut* out_ = nullptr;
+  Member member_ = Member::kData;
+  bool in_string_ = false;
+};
+
+}  // namespace
+
+bool scan_envelope(std::string_view text, EnvelopeParts& parts) {
+  thread_local Scratch scratch;
+  parts = EnvelopeParts();
+  json::basic_parser<EnvelopeScanner> parser(json::parse_options{}, parts, scratch);
+  error_code ec;
+  std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (ec || used != text.size() || !parser.done()) return false;
+  parts.data = scratch.data.view();
+  parts.message = scratch.message.view();
+  parts.error = scratch.error.view();
+  return true;
+}
+
+}  // namespace workgate::workers
