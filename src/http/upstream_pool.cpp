@@ -118,8 +118,15 @@ void UpstreamPool::expire_idle(std::chrono::steady_clock::time_point now) {
 }
 
 UpstreamPool& UpstreamPools::for_target(const std::shared_ptr<const UpstreamTarget>& target) {
+  // A target seen recently finds its pool without hashing its key (once per proxied request). The entry
+  // holds the target, so no other target can take its address while it is cached; pools are never
+  // destroyed before the client.
+  CachedPool& cached = cache_[(reinterpret_cast<std::uintptr_t>(target.get()) >> 4) % cache_.size()];
+  if (cached.target == target) return *cached.pool;
   auto& slot = pools_[target->pool_key];
   if (!slot) slot = std::make_unique<UpstreamPool>(target);
+  cached.target = target;
+  cached.pool = slot.get();
   return *slot;
 }
 

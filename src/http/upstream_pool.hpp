@@ -3,6 +3,7 @@
 // watched so that an upstream closing one is noticed before it is reused.
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -161,7 +162,12 @@ class UpstreamPools {
   }
 
  private:
+  struct CachedPool {
+    std::shared_ptr<const UpstreamTarget> target;
+    UpstreamPool* pool = nullptr;
+  };
   std::unordered_map<std::string, std::unique_ptr<UpstreamPool>> pools_;
+  std::array<CachedPool, 8> cache_;  // by the target's address
 };
 
 }  // namespace workgate::http

@@ -12,21 +12,60 @@
 namespace workgate::integrations {
 namespace {
 
-constexpr std::array<std::string_view, 9> kHopByHop = {"Connection",
-                                                       "Keep-Alive",
-                                                       "TE",
-                                                       "Trailer",
-                                                       "Transfer-Encoding",
-                                                       "Upgrade",
-                                                       "Proxy-Authorization",
-                                                       "Proxy-Connection",
-                                                       "Proxy-Authenticate"};
+// What a header field is to the proxy, by name. One length switch and at most two comparisons per field,
+// instead of comparing it with every name the proxy treats specially (twice per request, per field).
+enum class FieldRole {
+  kOther,
+  kHopByHop,  // RFC 9110 §7.6.1, and Keep-Alive, Proxy-Connection (RFC 7230 §6.1's list)
+  kHost,
+  kContentLength,
+  kExpect,
+  kForwardedFor,
+  kForwardedProto,
+  kForwardedHost,
+  kRequestId,
+  kTraceContext,  // traceparent, tracestate
+};
 
-bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
-  for (std::string_view h : kHopByHop) {
-    if (http::iequals(name, h)) return true;
+FieldRole field_role(std::string_view name) {
+  auto is = [&](std::string_view known) { return http::iequals(name, known); };
+  switch (name.size()) {
+    case 2:
+      return is("TE") ? FieldRole::kHopByHop : FieldRole::kOther;
+    case 4:
+      return is("Host") ? FieldRole::kHost : FieldRole::kOther;
+    case 6:
+      return is("Expect") ? FieldRole::kExpect : FieldRole::kOther;
+    case 7:
+      return is("Trailer") || is("Upgrade") ? FieldRole::kHopByHop : FieldRole::kOther;
+    case 10:
+      if (is("Connection") || is("Keep-Alive")) return FieldRole::kHopByHop;
+      return is("tracestate") ? FieldRole::kTraceContext : FieldRole::kOther;
+    case 11:
+      return is("traceparent") ? FieldRole::kTraceContext : FieldRole::kOther;
+    case 12:
+      return is("X-Request-Id") ? FieldRole::kRequestId : FieldRole::kOther;
+    case 14:
+      return is("Content-Length") ? FieldRole::kContentLength : FieldRole::kOther;
+    case 15:
+      return is("X-Forwarded-For") ? FieldRole::kForwardedFor : FieldRole::kOther;
+    case 16:
+      if (is("Proxy-Connection")) return FieldRole::kHopByHop;
+      return is("X-Forwarded-Host") ? FieldRole::kForwardedHost : FieldRole::kOther;
+    case 17:
+      if (is("Transfer-Encoding")) return FieldRole::kHopByHop;
+      return is("X-Forwarded-Proto") ? FieldRole::kForwardedProto : FieldRole::kOther;
+    case 18:
+      return is("Proxy-Authenticate") ? FieldRole::kHopByHop : FieldRole::kOther;
+    case 19:
+      return is("Proxy-Authorization") ? FieldRole::kHopByHop : FieldRole::kOther;
+    default:
+      return FieldRole::kOther;
   }
-  // Fields the Connection header names are hop-by-hop too.
+}
+
+// Fields the Connection header names are hop-by-hop too.
+bool named_by_connection(std::string_view name, std::string_view connection_tokens) {
   while (!connection_tokens.empty()) {
     auto comma = connection_tokens.find(',');
     std::string_view token = http::trim_ows(connection_tokens.substr(0, comma));
@@ -37,15 +76,33 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
   return false;
 }
 
-// The tokens of every Connection field line (a sender may split them over several lines), joined by commas.
-std::string connection_tokens(const http::HeaderList& headers) {
-  std::string tokens;
+// What the Connection field lines say (a sender may split the list over several lines).
+struct ConnectionOptions {
+  // The tokens naming fields to drop, joined by commas, without those naming a field that is hop-by-hop
+  // anyway ("keep-alive", "upgrade"): those change nothing, and an empty list spares comparing every
+  // field with it.
+  std::string fields;
+  bool upgrade = false;  // the "upgrade" option
+};
+
+ConnectionOptions connection_options(const http::HeaderList& headers) {
+  ConnectionOptions options;
   headers.for_each([&](const http::HeaderList::Field& f) {
-    if (!http::iequals(f.name, "Connection")) return;
-    if (!tokens.empty()) tokens.push_back(',');
-    tokens.append(f.value);
+    if (f.name.size() != 10 || !http::iequals(f.name, "Connection")) return;
+    std::string_view list = f.value;
+    while (!list.empty()) {
+      auto comma = list.find(',');
+      std::string_view token = http::trim_ows(list.substr(0, comma));
+      if (http::iequals(token, "upgrade")) options.upgrade = true;
+      if (!token.empty() && field_role(token) != FieldRole::kHopByHop) {
+        if (!options.fields.empty()) options.fields.push_back(',');
+        options.fields.append(token);
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
   });
-  return tokens;
+  return options;
 }
 
 bool safe_header_value(std::string_view v) {
@@ -54,25 +111,10 @@ bool safe_header_value(std::string_view v) {
 
 // --- Upgrade (WebSocket and any HTTP/1.1 protocol switch)
 
-// Whether `tokens` (a Connection field's, comma-separated) include `token`.
-bool has_token(std::string_view tokens, std::string_view token) {
-  while (!tokens.empty()) {
-    auto comma = tokens.find(',');
-    if (http::iequals(http::trim_ows(tokens.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    tokens.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// The request asks to switch protocols and may: HTTP/1.1 (an HTTP/2 stream never upgrades), Upgrade named
-// by Connection, and its body (if any) read whole, so that nothing of the request is left to stream when
-// the connection becomes a tunnel. The one place that decides.
 std::optional<std::string_view> requested_upgrade(pipeline::RequestContext& exchange,
-                                                  std::string_view connection) {
+                                                  const ConnectionOptions& connection) {
   const http::Request& request = exchange.request();
-  if (request.version != 11 || !request.keep_alive || !has_token(connection, "upgrade") ||
-      !exchange.body_complete())
+  if (request.version != 11 || !request.keep_alive || !connection.upgrade || !exchange.body_complete())
     return std::nullopt;
   auto upgrade = request.headers.get("Upgrade");
   if (!upgrade || http::trim_ows(*upgrade).empty() || !safe_header_value(*upgrade)) return std::nullopt;
@@ -136,23 +178,22 @@ class HttpProxy final : public pipeline::Stage {
     if (!query.empty()) head.append("?").append(query);
     head.append(" HTTP/1.1\r\nHost: ").append(target_->authority).append("\r\n");
 
-    const std::string hop_by_hop = connection_tokens(request.headers);
-    const std::optional<std::string_view> upgrade = requested_upgrade(exchange, hop_by_hop);
+    const ConnectionOptions connection = connection_options(request.headers);
+    const std::string_view hop_by_hop = connection.fields;
+    const std::optional<std::string_view> upgrade = requested_upgrade(exchange, connection);
     if (upgrade) append_upgrade(head, *upgrade);
     std::string forwarded_for;
     request.headers.for_each([&](const http::HeaderList::Field& f) {
-      if (is_hop_by_hop(f.name, hop_by_hop) || http::iequals(f.name, "Host") ||
-          http::iequals(f.name, "Content-Length") || http::iequals(f.name, "Expect")) {
-        return;
-      }
-      if (http::iequals(f.name, "X-Forwarded-For")) {
+      // Hop-by-hop, framing and Expect are this connection's; X-Forwarded-Proto/-Host, X-Request-Id (the
+      // client's when well-formed) and the trace context are the gateway's, written below.
+      FieldRole role = field_role(f.name);
+      if (role != FieldRole::kOther && role != FieldRole::kForwardedFor) return;
+      if (!hop_by_hop.empty() && named_by_connection(f.name, hop_by_hop)) return;
+      if (role == FieldRole::kForwardedFor) {
         if (!forwarded_for.empty()) forwarded_for.append(", ");
         forwarded_for.append(f.value);
         return;
       }
-      if (http::iequals(f.name, "X-Forwarded-Proto") || http::iequals(f.name, "X-Forwarded-Host")) return;
-      if (http::iequals(f.name, "X-Request-Id")) return;  // the gateway's (the client's when well-formed)
-      if (http::iequals(f.name, "traceparent") || http::iequals(f.name, "tracestate")) return;  // below
       for (const auto& mapped : mapping_.headers) {
         if (http::iequals(mapped.first, f.name)) return;  // a mapped name belongs to the gateway
       }
@@ -296,11 +337,13 @@ class HttpProxy final : public pipeline::Stage {
     }
     http::Response& response = exchange.response;
     response.status = upstream.status;
-    const std::string hop_by_hop = connection_tokens(upstream.headers);
+    const std::string hop_by_hop = connection_options(upstream.headers).fields;
     bool head = exchange.request().method == "HEAD";
     upstream.headers.for_each([&](const http::HeaderList::Field& f) {
-      if (is_hop_by_hop(f.name, hop_by_hop)) return;
-      if (http::iequals(f.name, "Content-Length")) {
+      FieldRole role = field_role(f.name);
+      if (role == FieldRole::kHopByHop) return;
+      if (!hop_by_hop.empty() && named_by_connection(f.name, hop_by_hop)) return;
+      if (role == FieldRole::kContentLength) {
         if (head) response.headers.add(f.name, f.value);
         return;
       }

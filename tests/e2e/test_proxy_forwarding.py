@@ -80,6 +80,16 @@ class ProxyForwardingTest(ProxyTestCase):
             self.assertNotIn("x-hop-a", value.lower(), rec["header_list"])
         self.assertEqual(hdr(rec, "x-end-to-end"), ["kept"])
 
+    def test_fields_named_by_any_connection_line_are_removed_in_any_case(self):
+        rec = self.echo(self.send("GET", "/api/h", headers=[
+            ("Connection", "Keep-Alive"), ("connection", "x-hop-b , UPGRADE"), ("X-HOP-B", "1"),
+            ("Connection", "X-Forwarded-For"), ("X-Forwarded-For", "203.0.113.9"), ("X-Kept", "1")]))
+        self.assertEqual(hdr(rec, "x-hop-b"), [], rec["header_list"])
+        # The client's X-Forwarded-For is hop-by-hop here: only the gateway's own address goes on.
+        self.assertEqual(hdr(rec, "x-forwarded-for"), ["127.0.0.1"], rec["header_list"])
+        self.assertEqual(hdr(rec, "upgrade"), [], rec["header_list"])
+        self.assertEqual(hdr(rec, "x-kept"), ["1"])
+
     def test_end_to_end_request_headers_pass_including_cookies_and_authorization(self):
         rec = self.echo(self.send("GET", "/api/h", headers=[
             ("Cookie", "session=abc; theme=dark"), ("Authorization", "Bearer client-token"),
