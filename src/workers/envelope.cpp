@@ -40,7 +40,10 @@ class TextOut {
   }
   void commit(char* end) { size_ = static_cast<std::size_t>(end - data_.get()); }
 
-  void put(char c) { *room(1) = c, ++size_; }
+  void put(char c) {
+    *room(1) = c;
+    ++size_;
+  }
   void append(std::string_view s) {
     std::memcpy(room(s.size()), s.data(), s.size());
     size_ += s.size();
