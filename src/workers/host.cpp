@@ -3,10 +3,10 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json/serialize.hpp>
-#include <deque>
 #include <exception>
+#include <forward_list>
 
+#include "common/js_json.hpp"
 #include "observability/log.hpp"
 
 namespace workgate::workers {
@@ -185,7 +185,8 @@ struct CallFrame {
   ResultData data;  // what the synchronous result handle names
   std::string claims_json;
   bool claims_ready = false;
-  std::deque<std::string> scratch;  // strings handed out during the call
+  // Strings handed out during the call (stable addresses; empty, it allocates nothing, unlike a deque).
+  std::forward_list<std::string> scratch;
   std::shared_ptr<AsyncState> deferred;
 };
 
@@ -298,7 +299,7 @@ wg_str host_claims_json(const wg_call* call) {
     CallFrame* f = frame_of(call, "claims_json()");
     if (f == nullptr) return str("null");
     if (!f->claims_ready) {
-      f->claims_json = f->input->claims != nullptr ? boost::json::serialize(*f->input->claims) : "null";
+      f->claims_json = f->input->claims != nullptr ? js_json(*f->input->claims) : "null";
       f->claims_ready = true;
     }
     return str(f->claims_json);
@@ -319,8 +320,7 @@ wg_str host_claim_json(const wg_call* call, wg_str name) {
     if (f == nullptr) return wg_str{nullptr, 0};
     const boost::json::value* v = find_claim(*f, name);
     if (v == nullptr) return wg_str{nullptr, 0};
-    f->scratch.push_back(boost::json::serialize(*v));
-    return str(f->scratch.back());
+    return str(f->scratch.emplace_front(js_json(*v)));
   } catch (...) {
     return wg_str{nullptr, 0};
   }
