@@ -38,6 +38,16 @@ Answer dom_answer(std::string_view text) {
   return a;
 }
 
+// The gateway's answer to `text` is the general path's, byte for byte.
+void expect_general_answer(std::string_view text) {
+  Answer a = answer(text);
+  Answer general = dom_answer(text);
+  EXPECT_EQ(a.ok, general.ok) << text;
+  EXPECT_EQ(a.error, general.error) << text;
+  EXPECT_EQ(a.status, general.status) << text;
+  EXPECT_EQ(a.body, general.body) << text;
+}
+
 bool scanned(std::string_view text) {
   EnvelopeParts parts;
   return scan_envelope(text, parts);
@@ -108,14 +118,11 @@ const std::vector<std::string> kGeneral = {
 TEST(ScanEnvelope, AnswersAsTheGeneralPathDoes) {
   for (const std::string& text : kScannable) {
     EXPECT_TRUE(scanned(text)) << text;
+    expect_general_answer(text);
     Answer fast = answer(text);
-    Answer general = dom_answer(text);
-    EXPECT_EQ(fast.ok, general.ok) << text;
-    EXPECT_EQ(fast.error, general.error) << text;
-    if (!fast.ok) continue;
-    EXPECT_EQ(fast.status, general.status) << text;
-    EXPECT_EQ(fast.body, general.body) << text;
-    EXPECT_NO_THROW(boost::json::parse(fast.body)) << fast.body;
+    if (fast.ok) {
+      EXPECT_NO_THROW(boost::json::parse(fast.body)) << fast.body;
+    }
   }
 }
 
@@ -131,10 +138,9 @@ TEST(ScanEnvelope, EscapesACharacterAtEveryPlaceInAWord) {
       std::string body = std::string(at, 'a') + piece + std::string(17 - at, 'b');
       std::string text = R"({")" + body + R"(":")" + body + R"("})";
       ASSERT_TRUE(scanned(text)) << text;
+      expect_general_answer(text);
       Answer fast = answer(text);
-      Answer general = dom_answer(text);
       ASSERT_TRUE(fast.ok) << text;
-      EXPECT_EQ(fast.body, general.body) << text;
       EXPECT_EQ(fast.body.find('\\') != std::string::npos, escaped) << fast.body;
     }
   }
@@ -143,11 +149,7 @@ TEST(ScanEnvelope, EscapesACharacterAtEveryPlaceInAWord) {
 TEST(ScanEnvelope, LeavesWhatJavaScriptReordersOrMergesToTheGeneralPath) {
   for (const std::string& text : kGeneral) {
     EXPECT_FALSE(scanned(text)) << text;
-    Answer a = answer(text);
-    Answer general = dom_answer(text);
-    EXPECT_EQ(a.ok, general.ok) << text;
-    EXPECT_EQ(a.status, general.status) << text;
-    EXPECT_EQ(a.body, general.body) << text;
+    expect_general_answer(text);
   }
   EXPECT_EQ(answer(R"({"1":"a","0":"b","x":{"3":0,"2":1}})").body,
             R"({"status":"success","message":"Operation completed successfully.","data":)"
