@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace workgate {
@@ -81,6 +82,42 @@ void append_js_number(std::string& out, double d) {
   }
 }
 
+void append_js_json_number(std::string& out, double d) {
+  if (std::isfinite(d)) {
+    append_js_number(out, d);
+  } else {
+    out += "null";  // boost::json parses 1e400 as infinity
+  }
+}
+
+namespace {
+bool escaped_char(unsigned char c) {
+  return c < 0x20 || c == '"' || c == '\\';
+}
+}  // namespace
+
+// Eight bytes at a time: a byte below 0x20, or equal to '"' or '\\', in a word (the exact "has a zero
+// byte" / "has a byte less than n" word tests).
+bool js_needs_escaping(std::string_view text) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const char* p = text.data();
+  std::size_t n = text.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t x = 0;
+    std::memcpy(&x, p, 8);
+    std::uint64_t quote = x ^ (kOnes * '"');
+    std::uint64_t backslash = x ^ (kOnes * '\\');
+    std::uint64_t hits =
+        ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((x - kOnes * 0x20) & ~x);
+    if ((hits & kHigh) != 0) return true;
+  }
+  for (; n != 0; --n, ++p) {
+    if (escaped_char(static_cast<unsigned char>(*p))) return true;
+  }
+  return false;
+}
+
 void append_js_string(std::string& out, std::string_view text) {
   out.push_back('"');
   append_js_escaped(out, text);
@@ -89,10 +126,14 @@ void append_js_string(std::string& out, std::string_view text) {
 
 void append_js_escaped(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
+  if (!js_needs_escaping(text)) {  // the common case: one copy
+    out.append(text);
+    return;
+  }
   std::size_t run = 0;  // start of the characters not yet copied
   for (std::size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (!escaped_char(c)) continue;
     out.append(text.data() + run, i - run);
     run = i + 1;
     out.push_back('\\');
@@ -196,11 +237,7 @@ void append_js_json(std::string& out, const json::value& value) {
       append_digits(out, value.get_uint64());
       return;
     case json::kind::double_:
-      if (std::isfinite(value.get_double())) {
-        append_js_number(out, value.get_double());
-      } else {
-        out += "null";  // JSON.stringify(Infinity); boost::json parses 1e400 as infinity
-      }
+      append_js_json_number(out, value.get_double());
       return;
     case json::kind::string:
       append_js_string(out, value.get_string());

@@ -20,6 +20,12 @@ namespace workgate {
 // "-Infinity" for the non-finite values (JSON.stringify writes those as null: append_js_json does).
 void append_js_number(std::string& out, double d);
 
+// A double as a JSON value: as above when finite, else null (as JSON.stringify writes NaN and Infinity).
+void append_js_json_number(std::string& out, double d);
+
+// Whether `text` holds a character JSON.stringify escapes (below).
+bool js_needs_escaping(std::string_view text);
+
 // JSON.stringify of a string (valid UTF-8): '"', '\' and the C0 controls escaped (\b \t \n \f \r, else
 // \u00xx), everything else as it is.
 void append_js_string(std::string& out, std::string_view text);

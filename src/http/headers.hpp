@@ -15,6 +15,19 @@ bool iequals(std::string_view a, std::string_view b);
 // `s` without leading and trailing optional whitespace (SP / HTAB, RFC 9110 §5.6.3).
 std::string_view trim_ows(std::string_view s);
 
+// Calls `visit(element)` for each element of a comma-separated field value (RFC 9110 §5.6.1), trimmed,
+// empty elements skipped, until `visit` returns false. Returns whether it stopped early.
+template <class Visit>
+bool for_each_list_element(std::string_view list, Visit&& visit) {
+  while (true) {
+    auto comma = list.find(',');
+    std::string_view element = trim_ows(list.substr(0, comma));
+    if (!element.empty() && !visit(element)) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
+  }
+}
+
 class HeaderList {
  public:
   struct Field {

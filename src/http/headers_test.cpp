@@ -184,5 +184,24 @@ TEST(HeaderList, SetWithEmptyValue) {
   EXPECT_EQ(h.size(), 1u);
 }
 
+TEST(ListElements, TrimmedEmptyOnesSkippedAndTheVisitCanStop) {
+  std::vector<std::string> seen;
+  auto collect = [&](std::string_view e) {
+    seen.emplace_back(e);
+    return true;
+  };
+  EXPECT_FALSE(for_each_list_element(" a ,, \tb\t,c,  ,", collect));
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b", "c"}));
+  seen.clear();
+  EXPECT_FALSE(for_each_list_element("", collect));
+  EXPECT_FALSE(for_each_list_element(" , ,", collect));
+  EXPECT_TRUE(seen.empty());
+  EXPECT_TRUE(for_each_list_element("x, stop, y", [&](std::string_view e) {
+    seen.emplace_back(e);
+    return e != "stop";
+  }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"x", "stop"}));
+}
+
 }  // namespace
 }  // namespace workgate::http

@@ -62,31 +62,27 @@ FramingError check_transfer_encoding(std::string_view value) {
   bool last_is_chunked = false;
   bool unknown = false;
   bool malformed = false;
-  while (true) {
-    auto comma = value.find(',');
-    std::string_view element = trim_ows(value.substr(0, comma));
-    if (!element.empty()) {  // empty list elements are allowed and ignored (RFC 9110 §5.6.1)
-      ++codings;
-      std::string_view name = element;
-      bool has_parameters = false;
-      if (auto semicolon = element.find(';'); semicolon != std::string_view::npos) {
-        name = trim_ows(element.substr(0, semicolon));
-        has_parameters = true;
-      }
-      last_is_chunked = iequals(name, "chunked");
-      if (last_is_chunked) {
-        ++chunked;
-        if (has_parameters) malformed = true;  // chunked takes no parameters
-      } else {
-        bool known = false;
-        for (std::string_view k : kKnownCodings)
-          known = known || iequals(name, k);
-        if (!known) unknown = true;
-      }
+  // Empty list elements are allowed and ignored (RFC 9110 §5.6.1).
+  for_each_list_element(value, [&](std::string_view element) {
+    ++codings;
+    std::string_view name = element;
+    bool has_parameters = false;
+    if (auto semicolon = element.find(';'); semicolon != std::string_view::npos) {
+      name = trim_ows(element.substr(0, semicolon));
+      has_parameters = true;
     }
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
+    last_is_chunked = iequals(name, "chunked");
+    if (last_is_chunked) {
+      ++chunked;
+      if (has_parameters) malformed = true;  // chunked takes no parameters
+    } else {
+      bool known = false;
+      for (std::string_view k : kKnownCodings)
+        known = known || iequals(name, k);
+      if (!known) unknown = true;
+    }
+    return true;
+  });
   if (codings == 0 || malformed) return FramingError::kBadRequest;
   // Framing first: a message whose final coding is not chunked has no determinable length (400), whatever
   // the codings are; then what we cannot decode (501).

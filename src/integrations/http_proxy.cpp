@@ -66,14 +66,8 @@ FieldRole field_role(std::string_view name) {
 
 // Fields the Connection header names are hop-by-hop too.
 bool named_by_connection(std::string_view name, std::string_view connection_tokens) {
-  while (!connection_tokens.empty()) {
-    auto comma = connection_tokens.find(',');
-    std::string_view token = http::trim_ows(connection_tokens.substr(0, comma));
-    if (!token.empty() && http::iequals(token, name)) return true;
-    if (comma == std::string_view::npos) break;
-    connection_tokens.remove_prefix(comma + 1);
-  }
-  return false;
+  return http::for_each_list_element(connection_tokens,
+                                     [&](std::string_view token) { return !http::iequals(token, name); });
 }
 
 // What the Connection field lines say (a sender may split the list over several lines).
@@ -89,18 +83,14 @@ ConnectionOptions connection_options(const http::HeaderList& headers) {
   ConnectionOptions options;
   headers.for_each([&](const http::HeaderList::Field& f) {
     if (f.name.size() != 10 || !http::iequals(f.name, "Connection")) return;
-    std::string_view list = f.value;
-    while (!list.empty()) {
-      auto comma = list.find(',');
-      std::string_view token = http::trim_ows(list.substr(0, comma));
+    http::for_each_list_element(f.value, [&](std::string_view token) {
       if (http::iequals(token, "upgrade")) options.upgrade = true;
-      if (!token.empty() && field_role(token) != FieldRole::kHopByHop) {
+      if (field_role(token) != FieldRole::kHopByHop) {
         if (!options.fields.empty()) options.fields.push_back(',');
         options.fields.append(token);
       }
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
+      return true;
+    });
   });
   return options;
 }

@@ -15,6 +15,13 @@ namespace workgate::workers {
 namespace json = boost::json;
 using boost::system::error_code;
 
+EnvelopeMember envelope_member(std::string_view key) {
+  if (key == "statusCode") return EnvelopeMember::kStatusCode;
+  if (key == "message") return EnvelopeMember::kMessage;
+  if (key == "error") return EnvelopeMember::kError;
+  return EnvelopeMember::kData;
+}
+
 namespace {
 
 // An output buffer written through a pointer: the scanner writes a few bytes per event, and
@@ -62,33 +69,6 @@ class TextOut {
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
 };
-
-bool escaped_char(char ch) {
-  auto c = static_cast<unsigned char>(ch);
-  return c < 0x20 || c == '"' || c == '\\';
-}
-
-// Whether `text` holds a character JSON.stringify escapes: eight bytes at a time (a byte below 0x20, or
-// equal to '"' or '\\', in a word: the exact "has a zero byte" / "has a byte less than n" word tests).
-bool needs_escaping(std::string_view text) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
-  const char* p = text.data();
-  std::size_t n = text.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    std::uint64_t x = 0;
-    std::memcpy(&x, p, 8);
-    std::uint64_t quote = x ^ (kOnes * '"');
-    std::uint64_t backslash = x ^ (kOnes * '\\');
-    std::uint64_t hits =
-        ((quote - kOnes) & ~quote) | ((backslash - kOnes) & ~backslash) | ((x - kOnes * 0x20) & ~x);
-    if ((hits & kHigh) != 0) return true;
-  }
-  for (; n != 0; --n, ++p) {
-    if (escaped_char(*p)) return true;
-  }
-  return false;
-}
 
 // The scanner's buffers, kept by the thread (a scan allocates nothing once they have grown) and reached
 // through one reference: every use of a thread_local with a constructor goes through its init check.
@@ -191,31 +171,14 @@ class EnvelopeScanner {
 
   bool on_number_part(json::string_view, error_code&) { return true; }
 
-  bool on_int64(std::int64_t v, json::string_view, error_code& ec) {
-    if (!begin_value(ec, Kind::kScalar)) return false;
-    char* p = out_->room(24);
-    out_->commit(std::to_chars(p, p + 24, v).ptr);
-    end_scalar(v != 0, v);
-    return true;
-  }
-
-  bool on_uint64(std::uint64_t v, json::string_view, error_code& ec) {
-    if (!begin_value(ec, Kind::kScalar)) return false;
-    char* p = out_->room(24);
-    out_->commit(std::to_chars(p, p + 24, v).ptr);
-    end_scalar(v != 0, v);
-    return true;
-  }
+  bool on_int64(std::int64_t v, json::string_view, error_code& ec) { return write_integer(v, ec); }
+  bool on_uint64(std::uint64_t v, json::string_view, error_code& ec) { return write_integer(v, ec); }
 
   bool on_double(double v, json::string_view, error_code& ec) {
     if (!begin_value(ec, Kind::kScalar)) return false;
-    if (std::isfinite(v)) {
-      s_.escaped.clear();
-      append_js_number(s_.escaped, v);
-      out_->append(s_.escaped);
-    } else {
-      out_->append("null");  // JSON.stringify(Infinity)
-    }
+    s_.escaped.clear();
+    append_js_json_number(s_.escaped, v);
+    out_->append(s_.escaped);
     end_scalar(v != 0 && !std::isnan(v), v);
     return true;
   }
@@ -239,16 +202,25 @@ class EnvelopeScanner {
 
  private:
   enum class Kind { kScalar, kContainer };
-  enum class Member { kData, kStatusCode, kMessage, kError };
 
   static bool give_up(error_code& ec) {
     ec = boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
     return false;
   }
 
+  // Integers keep all their digits (js_json.hpp).
+  template <class Integer>
+  bool write_integer(Integer v, error_code& ec) {
+    if (!begin_value(ec, Kind::kScalar)) return false;
+    char* p = out_->room(24);
+    out_->commit(std::to_chars(p, p + 24, v).ptr);
+    end_scalar(v != 0, v);
+    return true;
+  }
+
   // String content as JSON.stringify escapes it (the common case, nothing to escape, is one copy).
   void write_escaped(std::string_view text) {
-    if (!needs_escaping(text)) {
+    if (!js_needs_escaping(text)) {
       out_->append(text);
       return;
     }
@@ -264,20 +236,14 @@ class EnvelopeScanner {
     if (s_.frames.size() == 1) {
       // A top-level member: statusCode, error and message go to their own parts (a repeated one replaces
       // the earlier value, as the DOM keeps the last), the others into data.
-      if (key == "statusCode") {
-        member_ = Member::kStatusCode;
-        out_ = &s_.discard;
+      member_ = envelope_member(key);
+      if (member_ != EnvelopeMember::kData) {
+        out_ = member_ == EnvelopeMember::kStatusCode ? &s_.discard
+               : member_ == EnvelopeMember::kMessage  ? &s_.message
+                                                      : &s_.error;
         out_->clear();
         return true;
       }
-      if (key == "message" || key == "error") {
-        bool is_message = key == "message";
-        member_ = is_message ? Member::kMessage : Member::kError;
-        out_ = is_message ? &s_.message : &s_.error;
-        out_->clear();
-        return true;
-      }
-      member_ = Member::kData;
     }
     out_ = frame.out;
     if (!frame.first) out_->put(',');
@@ -316,16 +282,16 @@ class EnvelopeScanner {
   void end_scalar(bool truthy, Status status = true) {
     if (s_.frames.size() != 1) return;
     switch (member_) {
-      case Member::kStatusCode:
+      case EnvelopeMember::kStatusCode:
         parts_.status_code = status;
         break;
-      case Member::kMessage:
+      case EnvelopeMember::kMessage:
         parts_.message_truthy = truthy;
         break;
-      case Member::kError:
+      case EnvelopeMember::kError:
         parts_.error_truthy = truthy;
         break;
-      case Member::kData:
+      case EnvelopeMember::kData:
         break;
     }
   }
@@ -342,7 +308,7 @@ class EnvelopeScanner {
   EnvelopeParts& parts_;
   Scratch& s_;
   TextOut* out_ = nullptr;
-  Member member_ = Member::kData;
+  EnvelopeMember member_ = EnvelopeMember::kData;
   bool in_string_ = false;
 };
 

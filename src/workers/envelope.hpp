@@ -14,6 +14,11 @@
 
 namespace workgate::workers {
 
+// What a top-level member of a result object is to the envelope: statusCode, message and error are taken
+// out of data.
+enum class EnvelopeMember { kData, kStatusCode, kMessage, kError };
+EnvelopeMember envelope_member(std::string_view key);
+
 struct EnvelopeParts {
   // The object without statusCode, error and message, as JSON.stringify writes it (with the braces).
   std::string_view data;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -73,10 +74,6 @@ void json_response(http::Response& out, int status, std::string_view body) {
   start_json_response(out, status).assign(body);
 }
 
-bool envelope_key(std::string_view key) {
-  return key == "statusCode" || key == "error" || key == "message";
-}
-
 // {"status":...,"message":...,"data"|"error":...} from its parts, whichever path read them.
 bool write_envelope(const EnvelopeParts& parts, http::Response& out, std::string& error) {
   int status = parts.error_truthy ? 500 : 200;
@@ -108,23 +105,25 @@ bool dom_envelope(const json::object& in, http::Response& out, std::string& erro
   EnvelopeParts parts;
   std::string data, message, error_text;
   for (const json::key_value_pair& kv : in) {
-    std::string_view key = kv.key();
     const json::value& v = kv.value();
-    if (key == "statusCode") {
-      if (v.is_number() || v.is_null()) {
-        parts.status_code = v;
-      } else {
-        parts.status_code = true;  // not a number: not a valid status
-      }
-    } else if (key == "error") {
-      parts.error_truthy = truthy(v);
-      if (parts.error_truthy) append_js_json(error_text, v);
-    } else if (key == "message") {
-      parts.message_truthy = truthy(v);
-      if (parts.message_truthy) append_js_json(message, v);
+    switch (envelope_member(kv.key())) {
+      case EnvelopeMember::kStatusCode:
+        parts.status_code = v.is_number() || v.is_null() ? v : json::value(true);  // true: not a status
+        break;
+      case EnvelopeMember::kError:
+        parts.error_truthy = truthy(v);
+        if (parts.error_truthy) append_js_json(error_text, v);
+        break;
+      case EnvelopeMember::kMessage:
+        parts.message_truthy = truthy(v);
+        if (parts.message_truthy) append_js_json(message, v);
+        break;
+      case EnvelopeMember::kData:
+        break;
     }
   }
-  if (!parts.error_truthy) append_js_json(data, in, envelope_key);
+  auto taken_out = [](std::string_view key) { return envelope_member(key) != EnvelopeMember::kData; };
+  if (!parts.error_truthy) append_js_json(data, in, taken_out);
   parts.data = data;
   parts.message = message;
   parts.error = error_text;
@@ -233,8 +232,9 @@ bool wrap_value(const json::value& value, http::Response& out, std::string& erro
       const json::array& elements = value.get_array();
       for (std::size_t i = 0; i < elements.size(); ++i) {
         if (i != 0) body.push_back(',');
+        char digits[24];
         body.push_back('"');
-        append_js_number(body, static_cast<std::uint64_t>(i));
+        body.append(digits, std::to_chars(digits, digits + sizeof(digits), i).ptr);
         body += "\":";
         append_js_json(body, elements[i]);
       }
