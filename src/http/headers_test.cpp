@@ -38,6 +38,27 @@ TEST(IEquals, OnlyLettersFoldCase) {
   EXPECT_FALSE(iequals("\xC3\xA9", "\xC3\x89"));
 }
 
+// Every pair of bytes at every position of a word, in names long enough for the word-at-a-time path
+// (8, 9 and 16 bytes: aligned, overlapping tail) and short ones: the answer is the byte-by-byte rule's.
+TEST(IEquals, WordAtATimeAgreesWithTheByteRuleForEveryBytePair) {
+  auto expected = [](unsigned char x, unsigned char y) {
+    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; };
+    return lower(x) == lower(y);
+  };
+  for (std::size_t size : {3u, 8u, 9u, 16u}) {
+    for (std::size_t at = 0; at < size; ++at) {
+      std::string a(size, 'k'), b(size, 'K');
+      for (int x = 0; x < 256; ++x) {
+        for (int y = 0; y < 256; ++y) {
+          a[at] = static_cast<char>(x);
+          b[at] = static_cast<char>(y);
+          ASSERT_EQ(iequals(a, b), expected(x, y)) << "size " << size << " at " << at << " " << x << "/" << y;
+        }
+      }
+    }
+  }
+}
+
 TEST(HeaderList, EmptyList) {
   HeaderList h;
   EXPECT_TRUE(h.empty());

@@ -156,6 +156,7 @@ void Shard::sweep() {
       c.on_sweep();
     }
   });
+  slab_.release_unused();
   trim_memory(now);
 }
 

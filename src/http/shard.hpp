@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/coarse_clock.hpp"
 #include "http/draining_read.hpp"
 #include "http/request_handler.hpp"
 #include "http/slab.hpp"
@@ -73,7 +74,8 @@ class Shard {
   const std::vector<ListenerConnections>& listener_connections() const { return by_listener_; }
   void count_listener_http2(std::uint16_t listener, bool opened);
   std::string_view http_date() const { return date_; }
-  Clock::time_point now() const { return clock_ ? clock_() : Clock::now(); }
+  // For deadlines: the coarse steady clock (common/coarse_clock.hpp).
+  Clock::time_point now() const { return clock_ ? clock_() : coarse_steady_now(); }
   // Replaces the steady clock (tests advance time by hand, then call sweep()).
   void set_clock(std::function<Clock::time_point()> clock) { clock_ = std::move(clock); }
   // Enforces connection deadlines and runs the handler's tick; run() does it every ~100 ms.

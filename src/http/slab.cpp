@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -44,9 +45,8 @@ SlabPool::~SlabPool() {
     while (head != nullptr)
       release_chunk(std::exchange(head, head->next));
   }
-  for (Chunk* spare : spare_) {
-    if (spare != nullptr) release_chunk(spare);
-  }
+  while (empty_ != nullptr)
+    release_chunk(std::exchange(empty_, empty_->next));
   while (full_ != nullptr)
     release_chunk(std::exchange(full_, full_->next));
 }
@@ -69,7 +69,7 @@ void SlabPool::push(Chunk*& head, Chunk* chunk) {
 }
 
 // mmap'd, not malloc'd: the chunks stay out of malloc's heap (which malloc_trim can then shrink), and
-// one that empties goes straight back to the OS. Twice the size is mapped and the unaligned ends unmapped.
+// an unused empty one goes straight back to the OS. Twice the size is mapped and the unaligned ends unmapped.
 SlabPool::Chunk* SlabPool::new_chunk(std::size_t cls) {
   static_assert(sizeof(Chunk) <= kHeader && sizeof(FreeBlock) <= kGranule);
   void* raw = ::mmap(nullptr, 2 * kChunkBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -85,6 +85,7 @@ SlabPool::Chunk* SlabPool::new_chunk(std::size_t cls) {
   chunk->bump = kHeader;
   chunk->cls = static_cast<std::uint16_t>(cls);
   ++chunks_;
+  ++mapped_ever_;
   return chunk;
 }
 
@@ -98,7 +99,14 @@ void* SlabPool::allocate(std::size_t bytes, std::size_t alignment) {
   std::size_t cls = class_of(bytes);
   Chunk* chunk = partial_[cls];
   if (chunk == nullptr) {
-    chunk = spare_[cls] != nullptr ? std::exchange(spare_[cls], nullptr) : new_chunk(cls);
+    if (empty_ != nullptr) {
+      chunk = empty_;
+      unlink(empty_, chunk);
+      empty_low_ = std::min(empty_low_, --empty_count_);
+      chunk->cls = static_cast<std::uint16_t>(cls);
+    } else {
+      chunk = new_chunk(cls);
+    }
     push(partial_[cls], chunk);
   }
   void* block;
@@ -142,16 +150,20 @@ void SlabPool::deallocate(void* p, std::size_t bytes, std::size_t alignment) noe
     chunk->full = false;
   }
   if (chunk->live == 0) {
+    // Kept empty: its blocks start again from the beginning, for whichever class needs a chunk next.
     unlink(partial_[cls], chunk);
-    if (spare_[cls] == nullptr) {
-      // Kept empty: its blocks start again from the beginning.
-      chunk->free = nullptr;
-      chunk->bump = kHeader;
-      spare_[cls] = chunk;
-    } else {
-      release_chunk(chunk);
-    }
+    chunk->free = nullptr;
+    chunk->bump = kHeader;
+    push(empty_, chunk);
+    ++empty_count_;
   }
+}
+
+void SlabPool::release_unused() {
+  for (; empty_low_ > 0 && empty_ != nullptr; --empty_low_, --empty_count_)
+    release_chunk(std::exchange(empty_, empty_->next));
+  if (empty_ != nullptr) empty_->prev = nullptr;
+  empty_low_ = empty_count_;
 }
 
 }  // namespace workgate::http

@@ -12,6 +12,7 @@
 #include <boost/beast/http/error.hpp>
 #include <span>
 
+#include "common/coarse_clock.hpp"
 #include "common/spare_list.hpp"
 #include "http/cluster.hpp"
 #include "http/dns_cache.hpp"
@@ -129,7 +130,8 @@ struct UpstreamClient::Impl {
   Impl(asio::io_context& io_context, UpstreamClient::Now now_source, SlabPool* slab_pool)
       : io(io_context), dns(io_context), clock(std::move(now_source)), slab(slab_pool) {}
 
-  Clock::time_point now() const { return clock ? clock() : Clock::now(); }
+  // Deadlines, pooled connections' ages, outlier ejection: the coarse steady clock (common/coarse_clock.hpp).
+  Clock::time_point now() const { return clock ? clock() : coarse_steady_now(); }
 
   // What a call gives back when it has delivered (Call::deliver) and the next takes: the request head's
   // string, the response's header list and body string. With them (and the call itself from the slab, the
