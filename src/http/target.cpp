@@ -1,22 +1,19 @@
 #include "http/target.hpp"
 
 #include <boost/url/parse.hpp>
-#include <vector>
+#include <cstring>
+
+#include "http/headers.hpp"
 
 namespace workgate::http {
 namespace {
 
 bool is_single_dot(std::string_view s) {
-  return s == "." || s == "%2e" || s == "%2E";
+  return s == "." || iequals(s, "%2e");
 }
 
 bool is_double_dot(std::string_view s) {
-  if (s == "..") return true;
-  if (s.size() != 4 && s.size() != 6) return false;
-  std::string lower(s);
-  for (char& c : lower)
-    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-  return lower == ".%2e" || lower == "%2e." || lower == "%2e%2e";
+  return s == ".." || iequals(s, ".%2e") || iequals(s, "%2e.") || iequals(s, "%2e%2e");
 }
 
 bool may_have_dot_segments(std::string_view path) {
@@ -25,33 +22,33 @@ bool may_have_dot_segments(std::string_view path) {
 
 }  // namespace
 
+// RFC 3986 5.2.4 on an absolute path, in place and without allocating: most paths with a dot hold a file
+// name or a version ("/v1.2/x.json"), no dot segment. The output never outgrows what has been read (a
+// segment is written where it was, or earlier), so one buffer serves both.
 void remove_dot_segments(std::string& path) {
   if (!may_have_dot_segments(path)) return;
-  std::vector<std::string_view> out;
-  std::string_view rest = std::string_view(path).substr(1);
+  std::size_t out = 0;   // path[0, out) is the output: "/segment" pieces
+  std::size_t from = 1;  // the next segment to read starts here (path[0] is the leading '/')
   while (true) {
-    auto slash = rest.find('/');
-    std::string_view segment = rest.substr(0, slash);
-    bool last = slash == std::string_view::npos;
+    std::size_t slash = path.find('/', from);
+    bool last = slash == std::string::npos;
+    std::size_t end = last ? path.size() : slash;
+    std::string_view segment(path.data() + from, end - from);
     if (is_double_dot(segment)) {
-      if (!out.empty()) out.pop_back();
-      if (last) out.emplace_back();
+      if (out > 0) out = path.rfind('/', out - 1);  // drop the last output segment (the root stays)
+      if (last) path[out++] = '/';
     } else if (is_single_dot(segment)) {
-      if (last) out.emplace_back();
+      if (last) path[out++] = '/';
     } else {
-      out.push_back(segment);
+      path[out] = '/';
+      std::memmove(path.data() + out + 1, segment.data(), segment.size());
+      out += 1 + segment.size();
     }
     if (last) break;
-    rest.remove_prefix(slash + 1);
+    from = slash + 1;
   }
-  std::string result;
-  result.reserve(path.size());
-  for (std::string_view segment : out) {
-    result.push_back('/');
-    result.append(segment);
-  }
-  if (result.empty()) result.push_back('/');
-  path = std::move(result);
+  if (out == 0) path[out++] = '/';
+  path.resize(out);
 }
 
 bool split_target(std::string_view target, std::string& path, std::string& query, bool& has_query) {

@@ -4,6 +4,9 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "common/counting_new_test_support.hpp"
 
 namespace workgate::http {
 namespace {
@@ -203,6 +206,73 @@ TEST(RemoveDotSegments, NonDotSegmentsUntouched) {
   EXPECT_EQ(dots("/a/%2f/./b"), "/a/%2f/b");
   EXPECT_EQ(dots("/a%2F..%2Fb/./c%20d"), "/a%2F..%2Fb/c%20d");
   EXPECT_EQ(dots("/%2E%2E%2F/x"), "/%2E%2E%2F/x");
+}
+
+// RFC 3986 5.2.4 written plainly (a list of segments), against which the in-place version is checked on
+// every path of up to five segments drawn from dot and non-dot pieces.
+std::string reference_dots(std::string_view path) {
+  auto lower = [](std::string_view s) {
+    std::string l(s);
+    for (char& c : l)
+      c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    return l;
+  };
+  std::vector<std::string> out;
+  std::string_view rest = path.substr(1);
+  while (true) {
+    auto slash = rest.find('/');
+    std::string segment = lower(rest.substr(0, slash));
+    std::string original(rest.substr(0, slash));
+    bool last = slash == std::string_view::npos;
+    if (segment == ".." || segment == ".%2e" || segment == "%2e." || segment == "%2e%2e") {
+      if (!out.empty()) out.pop_back();
+      if (last) out.emplace_back();
+    } else if (segment == "." || segment == "%2e") {
+      if (last) out.emplace_back();
+    } else {
+      out.push_back(original);
+    }
+    if (last) break;
+    rest.remove_prefix(slash + 1);
+  }
+  std::string result;
+  for (const std::string& segment : out)
+    result += "/" + segment;
+  return result.empty() ? "/" : result;
+}
+
+TEST(RemoveDotSegments, DoesNotAllocate) {
+  std::string with_dots = "/v1.2/a/./b/%2E%2e/c/x.json";
+  std::string file = "/static/app.min.js";
+  with_dots.reserve(64);
+  const std::size_t before = workgate::testing::g_allocations.load();
+  remove_dot_segments(with_dots);
+  remove_dot_segments(file);
+  EXPECT_EQ(workgate::testing::g_allocations.load(), before);
+  EXPECT_EQ(with_dots, "/v1.2/a/c/x.json");
+  EXPECT_EQ(file, "/static/app.min.js");
+}
+
+TEST(RemoveDotSegments, InPlaceAgreesWithThePlainAlgorithmOnEveryShortPath) {
+  const std::vector<std::string> pieces = {"", ".", "..", "%2E", "%2e.", ".%2E", "%2e%2E", "a", "v1.2",
+                                           "x.json", "...", "%2ex", "%2f"};
+  std::size_t checked = 0;
+  std::vector<std::size_t> at;
+  for (std::size_t count = 1; count <= 5; ++count) {
+    at.assign(count, 0);
+    while (true) {
+      std::string path;
+      for (std::size_t i : at)
+        path += "/" + pieces[i];
+      ASSERT_EQ(dots(path), reference_dots(path)) << path;
+      ++checked;
+      std::size_t k = 0;
+      while (k < count && ++at[k] == pieces.size())
+        at[k++] = 0;
+      if (k == count) break;
+    }
+  }
+  EXPECT_GT(checked, 370000u);
 }
 
 }  // namespace

@@ -15,28 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/counting_new_test_support.hpp"
 #include "router/route_reference.hpp"
 
-// Counts heap allocations so that a test can check that lookups do not allocate.
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}  // namespace
-
-// GCC flags free() here once it inlines these replacements into new/delete pairs (a false positive).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-#pragma GCC diagnostic pop
+using workgate::testing::g_allocations;
 
 namespace workgate::router {
 
