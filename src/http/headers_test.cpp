@@ -42,7 +42,9 @@ TEST(IEquals, OnlyLettersFoldCase) {
 // (8, 9 and 16 bytes: aligned, overlapping tail) and short ones: the answer is the byte-by-byte rule's.
 TEST(IEquals, WordAtATimeAgreesWithTheByteRuleForEveryBytePair) {
   auto expected = [](unsigned char x, unsigned char y) {
-    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; };
+    auto lower = [](unsigned char c) {
+      return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c;
+    };
     return lower(x) == lower(y);
   };
   for (std::size_t size : {3u, 8u, 9u, 16u}) {

@@ -254,8 +254,8 @@ TEST(RemoveDotSegments, DoesNotAllocate) {
 }
 
 TEST(RemoveDotSegments, InPlaceAgreesWithThePlainAlgorithmOnEveryShortPath) {
-  const std::vector<std::string> pieces = {"", ".", "..", "%2E", "%2e.", ".%2E", "%2e%2E", "a", "v1.2",
-                                           "x.json", "...", "%2ex", "%2f"};
+  const std::vector<std::string> pieces = {"",  ".",    "..",     "%2E", "%2e.", ".%2E", "%2e%2E",
+                                           "a", "v1.2", "x.json", "...", "%2ex", "%2f"};
   std::size_t checked = 0;
   std::vector<std::size_t> at;
   for (std::size_t count = 1; count <= 5; ++count) {
