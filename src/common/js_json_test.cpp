@@ -68,6 +68,24 @@ TEST(JsString, EscapesQuotesBackslashesAndControlCharactersOnly) {
   EXPECT_EQ(out, "\"\"");
 }
 
+// Every byte value at every position of strings up to three words long: the word-at-a-time test and its
+// padded tail agree with the byte rule.
+TEST(JsString, NeedsEscapingAgreesWithTheByteRuleAtEveryPositionAndLength) {
+  for (std::size_t length = 1; length <= 24; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string text(length, 'a');
+        text[at] = static_cast<char>(byte);
+        bool expected = byte < 0x20 || byte == '"' || byte == '\\';
+        ASSERT_EQ(js_needs_escaping(text), expected)
+            << "length " << length << " at " << at << " byte " << byte;
+      }
+    }
+  }
+  EXPECT_FALSE(js_needs_escaping(""));
+  EXPECT_FALSE(js_needs_escaping("\x7f\xff\xc3\xa9 ~"));  // DEL and non-ASCII go as they are
+}
+
 TEST(JsArrayIndex, OnlyCanonicalIndexesBelowTwoToTheThirtyTwoMinusOne) {
   std::uint32_t index = 0;
   EXPECT_TRUE(js_array_index("0", index));

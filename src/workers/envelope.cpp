@@ -1,5 +1,6 @@
 #include "workers/envelope.hpp"
 
+#include <algorithm>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/system/errc.hpp>
 #include <charconv>
@@ -81,10 +82,42 @@ struct Scratch {
   };
   TextOut data, message, error, discard;  // discard: statusCode's text
   std::vector<Frame> frames;
-  std::vector<std::pair<std::size_t, std::size_t>> keys;  // offset, size of each open object's keys
-  std::string key;                                        // a key read in parts
-  std::string escaped;                                    // text that needed escaping, or a double
+  struct Key {
+    std::size_t offset, size;  // of the quoted key in its frame's output
+    std::uint64_t signature;   // key_signature(): most different keys differ in it
+  };
+  std::vector<Key> keys;  // each open object's keys, to find a repeated one
+  std::string key;        // a key read in parts
+  std::string escaped;    // text that needed escaping, or a double
 };
+
+// Equal keys have equal signatures: their length and their first and last (up to) eight bytes, read as
+// fixed-size words. A key is compared with the earlier ones of its object only where the signatures agree.
+std::uint64_t key_signature(std::string_view quoted) {
+  const char* p = quoted.data();
+  std::size_t n = quoted.size();
+  std::uint64_t head = 0;
+  std::uint64_t tail = 0;
+  if (n >= 8) {
+    std::memcpy(&head, p, 8);
+    std::memcpy(&tail, p + n - 8, 8);
+  } else if (n >= 4) {
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    std::memcpy(&first, p, 4);
+    std::memcpy(&last, p + n - 4, 4);
+    head = first;
+    tail = last;
+  } else if (n >= 2) {
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;
+    std::memcpy(&first, p, 2);
+    std::memcpy(&last, p + n - 2, 2);
+    head = first;
+    tail = last;
+  }
+  return head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ n;
+}
 
 // boost::json's SAX handler: writes every value as it is read into the buffer of the top-level member it
 // belongs to (data, message, error; statusCode's value is only looked at). A handler that returns false
@@ -254,10 +287,13 @@ class EnvelopeScanner {
     out_->put('"');
     std::string_view written = out_->view(at, out_->size() - at);  // the quoted key
     if (s_.keys.size() - frame.keys_begin >= kMaxScannedMembers) return give_up(ec);
+    std::uint64_t signature = key_signature(written);
     for (std::size_t i = frame.keys_begin; i < s_.keys.size(); ++i) {
-      if (out_->view(s_.keys[i].first, s_.keys[i].second) == written) return give_up(ec);
+      const Scratch::Key& earlier = s_.keys[i];
+      if (earlier.signature == signature && out_->view(earlier.offset, earlier.size) == written)
+        return give_up(ec);
     }
-    s_.keys.emplace_back(at, written.size());
+    s_.keys.push_back({at, written.size(), signature});
     out_->put(':');
     return true;
   }

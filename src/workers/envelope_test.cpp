@@ -158,6 +158,33 @@ TEST(ScanEnvelope, LeavesWhatJavaScriptReordersOrMergesToTheGeneralPath) {
             R"({"status":"success","message":"Operation completed successfully.","data":{"a":3,"b":2}})");
 }
 
+// A repeated key goes to the general path (which keeps the last value at the first place) at any key
+// length, also where keys differ only in the middle (the same first and last bytes and length); the same
+// key in different objects is no repetition.
+TEST(ScanEnvelope, ARepeatedKeyOfAnyLengthIsFoundAndOnlyIt) {
+  for (std::size_t length = 0; length <= 20; ++length) {
+    std::string key(length, 'k');
+    std::string other = key;
+    if (length >= 3) other[length / 2] = 'm';
+    for (const char* nest : {"", "\"in\":{"}) {
+      std::string close = *nest != 0 ? "}" : "";
+      std::string repeated =
+          "{" + std::string(nest) + "\"" + key + "\":1,\"x\":2,\"" + key + "\":3" + close + "}";
+      EXPECT_FALSE(scanned(repeated)) << repeated;
+      expect_general_answer(repeated);
+      if (length >= 3) {
+        std::string different =
+            "{" + std::string(nest) + "\"" + key + "\":1,\"x\":2,\"" + other + "\":3" + close + "}";
+        EXPECT_TRUE(scanned(different)) << different;
+        expect_general_answer(different);
+      }
+    }
+    std::string apart = "{\"a\":{\"" + key + "\":1},\"b\":{\"" + key + "\":2}}";
+    EXPECT_TRUE(scanned(apart)) << apart;
+    expect_general_answer(apart);
+  }
+}
+
 TEST(ScanEnvelope, InvalidJsonIsNotScannedAndIsAnError) {
   for (const char* text : {"", "{", R"({"a":})", R"({"a":1}x)", R"({"a":1} {})", R"({"a":"\x"})", "{'a':1}",
                            R"({"a":1,})", "{\"a\":\"\xff\"}", R"({"a":"\ud800"})", "{\"a\":\"\x01\"}"}) {

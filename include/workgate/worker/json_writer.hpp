@@ -3,9 +3,11 @@
 #ifndef WORKGATE_WORKER_JSON_WRITER_HPP
 #define WORKGATE_WORKER_JSON_WRITER_HPP
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,19 +17,87 @@
 
 namespace workgate {
 
-// Appends `s` as a JSON string literal; invalid UTF-8 becomes U+FFFD (like TextDecoder).
-inline void append_json_string(std::string& out, std::string_view s) {
+namespace detail {
+constexpr std::uint64_t kJsonOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kJsonHigh = 0x8080808080808080ULL;
+
+// Whether a word holds a byte that does not go into a JSON string as it is: a control character, '"' or
+// '\\', and with kHighSpecial a byte >= 0x80 (which needs UTF-8 validation). The exact "has a byte equal
+// to / less than" word tests (they can only be wrong about bytes after a true hit).
+template <bool kHighSpecial = true>
+bool json_word_has_special(std::uint64_t x) {
+  std::uint64_t quote = x ^ (kJsonOnes * '"');
+  std::uint64_t backslash = x ^ (kJsonOnes * '\\');
+  std::uint64_t hits = ((quote - kJsonOnes) & ~quote) | ((backslash - kJsonOnes) & ~backslash) |
+                       ((x - kJsonOnes * 0x20) & ~x) | (kHighSpecial ? x : 0);
+  return (hits & kJsonHigh) != 0;
+}
+
+inline bool json_plain_byte(unsigned char c) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+// Whether all of `p[0, n)` goes into a JSON string as it is (json_word_has_special): whole words, then the
+// last (overlapping) word, or for fewer than eight bytes two overlapping halves padded with a plain byte.
+template <bool kHighSpecial = true>
+bool json_all_plain(const unsigned char* p, std::size_t n) {
+  if (n >= 8) {
+    std::uint64_t x = 0;
+    for (std::size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&x, p + i, 8);
+      if (json_word_has_special<kHighSpecial>(x)) return false;
+    }
+    std::memcpy(&x, p + n - 8, 8);
+    return !json_word_has_special<kHighSpecial>(x);
+  }
+  std::uint32_t low = 0x61616161U;  // 'aaaa'
+  std::uint32_t high = 0x61616161U;
+  if (n >= 4) {
+    std::memcpy(&low, p, 4);
+    std::memcpy(&high, p + n - 4, 4);
+  } else if (n >= 2) {
+    std::uint16_t first = 0;
+    std::uint16_t last = 0;
+    std::memcpy(&first, p, 2);
+    std::memcpy(&last, p + n - 2, 2);
+    low = 0x61610000U | first;
+    high = 0x61610000U | last;
+  } else if (n == 1) {
+    low = 0x61616100U | p[0];
+  }
+  return !json_word_has_special<kHighSpecial>((std::uint64_t{high} << 32) | low);
+}
+
+// The length of the run at `p` of bytes that go into a JSON string as they are.
+inline std::size_t json_plain_run(const unsigned char* p, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x = 0;
+    std::memcpy(&x, p + i, 8);
+    if (json_word_has_special(x)) break;
+  }
+  while (i < n && json_plain_byte(p[i]))
+    ++i;
+  return i;
+}
+
+// Writes `s` as a JSON string literal to `sink` (put(char), write(data, size), quoted(data, size): the
+// literal of text known to need no escaping); invalid UTF-8 becomes U+FFFD (like TextDecoder).
+template <class Sink>
+void write_json_string(Sink& sink, std::string_view s) {
   static const char* const kHex = "0123456789abcdef";
-  out.push_back('"');
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   std::size_t n = s.size();
+  if (json_all_plain(p, n)) {  // the common case: one copy
+    sink.quoted(s.data(), n);
+    return;
+  }
+  sink.put('"');
   for (std::size_t i = 0; i < n;) {
     // Copy the run of characters that need no escaping in one go.
-    std::size_t run = i;
-    while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
-      ++run;
+    std::size_t run = i + json_plain_run(p + i, n - i);
     if (run > i) {
-      out.append(s.data() + i, run - i);
+      sink.write(s.data() + i, run - i);
       i = run;
       continue;
     }
@@ -35,34 +105,30 @@ inline void append_json_string(std::string& out, std::string_view s) {
     if (c < 0x80) {
       switch (c) {
         case '"':
-          out += "\\\"";
+          sink.write("\\\"", 2);
           break;
         case '\\':
-          out += "\\\\";
+          sink.write("\\\\", 2);
           break;
         case '\n':
-          out += "\\n";
+          sink.write("\\n", 2);
           break;
         case '\r':
-          out += "\\r";
+          sink.write("\\r", 2);
           break;
         case '\t':
-          out += "\\t";
+          sink.write("\\t", 2);
           break;
         case '\b':
-          out += "\\b";
+          sink.write("\\b", 2);
           break;
         case '\f':
-          out += "\\f";
+          sink.write("\\f", 2);
           break;
-        default:
-          if (c < 0x20) {
-            out += "\\u00";
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 15]);
-          } else {
-            out.push_back(static_cast<char>(c));
-          }
+        default: {  // another control character (a plain byte ends no run)
+          char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+          sink.write(u, 6);
+        }
       }
       ++i;
       continue;
@@ -90,14 +156,33 @@ inline void append_json_string(std::string& out, std::string_view s) {
            !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF));
     }
     if (ok) {
-      out.append(s.data() + i, len);
+      sink.write(s.data() + i, len);
       i += len;
     } else {
-      out += "\xEF\xBF\xBD";
+      sink.write("\xEF\xBF\xBD", 3);
       ++i;
     }
   }
-  out.push_back('"');
+  sink.put('"');
+}
+
+// A std::string as a sink of write_json_string.
+struct StringSink {
+  std::string& out;
+  void put(char c) { out.push_back(c); }
+  void write(const char* data, std::size_t size) { out.append(data, size); }
+  void quoted(const char* data, std::size_t size) {
+    out.push_back('"');
+    out.append(data, size);
+    out.push_back('"');
+  }
+};
+}  // namespace detail
+
+// Appends `s` as a JSON string literal; invalid UTF-8 becomes U+FFFD (like TextDecoder).
+inline void append_json_string(std::string& out, std::string_view s) {
+  detail::StringSink sink{out};
+  detail::write_json_string(sink, s);
 }
 
 inline std::string json_quote(std::string_view s) {
@@ -112,62 +197,66 @@ inline std::string json_quote(std::string_view s) {
 //   1).key("b").begin_array().value("x").end_array().end_object().take()
 class JsonWriter {
  public:
+  JsonWriter() { grow(256); }  // one allocation for a typical result
+
   JsonWriter& begin_object() {
     before_value();
-    out_.push_back('{');
-    stack_.push_back(false);
+    put('{');
+    push_container();
     return *this;
   }
   JsonWriter& end_object() {
-    out_.push_back('}');
-    stack_.pop_back();
+    put('}');
+    pop_container();
     return *this;
   }
   JsonWriter& begin_array() {
     before_value();
-    out_.push_back('[');
-    stack_.push_back(false);
+    put('[');
+    push_container();
     return *this;
   }
   JsonWriter& end_array() {
-    out_.push_back(']');
-    stack_.pop_back();
+    put(']');
+    pop_container();
     return *this;
   }
   JsonWriter& key(std::string_view k) {
-    if (!stack_.empty()) {
-      if (stack_.back()) out_.push_back(',');
-      stack_.back() = true;
-    }
-    append_json_string(out_, k);
-    out_.push_back(':');
+    if (next_item()) put(',');
+    detail::write_json_string(*this, k);
+    put(':');
     after_key_ = true;
     return *this;
   }
   JsonWriter& value(std::string_view s) {
     before_value();
-    append_json_string(out_, s);
+    detail::write_json_string(*this, s);
     return *this;
   }
   JsonWriter& value(const char* s) { return s == nullptr ? null() : value(std::string_view(s)); }
   JsonWriter& value(const std::string& s) { return value(std::string_view(s)); }
   JsonWriter& value(bool b) {
     before_value();
-    out_ += b ? "true" : "false";
+    if (b) {
+      write("true", 4);
+    } else {
+      write("false", 5);
+    }
     return *this;
   }
   template <typename T, typename std::enable_if<std::is_integral<T>::value && !std::is_same<T, bool>::value,
                                                 int>::type = 0>
   JsonWriter& value(T n) {
     before_value();
-    out_ += std::to_string(n);
+    char digits[24];
+    write(digits, static_cast<std::size_t>(std::to_chars(digits, digits + sizeof(digits), n).ptr - digits));
     return *this;
   }
   JsonWriter& value(double d) {
     before_value();
     char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.17g", d);
-    out_ += buf;
+    int n = std::snprintf(buf, sizeof(buf), "%.17g", d);
+    write(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
     return *this;
   }
   template <typename T>
@@ -176,13 +265,13 @@ class JsonWriter {
   }
   JsonWriter& null() {
     before_value();
-    out_ += "null";
+    write("null", 4);
     return *this;
   }
   // Inserts already-serialized JSON text as one value.
   JsonWriter& raw(std::string_view json) {
     before_value();
-    out_.append(json.data(), json.size());
+    write(json.data(), json.size());
     return *this;
   }
   template <typename T>
@@ -195,22 +284,96 @@ class JsonWriter {
     return raw(json);
   }
 
-  const std::string& str() const { return out_; }
-  std::string take() { return std::move(out_); }
+  const std::string& str() const {
+    out_.resize(used_);  // the room past the text goes (grown again by the next write)
+    return out_;
+  }
+  std::string take() {
+    out_.resize(used_);
+    used_ = 0;
+    std::string text = std::move(out_);
+    out_.clear();
+    return text;
+  }
 
  private:
+  template <class Sink>
+  friend void detail::write_json_string(Sink& sink, std::string_view s);
+
+  // The sink of detail::write_json_string.
+  void put(char c) {
+    room(1)[0] = c;
+    ++used_;
+  }
+  void write(const char* data, std::size_t size) {
+    if (size == 0) return;
+    std::memcpy(room(size), data, size);
+    used_ += size;
+  }
+  void quoted(const char* data, std::size_t size) {
+    char* at = room(size + 2);
+    at[0] = '"';
+    if (size != 0) std::memcpy(at + 1, data, size);
+    at[size + 1] = '"';
+    used_ += size + 2;
+  }
+
+  // The text is out_[0, used_); out_ past it is room already allocated (written through a pointer: a
+  // std::string append is a call and a capacity check per piece, and a result has dozens of pieces).
+  char* room(std::size_t n) {
+    if (out_.size() - used_ < n) grow(n);
+    return &out_[used_];
+  }
+  void grow(std::size_t n) {
+    std::size_t size = out_.size() * 2;
+    if (size < used_ + n) size = used_ + n;
+    out_.resize(size);
+  }
+
   void before_value() {
     if (after_key_) {
       after_key_ = false;
       return;
     }
-    if (!stack_.empty()) {
-      if (stack_.back()) out_.push_back(',');
-      stack_.back() = true;
-    }
+    if (next_item()) put(',');
   }
-  std::string out_;
-  std::vector<bool> stack_;  // per open container: has items
+
+  // Per open container, whether it has items yet: the innermost 64 levels are bits of one word (no
+  // allocation), deeper ones in a vector. Closing more containers than were opened is ignored.
+  static constexpr std::size_t kWordLevels = 64;
+  void push_container() {
+    if (depth_ >= kWordLevels) {
+      deeper_.push_back(false);
+    } else {
+      has_items_ &= ~(std::uint64_t{1} << depth_);
+    }
+    ++depth_;
+  }
+  void pop_container() {
+    if (depth_ == 0) return;
+    --depth_;
+    if (depth_ >= kWordLevels) deeper_.pop_back();
+  }
+  // An item starts in the innermost container: whether one came before it (so a comma goes first).
+  bool next_item() {
+    if (depth_ == 0) return false;
+    std::size_t level = depth_ - 1;
+    if (level >= kWordLevels) {
+      bool had = deeper_.back();
+      deeper_.back() = true;
+      return had;
+    }
+    std::uint64_t bit = std::uint64_t{1} << level;
+    bool had = (has_items_ & bit) != 0;
+    has_items_ |= bit;
+    return had;
+  }
+
+  mutable std::string out_;
+  std::size_t used_ = 0;
+  std::uint64_t has_items_ = 0;
+  std::size_t depth_ = 0;
+  std::vector<bool> deeper_;
   bool after_key_ = false;
 };
 
