@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """User-space instructions per request of a static route, with metrics off and on (valgrind callgrind).
 With --tracing: of the unsampled tracing path instead (tracing off, sample_ratio 0, each with and without a
-client traceparent), the part of tracing that every request pays whatever the ratio.
+client traceparent), the part of tracing that every request pays whatever the ratio. With --workers: of a
+service_binding route to the sidecar test worker (its small fixed object, `?mode=record`, and its 13-member
+echo of the request), beside a static route: the gateway's and the worker SDK's cost of a native call.
 
 Instruction counts do not drift with the load of a shared machine, unlike req/s: this is the stable
 measure of what counting costs (bench/run.py --scenario metrics gives the wall-clock view). Each side
@@ -9,7 +11,8 @@ runs `workgate serve --threads 1 --no-supervise` under callgrind twice, for FEW 
 requests (pipelined 16 at a time); (Ir(MANY) - Ir(FEW)) / (MANY - FEW) cancels start-up and shutdown.
 Kernel time (most of a request's CPU on loopback, see PERFORMANCE-NOTES) is not counted.
 
-    python3 bench/instructions.py [--gateway build/release/workgate] [--few 2000] [--many 22000] [--tracing]
+    python3 bench/instructions.py [--gateway build/release/workgate] [--few 2000] [--many 22000]
+                                  [--tracing | --workers [--sidecar PATH]]
 """
 
 import argparse
@@ -68,8 +71,9 @@ def drive(port, count, batch=16, timeout=600, request=REQUEST):
             done += k
 
 
-def instructions(gateway, gateway_section, count, workdir, tag, request=REQUEST):
-    config = {"paths": [{"method": "GET", "path": "/bench", "response": {"status": "ok"}}]}
+def instructions(gateway, gateway_section, count, workdir, tag, request=REQUEST, config=None):
+    if config is None:
+        config = {"paths": [{"method": "GET", "path": "/bench", "response": {"status": "ok"}}]}
     if gateway_section:
         config["gateway"] = gateway_section
     path = os.path.join(workdir, f"config-{tag}-{count}.json")
@@ -90,10 +94,18 @@ def instructions(gateway, gateway_section, count, workdir, tag, request=REQUEST)
     return int((re.search(r"^summary: (\d+)", text, re.M) or re.search(r"^totals: (\d+)", text, re.M)).group(1))
 
 
-def per_request(a, workdir, tag, gateway_section, request=REQUEST):
-    few = instructions(a.gateway, gateway_section, a.few, workdir, tag, request)
-    many = instructions(a.gateway, gateway_section, a.many, workdir, tag, request)
+def per_request(a, workdir, tag, gateway_section, request=REQUEST, config=None):
+    few = instructions(a.gateway, gateway_section, a.few, workdir, tag, request, config)
+    many = instructions(a.gateway, gateway_section, a.many, workdir, tag, request, config)
     return (many - few) / (a.many - a.few)
+
+
+def workers_config(sidecar):
+    return {"workers": [{"binding": "TARGET", "module": os.path.abspath(sidecar)}],
+            "serviceBindings": [{"alias": "target", "binding": "TARGET"}],
+            "paths": [{"method": "GET", "path": "/bench", "response": {"status": "ok"}},
+                      {"method": "GET", "path": "/svc",
+                       "integration": {"type": "service_binding", "binding": "target", "function": "run"}}]}
 
 
 def main(argv):
@@ -103,8 +115,26 @@ def main(argv):
     p.add_argument("--many", type=int, default=22000)
     p.add_argument("--tracing", action="store_true",
                    help="the unsampled tracing path: off / sample_ratio 0, with and without a client traceparent")
+    p.add_argument("--workers", action="store_true",
+                   help="service_binding routes to the sidecar test worker beside a static route")
+    p.add_argument("--sidecar", help="the sidecar test worker (default: workers/libworkgate-sidecar.so next to "
+                                     "the gateway binary)")
     a = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="workgate-instructions-") as workdir:
+        if a.workers:
+            sidecar = a.sidecar or os.path.join(os.path.dirname(os.path.abspath(a.gateway)), "workers",
+                                                "libworkgate-sidecar.so")
+            if not os.path.exists(sidecar):
+                print(f"no sidecar test worker at {sidecar}; pass --sidecar PATH", file=sys.stderr)
+                return 2
+            got = {}
+            for label, tag, target in (("static", "static", "/bench"),
+                                       ("service_binding ?mode=record", "record", "/svc?mode=record"),
+                                       ("service_binding (echo)", "echo", "/svc")):
+                request = f"GET {target} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+                got[label] = per_request(a, workdir, tag, None, request, workers_config(sidecar))
+                print(f"{label:<36} {got[label]:.0f} instructions per request", flush=True)
+            return 0
         if a.tracing:
             # sample_ratio 0 samples nothing: no span is built or exported (the endpoint is never called).
             ratio0 = {"tracing": {"otlp_endpoint": f"http://127.0.0.1:{free_port()}/v1/traces", "sample_ratio": 0}}

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <vector>
+#include <workgate/worker/json_writer.hpp>
 
 #include "common/js_json.hpp"
 
@@ -94,29 +95,9 @@ struct Scratch {
 // Equal keys have equal signatures: their length and their first and last (up to) eight bytes, read as
 // fixed-size words. A key is compared with the earlier ones of its object only where the signatures agree.
 std::uint64_t key_signature(std::string_view quoted) {
-  const char* p = quoted.data();
-  std::size_t n = quoted.size();
-  std::uint64_t head = 0;
-  std::uint64_t tail = 0;
-  if (n >= 8) {
-    std::memcpy(&head, p, 8);
-    std::memcpy(&tail, p + n - 8, 8);
-  } else if (n >= 4) {
-    std::uint32_t first = 0;
-    std::uint32_t last = 0;
-    std::memcpy(&first, p, 4);
-    std::memcpy(&last, p + n - 4, 4);
-    head = first;
-    tail = last;
-  } else if (n >= 2) {
-    std::uint16_t first = 0;
-    std::uint16_t last = 0;
-    std::memcpy(&first, p, 2);
-    std::memcpy(&last, p + n - 2, 2);
-    head = first;
-    tail = last;
-  }
-  return head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ n;
+  workgate::detail::EdgeWords w =
+      workgate::detail::edge_words(reinterpret_cast<const unsigned char*>(quoted.data()), quoted.size(), 0);
+  return w.head ^ (w.tail * 0x9E3779B97F4A7C15ULL) ^ quoted.size();
 }
 
 // boost::json's SAX handler: writes every value as it is read into the buffer of the top-level member it

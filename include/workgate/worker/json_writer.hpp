@@ -37,35 +37,46 @@ inline bool json_plain_byte(unsigned char c) {
   return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+// The first and the last min(n, 8) bytes of p[0, n) as two words, read with fixed-size loads (they overlap
+// where n < 16; below eight bytes, four or two bytes from each end or the one byte, the rest of each word
+// taken from `fill`).
+struct EdgeWords {
+  std::uint64_t head = 0;
+  std::uint64_t tail = 0;
+};
+template <class Word>
+EdgeWords edge_words_of(const unsigned char* p, std::size_t n, std::uint64_t fill) {
+  Word head = 0;
+  Word tail = 0;
+  std::memcpy(&head, p, sizeof(Word));
+  std::memcpy(&tail, p + n - sizeof(Word), sizeof(Word));
+  std::uint64_t rest = 0;
+  if constexpr (sizeof(Word) < 8) rest = fill & ~((std::uint64_t{1} << (8 * sizeof(Word))) - 1);
+  return {rest | head, rest | tail};
+}
+inline EdgeWords edge_words(const unsigned char* p, std::size_t n, std::uint64_t fill) {
+  if (n >= 8) return edge_words_of<std::uint64_t>(p, n, fill);
+  if (n >= 4) return edge_words_of<std::uint32_t>(p, n, fill);
+  if (n >= 2) return edge_words_of<std::uint16_t>(p, n, fill);
+  if (n == 1) return edge_words_of<std::uint8_t>(p, n, fill);
+  return {fill, fill};
+}
+
 // Whether all of `p[0, n)` goes into a JSON string as it is (json_word_has_special): whole words, then the
-// last (overlapping) word, or for fewer than eight bytes two overlapping halves padded with a plain byte.
+// last (overlapping) word; below eight bytes the two edge words, padded with a plain byte.
 template <bool kHighSpecial = true>
 bool json_all_plain(const unsigned char* p, std::size_t n) {
   if (n >= 8) {
-    std::uint64_t x = 0;
     for (std::size_t i = 0; i + 8 <= n; i += 8) {
+      std::uint64_t x = 0;
       std::memcpy(&x, p + i, 8);
       if (json_word_has_special<kHighSpecial>(x)) return false;
     }
-    std::memcpy(&x, p + n - 8, 8);
-    return !json_word_has_special<kHighSpecial>(x);
+    return !json_word_has_special<kHighSpecial>(edge_words(p, n, 0).tail);
   }
-  std::uint32_t low = 0x61616161U;  // 'aaaa'
-  std::uint32_t high = 0x61616161U;
-  if (n >= 4) {
-    std::memcpy(&low, p, 4);
-    std::memcpy(&high, p + n - 4, 4);
-  } else if (n >= 2) {
-    std::uint16_t first = 0;
-    std::uint16_t last = 0;
-    std::memcpy(&first, p, 2);
-    std::memcpy(&last, p + n - 2, 2);
-    low = 0x61610000U | first;
-    high = 0x61610000U | last;
-  } else if (n == 1) {
-    low = 0x61616100U | p[0];
-  }
-  return !json_word_has_special<kHighSpecial>((std::uint64_t{high} << 32) | low);
+  // Below eight bytes each edge word holds at most four of them, in its low half: one word holds both.
+  EdgeWords w = edge_words(p, n, kJsonOnes * 'a');
+  return !json_word_has_special<kHighSpecial>((w.head & 0xFFFFFFFFU) | (w.tail << 32));
 }
 
 // The length of the run at `p` of bytes that go into a JSON string as they are.
