@@ -84,7 +84,8 @@ class UpstreamConnection {
   const DrainingReads& reads_;
   boost::beast::flat_buffer buffer_;
   std::chrono::steady_clock::time_point idle_deadline_;
-  std::uint64_t watch_generation_ = 0;  // which idle watch may still close it
+  std::uint64_t watch_generation_ = 0;   // which idle watch may still close it
+  std::uint64_t released_in_sweep_ = 0;  // the pool's sweep count when it went idle (see expire_idle)
   bool open_ = true;
   bool drained_ = false;  // the socket's last read was short (draining_read.hpp)
   bool idle_ = false;
@@ -119,14 +120,15 @@ class UpstreamPool {
   // Queued calls are owned by the queue until served or removed.
   void enqueue(std::shared_ptr<PoolWaiter> waiter) { waiters_.push_back(std::move(waiter)); }
   void leave_queue(const PoolWaiter* waiter);
-  // A response was read completely: keep the connection for the next call when `reusable` (watched from
-  // the next expire_idle while idle, closed after the target's idle_timeout), else close it. Serves the
-  // queue.
+  // A response was read completely: keep the connection for the next call when `reusable` (watched once it
+  // has been idle through a whole sweep interval, closed after the target's idle_timeout), else close it.
+  // Serves the queue.
   void release(std::shared_ptr<UpstreamConnection> connection, bool reusable,
                std::chrono::steady_clock::time_point now);
   // A counted connection is gone (failed, closed); serves the queue.
   void drop();
-  // Closes idle connections past their idle deadline or closed by the upstream; watches the others.
+  // Closes idle connections past their idle deadline or closed by the upstream; watches those idle since
+  // before the previous call (a whole sweep interval).
   void expire_idle(std::chrono::steady_clock::time_point now);
 
   // For metrics: connections counted against max_connections (busy + idle), idle ones, queued calls.
@@ -145,6 +147,7 @@ class UpstreamPool {
   std::vector<std::shared_ptr<UpstreamConnection>> idle_;  // most recently used last
   std::size_t open_ = 0;                                   // connections counted against max_connections
   std::uint64_t replays_ = 0;
+  std::uint64_t sweeps_ = 0;  // expire_idle calls so far
   std::deque<std::shared_ptr<PoolWaiter>> waiters_;
 };
 

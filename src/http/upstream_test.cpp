@@ -275,13 +275,37 @@ TEST_F(UpstreamClientTest, IdleConnectionClosedByTheUpstreamLeavesThePoolOnceWat
   ASSERT_TRUE(run_until([&] { return first.called; }));
   std::size_t open = 0;
   EXPECT_EQ(idle_in_pools(client_, &open), 1u);
-  advance(1ms);  // the sweep arms the idle watch
+  advance(1ms);  // released before this sweep: not idle for a whole interval yet
+  advance(1ms);  // idle through one: the sweep arms the idle watch
   up.close_all();
   EXPECT_TRUE(run_until([&] {
     advance(1ms);  // expire_idle drops the connection the watch closed
     open = 0;
     return idle_in_pools(client_, &open) == 0 && open == 0;
   })) << "an idle connection the upstream closed is closed and no longer counted";
+}
+
+// A connection that went idle just before a sweep is not watched by it (under load most of a pool is idle
+// at any instant, and a watch is an epoll_ctl and a cancelled wait when the connection is taken): a close
+// by the upstream then is noticed only from the next sweep on, when the watch is armed (and sees it).
+TEST_F(UpstreamClientTest, AConnectionIsWatchedOnlyOnceIdleThroughAWholeSweepInterval) {
+  FakeUpstream up(io_, [](const std::string&) { return ok("hi"); });
+  auto t = target(up.port());
+  Result first;
+  send(t, get("/a"), first);
+  ASSERT_TRUE(run_until([&] { return first.called; }));
+  advance(1ms);    // the first sweep since the release: no watch
+  up.close_all();  // the FIN is in the gateway's socket at once (loopback)
+  for (int i = 0; i < 20; ++i)
+    io_.poll();
+  // The second sweep: had the first armed a watch, the watch would have closed the connection by now and
+  // this sweep would drop it; instead this one arms the watch.
+  advance(1ms);
+  EXPECT_EQ(idle_in_pools(client_), 1u) << "not watched by the first sweep after its release";
+  EXPECT_TRUE(run_until([&] {
+    advance(1ms);
+    return idle_in_pools(client_) == 0;
+  })) << "watched from the second, which sees the close";
 }
 
 TEST_F(UpstreamClientTest, UnwatchedIdleConnectionClosedByTheUpstreamIsReplayedOnAFreshOne) {
