@@ -212,6 +212,8 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool continue_sent_ = false;
   bool awaiting_continue_ = false;  // before_body() said kWait: the body is read once the handler asks
   bool watching_client_ = false;
+  // The request waits for the handler and a sweep saw it: the next sweep watches the client (on_sweep).
+  bool handler_swept_ = false;
   // Idle between requests: set by the first sweep that sees it idle; the next one gives back what the
   // last request grew (release_idle_memory), so that busy keep-alive connections keep their buffers.
   bool idle_swept_ = false;

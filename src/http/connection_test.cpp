@@ -347,7 +347,8 @@ TEST_F(ConnectionTest, ClientLeavingWhileTheBodyWaitsCancelsTheWork) {
   send("POST /wait HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
   EXPECT_EQ(receive(), "");
   client_.shutdown(tcp::socket::shutdown_send);
-  advance(200ms);  // the sweep watches the waiting client
+  advance(100ms);  // the first sweep that sees it waiting
+  advance(100ms);  // waited through a whole interval: the client is watched
   receive();
   EXPECT_EQ(handler_->work->cancelled, 1);
 }
@@ -357,10 +358,27 @@ TEST_F(ConnectionTest, ClientLeavingCancelsThePendingWork) {
   receive(10ms);
   ASSERT_EQ(handler_->handled, std::vector<std::string>{"/hold"});
   EXPECT_EQ(handler_->work->cancelled, 0);
-  shard_.sweep();  // a request still waiting at a sweep has its client watched
+  shard_.sweep();  // the first sweep that sees the request waiting
+  shard_.sweep();  // it waited through a whole interval: its client is watched
   client_.close();
   shard_.io().run_for(50ms);
   EXPECT_EQ(handler_->work->cancelled, 1);
+}
+
+// The watch is an epoll_ctl, and under load nearly every connection has a request in flight at any sweep:
+// a request is watched only once two sweeps in a row saw it waiting, and a client that left before is
+// noticed then (arming the watch sees the close).
+TEST_F(ConnectionTest, ARequestIsWatchedOnlyOnceItWaitedThroughAWholeSweepInterval) {
+  send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+  receive(10ms);
+  ASSERT_EQ(handler_->handled, std::vector<std::string>{"/hold"});
+  shard_.sweep();  // the first sweep that sees it: no watch
+  client_.close();
+  shard_.io().run_for(50ms);
+  EXPECT_EQ(handler_->work->cancelled, 0) << "not watched by the first sweep that saw it";
+  shard_.sweep();
+  shard_.io().run_for(50ms);
+  EXPECT_EQ(handler_->work->cancelled, 1) << "watched by the second, which sees the close";
 }
 
 TEST_F(ConnectionTest, PipelinedBytesAreNotAClientLeaving) {
