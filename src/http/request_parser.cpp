@@ -13,7 +13,7 @@ namespace {
 constexpr std::array<std::string_view, 6> kKnownCodings = {"gzip",     "x-gzip",     "deflate",
                                                            "compress", "x-compress", "identity"};
 
-bool is_unreserved_or_sub_delim(char c) {
+constexpr bool is_unreserved_or_sub_delim(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
     case '-':
@@ -37,19 +37,29 @@ bool is_unreserved_or_sub_delim(char c) {
   }
 }
 
-bool is_hex(char c) {
+constexpr bool is_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
+
+// The rule above as a table (one load per byte of every request's Host header; the switch was ~12
+// instructions a byte).
+constexpr std::array<bool, 256> kRegNameByte = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c)
+    table[static_cast<std::size_t>(c)] = is_unreserved_or_sub_delim(static_cast<char>(c));
+  return table;
+}();
 
 bool valid_reg_name(std::string_view name) {
   for (std::size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
+    if (kRegNameByte[static_cast<unsigned char>(c)]) continue;
     if (c == '%') {
       if (i + 2 >= name.size() || !is_hex(name[i + 1]) || !is_hex(name[i + 2])) return false;
       i += 2;
       continue;
     }
-    if (!is_unreserved_or_sub_delim(c)) return false;
+    return false;
   }
   return true;
 }

@@ -212,6 +212,20 @@ TEST(HostHeader, Syntax) {
   }
 }
 
+// Every byte inside a host name: only RFC 3986's unreserved characters and sub-delims (percent-encoding
+// aside) are allowed.
+TEST(HostHeader, EveryByteInAName) {
+  const std::string_view allowed =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=";
+  for (int byte = 0; byte < 256; ++byte) {
+    std::string host = "a";
+    host.push_back(static_cast<char>(byte));
+    host += "b.example";
+    bool expected = allowed.find(static_cast<char>(byte)) != std::string_view::npos;
+    EXPECT_EQ(valid_host_header(host), expected) << "byte " << byte;
+  }
+}
+
 TEST(RequestParser, FramingRefusalsNameTheirStatus) {
   struct Case {
     std::string_view request;
