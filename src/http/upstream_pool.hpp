@@ -84,12 +84,13 @@ class UpstreamConnection {
   const DrainingReads& reads_;
   boost::beast::flat_buffer buffer_;
   std::chrono::steady_clock::time_point idle_deadline_;
-  std::uint64_t watch_generation_ = 0;   // which idle watch may still close it
-  std::uint64_t released_in_sweep_ = 0;  // the pool's sweep count when it went idle (see expire_idle)
+  std::uint64_t watch_generation_ = 0;  // which idle watch may still close it
   bool open_ = true;
   bool drained_ = false;  // the socket's last read was short (draining_read.hpp)
   bool idle_ = false;
   bool watched_ = false;  // an idle watch is pending
+  // Idle, and a sweep has seen it so: the next one watches it (UpstreamPool::expire_idle).
+  bool idle_swept_ = false;
 };
 
 // A call waiting in a pool's queue for a connection.
@@ -147,7 +148,6 @@ class UpstreamPool {
   std::vector<std::shared_ptr<UpstreamConnection>> idle_;  // most recently used last
   std::size_t open_ = 0;                                   // connections counted against max_connections
   std::uint64_t replays_ = 0;
-  std::uint64_t sweeps_ = 0;  // expire_idle calls so far
   std::deque<std::shared_ptr<PoolWaiter>> waiters_;
 };
 

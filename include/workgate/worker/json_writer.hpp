@@ -67,12 +67,13 @@ inline EdgeWords edge_words(const unsigned char* p, std::size_t n, std::uint64_t
 template <bool kHighSpecial = true>
 bool json_all_plain(const unsigned char* p, std::size_t n) {
   if (n >= 8) {
+    std::uint64_t x = 0;
     for (std::size_t i = 0; i + 8 <= n; i += 8) {
-      std::uint64_t x = 0;
       std::memcpy(&x, p + i, 8);
       if (json_word_has_special<kHighSpecial>(x)) return false;
     }
-    return !json_word_has_special<kHighSpecial>(edge_words(p, n, 0).tail);
+    std::memcpy(&x, p + n - 8, 8);  // the last word, overlapping the one before
+    return !json_word_has_special<kHighSpecial>(x);
   }
   // Below eight bytes each edge word holds at most four of them, in its low half: one word holds both.
   EdgeWords w = edge_words(p, n, kJsonOnes * 'a');
