@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "http/malloc_tuning.hpp"
 #include "observability/log.hpp"
 
 namespace workgate::http {
@@ -75,8 +76,12 @@ Listeners bind_listeners(const std::string& host, std::uint16_t port, unsigned c
   return out;
 }
 
+// The shards' heaps give a closed burst of connections back to the OS only with fixed malloc thresholds
+// (http/malloc_tuning.hpp).
 Server::Server(ServerOptions options, HandlerFactory factory)
-    : options_(std::move(options)), factory_(std::move(factory)) {}
+    : options_(std::move(options)), factory_(std::move(factory)) {
+  tune_malloc_for_bursts();
+}
 
 Server::~Server() = default;
 
