@@ -164,7 +164,7 @@ class HttpProxy final : public pipeline::Stage {
     std::string& head = out.head;
     head.reserve(512 + request.target.size());
     head.append(request.method).push_back(' ');
-    head.append(upstream_path(route_path_, request.path, base_path_));
+    append_upstream_path(head, route_path_, request.path, base_path_);
     if (!query.empty()) head.append("?").append(query);
     head.append(" HTTP/1.1\r\nHost: ").append(target_->authority).append("\r\n");
 
@@ -172,7 +172,7 @@ class HttpProxy final : public pipeline::Stage {
     const std::string_view hop_by_hop = connection.fields;
     const std::optional<std::string_view> upgrade = requested_upgrade(exchange, connection);
     if (upgrade) append_upgrade(head, *upgrade);
-    std::string forwarded_for;
+    bool forwarded_for = false;
     request.headers.for_each([&](const http::HeaderList::Field& f) {
       // Hop-by-hop, framing and Expect are this connection's; X-Forwarded-Proto/-Host, X-Request-Id (the
       // client's when well-formed) and the trace context are the gateway's, written below.
@@ -180,8 +180,7 @@ class HttpProxy final : public pipeline::Stage {
       if (role != FieldRole::kOther && role != FieldRole::kForwardedFor) return;
       if (!hop_by_hop.empty() && named_by_connection(f.name, hop_by_hop)) return;
       if (role == FieldRole::kForwardedFor) {
-        if (!forwarded_for.empty()) forwarded_for.append(", ");
-        forwarded_for.append(f.value);
+        forwarded_for = true;
         return;
       }
       for (const auto& mapped : mapping_.headers) {
@@ -189,8 +188,16 @@ class HttpProxy final : public pipeline::Stage {
       }
       head.append(f.name).append(": ").append(f.value).append("\r\n");
     });
+    // The client's X-Forwarded-For lines as one list, then the client: written straight into the head (a
+    // string of their own would be an allocation per request behind a load balancer).
     head.append("X-Forwarded-For: ");
-    if (!forwarded_for.empty()) head.append(forwarded_for).append(", ");
+    if (forwarded_for) {
+      request.headers.for_each([&](const http::HeaderList::Field& f) {
+        if (f.name.size() != 15 || field_role(f.name) != FieldRole::kForwardedFor) return;
+        if (!hop_by_hop.empty() && named_by_connection(f.name, hop_by_hop)) return;
+        head.append(f.value).append(", ");
+      });
+    }
     head.append(request.client_address.empty() ? "unknown" : request.client_address).append("\r\n");
     if (request.tls) {  // two literals, not a chosen pointer: their lengths stay compile-time constants
       head.append("X-Forwarded-Proto: https\r\n");
@@ -361,12 +368,12 @@ class HttpProxy final : public pipeline::Stage {
 
 }  // namespace
 
-std::string upstream_path(const std::string& route_path, const std::string& request_path,
-                          const std::string& base_path) {
+void append_upstream_path(std::string& out, std::string_view route_path, std::string_view request_path,
+                          std::string_view base_path) {
   std::string_view proxied = request_path;
   constexpr std::string_view kTail = "/{.+}";
-  if (route_path.size() >= kTail.size() && std::string_view(route_path).ends_with(kTail)) {
-    std::string_view base = std::string_view(route_path).substr(0, route_path.size() - kTail.size());
+  if (route_path.ends_with(kTail)) {
+    std::string_view base = route_path.substr(0, route_path.size() - kTail.size());
     if (!base.empty() && base != "/") {
       if (proxied == base) {
         proxied = "/";
@@ -375,15 +382,27 @@ std::string upstream_path(const std::string& route_path, const std::string& requ
       }
     }
   }
-  std::string joined = base_path;
-  joined += proxied;
-  std::string out;
-  out.reserve(joined.size());
-  for (char c : joined) {
-    if (c == '/' && !out.empty() && out.back() == '/') continue;
-    out.push_back(c);
+  // base_path + proxied, each run of '/' as one, starting with '/'.
+  std::string_view first = base_path.empty() ? proxied : base_path;
+  bool slash = first.empty() || first.front() != '/';
+  if (slash) out.push_back('/');
+  for (std::string_view piece : {base_path, proxied}) {
+    for (char c : piece) {
+      if (c == '/') {
+        if (slash) continue;
+        slash = true;
+      } else {
+        slash = false;
+      }
+      out.push_back(c);
+    }
   }
-  if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+}
+
+std::string upstream_path(std::string_view route_path, std::string_view request_path,
+                          std::string_view base_path) {
+  std::string out;
+  append_upstream_path(out, route_path, request_path, base_path);
   return out;
 }
 

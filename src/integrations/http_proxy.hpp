@@ -27,9 +27,12 @@ std::optional<ProxyMapping> compile_mapping(const config::Route& route, const co
 
 // The path sent upstream, as the original computes it: for a route ending in "/{.+}" the literal prefix is
 // stripped (the bare prefix forwards "/"), other routes forward the whole path; the server's base path is
-// prepended and runs of '/' collapse.
-std::string upstream_path(const std::string& route_path, const std::string& request_path,
-                          const std::string& base_path);
+// prepended and runs of '/' collapse. append_upstream_path writes it at the end of `out` (the upstream
+// request head: no string of its own, which a path past 15 bytes would allocate).
+void append_upstream_path(std::string& out, std::string_view route_path, std::string_view request_path,
+                          std::string_view base_path);
+std::string upstream_path(std::string_view route_path, std::string_view request_path,
+                          std::string_view base_path);
 
 std::unique_ptr<pipeline::Stage> make_http_proxy(std::shared_ptr<const http::UpstreamTarget> target,
                                                  const config::ServerEntry& server,

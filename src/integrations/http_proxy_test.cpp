@@ -3,9 +3,70 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace workgate::integrations {
 namespace {
+
+// The rule as first written (join, collapse runs of '/', then make it absolute), beside the one that
+// appends in place: they agree on every combination of short pieces of '/', 'a' and '.', and what was in
+// the output before stays as it was (a trailing '/' there does not swallow the path's first one).
+std::string reference_upstream_path(std::string_view route_path, std::string_view request_path,
+                                    std::string_view base_path) {
+  std::string_view proxied = request_path;
+  constexpr std::string_view kTail = "/{.+}";
+  if (route_path.ends_with(kTail)) {
+    std::string_view base = route_path.substr(0, route_path.size() - kTail.size());
+    if (!base.empty() && base != "/") {
+      if (proxied == base) {
+        proxied = "/";
+      } else if (proxied.size() > base.size() && proxied.starts_with(base) && proxied[base.size()] == '/') {
+        proxied.remove_prefix(base.size());
+      }
+    }
+  }
+  std::string joined = std::string(base_path) + std::string(proxied);
+  std::string out;
+  for (char c : joined) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(c);
+  }
+  if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+  return out;
+}
+
+TEST(UpstreamPath, AppendingAgreesWithTheJoinCollapseRuleEverywhere) {
+  std::vector<std::string> pieces{""};
+  for (std::size_t length = 1; length <= 4; ++length) {
+    std::vector<std::string> longer;
+    for (const std::string& p : pieces)
+      if (p.size() == length - 1)
+        for (char c : {'/', 'a', '.'})
+          longer.push_back(p + c);
+    pieces.insert(pieces.end(), longer.begin(), longer.end());
+  }
+  const std::vector<std::string> routes{"/x", "/{.+}", "/a/{.+}", "//{.+}", "/a/b/{.+}"};
+  std::size_t checked = 0;
+  for (const std::string& route : routes) {
+    for (const std::string& base : pieces) {
+      for (const std::string& path : pieces) {
+        std::string want = reference_upstream_path(route, path, base);
+        EXPECT_EQ(upstream_path(route, path, base), want) << route << " " << path << " " << base;
+        std::string head = "GET /";
+        append_upstream_path(head, route, path, base);
+        EXPECT_EQ(head, "GET /" + want) << route << " " << path << " " << base;
+        ++checked;
+      }
+    }
+    for (const std::string& rest : pieces) {  // paths under the route's prefix
+      std::string path = route.substr(0, route.size() - 5) + rest;
+      EXPECT_EQ(upstream_path(route, path, "/b"), reference_upstream_path(route, path, "/b"))
+          << route << path;
+    }
+  }
+  EXPECT_EQ(checked, 5u * 121u * 121u);
+}
 
 TEST(UpstreamPath, WildcardPrefixIsStripped) {
   EXPECT_EQ(upstream_path("/api/v1/proxy/{.+}", "/api/v1/proxy/orders/1", ""), "/orders/1");
