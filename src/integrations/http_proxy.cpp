@@ -83,6 +83,8 @@ ConnectionOptions connection_options(const http::HeaderList& headers) {
   ConnectionOptions options;
   headers.for_each([&](const http::HeaderList::Field& f) {
     if (f.name.size() != 10 || !http::iequals(f.name, "Connection")) return;
+    // What most upstreams (and many clients) send on every message: a field it names is hop-by-hop anyway.
+    if (f.value.size() == 10 && http::iequals(f.value, "keep-alive")) return;
     http::for_each_list_element(f.value, [&](std::string_view token) {
       if (http::iequals(token, "upgrade")) options.upgrade = true;
       if (field_role(token) != FieldRole::kHopByHop) {
