@@ -179,11 +179,17 @@ class EnvelopeScanner {
   }
 
   bool on_string(json::string_view s, std::size_t n, error_code& ec) {
+    std::string_view text(s.data(), s.size());
     if (!in_string_) {
       if (!begin_value(ec, Kind::kScalar)) return false;
+      if (!js_needs_escaping(text)) {  // the common case: the literal as it came, in one piece
+        out_->commit(write_quoted(out_->room(text.size() + 2), text));
+        end_scalar(n != 0);
+        return true;
+      }
       out_->put('"');
     }
-    write_escaped(std::string_view(s.data(), s.size()));
+    write_escaped(text);
     out_->put('"');
     in_string_ = false;
     end_scalar(n != 0);
@@ -239,6 +245,15 @@ class EnvelopeScanner {
     return true;
   }
 
+  // `text` (needing no escaping) between quotes at `p`; returns the end.
+  static char* write_quoted(char* p, std::string_view text) {
+    *p++ = '"';
+    if (!text.empty()) std::memcpy(p, text.data(), text.size());
+    p += text.size();
+    *p++ = '"';
+    return p;
+  }
+
   // String content as JSON.stringify escapes it (the common case, nothing to escape, is one copy).
   void write_escaped(std::string_view text) {
     if (!js_needs_escaping(text)) {
@@ -266,15 +281,25 @@ class EnvelopeScanner {
         return true;
       }
     }
-    out_ = frame.out;
-    if (!frame.first) out_->put(',');
-    frame.first = false;
-    std::size_t at = out_->size();
-    out_->put('"');
-    write_escaped(key);
-    out_->put('"');
-    std::string_view written = out_->view(at, out_->size() - at);  // the quoted key
     if (s_.keys.size() - frame.keys_begin >= kMaxScannedMembers) return give_up(ec);
+    out_ = frame.out;
+    bool comma = !frame.first;
+    frame.first = false;
+    std::size_t at = out_->size() + (comma ? 1 : 0);
+    if (!js_needs_escaping(key)) {  // ,"key": in one piece (a repeated key gives the whole scan up anyway)
+      char* p = out_->room(key.size() + 4);
+      if (comma) *p++ = ',';
+      p = write_quoted(p, key);
+      *p++ = ':';
+      out_->commit(p);
+    } else {
+      if (comma) out_->put(',');
+      out_->put('"');
+      write_escaped(key);
+      out_->put('"');
+      out_->put(':');
+    }
+    std::string_view written = out_->view(at, out_->size() - 1 - at);  // the quoted key
     std::uint64_t signature = key_signature(written);
     std::uint64_t bit = key_bit(signature);
     if ((frame.key_bits & bit) != 0) {
@@ -286,7 +311,6 @@ class EnvelopeScanner {
     }
     frame.key_bits |= bit;
     s_.keys.push_back({at, written.size(), signature});
-    out_->put(':');
     return true;
   }
 

@@ -183,6 +183,18 @@ TEST(ScanEnvelope, ARepeatedKeyOfAnyLengthIsFoundAndOnlyIt) {
     EXPECT_TRUE(scanned(apart)) << apart;
     expect_general_answer(apart);
   }
+  // Keys that need escaping (written piece by piece), repeated or not, and written the other way, with an
+  // escape the parser resolves to the same key.
+  for (const char* escape : {R"(\")", R"(\\)", R"(\n)", R"(\u0001)"}) {
+    std::string key = std::string("a") + escape + "b";
+    std::string repeated = "{\"" + key + "\":1,\"x\":2,\"" + key + "\":3}";
+    EXPECT_FALSE(scanned(repeated)) << repeated;
+    expect_general_answer(repeated);
+    std::string apart = "{\"" + key + "\":1,\"x\":{\"" + key + "\":3}}";
+    EXPECT_TRUE(scanned(apart)) << apart;
+    expect_general_answer(apart);
+  }
+  EXPECT_FALSE(scanned(R"({"ab":1,"a\u0062":2})"));
 }
 
 TEST(ScanEnvelope, InvalidJsonIsNotScannedAndIsAnError) {

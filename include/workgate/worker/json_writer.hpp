@@ -234,9 +234,23 @@ class JsonWriter {
     return *this;
   }
   JsonWriter& key(std::string_view k) {
-    if (next_item()) put(',');
-    detail::write_json_string(*this, k);
-    put(':');
+    bool comma = next_item();
+    if (detail::json_all_plain(reinterpret_cast<const unsigned char*>(k.data()), k.size())) {
+      // ,"key": in one piece: keys are short and nearly always plain.
+      char* at = room(k.size() + 4);
+      char* p = at;
+      if (comma) *p++ = ',';
+      *p++ = '"';
+      if (!k.empty()) std::memcpy(p, k.data(), k.size());
+      p += k.size();
+      *p++ = '"';
+      *p++ = ':';
+      used_ += static_cast<std::size_t>(p - at);
+    } else {
+      if (comma) put(',');
+      detail::write_json_string(*this, k);
+      put(':');
+    }
     after_key_ = true;
     return *this;
   }
