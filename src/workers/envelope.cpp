@@ -54,7 +54,7 @@ class TextOut {
     ++size_;
   }
   void append(std::string_view s) {
-    std::memcpy(room(s.size()), s.data(), s.size());
+    workgate::detail::copy_bytes(room(s.size()), s.data(), s.size());
     size_ += s.size();
   }
 
@@ -248,7 +248,7 @@ class EnvelopeScanner {
   // `text` (needing no escaping) between quotes at `p`; returns the end.
   static char* write_quoted(char* p, std::string_view text) {
     *p++ = '"';
-    if (!text.empty()) std::memcpy(p, text.data(), text.size());
+    workgate::detail::copy_bytes(p, text.data(), text.size());
     p += text.size();
     *p++ = '"';
     return p;

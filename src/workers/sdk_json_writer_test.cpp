@@ -43,6 +43,25 @@ std::string escaped_byte(unsigned char c) {
 
 // Every byte value at every position of strings up to three words long: the word-at-a-time run and the
 // byte-at-a-time rest agree with the rule for one byte.
+// copy_bytes copies exactly [src, src + n) to [dst, dst + n) at every length and alignment: the guard
+// bytes on both sides stay as they were.
+TEST(CopyBytes, EveryLengthAtEveryAlignmentAndNothingOutside) {
+  std::string source(64, '\0');
+  for (std::size_t i = 0; i < source.size(); ++i)
+    source[i] = static_cast<char>('A' + i % 26 + (i / 26) * 32);
+  for (std::size_t n = 0; n <= 40; ++n) {
+    for (std::size_t from = 0; from < 8; ++from) {
+      for (std::size_t to = 0; to < 8; ++to) {
+        std::string target(64, '#');
+        detail::copy_bytes(target.data() + 8 + to, source.data() + from, n);
+        std::string want(64, '#');
+        want.replace(8 + to, n, source, from, n);
+        ASSERT_EQ(target, want) << "n " << n << " from " << from << " to " << to;
+      }
+    }
+  }
+}
+
 TEST(JsonString, EveryByteAtEveryPositionAndLength) {
   for (std::size_t length = 1; length <= 24; ++length) {
     for (std::size_t at = 0; at < length; ++at) {

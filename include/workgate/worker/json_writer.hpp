@@ -62,6 +62,29 @@ inline EdgeWords edge_words(const unsigned char* p, std::size_t n, std::uint64_t
   return {fill, fill};
 }
 
+// memcpy for the short pieces of a JSON text (keys, most values): up to 16 bytes with two fixed-size,
+// possibly overlapping loads and stores that stay inside both ranges, instead of a call into the C library.
+inline void copy_bytes(char* dst, const char* src, std::size_t n) {
+  if (n > 16) {
+    std::memcpy(dst, src, n);
+  } else if (n >= 8) {
+    std::uint64_t a = 0, b = 0;
+    std::memcpy(&a, src, 8);
+    std::memcpy(&b, src + n - 8, 8);
+    std::memcpy(dst, &a, 8);
+    std::memcpy(dst + n - 8, &b, 8);
+  } else if (n >= 4) {
+    std::uint32_t a = 0, b = 0;
+    std::memcpy(&a, src, 4);
+    std::memcpy(&b, src + n - 4, 4);
+    std::memcpy(dst, &a, 4);
+    std::memcpy(dst + n - 4, &b, 4);
+  } else {
+    for (std::size_t i = 0; i < n; ++i)
+      dst[i] = src[i];
+  }
+}
+
 // Whether all of `p[0, n)` goes into a JSON string as it is (json_word_has_special): whole words, then the
 // last (overlapping) word; below eight bytes the two edge words, padded with a plain byte.
 template <bool kHighSpecial = true>
@@ -241,7 +264,7 @@ class JsonWriter {
       char* p = at;
       if (comma) *p++ = ',';
       *p++ = '"';
-      if (!k.empty()) std::memcpy(p, k.data(), k.size());
+      detail::copy_bytes(p, k.data(), k.size());
       p += k.size();
       *p++ = '"';
       *p++ = ':';
@@ -333,13 +356,13 @@ class JsonWriter {
   }
   void write(const char* data, std::size_t size) {
     if (size == 0) return;
-    std::memcpy(room(size), data, size);
+    detail::copy_bytes(room(size), data, size);
     used_ += size;
   }
   void quoted(const char* data, std::size_t size) {
     char* at = room(size + 2);
     at[0] = '"';
-    if (size != 0) std::memcpy(at + 1, data, size);
+    detail::copy_bytes(at + 1, data, size);
     at[size + 1] = '"';
     used_ += size + 2;
   }
