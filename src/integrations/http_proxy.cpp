@@ -370,8 +370,7 @@ class HttpProxy final : public pipeline::Stage {
 
 }  // namespace
 
-void append_upstream_path(std::string& out, std::string_view route_path, std::string_view request_path,
-                          std::string_view base_path) {
+std::string_view proxied_path(std::string_view route_path, std::string_view request_path) {
   std::string_view proxied = request_path;
   constexpr std::string_view kTail = "/{.+}";
   if (route_path.ends_with(kTail)) {
@@ -384,6 +383,12 @@ void append_upstream_path(std::string& out, std::string_view route_path, std::st
       }
     }
   }
+  return proxied;
+}
+
+void append_upstream_path(std::string& out, std::string_view route_path, std::string_view request_path,
+                          std::string_view base_path) {
+  std::string_view proxied = proxied_path(route_path, request_path);
   // base_path + proxied, each run of '/' as one, starting with '/'.
   std::string_view first = base_path.empty() ? proxied : base_path;
   bool slash = first.empty() || first.front() != '/';

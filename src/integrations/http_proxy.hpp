@@ -27,8 +27,10 @@ std::optional<ProxyMapping> compile_mapping(const config::Route& route, const co
 
 // The path sent upstream, as the original computes it: for a route ending in "/{.+}" the literal prefix is
 // stripped (the bare prefix forwards "/"), other routes forward the whole path; the server's base path is
-// prepended and runs of '/' collapse. append_upstream_path writes it at the end of `out` (the upstream
+// prepended and runs of '/' collapse. proxied_path is the part of the request path that is forwarded (before
+// the base path and the collapsing); append_upstream_path writes it at the end of `out` (the upstream
 // request head: no string of its own, which a path past 15 bytes would allocate).
+std::string_view proxied_path(std::string_view route_path, std::string_view request_path);
 void append_upstream_path(std::string& out, std::string_view route_path, std::string_view request_path,
                           std::string_view base_path);
 std::string upstream_path(std::string_view route_path, std::string_view request_path,

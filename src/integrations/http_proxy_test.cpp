@@ -14,19 +14,7 @@ namespace {
 // the output before stays as it was (a trailing '/' there does not swallow the path's first one).
 std::string reference_upstream_path(std::string_view route_path, std::string_view request_path,
                                     std::string_view base_path) {
-  std::string_view proxied = request_path;
-  constexpr std::string_view kTail = "/{.+}";
-  if (route_path.ends_with(kTail)) {
-    std::string_view base = route_path.substr(0, route_path.size() - kTail.size());
-    if (!base.empty() && base != "/") {
-      if (proxied == base) {
-        proxied = "/";
-      } else if (proxied.size() > base.size() && proxied.starts_with(base) && proxied[base.size()] == '/') {
-        proxied.remove_prefix(base.size());
-      }
-    }
-  }
-  std::string joined = std::string(base_path) + std::string(proxied);
+  std::string joined = std::string(base_path) + std::string(proxied_path(route_path, request_path));
   std::string out;
   for (char c : joined) {
     if (c == '/' && !out.empty() && out.back() == '/') continue;
