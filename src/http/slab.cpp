@@ -89,8 +89,11 @@ SlabPool::Chunk* SlabPool::new_chunk(std::size_t cls) {
   return chunk;
 }
 
+// Unpoisoned first: AddressSanitizer's shadow of an unmapped range stays as it was, and whatever the kernel
+// maps there next (a thread's stack and TLS, say) would be reported as used after poisoning.
 void SlabPool::release_chunk(Chunk* chunk) {
   --chunks_;
+  WG_UNPOISON(chunk, kChunkBytes);
   ::munmap(chunk, kChunkBytes);
 }
 
