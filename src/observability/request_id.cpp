@@ -1,7 +1,8 @@
 #include "observability/request_id.hpp"
 
-#include <array>
 #include <cstring>
+
+#include "observability/hex.hpp"
 
 namespace workgate::observability {
 
@@ -18,19 +19,6 @@ bool valid_request_id(std::string_view id) {
 RequestIdGenerator::RequestIdGenerator() = default;
 
 RequestIdGenerator::RequestIdGenerator(std::uint64_t seed) : random_(seed) {}
-
-namespace {
-// Two hex digits per byte value: a byte per lookup instead of a nibble (this runs once per request).
-constexpr std::array<char, 512> kHexPairs = [] {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::array<char, 512> table{};
-  for (std::size_t i = 0; i < 256; ++i) {
-    table[2 * i] = kHex[i >> 4];
-    table[2 * i + 1] = kHex[i & 0xf];
-  }
-  return table;
-}();
-}  // namespace
 
 void RequestIdGenerator::next(std::string& out) {
   out.resize(32);  // keeps the capacity of the exchange's reused string

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <random>
 
+#include "observability/hex.hpp"
+
 namespace workgate::observability {
 namespace {
 
@@ -114,17 +116,6 @@ bool valid_tracestate(std::string_view value) {
   }
   return true;
 }
-
-namespace {
-char* write_hex(char* p, const std::uint8_t* bytes, std::size_t size) {
-  constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < size; ++i) {
-    *p++ = kHex[bytes[i] >> 4];
-    *p++ = kHex[bytes[i] & 0xf];
-  }
-  return p;
-}
-}  // namespace
 
 void append_hex(std::string& out, const std::uint8_t* bytes, std::size_t size) {
   std::size_t at = out.size();

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "observability/hex.hpp"
 #include "observability/spans.hpp"
 
 namespace workgate::observability {
@@ -24,6 +26,19 @@ std::string hex(const TraceParent& p) {
   std::string out;
   append_traceparent(out, p.trace_id, p.parent_id, p.flags);
   return out;
+}
+
+// Two lower-case digits per byte, for every byte value, written exactly where asked.
+TEST(Hex, EveryByteValueGivesItsTwoLowerCaseDigits) {
+  for (unsigned v = 0; v < 256; ++v) {
+    std::uint8_t byte = static_cast<std::uint8_t>(v);
+    char out[4] = {'#', '#', '#', '#'};
+    char* end = write_hex(out + 1, &byte, 1);
+    char want[3];
+    std::snprintf(want, sizeof(want), "%02x", v);
+    EXPECT_EQ(end, out + 3);
+    EXPECT_EQ(std::string(out, 4), std::string("#") + want + "#") << v;
+  }
 }
 
 TEST(TraceParent, ParsesVersion00) {
