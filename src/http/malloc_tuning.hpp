@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstddef>
-#include <string_view>
 
 namespace workgate::http {
 

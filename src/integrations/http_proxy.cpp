@@ -193,11 +193,10 @@ class HttpProxy final : public pipeline::Stage {
     // The client's X-Forwarded-For lines as one list, then the client: written straight into the head (a
     // string of their own would be an allocation per request behind a load balancer).
     head.append("X-Forwarded-For: ");
-    if (forwarded_for) {
+    if (forwarded_for) {  // set only when the Connection options do not name the field
       request.headers.for_each([&](const http::HeaderList::Field& f) {
-        if (f.name.size() != 15 || field_role(f.name) != FieldRole::kForwardedFor) return;
-        if (!hop_by_hop.empty() && named_by_connection(f.name, hop_by_hop)) return;
-        head.append(f.value).append(", ");
+        if (f.name.size() == 15 && http::iequals(f.name, "X-Forwarded-For"))
+          head.append(f.value).append(", ");
       });
     }
     head.append(request.client_address.empty() ? "unknown" : request.client_address).append("\r\n");

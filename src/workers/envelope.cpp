@@ -188,8 +188,10 @@ class EnvelopeScanner {
         return true;
       }
       out_->put('"');
+      write_with_escapes(text);
+    } else {
+      write_escaped(text);  // the last part of a string read in parts
     }
-    write_escaped(text);
     out_->put('"');
     in_string_ = false;
     end_scalar(n != 0);
@@ -245,13 +247,8 @@ class EnvelopeScanner {
     return true;
   }
 
-  // `text` (needing no escaping) between quotes at `p`; returns the end.
   static char* write_quoted(char* p, std::string_view text) {
-    *p++ = '"';
-    workgate::detail::copy_bytes(p, text.data(), text.size());
-    p += text.size();
-    *p++ = '"';
-    return p;
+    return workgate::detail::write_quoted(p, text.data(), text.size());
   }
 
   // String content as JSON.stringify escapes it (the common case, nothing to escape, is one copy).
@@ -260,6 +257,10 @@ class EnvelopeScanner {
       out_->append(text);
       return;
     }
+    write_with_escapes(text);
+  }
+  // Text known to need escaping.
+  void write_with_escapes(std::string_view text) {
     s_.escaped.clear();
     append_js_escaped(s_.escaped, text);
     out_->append(s_.escaped);
@@ -295,7 +296,7 @@ class EnvelopeScanner {
     } else {
       if (comma) out_->put(',');
       out_->put('"');
-      write_escaped(key);
+      write_with_escapes(key);
       out_->put('"');
       out_->put(':');
     }

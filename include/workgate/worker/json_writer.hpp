@@ -85,6 +85,15 @@ inline void copy_bytes(char* dst, const char* src, std::size_t n) {
   }
 }
 
+// `n` bytes at `data` that need no escaping, between quotes at `p`; returns the end.
+inline char* write_quoted(char* p, const char* data, std::size_t n) {
+  *p++ = '"';
+  copy_bytes(p, data, n);
+  p += n;
+  *p++ = '"';
+  return p;
+}
+
 // Whether all of `p[0, n)` goes into a JSON string as it is (json_word_has_special): whole words, then the
 // last (overlapping) word; below eight bytes the two edge words, padded with a plain byte.
 template <bool kHighSpecial = true>
@@ -263,10 +272,7 @@ class JsonWriter {
       char* at = room(k.size() + 4);
       char* p = at;
       if (comma) *p++ = ',';
-      *p++ = '"';
-      detail::copy_bytes(p, k.data(), k.size());
-      p += k.size();
-      *p++ = '"';
+      p = detail::write_quoted(p, k.data(), k.size());
       *p++ = ':';
       used_ += static_cast<std::size_t>(p - at);
     } else {
@@ -360,10 +366,7 @@ class JsonWriter {
     used_ += size;
   }
   void quoted(const char* data, std::size_t size) {
-    char* at = room(size + 2);
-    at[0] = '"';
-    detail::copy_bytes(at + 1, data, size);
-    at[size + 1] = '"';
+    detail::write_quoted(room(size + 2), data, size);
     used_ += size + 2;
   }
 
