@@ -64,21 +64,22 @@ inline EdgeWords edge_words(const unsigned char* p, std::size_t n, std::uint64_t
 
 // memcpy for the short pieces of a JSON text (keys, most values): up to 16 bytes with two fixed-size,
 // possibly overlapping loads and stores that stay inside both ranges, instead of a call into the C library.
+template <class Word>
+void copy_edge_words(char* dst, const char* src, std::size_t n) {  // sizeof(Word) <= n <= 2 * sizeof(Word)
+  Word head = 0;
+  Word tail = 0;
+  std::memcpy(&head, src, sizeof(Word));
+  std::memcpy(&tail, src + n - sizeof(Word), sizeof(Word));
+  std::memcpy(dst, &head, sizeof(Word));
+  std::memcpy(dst + n - sizeof(Word), &tail, sizeof(Word));
+}
 inline void copy_bytes(char* dst, const char* src, std::size_t n) {
   if (n > 16) {
     std::memcpy(dst, src, n);
   } else if (n >= 8) {
-    std::uint64_t a = 0, b = 0;
-    std::memcpy(&a, src, 8);
-    std::memcpy(&b, src + n - 8, 8);
-    std::memcpy(dst, &a, 8);
-    std::memcpy(dst + n - 8, &b, 8);
+    copy_edge_words<std::uint64_t>(dst, src, n);
   } else if (n >= 4) {
-    std::uint32_t a = 0, b = 0;
-    std::memcpy(&a, src, 4);
-    std::memcpy(&b, src + n - 4, 4);
-    std::memcpy(dst, &a, 4);
-    std::memcpy(dst + n - 4, &b, 4);
+    copy_edge_words<std::uint32_t>(dst, src, n);
   } else {
     for (std::size_t i = 0; i < n; ++i)
       dst[i] = src[i];
